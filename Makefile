@@ -1,0 +1,41 @@
+# Kasagi: `make run` starts a node on http://localhost:8080/, `make test` runs every test.
+# Both create the virtualenv from requirements.lock first if it is missing or stale.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8080
+DATA_DIR ?= data
+PYTEST_ARGS ?=
+
+.PHONY: run test test-fast test-heavy lint typecheck venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24" "setuptools>=70.1" wheel
+	$(PY) -m pip install --quiet -r requirements.lock
+	# bjdata (UBJSON) must be built against the NumPy 2 of this venv, or it fails to import.
+	$(PY) -m pip install --quiet --no-cache-dir --force-reinstall --no-deps --no-build-isolation bjdata==0.6.6
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+run: venv
+	$(VENV)/bin/kasagi up --port $(PORT) --data-dir $(DATA_DIR)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(PY) -m pytest tests/unit tests/glue $(PYTEST_ARGS)
+
+test-heavy: venv
+	$(PY) -m pytest -m heavy --run-heavy $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check src components router tests
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Deployable backend components, started by the Crossbar node (see ``.crossbar/config.json``)."""

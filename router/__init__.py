@@ -1,0 +1,1 @@
+"""Router-side sessions run inside the Crossbar router worker (authentication, authorization)."""

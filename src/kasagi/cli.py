@@ -1,0 +1,90 @@
+"""The ``kasagi`` command: ``up`` runs a node, ``token`` mints a client ticket."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _service_settings(args: argparse.Namespace) -> dict[str, object]:
+    service: dict[str, object] = {}
+    for name in ("tick", "hash_every", "grace", "store"):
+        value = getattr(args, name, None)
+        if value is not None:
+            service[name] = value
+    return service
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from kasagi.node import NodeOptions, crossbar_command, node_environment, write_node_dir
+
+    if args.secure and not os.environ.get("KASAGI_SECRET"):
+        print("kasagi up --secure needs the secret in KASAGI_SECRET", file=sys.stderr)
+        return 2
+    options = NodeOptions(
+        port=args.port,
+        host=args.host,
+        data_dir=Path(args.data_dir),
+        service=_service_settings(args),
+        component=args.component,
+        loglevel=args.loglevel,
+        secure=args.secure or bool(os.environ.get("KASAGI_SECRET")),
+    )
+    cbdir = write_node_dir(options)
+    env = node_environment(os.environ)
+    mode = "secure (signed tickets)" if options.secure else "DEV MODE (any authid accepted; do not expose)"
+    print(f"kasagi: http://localhost:{args.port}/  ws://localhost:{args.port}/ws  realm kasagi  auth: {mode}", flush=True)
+    cmd = crossbar_command(cbdir, args.loglevel)
+    os.execve(cmd[0], cmd, env)
+    return 0  # not reached
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from kasagi.tokens import TokenError, mint_token
+
+    secret = os.environ.get("KASAGI_SECRET", "")
+    try:
+        print(mint_token(args.user, secret.encode("utf-8"), time.time(), args.ttl))
+    except TokenError as exc:
+        print(f"kasagi token: {exc} (set KASAGI_SECRET)", file=sys.stderr)
+        return 2
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kasagi", description="Real-time room state synchronization over WAMP.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run a node: router, room service and the demo page")
+    up.add_argument("--port", type=int, default=8080)
+    up.add_argument("--host", default="", help="interface to listen on (default: all)")
+    up.add_argument("--data-dir", default="data", help="where the node keeps its files and rooms")
+    up.add_argument("--store", default=None, help="memory | sqlite (default, in --data-dir) | redis://host:port/db")
+    up.add_argument("--tick", type=float, default=None, help="seconds between a busy room's events (0: every action)")
+    up.add_argument("--hash-every", type=int, default=None, help="put the state hash in every K-th event")
+    up.add_argument("--grace", type=float, default=None, help="presence grace period, seconds")
+    up.add_argument("--component", choices=("router", "process"), default="router", help="where the room service runs")
+    up.add_argument("--secure", action="store_true", help="accept only signed tickets (needs KASAGI_SECRET)")
+    up.add_argument("--loglevel", default="info", choices=("debug", "info", "warn", "error"))
+    up.set_defaults(func=cmd_up)
+
+    token = sub.add_parser("token", help="mint a client ticket (secret from KASAGI_SECRET)")
+    token.add_argument("user")
+    token.add_argument("--ttl", type=float, default=86_400.0, help="seconds the ticket is valid")
+    token.set_defaults(func=cmd_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,476 @@
+"""The client: one WAMP session (reconnected as needed) and the rooms joined over it."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from autobahn.twisted.wamp import ApplicationSession
+from autobahn.twisted.websocket import WampWebSocketClientFactory
+from autobahn.wamp.exception import ApplicationError, TransportLost
+from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
+from autobahn.wamp.types import ComponentConfig
+from twisted.internet.defer import Deferred, fail, inlineCallbacks, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from kasagi import wire
+from kasagi.client._errors import CallTimeout, ConnectionLost
+from kasagi.core.replica import RoomReplica, Verdict
+from kasagi.deadline import DeadlineExceeded, within
+
+__all__ = ["ClientOptions", "KasagiClient", "RoomHandle"]
+
+SERIALIZERS = {"cbor": CBORSerializer, "msgpack": MsgPackSerializer, "json": JsonSerializer}
+
+#: Errors after which the same call (same cseq) may succeed: nothing was applied, or it
+#: was applied and the retry returns the first result.
+RETRYABLE_URIS = frozenset(
+    {
+        wire.ErrorURI.UNAVAILABLE,
+        wire.ErrorURI.RATE_LIMITED,
+        "wamp.error.no_such_procedure",
+        "wamp.error.canceled",
+        "wamp.error.timeout",
+        "wamp.close.transport_lost",
+    }
+)
+#: Errors after which the room must be opened again (its owner restarted or moved).
+REOPEN_URIS = frozenset({wire.ErrorURI.NO_SUCH_ROOM, "wamp.error.no_such_procedure"})
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Deadlines and reconnection of a client (seconds)."""
+
+    serializer: str = "cbor"
+    #: Every single call is answered or failed within this.
+    call_timeout: float = 5.0
+    #: ``act`` keeps retrying (same cseq) across reconnects for this long in all.
+    act_deadline: float = 20.0
+    #: Wait this long for a connection before failing a call with ConnectionLost.
+    connect_timeout: float = 10.0
+    reconnect: bool = True
+    initial_retry_delay: float = 0.2
+    max_retry_delay: float = 5.0
+    #: Client-side WebSocket pings, to notice a dead router (0 = off).
+    ping_interval: float = 10.0
+    ping_timeout: float = 10.0
+
+
+def _is_retryable(failure: Failure) -> bool:
+    if failure.check(CallTimeout, ConnectionLost, TransportLost, DeadlineExceeded):
+        return True
+    if failure.check(ApplicationError):
+        return failure.value.error in RETRYABLE_URIS or failure.value.error in REOPEN_URIS  # type: ignore[union-attr]
+    return False
+
+
+def _needs_reopen(failure: Failure) -> bool:
+    return bool(failure.check(ApplicationError)) and failure.value.error in REOPEN_URIS  # type: ignore[union-attr]
+
+
+class _Session(ApplicationSession):  # type: ignore[misc]
+    """The WAMP session of a client: authenticates with its ticket and reports to it."""
+
+    def __init__(self, config: ComponentConfig, client: KasagiClient) -> None:
+        super().__init__(config)
+        self._client = client
+
+    def onConnect(self) -> None:
+        self.join(self.config.realm, authmethods=["ticket"], authid=self._client.authid)
+
+    def onChallenge(self, challenge: Any) -> str:
+        return self._client.ticket or "dev"
+
+    def onJoin(self, details: Any) -> None:
+        self._client._on_join(self)
+
+    def onLeave(self, details: Any) -> None:
+        self._client._on_leave(self, details)
+        self.disconnect()
+
+    def onDisconnect(self) -> None:
+        self._client._on_disconnect(self)
+
+
+class KasagiClient:
+    """A member's connection to a Kasagi node."""
+
+    log = Logger()
+
+    def __init__(self, url: str, authid: str, ticket: str | None = None, options: ClientOptions | None = None, reactor: Any = None) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
+        self.url = url
+        self.authid = authid
+        self.ticket = ticket
+        self.options = options or ClientOptions()
+        self.reactor: Any = reactor
+        self.clock: IReactorTime = reactor
+        self.session: _Session | None = None
+        self.rooms: dict[str, RoomHandle] = {}
+        self.closing = False
+        self.connects = 0
+        self._waiters: list[Deferred[_Session]] = []
+        self._retry_delay = self.options.initial_retry_delay
+        self._retry_timer: IDelayedCall | None = None
+        self._connector: Any = None
+        self._last_refusal: str | None = None
+
+    # -- connection --------------------------------------------------------------------------
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        authid: str,
+        ticket: str | None = None,
+        *,
+        serializer: str = "cbor",
+        options: ClientOptions | None = None,
+        reactor: Any = None,
+    ) -> Deferred[KasagiClient]:
+        """Connect and authenticate; fires with the client once its session has joined."""
+        opts = options or ClientOptions(serializer=serializer)
+        if options is not None and serializer != "cbor":
+            opts = ClientOptions(**{**opts.__dict__, "serializer": serializer})
+        client = cls(url, authid, ticket, opts, reactor)
+        client._dial()
+        first: Deferred[_Session] = Deferred()
+        client._waiters.append(first)
+        timed = within(first, opts.connect_timeout, client.clock, "connect")
+
+        def done(_: object) -> KasagiClient:
+            return client
+
+        def refused(failure: Failure) -> Failure:
+            client.close()
+            if client._last_refusal:
+                return Failure(ConnectionLost(f"connection refused: {client._last_refusal}"))
+            return failure
+
+        return timed.addCallbacks(done, refused)
+
+    def _dial(self) -> None:
+        if self.closing:
+            return
+        self._retry_timer = None
+        parsed = urlparse(self.url)
+        config = ComponentConfig(realm=wire.REALM)
+        factory = WampWebSocketClientFactory(
+            lambda: _Session(config, self), url=self.url, serializers=[SERIALIZERS[self.options.serializer]()]
+        )
+        if self.options.ping_interval:
+            factory.setProtocolOptions(
+                autoPingInterval=self.options.ping_interval, autoPingTimeout=self.options.ping_timeout, openHandshakeTimeout=5
+            )
+        port = parsed.port or (443 if parsed.scheme == "wss" else 80)
+        reactor: IReactorTCP = self.reactor
+        self._connector = reactor.connectTCP(parsed.hostname or "127.0.0.1", port, _DialFactory(factory, self))
+
+    def _on_join(self, session: _Session) -> None:
+        self.session = session
+        self.connects += 1
+        self._retry_delay = self.options.initial_retry_delay
+        self._last_refusal = None
+        waiters, self._waiters = self._waiters, []
+        for d in waiters:
+            d.callback(session)
+        if self.connects > 1:
+            for handle in list(self.rooms.values()):
+                handle._resume()
+
+    def _on_leave(self, session: _Session, details: Any) -> None:
+        reason = getattr(details, "reason", "")
+        if reason and reason not in ("wamp.close.normal", "wamp.close.transport_lost", "wamp.close.goodbye_and_out"):
+            self._last_refusal = f"{reason}: {getattr(details, 'message', '')}"
+
+    def _on_disconnect(self, session: _Session | None) -> None:
+        if session is not None and self.session is not session:
+            return
+        self.session = None
+        if self.closing:
+            return
+        if self._last_refusal is not None and self.connects == 0:
+            # Authentication refused on the first attempt: no point retrying.
+            waiters, self._waiters = self._waiters, []
+            for d in waiters:
+                d.errback(Failure(ConnectionLost(f"connection refused: {self._last_refusal}")))
+            return
+        if not self.options.reconnect:
+            waiters, self._waiters = self._waiters, []
+            for d in waiters:
+                d.errback(Failure(ConnectionLost("disconnected")))
+            return
+        if self._retry_timer is None:
+            delay = random.uniform(0.5, 1.0) * self._retry_delay
+            self._retry_delay = min(self._retry_delay * 2, self.options.max_retry_delay)
+            self._retry_timer = self.clock.callLater(delay, self._dial)
+
+    def wait_connected(self, timeout: float | None = None) -> Deferred[_Session]:
+        if self.session is not None:
+            return succeed(self.session)
+        if self.closing:
+            return fail(ConnectionLost("client closed"))
+        d: Deferred[_Session] = Deferred()
+        self._waiters.append(d)
+        return within(d, timeout if timeout is not None else self.options.connect_timeout, self.clock, "reconnect").addErrback(
+            lambda f: Failure(ConnectionLost("not connected")) if f.check(DeadlineExceeded) else f
+        )
+
+    def drop_connection(self) -> None:
+        """Abort the transport (tests: simulate a network failure); the client reconnects."""
+        if self.session is not None and self.session._transport is not None:
+            self.session._transport.transport.abortConnection()
+
+    def close(self) -> Deferred[None]:
+        """Leave for good: no reconnection; the router marks the member's sessions gone."""
+        self.closing = True
+        if self._retry_timer is not None and self._retry_timer.active():
+            self._retry_timer.cancel()
+        self._retry_timer = None
+        for handle in self.rooms.values():
+            handle._stop()
+        session, self.session = self.session, None
+        waiters, self._waiters = self._waiters, []
+        for d in waiters:
+            d.errback(Failure(ConnectionLost("client closed")))
+        if session is not None and session.is_attached():
+            session.leave()
+        elif self._connector is not None:
+            self._connector.disconnect()
+        return succeed(None)
+
+    # -- calls ---------------------------------------------------------------------------------
+    def call(self, uri: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Deferred[Any]:
+        """Call ``uri``; answered or failed (CallTimeout) within the call deadline."""
+        limit = timeout if timeout is not None else self.options.call_timeout
+
+        def go(session: _Session) -> Deferred[Any]:
+            return within(session.call(uri, *args, **kwargs), limit, self.clock, uri).addErrback(_timeout_to_call_timeout)
+
+        if self.session is not None and self.session.is_attached():
+            return go(self.session)
+        return self.wait_connected().addCallback(go)
+
+    def open(self, room: str, type: str = "arena", options: dict[str, Any] | None = None) -> Deferred[dict[str, Any]]:
+        return self.call(wire.LOBBY_OPEN, room, type, options or {})
+
+    @inlineCallbacks
+    def join(self, room: str, type: str = "arena", options: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+        """Open (if needed) and join ``room``; fires with its :class:`RoomHandle` once the
+        local copy is in sync."""
+        yield self.open(room, type, options)
+        handle = self.rooms.get(room)
+        if handle is None:
+            handle = RoomHandle(self, room, type, options or {})
+            self.rooms[room] = handle
+        yield handle._start()
+        return handle
+
+
+def _timeout_to_call_timeout(failure: Failure) -> Failure:
+    if failure.check(DeadlineExceeded):
+        return Failure(CallTimeout(str(failure.value)))
+    return failure
+
+
+class _DialFactory:
+    """Wraps the WebSocket factory to learn of failed connection attempts."""
+
+    def __init__(self, inner: WampWebSocketClientFactory, client: KasagiClient) -> None:
+        self._inner = inner
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        self._client._on_disconnect(None)
+
+    def clientConnectionLost(self, connector: Any, reason: Failure) -> None:
+        if self._client.session is None:
+            self._client._on_disconnect(None)
+
+
+class RoomHandle:
+    """A joined room: its local state, its events, and the member's actions in it."""
+
+    log = Logger()
+
+    def __init__(self, client: KasagiClient, room: str, type: str, options: dict[str, Any]) -> None:
+        self.client = client
+        self.room = room
+        self.type = type
+        self.options = options
+        self.replica = RoomReplica(room)
+        # Time-seeded (microseconds), so a member's cseqs stay unique across reloads and tabs.
+        self._cseq = int(time.time() * 1_000_000)
+        self._listeners: list[Callable[[Any], None]] = []
+        self._subscription: Any = None
+        self._syncing = False
+        self._resync_again = False
+        self._stopped = False
+        self.stats = {"events": 0, "dropped": 0, "resyncs": 0, "snapshots": 0, "catchups": 0}
+
+    # -- views -------------------------------------------------------------------------------
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.replica.state
+
+    @property
+    def seq(self) -> int:
+        return self.replica.seq
+
+    @property
+    def epoch(self) -> int | None:
+        return self.replica.epoch
+
+    @property
+    def member(self) -> str | None:
+        return self.replica.member
+
+    def on_change(self, listener: Callable[[Any], None]) -> None:
+        """Call ``listener(event)`` after each applied event (``None`` after a snapshot)."""
+        self._listeners.append(listener)
+
+    def _notify(self, event: Any) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 -- a listener's bug must not break syncing
+                self.log.failure("room {room}: change listener failed", room=self.room)
+
+    # -- syncing -------------------------------------------------------------------------------
+    @inlineCallbacks
+    def _start(self):  # type: ignore[no-untyped-def]
+        session = yield self.client.wait_connected()
+        self._subscription = yield within(
+            session.subscribe(self._on_event, wire.room_topic(self.room)), self.client.options.call_timeout, self.client.clock, "subscribe"
+        )
+        yield self._sync()
+
+    def _resume(self) -> None:
+        """After a reconnect: subscribe again and catch up from the last position."""
+        if self._stopped:
+            return
+
+        def resubscribe(session: _Session) -> Deferred[Any]:
+            return within(session.subscribe(self._on_event, wire.room_topic(self.room)), self.client.options.call_timeout, self.client.clock, "subscribe")
+
+        d = self.client.wait_connected().addCallback(resubscribe)
+        d.addCallback(lambda sub: setattr(self, "_subscription", sub))
+        d.addCallback(lambda _: self._sync())
+        d.addErrback(self._retry_resume)
+
+    def _retry_resume(self, failure: Failure) -> None:
+        if self._stopped or self.client.closing:
+            return
+        self.log.info("room {room}: resume failed ({why}); retrying", room=self.room, why=failure.getErrorMessage())
+        self.client.clock.callLater(random.uniform(0.2, 1.0), self._resume)
+
+    def _on_event(self, event: Any = None, *args: Any, **kwargs: Any) -> None:
+        if self._stopped:
+            return
+        verdict = self.replica.offer(event)
+        if verdict is Verdict.APPLIED:
+            self.stats["events"] += 1
+            self._notify(event)
+        elif verdict is Verdict.DROPPED:
+            self.stats["dropped"] += 1
+        elif verdict is Verdict.RESYNC and self.replica.synced:
+            self.stats["resyncs"] += 1
+            self._sync().addErrback(lambda f: self.log.warn("room {room}: resync failed: {why}", room=self.room, why=f.getErrorMessage()))
+
+    @inlineCallbacks
+    def _sync(self):  # type: ignore[no-untyped-def]
+        """join(since): catch up from the replica's position (or take a snapshot)."""
+        if self._syncing:
+            self._resync_again = True
+            return
+        self._syncing = True
+        try:
+            while True:
+                self._resync_again = False
+                since = self.replica.position
+                since_arg = None if since is None else {"epoch": since.epoch, "seq": since.seq}
+                try:
+                    reply = yield self.client.call(wire.room_procedure(self.room, "join"), since_arg)
+                except ApplicationError as exc:
+                    if exc.error in REOPEN_URIS:
+                        yield self.client.open(self.room, self.type, self.options)
+                        continue
+                    raise
+                self.stats["snapshots" if "state" in reply else "catchups"] += 1
+                try:
+                    applied = self.replica.load(reply)
+                except ValueError:
+                    self.replica.needs_snapshot = True
+                    continue
+                if "state" in reply:
+                    self._notify(None)
+                for event in applied:
+                    self._notify(event)
+                if not self._resync_again and not self.replica.needs_snapshot:
+                    break
+        finally:
+            self._syncing = False
+
+    # -- actions -------------------------------------------------------------------------------
+    def next_cseq(self) -> int:
+        self._cseq += 1
+        return self._cseq
+
+    def act(self, action: str, args: dict[str, Any] | None = None, *, cseq: int | None = None) -> Deferred[dict[str, Any]]:
+        """Send an action; fires with ``{"seq", "cseq"}`` once it is durable, or fails with
+        the server's ``ApplicationError`` (``.error`` is the ``kasagi.error.*`` URI).
+        Retries with the same cseq (applied once) through disconnects and failovers until
+        the act deadline."""
+        if cseq is None:
+            cseq = self.next_cseq()
+        deadline = self.client.clock.seconds() + self.client.options.act_deadline
+        result: Deferred[dict[str, Any]] = Deferred()
+        attempt = [0]
+
+        def send() -> None:
+            attempt[0] += 1
+            d = self.client.call(wire.room_procedure(self.room, "act"), action, args or {}, cseq)
+            d.addCallbacks(result.callback, retry)
+
+        def retry(failure: Failure) -> None:
+            now = self.client.clock.seconds()
+            if self._stopped or not _is_retryable(failure) or now >= deadline:
+                result.errback(failure)
+                return
+            delay = min(self.client.options.max_retry_delay, 0.1 * 2 ** min(attempt[0], 6)) * random.uniform(0.5, 1.0)
+            if _needs_reopen(failure):
+                self.client.clock.callLater(delay, reopen_then_send)
+            else:
+                self.client.clock.callLater(min(delay, max(0.0, deadline - now)), send)
+
+        def reopen_then_send() -> None:
+            d = self.client.open(self.room, self.type, self.options)
+            d.addCallback(lambda _: self._sync())
+            d.addCallbacks(lambda _: send(), retry)
+
+        send()
+        return result
+
+    def leave(self) -> Deferred[Any]:
+        """Leave the room (the member goes offline for the grace period)."""
+        self._stop()
+        self.client.rooms.pop(self.room, None)
+        d = self.client.call(wire.room_procedure(self.room, "leave"))
+        if self._subscription is not None and self._subscription.active:
+            d.addBoth(lambda r: self._subscription.unsubscribe().addBoth(lambda _: r))
+        return d
+
+    def _stop(self) -> None:
+        self._stopped = True

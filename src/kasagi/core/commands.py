@@ -1,0 +1,131 @@
+"""Client calls, validated at the boundary into frozen values.
+
+Each procedure takes its arguments positionally (in the order of ``docs/protocol.md``) or by
+keyword; :meth:`from_wamp` accepts either and refuses anything else with
+``InvalidArgument`` naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kasagi.core.errors import InvalidArgument, describe
+from kasagi.core.room import StreamPosition
+from kasagi.core.values import MAX_SAFE_INTEGER, ValueLimits, check_value
+from kasagi.wire import ROOM_ID_RE
+
+__all__ = ["ActCommand", "JoinCommand", "OpenCommand", "parse_room_id"]
+
+DEFAULT_TYPE = "arena"
+
+
+def _bind(args: Sequence[Any], kwargs: Mapping[str, Any], names: Sequence[str], call: str) -> dict[str, Any]:
+    """Map positional and keyword arguments onto ``names``; refuse extras and doubles."""
+    if len(args) > len(names):
+        raise InvalidArgument(
+            f"{call} takes at most {len(names)} arguments",
+            field="args",
+            expected=", ".join(names),
+            got=f"{len(args)} positional arguments",
+        )
+    bound = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names:
+            raise InvalidArgument(
+                f"{call} has no argument {key!r}", field=key, expected="one of " + ", ".join(names), got=describe(value)
+            )
+        if key in bound:
+            raise InvalidArgument(f"{call} got {key!r} twice", field=key, expected="once", got="twice")
+        bound[key] = value
+    return bound
+
+
+def parse_room_id(raw: Any, field: str = "room") -> str:
+    if not isinstance(raw, str) or not ROOM_ID_RE.match(raw):
+        raise InvalidArgument(
+            "malformed room id", field=field, expected=f"a string matching {ROOM_ID_RE.pattern}", got=describe(raw)
+        )
+    return raw
+
+
+def _options(raw: Any, field: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InvalidArgument(f"{field} must be a map", field=field, expected="a map", got=describe(raw))
+    check_value(raw, field)
+    return raw
+
+
+@dataclass(frozen=True)
+class OpenCommand:
+    """``kasagi.lobby.open(room, type="arena", options={})``."""
+
+    room: str
+    type: str
+    options: dict[str, Any]
+
+    @classmethod
+    def from_wamp(cls, args: Sequence[Any], kwargs: Mapping[str, Any]) -> OpenCommand:
+        bound = _bind(args, kwargs, ("room", "type", "options"), "open")
+        if "room" not in bound:
+            raise InvalidArgument("open needs a room", field="room", expected="a room id", got="missing")
+        room = parse_room_id(bound["room"])
+        kind = bound.get("type", DEFAULT_TYPE)
+        if kind is None:
+            kind = DEFAULT_TYPE
+        if not isinstance(kind, str):
+            raise InvalidArgument("type must be a string", field="type", expected="a room type name", got=describe(kind))
+        return cls(room, kind, _options(bound.get("options"), "options"))
+
+
+@dataclass(frozen=True)
+class JoinCommand:
+    """``kasagi.room.<room>.join(since=null)``."""
+
+    since: StreamPosition | None
+
+    @classmethod
+    def from_wamp(cls, args: Sequence[Any], kwargs: Mapping[str, Any]) -> JoinCommand:
+        bound = _bind(args, kwargs, ("since",), "join")
+        return cls(StreamPosition.parse(bound.get("since")))
+
+
+@dataclass(frozen=True)
+class ActCommand:
+    """``kasagi.room.<room>.act(action, args={}, cseq)``."""
+
+    action: str
+    args: dict[str, Any]
+    cseq: int
+
+    @classmethod
+    def from_wamp(
+        cls, args: Sequence[Any], kwargs: Mapping[str, Any], limits: ValueLimits | None = None
+    ) -> ActCommand:
+        bound = _bind(args, kwargs, ("action", "args", "cseq"), "act")
+        action = bound.get("action")
+        if not isinstance(action, str) or not action or len(action) > 64:
+            raise InvalidArgument(
+                "action must be a name", field="action", expected="a string of 1 to 64 characters", got=describe(action)
+            )
+        action_args = bound.get("args")
+        if action_args is None:
+            action_args = {}
+        if not isinstance(action_args, dict):
+            raise InvalidArgument("args must be a map", field="args", expected="a map", got=describe(action_args))
+        if limits is None:
+            check_value(action_args, "args")
+        else:
+            check_value(action_args, "args", limits)
+        cseq = bound.get("cseq")
+        if isinstance(cseq, bool) or not isinstance(cseq, int) or not 1 <= cseq <= MAX_SAFE_INTEGER:
+            raise InvalidArgument(
+                "cseq must be a positive integer",
+                field="cseq",
+                expected="an integer from 1 to 2**53 - 1",
+                got=describe(cseq) if "cseq" in bound else "missing",
+            )
+        return cls(action, action_args, cseq)

@@ -1,0 +1,123 @@
+"""Domain errors of the room core, each with a stable URI.
+
+The tree::
+
+    KasagiError                 (never raised itself)
+    +-- InvalidArgument         kasagi.error.invalid_argument  malformed input; do not retry as is
+    +-- Rejected                kasagi.error.rejected          the room's rules refused it; do not retry
+    +-- NotMember               kasagi.error.not_member        join the room first, then retry
+    +-- NoSuchRoom              kasagi.error.no_such_room      open the room first, then retry
+    +-- RateLimited             kasagi.error.rate_limited      retry later (retryable)
+    +-- Unavailable             kasagi.error.unavailable       retry with the same cseq (retryable)
+    +-- NotAuthorized           kasagi.error.not_authorized    do not retry
+
+The core raises these; only the WAMP edge turns them into ``ApplicationError``. Every error
+names the ``field`` at fault, what was ``expected`` and what was ``got``; ``retryable`` says
+whether the same call may succeed later.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from kasagi.wire import ErrorURI
+
+__all__ = [
+    "InvalidArgument",
+    "KasagiError",
+    "NoSuchRoom",
+    "NotAuthorized",
+    "NotMember",
+    "RateLimited",
+    "Rejected",
+    "Unavailable",
+    "describe",
+]
+
+
+def describe(value: Any, limit: int = 60) -> str:
+    """A short, safe description of a value that arrived, for the ``got`` detail."""
+    kind = type(value).__name__
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return f"{kind} {value!r}"
+    if isinstance(value, str):
+        text = value if len(value) <= limit else value[:limit] + "..."
+        return f"string {text!r}"
+    if isinstance(value, (list, tuple)):
+        return f"list of {len(value)}"
+    if isinstance(value, dict):
+        return f"map of {len(value)}"
+    return kind
+
+
+class KasagiError(Exception):
+    """A refusal the client sees as a WAMP error with a stable URI."""
+
+    uri: ClassVar[str] = ""
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        expected: str | None = None,
+        got: str | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.expected = expected
+        self.got = got
+        self.extra = extra
+
+    def details(self) -> dict[str, Any]:
+        """Keyword details for the WAMP error (only the keys that are set)."""
+        out: dict[str, Any] = {}
+        if self.field is not None:
+            out["field"] = self.field
+        if self.expected is not None:
+            out["expected"] = self.expected
+        if self.got is not None:
+            out["got"] = self.got
+        out.update(self.extra)
+        out["retryable"] = self.retryable
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, {self.details()!r})"
+
+
+class InvalidArgument(KasagiError):
+    uri = ErrorURI.INVALID_ARGUMENT
+
+
+class Rejected(KasagiError):
+    uri = ErrorURI.REJECTED
+
+
+class NotMember(KasagiError):
+    uri = ErrorURI.NOT_MEMBER
+
+
+class NoSuchRoom(KasagiError):
+    uri = ErrorURI.NO_SUCH_ROOM
+
+
+class RateLimited(KasagiError):
+    uri = ErrorURI.RATE_LIMITED
+    retryable = True
+
+
+class Unavailable(KasagiError):
+    uri = ErrorURI.UNAVAILABLE
+    retryable = True
+
+
+class NotAuthorized(KasagiError):
+    uri = ErrorURI.NOT_AUTHORIZED

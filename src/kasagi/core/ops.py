@@ -1,0 +1,221 @@
+"""Path operations on a room document: ``["set", path, value]`` and ``["del", path]``.
+
+Semantics (the same in every client; see ``docs/protocol.md``, Ops):
+
+- ``path`` is a non-empty list of map keys (strings) and list indices (integers >= 0).
+- ``set``: every component but the last must lead to an existing container, except that a
+  missing *map key* on the way is created as an empty map. The last component is a map key
+  (created or replaced) or a list index ``i`` with ``0 <= i <= len`` (``i == len`` appends).
+- ``del``: the path must exist; a map key is removed, a list element is removed and the
+  elements after it shift down by one.
+
+:func:`apply_op` can record an undo log, so that a group of ops is applied all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Union
+
+from kasagi.core.errors import InvalidArgument, describe
+from kasagi.core.values import copy_value
+from kasagi.wire import OP_DEL, OP_SET
+
+__all__ = [
+    "Op",
+    "OpError",
+    "Path",
+    "UndoLog",
+    "apply_op",
+    "apply_ops",
+    "compact_ops",
+    "del_op",
+    "parse_path",
+    "set_op",
+    "undo",
+]
+
+PathItem = Union[str, int]
+Path = tuple[PathItem, ...]
+#: The wire form of an op: ``["set", [..path..], value]`` or ``["del", [..path..]]``.
+Op = list[Any]
+#: Undo entries: (container, key, existed, old_value) for maps and replaced list items;
+#: (list, index, "inserted") for appended items; (list, index, "removed", old) for deletions.
+UndoLog = list[tuple[Any, ...]]
+
+MAX_PATH_LENGTH = 32
+
+
+class OpError(ValueError):
+    """An op does not apply to the document (a missing path, a wrong container)."""
+
+
+def set_op(path: Sequence[PathItem], value: Any) -> Op:
+    return [OP_SET, list(path), value]
+
+
+def del_op(path: Sequence[PathItem]) -> Op:
+    return [OP_DEL, list(path)]
+
+
+def parse_path(raw: Any, field: str = "path") -> Path:
+    """Validate a client-supplied path into a tuple, or raise :class:`InvalidArgument`."""
+    if not isinstance(raw, (list, tuple)):
+        raise InvalidArgument(
+            f"{field} must be a list", field=field, expected="a list of keys and indices", got=describe(raw)
+        )
+    if not 1 <= len(raw) <= MAX_PATH_LENGTH:
+        raise InvalidArgument(
+            f"{field} has a bad length",
+            field=field,
+            expected=f"1 to {MAX_PATH_LENGTH} components",
+            got=f"{len(raw)} components",
+        )
+    for i, item in enumerate(raw):
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise InvalidArgument(
+                f"{field}[{i}] is not a key or an index",
+                field=f"{field}[{i}]",
+                expected="a string key or an integer index",
+                got=describe(item),
+            )
+        if isinstance(item, int) and item < 0:
+            raise InvalidArgument(
+                f"{field}[{i}] is negative", field=f"{field}[{i}]", expected="an index >= 0", got=describe(item)
+            )
+    return tuple(raw)
+
+
+def _step(container: Any, key: PathItem, path: Sequence[PathItem], undo_log: UndoLog | None) -> Any:
+    if isinstance(key, str):
+        if not isinstance(container, dict):
+            raise OpError(f"{list(path)}: {key!r} needs a map, found {describe(container)}")
+        child = container.get(key)
+        if child is None and key not in container:
+            child = {}
+            container[key] = child
+            if undo_log is not None:
+                undo_log.append((container, key, False, None))
+        return child
+    if not isinstance(container, list):
+        raise OpError(f"{list(path)}: index {key} needs a list, found {describe(container)}")
+    if not 0 <= key < len(container):
+        raise OpError(f"{list(path)}: index {key} out of range 0..{len(container) - 1}")
+    return container[key]
+
+
+def apply_op(state: dict[str, Any], op: Sequence[Any], undo_log: UndoLog | None = None) -> None:
+    """Apply one op to ``state`` in place; on :class:`OpError` nothing of *this* op remains
+    except what ``undo_log`` records (callers roll back with :func:`undo`)."""
+    if not isinstance(op, (list, tuple)) or len(op) < 2:
+        raise OpError(f"malformed op {describe(op)}")
+    kind, path = op[0], op[1]
+    if not isinstance(path, (list, tuple)) or not path:
+        raise OpError(f"malformed path {describe(path)}")
+    container: Any = state
+    for key in path[:-1]:
+        container = _step(container, key, path, undo_log)
+    last = path[-1]
+    if kind == OP_SET:
+        if len(op) != 3:
+            raise OpError("set needs a value")
+        value = copy_value(op[2])
+        if isinstance(last, str) and not isinstance(last, bool):
+            if not isinstance(container, dict):
+                raise OpError(f"{list(path)}: {last!r} needs a map, found {describe(container)}")
+            if undo_log is not None:
+                existed = last in container
+                undo_log.append((container, last, existed, container.get(last)))
+            container[last] = value
+            return
+        if isinstance(last, int) and not isinstance(last, bool) and isinstance(container, list):
+            if 0 <= last < len(container):
+                if undo_log is not None:
+                    undo_log.append((container, last, True, container[last]))
+                container[last] = value
+                return
+            if last == len(container):
+                container.append(value)
+                if undo_log is not None:
+                    undo_log.append((container, last, "inserted"))
+                return
+            raise OpError(f"{list(path)}: index {last} out of range 0..{len(container)}")
+        raise OpError(f"{list(path)}: cannot set {describe(last)} in {describe(container)}")
+    if kind == OP_DEL:
+        if isinstance(last, str) and isinstance(container, dict):
+            if last not in container:
+                raise OpError(f"{list(path)}: no such key")
+            old = container.pop(last)
+            if undo_log is not None:
+                undo_log.append((container, last, True, old))
+            return
+        if isinstance(last, int) and not isinstance(last, bool) and isinstance(container, list):
+            if not 0 <= last < len(container):
+                raise OpError(f"{list(path)}: index {last} out of range")
+            old = container.pop(last)
+            if undo_log is not None:
+                undo_log.append((container, last, "removed", old))
+            return
+        raise OpError(f"{list(path)}: cannot delete {describe(last)} from {describe(container)}")
+    raise OpError(f"unknown op {describe(kind)}")
+
+
+def apply_ops(state: dict[str, Any], ops: Sequence[Sequence[Any]]) -> None:
+    """Apply ops in order, all or nothing."""
+    log: UndoLog = []
+    try:
+        for op in ops:
+            apply_op(state, op, log)
+    except OpError:
+        undo(log)
+        raise
+
+
+def undo(undo_log: UndoLog) -> None:
+    """Revert what an undo log recorded, newest first, and empty it."""
+    while undo_log:
+        entry = undo_log.pop()
+        container, key = entry[0], entry[1]
+        marker = entry[2]
+        if marker == "inserted":
+            container.pop(key)
+        elif marker == "removed":
+            container.insert(key, entry[3])
+        elif marker is True:
+            container[key] = entry[3]
+        else:
+            del container[key]
+
+
+def _is_map_path(path: Sequence[Any]) -> bool:
+    return all(isinstance(p, str) for p in path)
+
+
+def compact_ops(ops: Sequence[Op]) -> list[Op]:
+    """Drop ops whose effect a later op overwrites; the result gives the same document.
+
+    An op is dropped when a later op sets or deletes a prefix of (or exactly) its path, and
+    that later path holds map keys only: list indices shift under deletions, so ops on
+    paths through lists never hide others.
+    """
+    if len(ops) < 2:
+        return list(ops)
+    covered: set[tuple[str, ...]] = set()
+    kept: list[Op] = []
+    for op in reversed(ops):
+        path = op[1]
+        hidden = False
+        for n in range(1, len(path) + 1):
+            prefix = path[:n]
+            if not _is_map_path(prefix):
+                break
+            if tuple(prefix) in covered:
+                hidden = True
+                break
+        if hidden:
+            continue
+        kept.append(op)
+        if _is_map_path(path):
+            covered.add(tuple(path))
+    kept.reverse()
+    return kept

@@ -1,0 +1,377 @@
+"""The room state machine: everything that decides what a room's state and events are.
+
+No I/O and no clock: time arrives as ``now_ms`` arguments, and the caller (the service)
+decides when to commit. The life of an action::
+
+    act()            validated, applied to the working state at once, queued as pending
+    begin_commit()   pending ops become one Batch = the event for seq + 1 (one per tick)
+    commit_succeeded(batch)   the store has it: seq advances, results are recorded
+    commit_failed(batch)      the store refused: every uncommitted change is rolled back
+
+Two copies of the state are kept: ``state`` (working: every accepted action applied, used to
+validate the next one) and ``committed`` (exactly the state at ``seq``, served to joins).
+
+Presence (``state.members``) is derived from the live sessions the room knows of and
+reconciled into ordinary ops; after a rollback or a restore it heals itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kasagi.core.canonical import state_hash
+from kasagi.core.errors import InvalidArgument, NotMember, Rejected, describe
+from kasagi.core.history import DeltaLog
+from kasagi.core.ops import Op, OpError, UndoLog, apply_op, apply_ops, compact_ops, del_op, set_op, undo
+from kasagi.core.roomtypes.base import RoomType
+from kasagi.core.values import copy_value
+from kasagi.wire import SERVER_OWNED
+
+__all__ = [
+    "Accepted",
+    "ActOutcome",
+    "Applied",
+    "Batch",
+    "InFlight",
+    "Room",
+    "RoomConfig",
+    "StreamPosition",
+]
+
+Event = dict[str, Any]
+AckKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class StreamPosition:
+    """A point in a room's event stream: the epoch and the seq of the last event applied."""
+
+    epoch: int
+    seq: int
+
+    @classmethod
+    def parse(cls, raw: Any, field_name: str = "since") -> StreamPosition | None:
+        """``None`` or ``{"epoch": int, "seq": int}``, else ``InvalidArgument``."""
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise InvalidArgument(
+                f"{field_name} must be null or a position",
+                field=field_name,
+                expected='null or {"epoch": int, "seq": int}',
+                got=describe(raw),
+            )
+        for key in ("epoch", "seq"):
+            value = raw.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidArgument(
+                    f"{field_name}.{key} must be an integer >= 0",
+                    field=f"{field_name}.{key}",
+                    expected="an integer >= 0",
+                    got=describe(value),
+                )
+        return cls(raw["epoch"], raw["seq"])
+
+
+@dataclass(frozen=True)
+class RoomConfig:
+    """Per-room tunables (documented in ``docs/protocol.md``)."""
+
+    #: Put the state hash in every K-th event (0: never).
+    hash_every: int = 100
+    #: Keep at least this many cseq results per member (exactly-once window).
+    results_per_member: int = 64
+    #: How long an offline member keeps its place.
+    grace_ms: int = 30_000
+    #: History: at least this many events ...
+    history_events: int = 1000
+    #: ... and every event younger than this.
+    history_min_age_ms: int = 120_000
+    #: ... but never more than this many.
+    history_hard_cap: int = 100_000
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The effects of one tick: the event for ``seq`` and the actions it acknowledges."""
+
+    room: str
+    epoch: int
+    seq: int
+    ops: list[Op]
+    hash: str | None
+    acks: tuple[AckKey, ...]
+
+    @property
+    def event(self) -> Event:
+        event: Event = {"epoch": self.epoch, "seq": self.seq, "ops": self.ops}
+        if self.hash is not None:
+            event["hash"] = self.hash
+        return event
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The action was applied before (same member and cseq): its first result."""
+
+    seq: int
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The action was applied to the working state and waits for the next commit."""
+
+    key: AckKey
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """The same action (member, cseq) is already waiting for a commit."""
+
+    key: AckKey
+
+
+ActOutcome = Applied | Accepted | InFlight
+
+
+@dataclass
+class _Pending:
+    ops: list[Op] = field(default_factory=list)
+    acks: list[AckKey] = field(default_factory=list)
+    keys: set[AckKey] = field(default_factory=set)
+
+
+class Room:
+    """One room: its type, its position (epoch, seq), its state, history and presence."""
+
+    def __init__(
+        self,
+        room_id: str,
+        room_type: RoomType,
+        *,
+        epoch: int,
+        seq: int = 0,
+        state: dict[str, Any] | None = None,
+        results: Mapping[str, Mapping[int, int]] | None = None,
+        config: RoomConfig | None = None,
+    ) -> None:
+        self.room_id = room_id
+        self.type = room_type
+        self.config = config or RoomConfig()
+        self.epoch = epoch
+        self.seq = seq
+        if state is None:
+            state = room_type.initial_state()
+            state.setdefault("members", {})
+        self.committed: dict[str, Any] = state
+        self.state: dict[str, Any] = copy_value(state)
+        # member -> {cseq: seq}, oldest applied first (the exactly-once window).
+        self.results: dict[str, dict[int, int]] = {m: dict(r) for m, r in (results or {}).items()}
+        self.history = DeltaLog(
+            self.config.history_events, self.config.history_min_age_ms, self.config.history_hard_cap
+        )
+        self._pending = _Pending()
+        self._inflight: Batch | None = None
+        self._session_member: dict[str, str] = {}
+        self._member_sessions: dict[str, set[str]] = {}
+
+    # -- position and views ------------------------------------------------------------------
+    @property
+    def position(self) -> StreamPosition:
+        return StreamPosition(self.epoch, self.seq)
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending.ops)
+
+    @property
+    def inflight(self) -> Batch | None:
+        return self._inflight
+
+    def online_members(self) -> set[str]:
+        return set(self._member_sessions)
+
+    def is_joined(self, member: str) -> bool:
+        return member in self._member_sessions
+
+    def snapshot(self, member: str | None = None) -> dict[str, Any]:
+        """The committed state as a join reply (a copy: the caller may keep it)."""
+        reply: dict[str, Any] = {"room": self.room_id, "epoch": self.epoch, "seq": self.seq}
+        if member is not None:
+            reply["member"] = member
+        reply["state"] = copy_value(self.committed)
+        return reply
+
+    # -- joining and leaving -------------------------------------------------------------------
+    def join(self, member: str, session_id: str, since: StreamPosition | None, now_ms: int) -> dict[str, Any]:
+        """Register a session of ``member``; reply with a catch-up or a snapshot.
+
+        The reply reflects the committed state; the member's own presence change follows in
+        the next event.
+        """
+        self.add_session(member, session_id, now_ms)
+        return self.catch_up(member, since)
+
+    def add_session(self, member: str, session_id: str, now_ms: int) -> None:
+        """Count a live session of ``member`` in the room (it comes online if it was not)."""
+        self._session_member[session_id] = member
+        self._member_sessions.setdefault(member, set()).add(session_id)
+        self._reconcile_member(member, now_ms)
+
+    def sessions(self) -> dict[str, str]:
+        """The live sessions in the room: session id -> member."""
+        return dict(self._session_member)
+
+    def catch_up(self, member: str, since: StreamPosition | None) -> dict[str, Any]:
+        """Every event after ``since`` if history holds them all, else a snapshot."""
+        if since is not None and since.epoch == self.epoch and since.seq <= self.seq:
+            events = [] if since.seq == self.seq else self.history.since(since.seq)
+            if events is not None:
+                return {"room": self.room_id, "epoch": self.epoch, "seq": self.seq, "member": member, "events": events}
+        return self.snapshot(member)
+
+    def leave(self, member: str, session_id: str, now_ms: int) -> None:
+        """The session leaves the room; the member goes offline if it was its last one."""
+        if self._session_member.get(session_id) != member:
+            raise NotMember("this session has not joined the room", field="member", expected="a joined member", got=member)
+        self.session_closed(session_id, now_ms)
+
+    def session_closed(self, session_id: str, now_ms: int) -> bool:
+        """A session ended (left, closed, or missed its heartbeat). True if it was in the room."""
+        member = self._session_member.pop(session_id, None)
+        if member is None:
+            return False
+        sessions = self._member_sessions.get(member)
+        if sessions is not None:
+            sessions.discard(session_id)
+            if not sessions:
+                del self._member_sessions[member]
+        self._reconcile_member(member, now_ms)
+        return True
+
+    def expire(self, now_ms: int) -> int | None:
+        """Remove members whose grace period has ended; return the next expiry time (ms)."""
+        members = self.state.get("members", {})
+        gone = [
+            m
+            for m, p in members.items()
+            if not p.get("online") and m not in self._member_sessions and p.get("until", 0) <= now_ms
+        ]
+        for member in gone:
+            ops = [del_op(["members", member])]
+            self._apply_internal(ops)
+            self._apply_internal(self.type.on_leave(self.state, member))
+        return self.next_expiry()
+
+    def next_expiry(self) -> int | None:
+        untils = [
+            p["until"]
+            for m, p in self.state.get("members", {}).items()
+            if not p.get("online") and m not in self._member_sessions and "until" in p
+        ]
+        return min(untils) if untils else None
+
+    def reconcile_presence(self, now_ms: int) -> None:
+        """Make ``state.members`` agree with the live sessions (after a restore or rollback)."""
+        members = set(self.state.get("members", {})) | set(self._member_sessions)
+        for member in sorted(members):
+            self._reconcile_member(member, now_ms)
+
+    def _reconcile_member(self, member: str, now_ms: int) -> None:
+        online = member in self._member_sessions
+        current = self.state.get("members", {}).get(member)
+        if online and (current is None or not current.get("online")):
+            self._apply_internal([set_op(["members", member], {"online": True, "since": now_ms})])
+            self._apply_internal(self.type.on_join(self.state, member))
+        elif not online and current is not None and current.get("online"):
+            presence = {"online": False, "since": now_ms, "until": now_ms + self.config.grace_ms}
+            self._apply_internal([set_op(["members", member], presence)])
+
+    def _apply_internal(self, ops: list[Op]) -> None:
+        if not ops:
+            return
+        apply_ops(self.state, ops)
+        self._pending.ops.extend(ops)
+
+    # -- actions -------------------------------------------------------------------------------
+    def act(self, member: str, cseq: int, action: str, args: Mapping[str, Any]) -> ActOutcome:
+        """Validate and apply one action, all or nothing; raise a domain error to refuse it."""
+        if member not in self._member_sessions:
+            raise NotMember("join the room before acting", field="member", expected="a joined member", got=member)
+        done = self.results.get(member, {}).get(cseq)
+        if done is not None:
+            return Applied(done)
+        key = (member, cseq)
+        if key in self._pending.keys or (self._inflight is not None and key in self._inflight.acks):
+            return InFlight(key)
+        ops = self.type.apply(self.state, member, action, args)
+        for op in ops:
+            if op[1] and op[1][0] in SERVER_OWNED:
+                raise Rejected(
+                    f"{op[1][0]} is owned by the server", field="args", expected="no change to members", got=describe(op[1])
+                )
+        log: UndoLog = []
+        try:
+            for op in ops:
+                apply_op(self.state, op, log)
+            self.type.check(self.state)
+        except OpError as exc:
+            undo(log)
+            raise Rejected("the action does not apply to the room's state", field="args", expected="an applicable change", got=str(exc)[:200]) from None
+        except Rejected:
+            undo(log)
+            raise
+        self._pending.ops.extend(ops)
+        self._pending.acks.append(key)
+        self._pending.keys.add(key)
+        return Accepted(key)
+
+    # -- commits -------------------------------------------------------------------------------
+    def begin_commit(self) -> Batch | None:
+        """Turn the pending changes into the batch for ``seq + 1``; None if nothing to do or a
+        batch is already in flight (one at a time keeps seqs gap-free)."""
+        if self._inflight is not None or not self._pending.ops:
+            return None
+        seq = self.seq + 1
+        k = self.config.hash_every
+        digest = state_hash(self.state) if k and seq % k == 0 else None
+        batch = Batch(self.room_id, self.epoch, seq, compact_ops(self._pending.ops), digest, tuple(self._pending.acks))
+        self._pending = _Pending()
+        self._inflight = batch
+        return batch
+
+    def commit_succeeded(self, batch: Batch, now_ms: int) -> None:
+        """The store holds ``batch``: advance seq, record results, keep the event."""
+        if batch is not self._inflight:
+            raise ValueError("not the batch in flight")
+        self._inflight = None
+        apply_ops(self.committed, batch.ops)
+        self.seq = batch.seq
+        self.history.append(batch.event, now_ms)
+        self.record_results(batch.acks, batch.seq)
+
+    def record_results(self, acks: Iterable[AckKey], seq: int) -> None:
+        """Remember the result of each action, dropping a member's oldest beyond the window."""
+        keep = self.config.results_per_member
+        for member, cseq in acks:
+            results = self.results.setdefault(member, {})
+            results[cseq] = seq
+            while len(results) > keep:
+                del results[next(iter(results))]
+
+    def commit_failed(self, batch: Batch, now_ms: int) -> list[AckKey]:
+        """The store refused ``batch``: roll back to the committed state.
+
+        Returns every action that will not happen (the batch's and those accepted since),
+        so the caller can fail them. Presence is reconciled again at once.
+        """
+        if batch is not self._inflight:
+            raise ValueError("not the batch in flight")
+        failed = list(batch.acks) + list(self._pending.acks)
+        self._inflight = None
+        self._pending = _Pending()
+        self.state = copy_value(self.committed)
+        self.reconcile_presence(now_ms)
+        return failed

@@ -1,0 +1,245 @@
+"""Deployment: turn ``.crossbar/config.json`` into a node for given options, and run it.
+
+``.crossbar/config.json`` is the one source of the node's shape (roles, permissions,
+transports, components); :func:`build_config` only fills in what the options decide
+(port, directories, where the room service runs, its settings) and writes a copy into the
+data directory, from which ``crossbar start`` runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["NodeOptions", "NodeProcess", "build_config", "load_template", "project_root", "wait_for_websocket"]
+
+
+def project_root() -> Path:
+    """The checkout this package runs from (it holds ``.crossbar/`` and ``web/``)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def load_template(root: Path | None = None) -> dict[str, Any]:
+    path = (root or project_root()) / ".crossbar" / "config.json"
+    with path.open(encoding="utf-8") as f:
+        config: dict[str, Any] = json.load(f)
+    return config
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    """What ``kasagi up`` lets an operator choose."""
+
+    port: int = 8080
+    host: str = ""
+    data_dir: Path = Path("data")
+    #: Room service settings (see :class:`kasagi.service.settings.ServiceSettings`).
+    service: Mapping[str, Any] = field(default_factory=dict)
+    #: ``router``: the room service runs inside the router worker (fastest, the default);
+    #: ``process``: in its own container worker process, connected over the backend socket.
+    component: str = "router"
+    loglevel: str = "info"
+    secure: bool = False
+    ping_interval_ms: int = 10_000
+    ping_timeout_ms: int = 10_000
+    max_message_size: int = 65_536
+
+
+def _router(config: dict[str, Any]) -> dict[str, Any]:
+    for worker in config["workers"]:
+        if worker["type"] == "router":
+            return worker  # type: ignore[no-any-return]
+    raise ValueError("the node config has no router worker")
+
+
+def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, Any]:
+    """The node configuration for ``options`` (a modified copy of the template)."""
+    root = root or project_root()
+    config = copy.deepcopy(load_template(root))
+    router = _router(config)
+    router["options"]["pythonpath"] = [str(root)]
+    data_dir = options.data_dir.resolve()
+    for transport in router["transports"]:
+        if transport["id"] == "public":
+            transport["endpoint"]["port"] = options.port
+            if options.host:
+                transport["endpoint"]["interface"] = options.host
+            transport["paths"]["/"]["directory"] = str(root / "web")
+            ws = transport["paths"]["ws"]["options"]
+            ws["auto_ping_interval"] = options.ping_interval_ms
+            ws["auto_ping_timeout"] = options.ping_timeout_ms
+            ws["max_message_size"] = options.max_message_size
+            ws["max_frame_size"] = options.max_message_size
+        elif transport["id"] == "backend":
+            transport["endpoint"]["path"] = str(data_dir / "backend.sock")
+    components = router["components"]
+    rooms = next(c for c in components if c["id"] == "rooms")
+    rooms["extra"]["service"] = dict(options.service)
+    auth = next(c for c in components if c["id"] == "authenticator")
+    auth["extra"]["secure"] = options.secure
+    if options.component == "process":
+        components.remove(rooms)
+        config["workers"].append(
+            {
+                "type": "container",
+                "id": "rooms1",
+                "options": {"pythonpath": [str(root)], "title": "kasagi rooms"},
+                "components": [
+                    {
+                        "id": "rooms",
+                        "type": "class",
+                        "classname": rooms["classname"],
+                        "realm": rooms["realm"],
+                        "transport": {
+                            "type": "rawsocket",
+                            "endpoint": {"type": "unix", "path": str(data_dir / "backend.sock")},
+                            "serializer": "msgpack",
+                        },
+                        "extra": {**rooms["extra"], "authid": "kasagi_backend", "ticket_env": "KASAGI_BACKEND_SECRET"},
+                    }
+                ],
+            }
+        )
+    elif options.component != "router":
+        raise ValueError(f"component must be router or process, not {options.component!r}")
+    return config
+
+
+def write_node_dir(options: NodeOptions, root: Path | None = None) -> Path:
+    """Write the node's cbdir under the data directory; return it."""
+    cbdir = options.data_dir.resolve() / "node"
+    cbdir.mkdir(parents=True, exist_ok=True)
+    (cbdir / "config.json").write_text(json.dumps(build_config(options, root), indent=2), encoding="utf-8")
+    return cbdir
+
+
+def node_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of the node: a fresh backend secret unless one is given."""
+    env = dict(base)
+    env.setdefault("KASAGI_BACKEND_SECRET", secrets.token_urlsafe(32))
+    return env
+
+
+def crossbar_command(cbdir: Path, loglevel: str) -> list[str]:
+    exe = Path(sys.executable).with_name("crossbar")
+    return [str(exe), "start", "--cbdir", str(cbdir), "--loglevel", loglevel]
+
+
+def wait_for_websocket(host: str, port: int, deadline: float, path: str = "/ws") -> None:
+    """Block until an HTTP upgrade to ``path`` answers 101, or raise ``TimeoutError`` at
+    ``deadline`` (a ``time.monotonic()`` value)."""
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Protocol: wamp.2.json\r\n\r\n"
+    ).encode()
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1.0) as s:
+                s.sendall(request)
+                if s.recv(64).startswith(b"HTTP/1.1 101"):
+                    return
+        except OSError as exc:
+            last = exc
+        time.sleep(0.05)  # polling interval of a readiness probe, not a wait for a result
+    raise TimeoutError(f"no WebSocket at {host}:{port}{path} before the deadline ({last})")
+
+
+class NodeProcess:
+    """A Kasagi node as a child process in its own process group (tests, benchmarks)."""
+
+    def __init__(
+        self, options: NodeOptions, *, env: Mapping[str, str] | None = None, log_path: Path | None = None, cpus: str | None = None
+    ) -> None:
+        self.options = options
+        self.env = node_environment(env if env is not None else os.environ)
+        self.log_path = log_path or options.data_dir / "node.log"
+        self.cpus = cpus
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.options.port}/ws"
+
+    def start(self, timeout: float = 60.0) -> NodeProcess:
+        cbdir = write_node_dir(self.options)
+        cmd = crossbar_command(cbdir, self.options.loglevel)
+        if self.cpus is not None:
+            cmd = ["taskset", "-c", self.cpus, *cmd]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        log.close()
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"the node exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                wait_for_websocket("127.0.0.1", self.options.port, min(deadline, time.monotonic() + 1.0))
+            except TimeoutError:
+                continue
+            return
+        raise TimeoutError(f"the node was not ready within {timeout} s; see {self.log_path}")
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        """kill -9 the whole process group."""
+        self.signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then kill -9 what is left after ``timeout``."""
+        if self.proc is None:
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        self.signal(signal.SIGKILL)  # stray workers of the group
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def pids(self) -> list[int]:
+        """Every live process of the node's group (controller, workers)."""
+        if self.proc is None:
+            return []
+        pgid = self.proc.pid
+        out = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if os.getpgid(int(entry.name)) == pgid:
+                        out.append(int(entry.name))
+                except (ProcessLookupError, PermissionError):
+                    continue
+        return out

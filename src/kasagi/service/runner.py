@@ -1,0 +1,251 @@
+"""Runs one room in time: batches actions per tick, commits them to the store, publishes the
+event, answers the callers, and expires presence.
+
+Ack only after durable: a caller of ``act`` is answered when the batch carrying its action
+is in the store (group commit: one store write per tick, however many actions). One batch
+is in flight at a time, which keeps seqs gap-free; actions arriving meanwhile wait for the
+next one. A failed or late store write rolls the room back and fails every caller it holds
+with ``kasagi.error.unavailable`` (retry with the same cseq is safe: the store's seq fence
+refuses a late write that would apply twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from kasagi.core.commands import ActCommand, JoinCommand
+from kasagi.core.errors import Unavailable
+from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room
+from kasagi.deadline import DeadlineExceeded, within
+from kasagi.service.settings import ServiceSettings
+from kasagi.store.interface import RoomStore, SeqConflict, StaleEpoch
+from kasagi.wire import room_topic
+
+__all__ = ["Publish", "RoomRunner"]
+
+#: ``publish(topic, event)``: hands an event to the router (may return a Deferred).
+Publish = Callable[[str, dict[str, Any]], Any]
+
+
+class RoomRunner:
+    """The live owner of one room in this process."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        room: Room,
+        *,
+        clock: IReactorTime,
+        store: RoomStore,
+        publish: Publish,
+        settings: ServiceSettings,
+        now_ms: Callable[[], int],
+        on_lost: Callable[[RoomRunner, Failure], None] | None = None,
+    ) -> None:
+        self.room = room
+        self._clock = clock
+        self._store = store
+        self._publish = publish
+        self._settings = settings
+        self._now_ms = now_ms
+        self._on_lost = on_lost
+        self._topic = room_topic(room.room_id)
+        self._waiters: dict[AckKey, list[Deferred[dict[str, int]]]] = {}
+        self._commit_timer: IDelayedCall | None = None
+        self._expiry_timer: IDelayedCall | None = None
+        self._committing = False
+        self._last_commit = -1e18
+        self._last_snapshot_seq = room.seq
+        self.stopped = False
+        #: Counters for metrics and tests.
+        self.stats = {"events": 0, "actions": 0, "refused": 0, "failed_commits": 0, "catchups": 0, "snapshots": 0}
+
+    # -- calls -------------------------------------------------------------------------------
+    def join(self, member: str, session_id: str, cmd: JoinCommand) -> Deferred[dict[str, Any]]:
+        """Join (or rejoin) the room; the reply is a catch-up or a snapshot."""
+        self._check_live()
+        reply = self.room.join(member, session_id, cmd.since, self._now_ms())
+        self._after_change()
+        since = cmd.since
+        if "state" in reply and since is not None and since.epoch == self.room.epoch and since.seq < self.room.seq:
+            # Memory no longer holds the gap: the store's history may.
+            return self._catch_up_from_store(member, since.seq, reply)
+        self._count_reply(reply)
+        return succeed(reply)
+
+    def _catch_up_from_store(self, member: str, since_seq: int, snapshot: dict[str, Any]) -> Deferred[dict[str, Any]]:
+        epoch, seq = snapshot["epoch"], snapshot["seq"]
+        d = within(self._store.events_since(self.room.room_id, epoch, since_seq), self._settings.store_deadline, self._clock, "history read")
+
+        def answer(events: list[dict[str, Any]] | None) -> dict[str, Any]:
+            if events is not None:
+                events = [e for e in events if e["seq"] <= seq]
+            if events and events[-1]["seq"] == seq and events[0]["seq"] == since_seq + 1:
+                reply = {"room": self.room.room_id, "epoch": epoch, "seq": seq, "member": member, "events": events}
+            else:
+                reply = snapshot
+            self._count_reply(reply)
+            return reply
+
+        def fallback(failure: Failure) -> dict[str, Any]:
+            self.log.warn("room {room}: history read failed ({why}); sending a snapshot", room=self.room.room_id, why=failure.getErrorMessage())
+            self._count_reply(snapshot)
+            return snapshot
+
+        return d.addCallbacks(answer, fallback)
+
+    def _count_reply(self, reply: dict[str, Any]) -> None:
+        self.stats["catchups" if "events" in reply else "snapshots"] += 1
+
+    def leave(self, member: str, session_id: str) -> dict[str, Any]:
+        self._check_live()
+        self.room.leave(member, session_id, self._now_ms())
+        self._after_change()
+        return {}
+
+    def adopt_sessions(self, sessions: dict[str, str]) -> None:
+        """Take over the live sessions of a previous copy of this room (after a reload)."""
+        now = self._now_ms()
+        for session_id, member in sessions.items():
+            self.room.add_session(member, session_id, now)
+        self._after_change()
+
+    def session_closed(self, session_id: str) -> None:
+        if self.room.session_closed(session_id, self._now_ms()):
+            self._after_change()
+
+    def act(self, member: str, cmd: ActCommand) -> Deferred[dict[str, int]]:
+        """Apply an action; fires with ``{"seq", "cseq"}`` once it is durable."""
+        self._check_live()
+        try:
+            outcome = self.room.act(member, cmd.cseq, cmd.action, cmd.args)
+        except Exception:
+            self.stats["refused"] += 1
+            raise
+        if isinstance(outcome, Applied):
+            return succeed({"seq": outcome.seq, "cseq": cmd.cseq})
+        d: Deferred[dict[str, int]] = Deferred()
+        self._waiters.setdefault(outcome.key, []).append(d)
+        if isinstance(outcome, Accepted):
+            self.stats["actions"] += 1
+            self._schedule_commit()
+        return d
+
+    def _check_live(self) -> None:
+        if self.stopped:
+            raise Unavailable("the room is moving to another owner", field="room", expected="a live owner", got=self.room.room_id)
+
+    # -- commits -------------------------------------------------------------------------------
+    def _after_change(self) -> None:
+        self._schedule_commit()
+        self._schedule_expiry()
+
+    def _schedule_commit(self) -> None:
+        if self._committing or self._commit_timer is not None or not self.room.has_pending or self.stopped:
+            return
+        delay = max(0.0, self._last_commit + self._settings.tick - self._clock.seconds())
+        self._commit_timer = self._clock.callLater(delay, self._commit)
+
+    def _commit(self) -> None:
+        self._commit_timer = None
+        batch = self.room.begin_commit()
+        if batch is None:
+            return
+        self._committing = True
+        self._last_commit = self._clock.seconds()
+        d = within(maybeDeferred(self._store.append, batch), self._settings.store_deadline, self._clock, "store append")
+        d.addCallbacks(self._committed, self._commit_failed, callbackArgs=(batch,), errbackArgs=(batch,))
+        d.addErrback(lambda f: self.log.failure("room {room}: commit bookkeeping failed", f, room=self.room.room_id))
+
+    def _committed(self, _: object, batch: Batch) -> None:
+        self._committing = False
+        self.room.commit_succeeded(batch, self._now_ms())
+        self.stats["events"] += 1
+        try:
+            maybeDeferred(self._publish, self._topic, batch.event).addErrback(self._publish_failed)
+        except Exception:  # noqa: BLE001 -- a publish failure must not lose the acks below
+            self._publish_failed(Failure())
+        for key in batch.acks:
+            for d in self._waiters.pop(key, []):
+                d.callback({"seq": batch.seq, "cseq": key[1]})
+        self._maybe_snapshot()
+        self._after_change()
+
+    def _publish_failed(self, failure: Failure) -> None:
+        # Clients notice the missing event by seq and catch up from history.
+        self.log.warn("room {room}: publish failed: {why}", room=self.room.room_id, why=failure.getErrorMessage())
+
+    def _commit_failed(self, failure: Failure, batch: Batch) -> None:
+        self._committing = False
+        self.stats["failed_commits"] += 1
+        failed = self.room.commit_failed(batch, self._now_ms())
+        why = failure.getErrorMessage()
+        self.log.warn("room {room}: commit of seq {seq} failed: {why}", room=self.room.room_id, seq=batch.seq, why=why)
+        error = Unavailable("the room's store did not confirm the write; retry with the same cseq", field="store", expected="a durable write", got=why[:200])
+        for key in failed:
+            for d in self._waiters.pop(key, []):
+                d.errback(Failure(error))
+        if failure.check(StaleEpoch, SeqConflict) and self._on_lost is not None:
+            # Another owner wrote (or a late write of ours landed): this copy is stale.
+            self.stop()
+            self._on_lost(self, failure)
+            return
+        if failure.check(DeadlineExceeded) and self._on_lost is not None:
+            # The write may still land later; only a reload from the store knows.
+            self.stop()
+            self._on_lost(self, failure)
+            return
+        self._after_change()
+
+    def _maybe_snapshot(self) -> None:
+        every = self._settings.snapshot_every
+        if not every or self.room.seq - self._last_snapshot_seq < every:
+            return
+        self._last_snapshot_seq = self.room.seq
+        state = self.room.snapshot()["state"]
+        d = within(
+            maybeDeferred(self._store.save_snapshot, self.room.room_id, self.room.epoch, self.room.seq, state),
+            self._settings.store_deadline,
+            self._clock,
+            "snapshot",
+        )
+        d.addErrback(lambda f: self.log.warn("room {room}: snapshot failed: {why}", room=self.room.room_id, why=f.getErrorMessage()))
+
+    # -- presence expiry -----------------------------------------------------------------------
+    def _schedule_expiry(self) -> None:
+        if self.stopped:
+            return
+        when = self.room.next_expiry()
+        if self._expiry_timer is not None and self._expiry_timer.active():
+            self._expiry_timer.cancel()
+        self._expiry_timer = None
+        if when is None:
+            return
+        delay = max(0.0, (when - self._now_ms()) / 1000.0)
+        self._expiry_timer = self._clock.callLater(delay, self._expire)
+
+    def _expire(self) -> None:
+        self._expiry_timer = None
+        self.room.expire(self._now_ms())
+        self._after_change()
+
+    # -- life ------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop serving: cancel timers and fail every waiting caller (retryable)."""
+        self.stopped = True
+        for timer in (self._commit_timer, self._expiry_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._commit_timer = self._expiry_timer = None
+        waiters, self._waiters = self._waiters, {}
+        error = Unavailable("the room stopped; retry with the same cseq", field="room", expected="a live owner", got=self.room.room_id)
+        for ds in waiters.values():
+            for d in ds:
+                d.errback(Failure(error))

@@ -1,0 +1,66 @@
+"""The room service's settings: one frozen value, built once at the edge and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from kasagi.core.room import RoomConfig
+from kasagi.core.values import ValueLimits
+
+__all__ = ["ServiceSettings"]
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Tunables of the room service (defaults documented in ``docs/protocol.md``)."""
+
+    #: Seconds between commits of a busy room; 0 commits at the end of each reactor turn.
+    tick: float = 0.02
+    #: Put the state hash in every K-th event.
+    hash_every: int = 100
+    #: Presence grace period, seconds.
+    grace: float = 30.0
+    #: History window: events kept in memory (and in the store) ...
+    history_events: int = 1000
+    #: ... and seconds of events kept beyond that.
+    history_seconds: float = 120.0
+    #: cseq results kept per member.
+    results_per_member: int = 64
+    #: Seconds a store operation may take before callers get ``kasagi.error.unavailable``.
+    store_deadline: float = 2.0
+    #: Save a snapshot every this many events (bounds reload time).
+    snapshot_every: int = 500
+    #: Where rooms are stored: ``memory``, ``sqlite:PATH`` or ``redis://host:port/db``.
+    store: str = "memory"
+    #: Maximum size of a client-supplied value.
+    max_depth: int = 32
+    max_nodes: int = 10_000
+    max_string: int = 16_384
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any] | None) -> ServiceSettings:
+        """Build from a config mapping (a component's ``extra``); unknown keys are refused."""
+        raw = dict(raw or {})
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(raw) - set(known)
+        if unknown:
+            raise ValueError(f"unknown room service settings: {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        for name, value in raw.items():
+            default = known[name].default
+            values[name] = type(default)(value) if not isinstance(default, str) else str(value)
+        return cls(**values)
+
+    def room_config(self) -> RoomConfig:
+        return RoomConfig(
+            hash_every=self.hash_every,
+            results_per_member=self.results_per_member,
+            grace_ms=int(self.grace * 1000),
+            history_events=self.history_events,
+            history_min_age_ms=int(self.history_seconds * 1000),
+        )
+
+    def value_limits(self) -> ValueLimits:
+        return ValueLimits(self.max_depth, self.max_nodes, self.max_string)

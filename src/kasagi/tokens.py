@@ -1,0 +1,76 @@
+"""Client tickets: ``kasagi token USER`` mints them, the router's authenticator checks them.
+
+A token is ``v1.<payload>.<signature>``: the payload is base64url JSON ``{"sub": authid,
+"exp": unix seconds}``; the signature is base64url HMAC-SHA256 over ``v1.<payload>`` with the
+deployment secret. Pure functions: time and secret are arguments.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from typing import Final
+
+__all__ = ["AUTHID_RE", "TokenError", "check_authid", "mint_token", "verify_token"]
+
+VERSION: Final = "v1"
+#: What a member id (authid) may look like.
+AUTHID_RE: Final = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+MAX_TOKEN_LENGTH: Final = 1024
+
+
+class TokenError(Exception):
+    """A ticket was refused; the message says why (and never contains the secret)."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: bytes, signed: str) -> str:
+    return _b64(hmac.new(secret, signed.encode("ascii"), hashlib.sha256).digest())
+
+
+def check_authid(authid: object) -> str:
+    if not isinstance(authid, str) or not AUTHID_RE.match(authid):
+        raise TokenError(f"malformed authid: expected {AUTHID_RE.pattern}")
+    return authid
+
+
+def mint_token(authid: str, secret: bytes, now: float, ttl: float) -> str:
+    """A ticket for ``authid`` valid for ``ttl`` seconds from ``now``."""
+    check_authid(authid)
+    if not secret:
+        raise TokenError("no secret configured")
+    payload = _b64(json.dumps({"sub": authid, "exp": int(now + ttl)}, separators=(",", ":")).encode())
+    signed = f"{VERSION}.{payload}"
+    return f"{signed}.{_sign(secret, signed)}"
+
+
+def verify_token(token: object, authid: str, secret: bytes, now: float) -> None:
+    """Return if ``token`` is a valid, unexpired ticket for ``authid``; else ``TokenError``."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+        raise TokenError("malformed ticket")
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != VERSION:
+        raise TokenError("malformed ticket: expected v1.<payload>.<signature>")
+    signed = f"{parts[0]}.{parts[1]}"
+    if not hmac.compare_digest(_sign(secret, signed), parts[2]):
+        raise TokenError("bad ticket signature")
+    try:
+        claims = json.loads(_unb64(parts[1]))
+    except (ValueError, UnicodeDecodeError):
+        raise TokenError("malformed ticket payload") from None
+    if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int):
+        raise TokenError("malformed ticket payload")
+    if claims.get("sub") != authid:
+        raise TokenError("ticket was issued for another authid")
+    if claims["exp"] <= now:
+        raise TokenError("ticket expired")

@@ -1,0 +1,70 @@
+"""The WAMP edge: domain errors become ``ApplicationError`` here and nowhere else, and the
+member is taken from the router's caller disclosure, never from a payload."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import CallDetails
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from kasagi.core.errors import KasagiError, NotAuthorized
+
+__all__ = ["caller_member", "caller_session", "to_application_error", "wamp_errors"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_log = Logger()
+
+
+def to_application_error(error: KasagiError) -> ApplicationError:
+    return ApplicationError(error.uri, error.message, **error.details())
+
+
+def _convert(failure: Failure) -> Failure:
+    if failure.check(KasagiError):
+        return Failure(to_application_error(failure.value))  # type: ignore[arg-type]
+    if failure.check(ApplicationError):
+        return failure
+    _log.failure("unexpected error in a procedure", failure)
+    return Failure(ApplicationError("kasagi.error.unavailable", "internal error; retry later", retryable=True))
+
+
+def wamp_errors(fn: F) -> F:
+    """Wrap a procedure so that domain errors (raised or in a Deferred) reach the caller as
+    WAMP errors with their stable URI and details, and nothing else leaks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = fn(*args, **kwargs)
+        except KasagiError as exc:
+            raise to_application_error(exc) from None
+        except ApplicationError:
+            raise
+        except Exception:
+            return _convert(Failure()).raiseException()
+        if isinstance(result, Deferred):
+            return result.addErrback(_convert)
+        return result
+
+    return wrapper  # type: ignore[return-value]
+
+
+def caller_member(details: CallDetails | None) -> str:
+    """The calling member (authid disclosed by the router)."""
+    authid = getattr(details, "caller_authid", None)
+    if not isinstance(authid, str) or not authid:
+        raise NotAuthorized("the router did not disclose the caller", field="caller", expected="a disclosed authid", got="none")
+    return authid
+
+
+def caller_session(details: CallDetails | None) -> str:
+    session = getattr(details, "caller", None)
+    if session is None:
+        raise NotAuthorized("the router did not disclose the caller", field="caller", expected="a disclosed session", got="none")
+    return str(session)
