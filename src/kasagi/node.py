@@ -68,7 +68,8 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
     root = root or project_root()
     config = copy.deepcopy(load_template(root))
     router = _router(config)
-    router["options"]["pythonpath"] = [str(root)]
+    pythonpath = [str(root), str(root / "src")]
+    router["options"]["pythonpath"] = pythonpath
     data_dir = options.data_dir.resolve()
     for transport in router["transports"]:
         if transport["id"] == "public":
@@ -94,7 +95,7 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
             {
                 "type": "container",
                 "id": "rooms1",
-                "options": {"pythonpath": [str(root)], "title": "kasagi rooms"},
+                "options": {"pythonpath": pythonpath, "title": "kasagi rooms"},
                 "components": [
                     {
                         "id": "rooms",

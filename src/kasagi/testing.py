@@ -1,0 +1,139 @@
+"""Fakes and factories for tests of code built on Kasagi (and Kasagi's own tests).
+
+- :class:`RecordingPublisher` -- a ``publish`` function that keeps what it was given;
+- :class:`MemoryRoomStore` -- re-exported: the in-memory store, Deferreds like the real ones;
+- :class:`FailingStore` -- a store wrapper whose appends fail or hang on demand;
+- :func:`make_room` / :func:`make_runner` / :func:`make_registry` -- built with a ``Clock``;
+- :func:`free_port` -- a TCP port on 127.0.0.1 below the kernel's ephemeral range.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.task import Clock
+
+from kasagi.core.room import Batch, Room, RoomConfig
+from kasagi.core.roomtypes import make_room_type
+from kasagi.service.registry import RoomRegistry
+from kasagi.service.runner import RoomRunner
+from kasagi.service.settings import ServiceSettings
+from kasagi.store.interface import StoreError
+from kasagi.store.memory import MemoryRoomStore
+
+__all__ = [
+    "FailingStore",
+    "MemoryRoomStore",
+    "RecordingPublisher",
+    "free_port",
+    "make_registry",
+    "make_room",
+    "make_runner",
+]
+
+
+@dataclass
+class RecordingPublisher:
+    """A ``publish(topic, event)`` that records every call."""
+
+    published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def __call__(self, topic: str, event: dict[str, Any]) -> None:
+        self.published.append((topic, event))
+
+    def events(self, topic: str | None = None) -> list[dict[str, Any]]:
+        return [e for t, e in self.published if topic is None or t == topic]
+
+
+class FailingStore:
+    """Wraps a store; ``mode`` = ``"ok"`` | ``"fail"`` (appends fail at once) | ``"hang"``
+    (appends never answer, like txredisapi while Redis is down)."""
+
+    def __init__(self, inner: MemoryRoomStore | None = None) -> None:
+        self.inner = inner or MemoryRoomStore()
+        self.mode = "ok"
+        self.hanging: list[tuple[Deferred[None], Batch]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def append(self, batch: Batch) -> Deferred[None]:
+        if self.mode == "fail":
+            return fail(StoreError("store down"))
+        if self.mode == "hang":
+            d: Deferred[None] = Deferred()
+            self.hanging.append((d, batch))
+            return d
+        return self.inner.append(batch)
+
+
+def make_room(room_id: str = "r1", type_name: str = "arena", options: dict[str, Any] | None = None, *, epoch: int = 1, config: RoomConfig | None = None) -> Room:
+    return Room(room_id, make_room_type(type_name, options or {}), epoch=epoch, config=config)
+
+
+def make_runner(
+    room: Room | None = None,
+    *,
+    clock: Clock | None = None,
+    store: Any = None,
+    publish: RecordingPublisher | None = None,
+    settings: ServiceSettings | None = None,
+) -> tuple[RoomRunner, Clock, RecordingPublisher]:
+    """A runner on a ``Clock``, with a memory store that already holds the room."""
+    room = room or make_room()
+    clock = clock or Clock()
+    publish = publish or RecordingPublisher()
+    if store is None:
+        store = MemoryRoomStore()
+        store.create(room.room_id, room.type.name, room.type.options(), room.epoch, room.committed)
+    runner = RoomRunner(
+        room,
+        clock=clock,
+        store=store,
+        publish=publish,
+        settings=settings or ServiceSettings(),
+        now_ms=lambda: int(clock.seconds() * 1000),
+    )
+    return runner, clock, publish
+
+
+def make_registry(
+    *, clock: Clock | None = None, store: Any = None, settings: ServiceSettings | None = None
+) -> tuple[RoomRegistry, Clock, RecordingPublisher, list[str]]:
+    """A registry on a ``Clock``; the last item lists the rooms it exposed."""
+    clock = clock or Clock()
+    publish = RecordingPublisher()
+    exposed: list[str] = []
+    registry = RoomRegistry(
+        clock=clock,
+        store=store if store is not None else MemoryRoomStore(),
+        publish=publish,
+        expose=exposed.append,
+        settings=settings or ServiceSettings(),
+        now_ms=lambda: int(clock.seconds() * 1000),
+    )
+    return registry, clock, publish, exposed
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 below the kernel's ephemeral range (so a client
+    reconnecting to a dead server on it can't connect to itself)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError):
+        low = 32768
+    import random
+
+    for _ in range(200):
+        port = random.randint(20000, max(20001, low - 1))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
