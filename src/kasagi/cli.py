@@ -57,6 +57,12 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from kasagi.bench.cli import run_from_args
+
+    return run_from_args(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kasagi", description="Real-time room state synchronization over WAMP.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--secure", action="store_true", help="accept only signed tickets (needs KASAGI_SECRET)")
     up.add_argument("--loglevel", default="info", choices=("debug", "info", "warn", "error"))
     up.set_defaults(func=cmd_up)
+
+    from kasagi.bench.cli import add_arguments
+
+    bench = sub.add_parser("bench", help="run the room-sync v1 workload and report (see BENCHMARKS.md)")
+    add_arguments(bench)
+    bench.set_defaults(func=cmd_bench)
 
     token = sub.add_parser("token", help="mint a client ticket (secret from KASAGI_SECRET)")
     token.add_argument("user")

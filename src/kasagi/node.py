@@ -49,6 +49,11 @@ class NodeOptions:
     #: ``router``: the room service runs inside the router worker (fastest, the default);
     #: ``process``: in its own container worker process, connected over the backend socket.
     component: str = "router"
+    #: The room service's class (``module.Class``); None: the template's RoomService. The
+    #: benchmark's raw baseline (``components.raw_baseline.RawBaseline``) is chosen here.
+    service_class: str | None = None
+    #: Serializer of the backend leg (component="process"): ``msgpack`` or ``cbor``.
+    backend_serializer: str = "msgpack"
     loglevel: str = "info"
     secure: bool = False
     ping_interval_ms: int = 10_000
@@ -84,8 +89,11 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
             ws["max_frame_size"] = options.max_message_size
         elif transport["id"] == "backend":
             transport["endpoint"]["path"] = str(data_dir / "backend.sock")
+            transport["serializers"] = [options.backend_serializer]
     components = router["components"]
     rooms = next(c for c in components if c["id"] == "rooms")
+    if options.service_class:
+        rooms["classname"] = options.service_class
     rooms["extra"]["service"] = dict(options.service)
     auth = next(c for c in components if c["id"] == "authenticator")
     auth["extra"]["secure"] = options.secure
@@ -105,7 +113,7 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
                         "transport": {
                             "type": "rawsocket",
                             "endpoint": {"type": "unix", "path": str(data_dir / "backend.sock")},
-                            "serializer": "msgpack",
+                            "serializer": options.backend_serializer,
                         },
                         "extra": {**rooms["extra"], "authid": "kasagi_backend", "ticket_env": "KASAGI_BACKEND_SECRET"},
                     }

@@ -1,0 +1,126 @@
+"""The server side of a measurement: a fresh node per load point (pinned to its core), and
+the CPU time and memory of all of its processes, read with psutil."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from kasagi.node import NodeOptions, NodeProcess
+from kasagi.testing import free_port
+
+__all__ = ["ProcessMeter", "Variant", "start_node"]
+
+RAW_BASELINE = "components.raw_baseline.RawBaseline"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What runs on the server side: Kasagi with some settings, or the raw baseline."""
+
+    name: str
+    service: dict[str, Any] = field(default_factory=dict)
+    component: str = "router"
+    backend_serializer: str = "msgpack"
+    raw: bool = False
+    loglevel: str = "warn"
+    #: How the clients send moves: ``act`` (RPC) or ``publish`` (fast input path).
+    input_path: str = "act"
+
+    def node_options(self, port: int, data_dir: Path) -> NodeOptions:
+        service = {"store": "memory", **self.service}
+        return NodeOptions(
+            port=port,
+            host="127.0.0.1",
+            data_dir=data_dir,
+            service=service,
+            component=self.component,
+            backend_serializer=self.backend_serializer,
+            service_class=RAW_BASELINE if self.raw else None,
+            loglevel=self.loglevel,
+        )
+
+
+def start_node(variant: Variant, cpus: str | None, timeout: float = 90.0) -> tuple[NodeProcess, Path]:
+    """Start a node for ``variant`` on a free port in a temporary directory."""
+    tmp = Path(tempfile.mkdtemp(prefix="kasagi-bench-"))
+    node = NodeProcess(variant.node_options(free_port(), tmp), cpus=cpus, log_path=tmp / "node.log")
+    try:
+        node.start(timeout=timeout)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return node, tmp
+
+
+class ProcessMeter:
+    """CPU seconds and resident memory of a set of processes.
+
+    ``cpu_seconds()`` sums user + system time; ``sample()`` (called from a background thread
+    every ``interval`` s while :meth:`watch` runs) keeps the peak summed RSS.
+    """
+
+    def __init__(self, pids: Sequence[int], interval: float = 0.5) -> None:
+        self._procs = []
+        for pid in pids:
+            try:
+                self._procs.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                continue
+        self.interval = interval
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for p in self._procs:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                continue
+        return total
+
+    def rss(self) -> int:
+        total = 0
+        for p in self._procs:
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return total
+
+    def sample(self) -> int:
+        rss = self.rss()
+        if rss > self.peak_rss:
+            self.peak_rss = rss
+        return rss
+
+    def watch(self) -> None:
+        """Sample the RSS in the background until :meth:`stop_watching`."""
+        self.peak_rss = 0
+        self._stop.clear()
+
+        def loop() -> None:
+            # Bounded by the caller: it always calls stop_watching (in a finally).
+            while not self._stop.wait(self.interval):
+                self.sample()
+
+        self.sample()
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop_watching(self) -> int:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.sample()
+        return self.peak_rss

@@ -1,0 +1,171 @@
+"""``kasagi bench``: options, the progress display, and the outputs."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_arguments", "parse_variant", "run_from_args"]
+
+_VARIANT_KEYS = {"tick", "component", "input", "serializer", "loglevel", "raw", "hash_every", "store"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--points", default="A,B,C,D,E", help="load points to run, e.g. A,B (default: all)")
+    p.add_argument("--repeats", type=int, default=3, help="runs of each point (medians are reported)")
+    p.add_argument("--baseline", choices=("raw", "none"), default="none", help="also run the raw baseline, side by side")
+    p.add_argument("--smoke", action="store_true", help="a few seconds, every code path (for tests)")
+    p.add_argument("--url", default=None, help="measure a running node (ws://127.0.0.1:PORT/ws) instead of starting one per point")
+    p.add_argument("--input", choices=("act", "publish"), default="act", help="how clients send moves: act (RPC) or the fast input path")
+    p.add_argument("--tick", type=float, default=None, help="room service tick, seconds (default: the service default)")
+    p.add_argument("--component", choices=("router", "process"), default="router", help="where the room service runs")
+    p.add_argument("--backend-serializer", choices=("msgpack", "cbor"), default="msgpack", help="serializer of the backend leg (component=process)")
+    p.add_argument("--loglevel", default="warn", choices=("debug", "info", "warn", "error"), help="the node's log level")
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE,...",
+        help="run this server variant side by side (keys: tick, component, input, serializer, loglevel, hash_every, raw); repeatable",
+    )
+    p.add_argument("--serializer", choices=("msgpack", "cbor", "json"), default="msgpack", help="the clients' WAMP serializer")
+    p.add_argument("--workers", type=int, default=2, help="generator processes (all on the generator core)")
+    p.add_argument("--warmup", type=float, default=None)
+    p.add_argument("--measure", type=float, default=None)
+    p.add_argument("--drain", type=float, default=None)
+    p.add_argument("--ramp-measure", type=float, default=None, help="measured seconds of each ramp step after the first (default: --measure)")
+    p.add_argument("--ramp-warmup", type=float, default=None, help="warm-up seconds of each ramp step after the first (default: --warmup)")
+    p.add_argument("--no-pin", action="store_true", help="do not pin server and generator to cores 0 and 1")
+    p.add_argument("--out", default="bench-results", help="directory for results.json and bench.png")
+    p.add_argument("--plot", default=None, help="where to write the PNG (default: OUT/bench.png)")
+    p.add_argument("--json", default=None, help="where to write the JSON (default: OUT/results.json)")
+
+
+def parse_variant(spec: str) -> Any:
+    """``name:key=value,...`` -> a :class:`~kasagi.bench.Variant`."""
+    from kasagi.bench import Variant
+
+    name, _, rest = spec.partition(":")
+    kwargs: dict[str, Any] = {"service": {}}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        if key not in _VARIANT_KEYS:
+            raise SystemExit(f"kasagi bench: unknown variant key {key!r} (one of {', '.join(sorted(_VARIANT_KEYS))})")
+        if key in ("tick", "hash_every", "store"):
+            kwargs["service"][key] = value if key == "store" else float(value) if key == "tick" else int(value)
+        elif key == "input":
+            kwargs["input_path"] = value
+        elif key == "serializer":
+            kwargs["backend_serializer"] = value
+        elif key == "raw":
+            kwargs["raw"] = value.lower() in ("1", "true", "yes", "")
+        else:
+            kwargs[key] = value
+    return Variant(name or "variant", **kwargs)
+
+
+def _variants(args: argparse.Namespace) -> list[Any]:
+    from kasagi.bench import Variant
+
+    service: dict[str, Any] = {}
+    if args.tick is not None:
+        service["tick"] = args.tick
+    main = Variant(
+        "kasagi",
+        service=service,
+        component=args.component,
+        backend_serializer=args.backend_serializer,
+        loglevel=args.loglevel,
+        input_path=args.input,
+    )
+    variants = [parse_variant(v) for v in args.variant] if args.variant else [main]
+    if args.baseline == "raw":
+        variants.append(Variant("raw", raw=True, component=args.component, backend_serializer=args.backend_serializer, loglevel=args.loglevel, input_path=args.input))
+    return variants
+
+
+class _RichProgress:
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = Console(stderr=True)
+        if not self.console.is_terminal:
+            self.console = Console(stderr=True, width=200)
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=self.console, transient=False
+        )
+        self.task: Any = None
+
+    def __enter__(self) -> _RichProgress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def phase(self, label: str, total: float) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, completed=self.bar.tasks[-1].total)
+            self.bar.remove_task(self.task)
+        self.task = self.bar.add_task(label, total=total, info="")
+
+    def update(self, done: float, info: str) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, completed=done, info=info)
+
+    def log(self, text: str) -> None:
+        self.bar.console.print(text)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    from kasagi.bench import SMOKE, SMOKE_PHASES, BenchConfig, Phases, plot, points_named, run_bench, summary_table, write_json
+
+    out = Path(args.out)
+    base = SMOKE_PHASES if args.smoke else Phases()
+    phases = Phases(
+        warmup=args.warmup if args.warmup is not None else base.warmup,
+        measure=args.measure if args.measure is not None else base.measure,
+        drain=args.drain if args.drain is not None else base.drain,
+    )
+    ramp_phases = Phases(
+        warmup=args.ramp_warmup if args.ramp_warmup is not None else phases.warmup,
+        measure=args.ramp_measure if args.ramp_measure is not None else phases.measure,
+        drain=phases.drain,
+    )
+    points = [SMOKE] if args.smoke else points_named([p.strip() for p in args.points.split(",") if p.strip()])
+    config = BenchConfig(
+        points=points,
+        variants=_variants(args),
+        repeats=1 if args.smoke else args.repeats,
+        phases=phases,
+        ramp_phases=ramp_phases,
+        workers=args.workers,
+        serializer=args.serializer,
+        url=args.url,
+        server_cpus=None if args.no_pin else "0",
+        generator_cpus=None if args.no_pin else {1},
+        join_timeout=60.0 if args.smoke else 240.0,
+    )
+    command = "kasagi bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "bench" else "kasagi bench"
+    with _RichProgress() as progress:
+        document = run_bench(config, progress, command)
+    runs = document.pop("_runs")
+    progress.console.print(summary_table(document["summary"]))
+    for row in document["summary"]:
+        if row.get("generator_saturated_runs"):
+            progress.console.print(
+                f"[yellow]warning: {row['point']} {row['variant']}: the generator used over 90% of its core in "
+                f"{row['generator_saturated_runs']} run(s): those figures measure the generator, not the server"
+            )
+    for error in document["errors"]:
+        progress.console.print(f"[red]{error}")
+    json_path = Path(args.json) if args.json else out / "results.json"
+    plot_path = Path(args.plot) if args.plot else out / "bench.png"
+    write_json(json_path, document)
+    plot(plot_path, document["summary"], runs, f"kasagi bench, room-sync v1 ({document['meta']['started']})")
+    progress.console.print(f"results: {json_path}  plot: {plot_path}")
+    return 0 if not document["errors"] else 1
