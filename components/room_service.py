@@ -15,17 +15,18 @@ import os
 from typing import Any
 
 from autobahn.twisted.wamp import ApplicationSession
-from autobahn.wamp.types import CallDetails, PublishOptions, RegisterOptions
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import CallDetails, EventDetails, PublishOptions, RegisterOptions, SubscribeOptions
 from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
 from kasagi import wire
 from kasagi.core.commands import ActCommand, JoinCommand, OpenCommand, parse_room_id
-from kasagi.core.errors import NoSuchRoom
+from kasagi.core.errors import KasagiError, NoSuchRoom
 from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
-from kasagi.wamp import caller_member, caller_session, wamp_errors
+from kasagi.wamp import caller_member, caller_session, to_application_error, wamp_errors
 
 __all__ = ["RoomService"]
 
@@ -72,6 +73,8 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         for verb in wire.ROOM_VERBS:
             yield self.register(wamp_errors(self._unknown_room), wire.room_wildcard(verb), fallback)
         yield self.subscribe(self._session_left, wire.META_SESSION_ON_LEAVE)
+        inputs = SubscribeOptions(match="prefix", details_arg="details")
+        yield self.subscribe(self._input, wire.INPUT_PREFIX, inputs)
         self.log.info("room service ready (store {store}, tick {tick}s)", store=settings.store.split("://")[0], tick=settings.tick)
 
     def onLeave(self, details: Any) -> None:
@@ -115,6 +118,41 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         member = caller_member(details)
         return self.registry.runner(room).leave(member, caller_session(details))
 
+    # -- the fast input path ----------------------------------------------------------------------
+    def _input(self, *args: Any, details: EventDetails, **kwargs: Any) -> None:
+        """An action published on ``kasagi.input.<room>``: applied like ``act``; its event
+        acknowledges it, and a refusal (or the result of a repeated cseq) goes to the
+        publishing session only."""
+        session = details.publisher
+        room = (details.topic or "")[len(wire.INPUT_PREFIX) :]
+        cseq = None
+        if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
+            args, kwargs = (), args[0]
+        try:
+            member = details.publisher_authid
+            if not isinstance(member, str) or session is None:
+                self.log.warn("input on {topic} without publisher disclosure: dropped", topic=details.topic)
+                return
+            cseq = kwargs.get("cseq") if kwargs else (args[2] if len(args) > 2 else None)
+            runner = self.registry.runner(parse_room_id(room))
+            d = runner.act(member, ActCommand.from_wamp(args, kwargs), announce=True)
+        except KasagiError as exc:
+            self._reply(room, session, _refusal(cseq, exc))
+            return
+        except Exception:  # noqa: BLE001 -- a bug must not go unanswered or reach the router
+            self.log.failure("input on {topic} failed", topic=details.topic)
+            self._reply(room, session, _refusal(cseq, None))
+            return
+        if d.called:
+            # A repeat of an applied cseq: answer with its first result.
+            d.addCallback(lambda result: self._reply(room, session, result))
+        d.addErrback(lambda f: self._reply(room, session, _refusal(cseq, f.value)))
+        d.addErrback(lambda f: self.log.failure("input reply on {room} failed", f, room=room))
+
+    def _reply(self, room: str, session: int, reply: dict[str, Any]) -> None:
+        options = PublishOptions(acknowledge=False, eligible=[session])
+        self.publish(wire.room_topic(room), reply=reply, options=options)
+
     def _unknown_room(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
         """Calls to rooms nobody registered land here (a wildcard registration)."""
         procedure = details.procedure or ""
@@ -126,6 +164,16 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
             return getattr(self, "_" + verb)(room, *args, details=details, **kwargs)
         self.registry.runner(room)  # raises Unavailable while loading
         raise NoSuchRoom("the room is not open; call kasagi.lobby.open first", field="room", expected="an open room", got=room)
+
+
+def _refusal(cseq: Any, error: Any) -> dict[str, Any]:
+    """The reply to a refused input: ``{"cseq", "error", "message", "details"}``."""
+    if isinstance(error, KasagiError):
+        error = to_application_error(error)
+    if not isinstance(error, ApplicationError):
+        error = ApplicationError(wire.ErrorURI.UNAVAILABLE, "internal error; retry later", retryable=True)
+    message = error.args[0] if error.args else ""
+    return {"cseq": cseq, "error": error.error, "message": message, "details": dict(error.kwargs or {})}
 
 
 def _bound(handler: Any, room: str) -> Any:

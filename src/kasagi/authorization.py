@@ -6,8 +6,10 @@ A client (role ``client``) may
   the caller, so the room service knows the member);
 - subscribe to exactly ``kasagi.room.<room>`` (``match`` must be ``exact``: no prefix or
   wildcard subscriptions that would read many rooms);
+- publish to exactly ``kasagi.input.<room>`` (the fast input path; the router discloses the
+  publisher, and the room's owner refuses inputs of members that have not joined);
 
-and nothing else: no publish, no register, no meta API.
+and nothing else: no other publish, no register, no meta API.
 
 The router caches a decision per (realm, role, URI, action) for every session of the role and
 ignores the subscription's ``match``; so call decisions (which depend on the URI alone) are
@@ -33,6 +35,10 @@ def _room_of_topic(uri: str) -> str | None:
     return room if wire.ROOM_ID_RE.match(room) else None
 
 
+def _is_input_topic(uri: str) -> bool:
+    return uri.startswith(wire.INPUT_PREFIX) and bool(wire.ROOM_ID_RE.match(uri[len(wire.INPUT_PREFIX) :]))
+
+
 def _is_room_procedure(uri: str) -> bool:
     if not uri.startswith(wire.ROOM_PREFIX):
         return False
@@ -51,4 +57,9 @@ def authorize_client(uri: str, action: str, options: Mapping[str, Any] | None) -
         if match == "exact" and _room_of_topic(uri) is not None:
             return {"allow": True, "cache": False}
         return DENY
+    if action == "publish":
+        # A publish decision depends on the URI alone, so the router may cache it.
+        if _is_input_topic(uri):
+            return {"allow": True, "disclose": True, "cache": True}
+        return {"allow": False, "cache": True}
     return DENY

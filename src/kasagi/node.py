@@ -55,6 +55,9 @@ class NodeOptions:
     #: Serializer of the backend leg (component="process"): ``msgpack`` or ``cbor``.
     backend_serializer: str = "msgpack"
     loglevel: str = "info"
+    #: Skip Crossbar's evaluation of debug log arguments on the hot path (only when the log
+    #: level is not debug; see ``router/tuning.py``).
+    skip_debug_log_args: bool = True
     secure: bool = False
     ping_interval_ms: int = 10_000
     ping_timeout_ms: int = 10_000
@@ -97,6 +100,8 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
     rooms["extra"]["service"] = dict(options.service)
     auth = next(c for c in components if c["id"] == "authenticator")
     auth["extra"]["secure"] = options.secure
+    authorizer = next(c for c in components if c["id"] == "authorizer")
+    authorizer["extra"]["skip_debug_log_args"] = options.skip_debug_log_args and options.loglevel != "debug"
     if options.component == "process":
         components.remove(rooms)
         config["workers"].append(

@@ -234,8 +234,12 @@ class Bot:
         t = value.get("t", 0)
         x, y = value.get("x"), value.get("y")
         if not self.validating:
+            # The raw baseline acknowledges nothing: a move is accepted when its effect is seen.
+            now = time.time() * 1000.0
             while self._sent and self._sent[0].t <= t:
-                self._sent.popleft()
+                s = self._sent.popleft()
+                if self._fast_pending.pop(s.cseq, None) and self.tally.start_ms <= now < self.tally.end_ms:
+                    self.tally.accepted += 1
             self.expected = (x, y)
             return
         if self.expected is None or not t:
@@ -262,7 +266,7 @@ class Bot:
         valid = self._fast_pending.pop(cseq, None)
         if valid is None:
             return
-        if not valid:
+        if not valid and self.validating:
             self._violation("invalid_accepted")
         elif self.tally.start_ms <= received < self.tally.end_ms:
             self.tally.accepted += 1
@@ -287,7 +291,7 @@ class Bot:
             self._violation("valid_refused")
 
     def _act_result(self, result: Any, valid: bool) -> None:
-        if not valid:
+        if not valid and self.validating:
             self._violation("invalid_accepted")
             return
         now = time.time() * 1000.0

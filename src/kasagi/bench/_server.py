@@ -31,6 +31,7 @@ class Variant:
     backend_serializer: str = "msgpack"
     raw: bool = False
     loglevel: str = "warn"
+    skip_debug_log_args: bool = True
     #: How the clients send moves: ``act`` (RPC) or ``publish`` (fast input path).
     input_path: str = "act"
 
@@ -45,6 +46,7 @@ class Variant:
             backend_serializer=self.backend_serializer,
             service_class=RAW_BASELINE if self.raw else None,
             loglevel=self.loglevel,
+            skip_debug_log_args=self.skip_debug_log_args,
         )
 
 

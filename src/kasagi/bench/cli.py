@@ -10,7 +10,7 @@ from typing import Any
 
 __all__ = ["add_arguments", "parse_variant", "run_from_args"]
 
-_VARIANT_KEYS = {"tick", "component", "input", "serializer", "loglevel", "raw", "hash_every", "store"}
+_VARIANT_KEYS = {"tick", "component", "input", "serializer", "loglevel", "raw", "hash_every", "store", "skiplog"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME:KEY=VALUE,...",
-        help="run this server variant side by side (keys: tick, component, input, serializer, loglevel, hash_every, raw); repeatable",
+        help="run this server variant side by side (keys: tick, component, input, serializer, loglevel, hash_every, raw, skiplog); repeatable",
     )
     p.add_argument("--serializer", choices=("msgpack", "cbor", "json"), default="msgpack", help="the clients' WAMP serializer")
     p.add_argument("--workers", type=int, default=2, help="generator processes (all on the generator core)")
@@ -60,8 +60,8 @@ def parse_variant(spec: str) -> Any:
             kwargs["input_path"] = value
         elif key == "serializer":
             kwargs["backend_serializer"] = value
-        elif key == "raw":
-            kwargs["raw"] = value.lower() in ("1", "true", "yes", "")
+        elif key in ("raw", "skiplog"):
+            kwargs["raw" if key == "raw" else "skip_debug_log_args"] = value.lower() in ("1", "true", "yes", "")
         else:
             kwargs[key] = value
     return Variant(name or "variant", **kwargs)

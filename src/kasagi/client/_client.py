@@ -314,6 +314,8 @@ class RoomHandle:
         # Time-seeded (microseconds), so a member's cseqs stay unique across reloads and tabs.
         self._cseq = int(time.time() * 1_000_000)
         self._listeners: list[Callable[[Any], None]] = []
+        #: Fast-path inputs waiting for their acknowledgement: cseq -> Deferred.
+        self._inputs: dict[int, Deferred[dict[str, Any]]] = {}
         self._subscription: Any = None
         self._syncing = False
         self._resync_again = False
@@ -342,6 +344,12 @@ class RoomHandle:
         self._listeners.append(listener)
 
     def _notify(self, event: Any) -> None:
+        if self._inputs and isinstance(event, dict):
+            mine = (event.get("acks") or {}).get(self.member)
+            for cseq in mine or ():
+                d = self._inputs.pop(cseq, None)
+                if d is not None:
+                    d.callback({"seq": event["seq"], "cseq": cseq})
         for listener in list(self._listeners):
             try:
                 listener(event)
@@ -378,6 +386,9 @@ class RoomHandle:
 
     def _on_event(self, event: Any = None, *args: Any, **kwargs: Any) -> None:
         if self._stopped:
+            return
+        if event is None and isinstance(kwargs.get("reply"), dict):
+            self._on_reply(kwargs["reply"])
             return
         verdict = self.replica.offer(event)
         if verdict is Verdict.APPLIED:
@@ -462,6 +473,36 @@ class RoomHandle:
 
         send()
         return result
+
+    def send(self, action: str, args: dict[str, Any] | None = None, *, cseq: int | None = None, timeout: float | None = None) -> Deferred[dict[str, Any]]:
+        """The fast input path: publish the action on ``kasagi.input.<room>``. Fires with
+        ``{"seq", "cseq"}`` when an event acknowledges it, fails with the owner's
+        ``ApplicationError`` if it is refused, or with :class:`CallTimeout` if neither arrives
+        within ``timeout`` (then sending it again with the same ``cseq`` is safe)."""
+        if cseq is None:
+            cseq = self.next_cseq()
+        pending: Deferred[dict[str, Any]] = Deferred()
+        self._inputs[cseq] = pending
+
+        def publish(session: _Session) -> None:
+            session.publish(wire.input_topic(self.room), action, args or {}, cseq)
+
+        def forget(result: Any) -> Any:
+            self._inputs.pop(cseq, None)
+            return result
+
+        self.client.wait_connected().addCallbacks(publish, lambda f: pending.errback(f) if not pending.called else None)
+        limit = timeout if timeout is not None else self.client.options.call_timeout
+        return within(pending, limit, self.client.clock, "input").addBoth(forget).addErrback(_timeout_to_call_timeout)
+
+    def _on_reply(self, reply: dict[str, Any]) -> None:
+        d = self._inputs.pop(reply.get("cseq"), None)  # type: ignore[arg-type]
+        if d is None:
+            return
+        if "error" in reply:
+            d.errback(Failure(ApplicationError(reply["error"], reply.get("message", ""), **(reply.get("details") or {}))))
+        else:
+            d.callback({"seq": reply.get("seq"), "cseq": reply.get("cseq")})
 
     def leave(self) -> Deferred[Any]:
         """Leave the room (the member goes offline for the grace period)."""

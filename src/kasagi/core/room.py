@@ -103,12 +103,16 @@ class Batch:
     ops: list[Op]
     hash: str | None
     acks: tuple[AckKey, ...]
+    #: Actions of the fast input path, acknowledged in the event itself: member -> cseqs.
+    announced: Mapping[str, list[int]] = field(default_factory=dict)
 
     @property
     def event(self) -> Event:
         event: Event = {"epoch": self.epoch, "seq": self.seq, "ops": self.ops}
         if self.hash is not None:
             event["hash"] = self.hash
+        if self.announced:
+            event["acks"] = {member: list(cseqs) for member, cseqs in self.announced.items()}
         return event
 
 
@@ -141,6 +145,7 @@ class _Pending:
     ops: list[Op] = field(default_factory=list)
     acks: list[AckKey] = field(default_factory=list)
     keys: set[AckKey] = field(default_factory=set)
+    announced: dict[str, list[int]] = field(default_factory=dict)
 
 
 class Room:
@@ -296,8 +301,12 @@ class Room:
         self._pending.ops.extend(ops)
 
     # -- actions -------------------------------------------------------------------------------
-    def act(self, member: str, cseq: int, action: str, args: Mapping[str, Any]) -> ActOutcome:
-        """Validate and apply one action, all or nothing; raise a domain error to refuse it."""
+    def act(self, member: str, cseq: int, action: str, args: Mapping[str, Any], announce: bool = False) -> ActOutcome:
+        """Validate and apply one action, all or nothing; raise a domain error to refuse it.
+
+        ``announce``: the action came by the fast input path; the event that carries it
+        acknowledges it in ``"acks": {member: [cseq, ...]}``.
+        """
         if member not in self._member_sessions:
             raise NotMember("join the room before acting", field="member", expected="a joined member", got=member)
         done = self.results.get(member, {}).get(cseq)
@@ -326,6 +335,8 @@ class Room:
         self._pending.ops.extend(ops)
         self._pending.acks.append(key)
         self._pending.keys.add(key)
+        if announce:
+            self._pending.announced.setdefault(member, []).append(cseq)
         return Accepted(key)
 
     # -- commits -------------------------------------------------------------------------------
@@ -337,7 +348,8 @@ class Room:
         seq = self.seq + 1
         k = self.config.hash_every
         digest = state_hash(self.state) if k and seq % k == 0 else None
-        batch = Batch(self.room_id, self.epoch, seq, compact_ops(self._pending.ops), digest, tuple(self._pending.acks))
+        pending = self._pending
+        batch = Batch(self.room_id, self.epoch, seq, compact_ops(pending.ops), digest, tuple(pending.acks), pending.announced)
         self._pending = _Pending()
         self._inflight = batch
         return batch

@@ -121,11 +121,12 @@ class RoomRunner:
         if self.room.session_closed(session_id, self._now_ms()):
             self._after_change()
 
-    def act(self, member: str, cmd: ActCommand) -> Deferred[dict[str, int]]:
-        """Apply an action; fires with ``{"seq", "cseq"}`` once it is durable."""
+    def act(self, member: str, cmd: ActCommand, announce: bool = False) -> Deferred[dict[str, int]]:
+        """Apply an action; fires with ``{"seq", "cseq"}`` once it is durable. ``announce``:
+        it came by the fast input path (its event acknowledges it)."""
         self._check_live()
         try:
-            outcome = self.room.act(member, cmd.cseq, cmd.action, cmd.args)
+            outcome = self.room.act(member, cmd.cseq, cmd.action, cmd.args, announce)
         except Exception:
             self.stats["refused"] += 1
             raise

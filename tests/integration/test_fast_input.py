@@ -1,0 +1,118 @@
+"""The fast input path through a real Crossbar node, with the Python client."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_twisted
+from autobahn.wamp.exception import ApplicationError
+from twisted.internet import defer, reactor
+
+from kasagi.client import KasagiClient
+from kasagi.node import NodeProcess
+
+pytestmark = pytest.mark.node
+
+
+def until(predicate, timeout: float = 10.0, interval: float = 0.01) -> defer.Deferred:
+    """Fire when ``predicate()`` is true; fail after ``timeout`` seconds."""
+    d: defer.Deferred = defer.Deferred()
+    deadline = reactor.seconds() + timeout
+
+    def check() -> None:
+        if predicate():
+            d.callback(None)
+        elif reactor.seconds() > deadline:
+            d.errback(AssertionError(f"condition not met within {timeout} s"))
+        else:
+            reactor.callLater(interval, check)
+
+    check()
+    return d
+
+
+@pytest_twisted.inlineCallbacks
+@pytest.mark.parametrize("serializer", ["cbor", "msgpack", "json"])
+def test_published_input_is_applied_and_acknowledged_in_its_event(node: NodeProcess, serializer: str):
+    """A move published on kasagi.input.<room> moves the player, and the event carrying it acks its cseq."""
+    a = yield KasagiClient.connect(node.url, "alice", serializer=serializer)
+    b = yield KasagiClient.connect(node.url, "bob", serializer=serializer)
+    try:
+        ra = yield a.join(f"fast_{serializer}")
+        rb = yield b.join(f"fast_{serializer}")
+        yield until(lambda: "alice" in ra.state["players"] and "bob" in ra.state["players"])
+        x0 = ra.state["players"]["alice"]["x"]
+        acks = yield defer.gatherResults([ra.send("move", {"dx": 2, "dy": 0, "t": 5.5}) for _ in range(3)])
+        assert len({ack["cseq"] for ack in acks}) == 3
+        last = max(ack["seq"] for ack in acks)
+        yield until(lambda: ra.seq >= last and rb.seq >= last)
+        assert ra.state["players"]["alice"]["x"] == min(1000, x0 + 6)
+        assert rb.state == ra.state
+    finally:
+        yield a.close()
+        yield b.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_refused_input_reaches_only_its_sender_and_changes_nothing(node: NodeProcess):
+    """A move over the speed limit is refused with kasagi.error.rejected to its sender alone; nothing changes."""
+    a = yield KasagiClient.connect(node.url, "alice")
+    b = yield KasagiClient.connect(node.url, "bob")
+    try:
+        ra = yield a.join("fast_refused")
+        rb = yield b.join("fast_refused")
+        yield until(lambda: "alice" in rb.state["players"] and "bob" in ra.state["players"])
+        before, seq = dict(ra.state["players"]["alice"]), ra.seq
+        heard_by_bob: list[dict] = []
+        rb._on_reply = heard_by_bob.append  # type: ignore[method-assign]
+        with pytest.raises(ApplicationError) as info:
+            yield ra.send("move", {"dx": 11, "dy": 0})
+        assert info.value.error == "kasagi.error.rejected"
+        assert info.value.kwargs["field"] == "args.dx"
+        ok = yield ra.send("move", {"dx": 0, "dy": 1})
+        assert ok["seq"] == seq + 1, "the refused input took no seq"
+        yield until(lambda: rb.seq >= ok["seq"])
+        assert rb.state["players"]["alice"]["x"] == before["x"]
+        assert heard_by_bob == []
+    finally:
+        yield a.close()
+        yield b.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_input_of_a_non_member_is_refused(node: NodeProcess):
+    """A session that has not joined the room gets kasagi.error.not_member for its input."""
+    a = yield KasagiClient.connect(node.url, "alice")
+    c = yield KasagiClient.connect(node.url, "carol")
+    try:
+        ra = yield a.join("fast_members")
+        yield until(lambda: "alice" in ra.state["players"])
+        yield c.open("fast_members")
+        session = c.session
+        replies: list[dict] = []
+        yield session.subscribe(lambda *args, **kw: replies.append(kw.get("reply")), "kasagi.room.fast_members")
+        session.publish("kasagi.input.fast_members", "move", {"dx": 1, "dy": 0}, 42)
+        yield until(lambda: any(r and r.get("cseq") == 42 for r in replies))
+        refusal = next(r for r in replies if r and r.get("cseq") == 42)
+        assert refusal["error"] == "kasagi.error.not_member"
+        assert "carol" not in ra.state["players"]
+    finally:
+        yield a.close()
+        yield c.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_repeated_input_cseq_is_applied_once_and_answered(node: NodeProcess):
+    """An input sent again with an applied cseq changes nothing and is answered with its first seq."""
+    a = yield KasagiClient.connect(node.url, "alice")
+    try:
+        ra = yield a.join("fast_repeat")
+        yield until(lambda: "alice" in ra.state["players"])
+        x0 = ra.state["players"]["alice"]["x"]
+        cseq = ra.next_cseq()
+        first = yield ra.send("move", {"dx": 3, "dy": 0}, cseq=cseq)
+        again = yield ra.send("move", {"dx": 3, "dy": 0}, cseq=cseq)
+        assert again == first
+        yield until(lambda: ra.seq >= first["seq"])
+        assert ra.state["players"]["alice"]["x"] == min(1000, x0 + 3)
+    finally:
+        yield a.close()
