@@ -36,7 +36,9 @@ class RawBaseline(RoomService):
         self._rooms: dict[str, dict[str, dict[str, Any]]] = {}
         self._seqs: dict[str, int] = {}
         self._publish_options = PublishOptions(acknowledge=False)
-        yield self.register(self._open_raw, wire.LOBBY_OPEN, RegisterOptions(invoke="roundrobin", details_arg="details"))
+        yield self.register(
+            self._open_raw, wire.LOBBY_OPEN, RegisterOptions(invoke="roundrobin", details_arg="details")
+        )
         yield self.subscribe(self._input, wire.INPUT_PREFIX, SubscribeOptions(match="prefix", details_arg="details"))
         self.log.warn("raw baseline ready: moves are NOT validated (benchmark only)")
 
@@ -49,15 +51,27 @@ class RawBaseline(RoomService):
             self._rooms[room] = {}
             self._seqs[room] = 0
             options = RegisterOptions(details_arg="details")
-            yield self.register(lambda *a, details, **kw: self._join_raw(room, details), wire.room_procedure(room, "join"), options)
-            yield self.register(lambda *a, details, **kw: self._act_raw(room, details.caller_authid, *a, **kw), wire.room_procedure(room, "act"), options)
+            yield self.register(
+                lambda *a, details, **kw: self._join_raw(room, details), wire.room_procedure(room, "join"), options
+            )
+            yield self.register(
+                lambda *a, details, **kw: self._act_raw(room, details.caller_authid, *a, **kw),
+                wire.room_procedure(room, "act"),
+                options,
+            )
             yield self.register(lambda *a, details, **kw: {}, wire.room_procedure(room, "leave"), options)
         return {"room": room, "type": "arena", "epoch": EPOCH, "seq": self._seqs[room]}
 
     def _join_raw(self, room: str, details: CallDetails) -> dict[str, Any]:
         member = details.caller_authid
         players = self._rooms[room]
-        reply = {"room": room, "epoch": EPOCH, "seq": self._seqs[room], "member": member, "state": {"players": dict(players)}}
+        reply = {
+            "room": room,
+            "epoch": EPOCH,
+            "seq": self._seqs[room],
+            "member": member,
+            "state": {"players": dict(players)},
+        }
         if member not in players:
             x, y = start_position(member)
             self._emit(room, member, {"x": x, "y": y, "hp": START_HP, "t": 0})
@@ -73,7 +87,11 @@ class RawBaseline(RoomService):
 
     def _move(self, room: str, member: str, args: dict[str, Any]) -> int:
         player = self._rooms[room].get(member) or {"x": 0, "y": 0, "hp": START_HP}
-        return self._emit(room, member, {"x": player["x"] + args["dx"], "y": player["y"] + args["dy"], "hp": player["hp"], "t": args.get("t", 0)})
+        return self._emit(
+            room,
+            member,
+            {"x": player["x"] + args["dx"], "y": player["y"] + args["dy"], "hp": player["hp"], "t": args.get("t", 0)},
+        )
 
     def _emit(self, room: str, member: str, player: dict[str, Any]) -> int:
         self._rooms[room][member] = player

@@ -74,7 +74,14 @@ def test_client_may_publish_exactly_on_a_room_input_topic(room: str) -> None:
 
 @pytest.mark.parametrize(
     "uri",
-    ["kasagi.room.r1", "kasagi.input.", "kasagi.input.R1", "kasagi.input.r1.x", "kasagi.lobby.open", "wamp.session.on_leave"],
+    [
+        "kasagi.room.r1",
+        "kasagi.input.",
+        "kasagi.input.R1",
+        "kasagi.input.r1.x",
+        "kasagi.lobby.open",
+        "wamp.session.on_leave",
+    ],
 )
 def test_client_may_not_publish_anywhere_else(uri: str) -> None:
     """Publishing on a room's event topic, a malformed input topic or anything else is refused."""

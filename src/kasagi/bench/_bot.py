@@ -99,14 +99,14 @@ class Bot:
         self._act_uri = f"kasagi.room.{room}.act"
         self._input_uri = f"kasagi.input.{room}"
         # stream position
-        self.epoch: int | None = None
+        self.epoch: int = 0
         self.seq = 0
         self.join_seq = 0
         self.synced = False
         self.repairing = False
         self._buffer: dict[int, tuple[dict[str, Any], float]] = {}
         # own player
-        self.expected: tuple[int, int] | None = None
+        self.expected: tuple[Any, Any] | None = None
         self._sent: deque[_Sent] = deque()
         self._invalid: dict[int, int] = {}  # cseq -> refusals seen
         self._fast_pending: dict[int, bool] = {}  # cseq -> valid (fast path, waiting for its ack)
@@ -157,7 +157,9 @@ class Bot:
         self._drain()
 
     # -- the event stream ------------------------------------------------------------------------
-    def _on_event(self, sub: int, args: list[Any], kwargs: dict[str, Any], details: dict[str, Any], received: float) -> None:
+    def _on_event(
+        self, sub: int, args: list[Any], kwargs: dict[str, Any], details: dict[str, Any], received: float
+    ) -> None:
         if kwargs and "reply" in kwargs:
             self._on_reply(kwargs["reply"])
             return

@@ -27,7 +27,24 @@ def _fmt(value: Any, spec: str = ",.0f") -> str:
 
 def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
     table = Table(title="kasagi bench: medians per load point (room-sync v1)")
-    for name in ("point", "variant", "runs", "offered/s", "accepted/s", "deliv/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "B/deliv", "viol", "srv CPU%", "srv RSS MB", "gen CPU%", "targets"):
+    for name in (
+        "point",
+        "variant",
+        "runs",
+        "offered/s",
+        "accepted/s",
+        "deliv/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "B/deliv",
+        "viol",
+        "srv CPU%",
+        "srv RSS MB",
+        "gen CPU%",
+        "targets",
+    ):
         table.add_column(name, justify="right" if name not in ("point", "variant", "targets") else "left")
     for row in sorted(rows, key=lambda r: (r["point"], r["variant"])):
         meets = row.get("meets", {})
@@ -108,8 +125,22 @@ def plot(path: Path, rows: Sequence[dict[str, Any]], runs: Sequence[RunResult], 
         ramp = [r for r in runs if r.point == "D" and r.variant == variant]
         for ri, run in enumerate(ramp):
             offered = [s.offered_moves_s for s in run.steps]
-            ax.plot(offered, [s.accepted_moves_s for s in run.steps], "o-", color=f"C{vi}", alpha=0.7, label=variant if ri == 0 else None)
-            ax2.plot(offered, [s.latency_ms["p99"] for s in run.steps], "o-", color=f"C{vi}", alpha=0.7, label=variant if ri == 0 else None)
+            ax.plot(
+                offered,
+                [s.accepted_moves_s for s in run.steps],
+                "o-",
+                color=f"C{vi}",
+                alpha=0.7,
+                label=variant if ri == 0 else None,
+            )
+            ax2.plot(
+                offered,
+                [s.latency_ms["p99"] for s in run.steps],
+                "o-",
+                color=f"C{vi}",
+                alpha=0.7,
+                label=variant if ri == 0 else None,
+            )
     lim = max([s.offered_moves_s for r in runs if r.point == "D" for s in r.steps] or [1])
     ax.plot([0, lim], [0, lim * 0.99], "k:", lw=1, label="offered valid")
     ax.set_xscale("symlog", linthresh=100)

@@ -11,7 +11,7 @@ from typing import Any
 from kasagi.bench._bot import new_histogram
 from kasagi.bench._workload import INVALID_EVERY, LoadPoint
 
-__all__ = ["TARGETS", "RunResult", "StepResult", "merge_step", "meets_target", "ramp_step_passes", "summarize"]
+__all__ = ["TARGETS", "RunResult", "StepResult", "meets_target", "merge_step", "ramp_step_passes", "summarize"]
 
 #: The issue's targets per point (Colyseus's figures on the same machine).
 TARGETS: dict[str, dict[str, float]] = {
@@ -190,7 +190,8 @@ def summarize(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
                 "rate": _median([s.rate for s in steps]),
                 "offered_s": offered,
                 "accepted_s": _median([s.accepted_moves_s for s in steps]),
-                "accepted_fraction": (_median([s.accepted_moves_s for s in steps]) or 0) / (offered * (1 - 1 / INVALID_EVERY))
+                "accepted_fraction": (_median([s.accepted_moves_s for s in steps]) or 0)
+                / (offered * (1 - 1 / INVALID_EVERY))
                 if offered
                 else None,
                 "deliveries_s": _median([s.deliveries_s for s in steps]),

@@ -11,7 +11,6 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -163,7 +162,9 @@ def run_point(config: BenchConfig, variant: Variant, point: LoadPoint, run: int,
         workers = _Workers(ctx, specs)
         result = RunResult(variant.name, point.name, run, point.total_clients, 0, 0.0)
         t_join = time.time()
-        progress.phase(f"{point.name} {variant.name} #{run}: joining {point.total_clients} clients", point.total_clients)
+        progress.phase(
+            f"{point.name} {variant.name} #{run}: joining {point.total_clients} clients", point.total_clients
+        )
         if server is not None:
             server.watch()
 
@@ -176,13 +177,17 @@ def run_point(config: BenchConfig, variant: Variant, point: LoadPoint, run: int,
         result.clients_joined = sum(j["ready"] for j in joined)
         for j in joined:
             if j["failures"] or j["timed_out"]:
-                result.notes.append(f"join: {j['failed']} failed, timed out: {j['timed_out']}, e.g. {j['failures'][:2]}")
+                result.notes.append(
+                    f"join: {j['failed']} failed, timed out: {j['timed_out']}, e.g. {j['failures'][:2]}"
+                )
         if point.idle and server is not None and rss_before is not None:
             result.rss_before_mb = rss_before / 2**20
         failing = 0
         for i, rate in enumerate(point.rates):
             phases = config.phases if i == 0 else config.ramp_phases
-            step = _run_step(config, point, rate, phases, workers, server, progress, f"{point.name} {variant.name} #{run}")
+            step = _run_step(
+                config, point, rate, phases, workers, server, progress, f"{point.name} {variant.name} #{run}"
+            )
             if point.idle and server is not None and rss_before is not None:
                 peak = max(join_peak or 0, server.peak_rss)
                 result.kb_per_connection = (peak - rss_before) / 1024 / max(1, result.clients_joined)
@@ -216,11 +221,13 @@ def _run_step(
 ) -> StepResult:
     t0 = time.time() + 0.5
     start, end = t0 + phases.warmup, t0 + phases.warmup + phases.measure
-    workers.send("step", {"rate": rate, "t0": t0, "warmup": phases.warmup, "measure": phases.measure, "drain": phases.drain})
+    workers.send(
+        "step", {"rate": rate, "t0": t0, "warmup": phases.warmup, "measure": phases.measure, "drain": phases.drain}
+    )
     total = phases.warmup + phases.measure + phases.drain
     progress.phase(f"{label}: {rate:g} Hz" if not point.idle else f"{label}: idle", total)
     marks: dict[str, float] = {}
-    last = [dict(workers.totals()), time.time()]
+    last: dict[str, Any] = {"totals": dict(workers.totals()), "at": time.time()}
 
     def tick() -> None:
         now = time.time()
@@ -239,12 +246,14 @@ def _run_step(
             else:
                 marks["server1"] = 0.0
         totals = workers.totals()
-        span = now - last[1]
+        span = now - last["at"]
         info = ""
         if span >= 1.0:
-            prev = last[0]
-            info = " ".join(f"{k} {(totals.get(k, 0) - prev.get(k, 0)) / span:,.0f}/s" for k in ("sent", "accepted", "deliveries"))
-            last[0], last[1] = dict(totals), now
+            prev = last["totals"]
+            info = " ".join(
+                f"{k} {(totals.get(k, 0) - prev.get(k, 0)) / span:,.0f}/s" for k in ("sent", "accepted", "deliveries")
+            )
+            last["totals"], last["at"] = dict(totals), now
             progress.update(min(total, now - t0), info)
 
     parts = workers.collect("result", end + phases.drain + 60, tick)
@@ -254,7 +263,13 @@ def _run_step(
     window = phases.measure
     server_cpu = (marks["server1"] - marks["server0"]) if server is not None else None
     return merge_step(
-        point, rate, window, parts, server_cpu, int(marks["rss"]) if server is not None else None, marks["gen1"] - marks["gen0"]
+        point,
+        rate,
+        window,
+        parts,
+        server_cpu,
+        int(marks["rss"]) if server is not None else None,
+        marks["gen1"] - marks["gen0"],
     )
 
 
@@ -262,7 +277,8 @@ def _step_line(run: RunResult, s: StepResult) -> str:
     cpu = "n/a" if s.server_cpu_pct is None else f"{s.server_cpu_pct:.0f}%"
     verdict = "" if s.passed is None else (" PASS" if s.passed else " FAIL")
     return (
-        f"{run.point} {run.variant} #{run.run} {s.rate:g} Hz: accepted {s.accepted_moves_s:,.0f}/s of {s.offered_moves_s:,.0f}, "
+        f"{run.point} {run.variant} #{run.run} {s.rate:g} Hz: "
+        f"accepted {s.accepted_moves_s:,.0f}/s of {s.offered_moves_s:,.0f}, "
         f"deliveries {s.deliveries_s:,.0f}/s, p50/p99 {s.latency_ms['p50']:.1f}/{s.latency_ms['p99']:.1f} ms, "
         f"violations {s.violation_count}, server CPU {cpu}, generator CPU {s.generator_cpu_pct:.0f}%{verdict}"
     )

@@ -32,7 +32,7 @@ __all__ = ["LeanWamp", "WampError"]
 HELLO, WELCOME, ABORT, CHALLENGE, AUTHENTICATE, GOODBYE, ERROR = 1, 2, 3, 4, 5, 6, 8
 PUBLISH, SUBSCRIBE, SUBSCRIBED, EVENT, CALL, RESULT = 16, 32, 33, 36, 48, 50
 
-_ROLES = {"caller": {"features": {}}, "subscriber": {"features": {}}, "publisher": {"features": {}}}
+_ROLES: dict[str, Any] = {"caller": {"features": {}}, "subscriber": {"features": {}}, "publisher": {"features": {}}}
 
 
 class WampError(Exception):
@@ -63,6 +63,8 @@ class LeanWamp(Protocol):
     kwargs, details, received_ms)`` is called for every EVENT. ``bytes_read`` counts every byte
     read from the socket (frames and headers).
     """
+
+    transport: Any
 
     def __init__(
         self,
@@ -217,7 +219,9 @@ class LeanWamp(Protocol):
         self._pending[self._next_request] = d
         return self._next_request, d
 
-    def call(self, procedure: str, args: list[Any] | None = None, kwargs: dict[str, Any] | None = None) -> Deferred[Any]:
+    def call(
+        self, procedure: str, args: list[Any] | None = None, kwargs: dict[str, Any] | None = None
+    ) -> Deferred[Any]:
         """CALL; fires with the first positional result, or fails with :class:`WampError`."""
         request, d = self._request()
         msg: list[Any] = [CALL, request, {}, procedure, args or []]

@@ -42,8 +42,10 @@ def worker_main(conn: Any, spec: dict[str, Any]) -> None:
 def _run(conn: Any, spec: dict[str, Any]) -> None:
     from twisted.internet import epollreactor
 
-    epollreactor.install()
-    from twisted.internet import reactor
+    epollreactor.install()  # type: ignore[no-untyped-call]
+    from twisted.internet import reactor as _reactor
+
+    reactor: Any = _reactor
     from twisted.internet.defer import DeferredSemaphore, gatherResults
     from twisted.internet.protocol import ClientFactory
 
@@ -53,7 +55,15 @@ def _run(conn: Any, spec: dict[str, Any]) -> None:
     host, port = spec["host"], spec["port"]
     tally = Tally()
     bots = [
-        Bot(reactor, tally, room=room, authid=authid, seed=seed, input_path=spec["input_path"], validating=spec["validating"])
+        Bot(
+            reactor,
+            tally,
+            room=room,
+            authid=authid,
+            seed=seed,
+            input_path=spec["input_path"],
+            validating=spec["validating"],
+        )
         for room, authid, seed in spec["bots"]
     ]
     send_lock = threading.Lock()
@@ -102,7 +112,14 @@ def _run(conn: Any, spec: dict[str, Any]) -> None:
         def finished(_: Any) -> None:
             if deadline.active():
                 deadline.cancel()
+                wait_for_players(time.time() + 30.0)
+
+        def wait_for_players(until: float) -> None:
+            # A joined bot sees its own player in the event after its join reply.
+            if time.time() >= until or all(b.expected is not None for b in bots if b.synced):
                 send_joined(timed_out=False)
+            else:
+                reactor.callLater(0.05, wait_for_players, until)
 
         gatherResults(ds).addBoth(finished)
 
@@ -114,10 +131,23 @@ def _run(conn: Any, spec: dict[str, Any]) -> None:
         reported[0] = True
         # A bot that has not seen its own player yet cannot move.
         ready = sum(1 for b in bots if b.synced and b.expected is not None)
-        send("joined", {"clients": len(bots), "joined": joined[0], "ready": ready, "timed_out": timed_out, "failed": failed[0], "failures": failures})
+        send(
+            "joined",
+            {
+                "clients": len(bots),
+                "joined": joined[0],
+                "ready": ready,
+                "timed_out": timed_out,
+                "failed": failed[0],
+                "failures": failures,
+            },
+        )
 
     def progress() -> None:
-        send("progress", {"sent": tally.sent, "accepted": tally.accepted, "deliveries": tally.deliveries, "joined": joined[0]})
+        send(
+            "progress",
+            {"sent": tally.sent, "accepted": tally.accepted, "deliveries": tally.deliveries, "joined": joined[0]},
+        )
 
     def run_step(step: dict[str, Any]) -> None:
         tally.__init__()  # type: ignore[misc]

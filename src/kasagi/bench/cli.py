@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kasagi.bench._runner import Progress
+
 __all__ = ["add_arguments", "parse_variant", "run_from_args"]
 
 _VARIANT_KEYS = {"tick", "component", "input", "serializer", "loglevel", "raw", "hash_every", "store", "skiplog"}
@@ -16,28 +18,57 @@ _VARIANT_KEYS = {"tick", "component", "input", "serializer", "loglevel", "raw", 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--points", default="A,B,C,D,E", help="load points to run, e.g. A,B (default: all)")
     p.add_argument("--repeats", type=int, default=3, help="runs of each point (medians are reported)")
-    p.add_argument("--baseline", choices=("raw", "none"), default="none", help="also run the raw baseline, side by side")
+    p.add_argument(
+        "--baseline", choices=("raw", "none"), default="none", help="also run the raw baseline, side by side"
+    )
     p.add_argument("--smoke", action="store_true", help="a few seconds, every code path (for tests)")
-    p.add_argument("--url", default=None, help="measure a running node (ws://127.0.0.1:PORT/ws) instead of starting one per point")
-    p.add_argument("--input", choices=("act", "publish"), default="act", help="how clients send moves: act (RPC) or the fast input path")
+    p.add_argument(
+        "--url", default=None, help="measure a running node (ws://127.0.0.1:PORT/ws) instead of starting one per point"
+    )
+    p.add_argument(
+        "--input",
+        choices=("act", "publish"),
+        default="act",
+        help="how clients send moves: act (RPC) or the fast input path",
+    )
     p.add_argument("--tick", type=float, default=None, help="room service tick, seconds (default: the service default)")
     p.add_argument("--component", choices=("router", "process"), default="router", help="where the room service runs")
-    p.add_argument("--backend-serializer", choices=("msgpack", "cbor"), default="msgpack", help="serializer of the backend leg (component=process)")
-    p.add_argument("--loglevel", default="warn", choices=("debug", "info", "warn", "error"), help="the node's log level")
+    p.add_argument(
+        "--backend-serializer",
+        choices=("msgpack", "cbor"),
+        default="msgpack",
+        help="serializer of the backend leg (component=process)",
+    )
+    p.add_argument(
+        "--loglevel", default="warn", choices=("debug", "info", "warn", "error"), help="the node's log level"
+    )
     p.add_argument(
         "--variant",
         action="append",
         default=[],
         metavar="NAME:KEY=VALUE,...",
-        help="run this server variant side by side (keys: tick, component, input, serializer, loglevel, hash_every, raw, skiplog); repeatable",
+        help="run this server variant side by side (keys: tick, component, input, serializer, loglevel, "
+        "hash_every, raw, skiplog); repeatable",
     )
-    p.add_argument("--serializer", choices=("msgpack", "cbor", "json"), default="msgpack", help="the clients' WAMP serializer")
+    p.add_argument(
+        "--serializer", choices=("msgpack", "cbor", "json"), default="msgpack", help="the clients' WAMP serializer"
+    )
     p.add_argument("--workers", type=int, default=2, help="generator processes (all on the generator core)")
     p.add_argument("--warmup", type=float, default=None)
     p.add_argument("--measure", type=float, default=None)
     p.add_argument("--drain", type=float, default=None)
-    p.add_argument("--ramp-measure", type=float, default=None, help="measured seconds of each ramp step after the first (default: --measure)")
-    p.add_argument("--ramp-warmup", type=float, default=None, help="warm-up seconds of each ramp step after the first (default: --warmup)")
+    p.add_argument(
+        "--ramp-measure",
+        type=float,
+        default=None,
+        help="measured seconds of each ramp step after the first (default: --measure)",
+    )
+    p.add_argument(
+        "--ramp-warmup",
+        type=float,
+        default=None,
+        help="warm-up seconds of each ramp step after the first (default: --warmup)",
+    )
     p.add_argument("--no-pin", action="store_true", help="do not pin server and generator to cores 0 and 1")
     p.add_argument("--out", default="bench-results", help="directory for results.json and bench.png")
     p.add_argument("--plot", default=None, help="where to write the PNG (default: OUT/bench.png)")
@@ -83,11 +114,20 @@ def _variants(args: argparse.Namespace) -> list[Any]:
     )
     variants = [parse_variant(v) for v in args.variant] if args.variant else [main]
     if args.baseline == "raw":
-        variants.append(Variant("raw", raw=True, component=args.component, backend_serializer=args.backend_serializer, loglevel=args.loglevel, input_path=args.input))
+        variants.append(
+            Variant(
+                "raw",
+                raw=True,
+                component=args.component,
+                backend_serializer=args.backend_serializer,
+                loglevel=args.loglevel,
+                input_path=args.input,
+            )
+        )
     return variants
 
 
-class _RichProgress:
+class _RichProgress(Progress):
     def __init__(self) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -96,7 +136,12 @@ class _RichProgress:
         if not self.console.is_terminal:
             self.console = Console(stderr=True, width=200)
         self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=self.console, transient=False
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
         )
         self.task: Any = None
 
@@ -122,7 +167,17 @@ class _RichProgress:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    from kasagi.bench import SMOKE, SMOKE_PHASES, BenchConfig, Phases, plot, points_named, run_bench, summary_table, write_json
+    from kasagi.bench import (
+        SMOKE,
+        SMOKE_PHASES,
+        BenchConfig,
+        Phases,
+        plot,
+        points_named,
+        run_bench,
+        summary_table,
+        write_json,
+    )
 
     out = Path(args.out)
     base = SMOKE_PHASES if args.smoke else Phases()
@@ -150,7 +205,11 @@ def run_from_args(args: argparse.Namespace) -> int:
         generator_cpus=None if args.no_pin else {1},
         join_timeout=60.0 if args.smoke else 240.0,
     )
-    command = "kasagi bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "bench" else "kasagi bench"
+    command = (
+        "kasagi bench " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        if len(sys.argv) > 1 and sys.argv[1] == "bench"
+        else "kasagi bench"
+    )
     with _RichProgress() as progress:
         document = run_bench(config, progress, command)
     runs = document.pop("_runs")

@@ -474,7 +474,9 @@ class RoomHandle:
         send()
         return result
 
-    def send(self, action: str, args: dict[str, Any] | None = None, *, cseq: int | None = None, timeout: float | None = None) -> Deferred[dict[str, Any]]:
+    def send(
+        self, action: str, args: dict[str, Any] | None = None, *, cseq: int | None = None, timeout: float | None = None
+    ) -> Deferred[dict[str, Any]]:
         """The fast input path: publish the action on ``kasagi.input.<room>``. Fires with
         ``{"seq", "cseq"}`` when an event acknowledges it, fails with the owner's
         ``ApplicationError`` if it is refused, or with :class:`CallTimeout` if neither arrives
@@ -500,7 +502,8 @@ class RoomHandle:
         if d is None:
             return
         if "error" in reply:
-            d.errback(Failure(ApplicationError(reply["error"], reply.get("message", ""), **(reply.get("details") or {}))))
+            details = reply.get("details") or {}
+            d.errback(Failure(ApplicationError(reply["error"], reply.get("message", ""), **details)))
         else:
             d.callback({"seq": reply.get("seq"), "cseq": reply.get("cseq")})
 

@@ -349,7 +349,8 @@ class Room:
         k = self.config.hash_every
         digest = state_hash(self.state) if k and seq % k == 0 else None
         pending = self._pending
-        batch = Batch(self.room_id, self.epoch, seq, compact_ops(pending.ops), digest, tuple(pending.acks), pending.announced)
+        ops = compact_ops(pending.ops)
+        batch = Batch(self.room_id, self.epoch, seq, ops, digest, tuple(pending.acks), pending.announced)
         self._pending = _Pending()
         self._inflight = batch
         return batch
