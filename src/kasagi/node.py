@@ -58,6 +58,9 @@ class NodeOptions:
     #: Skip Crossbar's evaluation of debug log arguments on the hot path (only when the log
     #: level is not debug; see ``router/tuning.py``).
     skip_debug_log_args: bool = True
+    #: Run the node's Python with ``-O`` (PYTHONOPTIMIZE=1): skips the ~450 ``assert``
+    #: statements on the path of every routed message (Autobahn's message classes).
+    python_optimize: bool = False
     secure: bool = False
     ping_interval_ms: int = 10_000
     ping_timeout_ms: int = 10_000
@@ -138,10 +141,12 @@ def write_node_dir(options: NodeOptions, root: Path | None = None) -> Path:
     return cbdir
 
 
-def node_environment(base: Mapping[str, str]) -> dict[str, str]:
+def node_environment(base: Mapping[str, str], options: NodeOptions | None = None) -> dict[str, str]:
     """The environment of the node: a fresh backend secret unless one is given."""
     env = dict(base)
     env.setdefault("KASAGI_BACKEND_SECRET", secrets.token_urlsafe(32))
+    if options is not None and options.python_optimize:
+        env["PYTHONOPTIMIZE"] = "1"
     return env
 
 
@@ -178,7 +183,7 @@ class NodeProcess:
         self, options: NodeOptions, *, env: Mapping[str, str] | None = None, log_path: Path | None = None, cpus: str | None = None
     ) -> None:
         self.options = options
-        self.env = node_environment(env if env is not None else os.environ)
+        self.env = node_environment(env if env is not None else os.environ, options)
         self.log_path = log_path or options.data_dir / "node.log"
         self.cpus = cpus
         self.proc: subprocess.Popen[bytes] | None = None

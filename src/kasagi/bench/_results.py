@@ -67,6 +67,8 @@ class RunResult:
     kb_per_connection: float | None = None
     rss_before_mb: float | None = None
     notes: list[str] = field(default_factory=list)
+    #: Load of the shared machine just before the run (1-minute load average, % busy per core).
+    machine_before: dict[str, Any] = field(default_factory=dict)
 
     def last_passing(self) -> StepResult | None:
         passing = [s for s in self.steps if s.passed]

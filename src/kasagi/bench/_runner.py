@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import secrets
 import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import psutil
 
+from kasagi.bench._profile import ProfileSession
 from kasagi.bench._results import RunResult, StepResult, merge_step, ramp_step_passes
 from kasagi.bench._server import ProcessMeter, Variant, start_node
 from kasagi.bench._worker import worker_main
@@ -41,8 +44,11 @@ class BenchConfig:
     join_concurrency: int = 16
     join_timeout: float = 240.0
     seed: int = 1
-    #: Ramp: stop after this many failing steps in a row.
-    ramp_stop_after: int = 1
+    #: Ramp: stop after this many failing steps in a row (the result is the last passing
+    #: step; 2 keeps one noisy step on a shared machine from ending the ramp early).
+    ramp_stop_after: int = 2
+    #: Sample the server's worker processes with py-spy in every measured window.
+    profile_dir: Path | None = None
 
 
 class Progress:
@@ -132,6 +138,7 @@ class _Workers:
 def run_point(config: BenchConfig, variant: Variant, point: LoadPoint, run: int, progress: Progress) -> RunResult:
     """One run of one load point for one variant, on a fresh node (unless ``config.url``)."""
     node = tmp = None
+    busy = core_busy(1.0)
     if config.url is None:
         progress.phase(f"{point.name} {variant.name} #{run}: starting the node", 1)
         node, tmp = start_node(variant, config.server_cpus)
@@ -161,6 +168,7 @@ def run_point(config: BenchConfig, variant: Variant, point: LoadPoint, run: int,
         ctx = multiprocessing.get_context("spawn")
         workers = _Workers(ctx, specs)
         result = RunResult(variant.name, point.name, run, point.total_clients, 0, 0.0)
+        result.machine_before = {"loadavg_1m": os.getloadavg()[0], "core_busy_pct": busy}
         t_join = time.time()
         progress.phase(
             f"{point.name} {variant.name} #{run}: joining {point.total_clients} clients", point.total_clients
@@ -185,9 +193,12 @@ def run_point(config: BenchConfig, variant: Variant, point: LoadPoint, run: int,
         failing = 0
         for i, rate in enumerate(point.rates):
             phases = config.phases if i == 0 else config.ramp_phases
-            step = _run_step(
-                config, point, rate, phases, workers, server, progress, f"{point.name} {variant.name} #{run}"
-            )
+            label = f"{point.name} {variant.name} #{run}"
+            profiler = None
+            if config.profile_dir is not None and node is not None:
+                tag = f"{point.name}-{variant.name}-{run}-{rate:g}Hz"
+                profiler = (ProfileSession(config.profile_dir, tag), _worker_pids(node.pids()))
+            step = _run_step(config, point, rate, phases, workers, server, progress, label, profiler)
             if point.idle and server is not None and rss_before is not None:
                 peak = max(join_peak or 0, server.peak_rss)
                 result.kb_per_connection = (peak - rss_before) / 1024 / max(1, result.clients_joined)
@@ -218,6 +229,7 @@ def _run_step(
     server: ProcessMeter | None,
     progress: Progress,
     label: str,
+    profiler: tuple[ProfileSession, list[tuple[int, str]]] | None = None,
 ) -> StepResult:
     t0 = time.time() + 0.5
     start, end = t0 + phases.warmup, t0 + phases.warmup + phases.measure
@@ -233,6 +245,8 @@ def _run_step(
         now = time.time()
         if "server0" not in marks and now >= start:
             marks["gen0"] = workers.meter.cpu_seconds()
+            if profiler is not None:
+                profiler[0].start(profiler[1], phases.measure)
             if server is not None:
                 marks["server0"] = server.cpu_seconds()
                 server.watch()
@@ -260,6 +274,10 @@ def _run_step(
     tick()
     if server is not None and "rss" not in marks:
         marks["rss"] = server.stop_watching()
+    if profiler is not None:
+        summary = profiler[0].finish()
+        if summary:
+            progress.log(summary)
     window = phases.measure
     server_cpu = (marks["server1"] - marks["server0"]) if server is not None else None
     return merge_step(
@@ -273,6 +291,20 @@ def _run_step(
     )
 
 
+def _worker_pids(pids: Sequence[int]) -> list[tuple[int, str]]:
+    """The node's worker processes (not the controller), named by their process title."""
+    out = []
+    for pid in pids:
+        try:
+            title = " ".join(psutil.Process(pid).cmdline()).strip()
+        except psutil.Error:
+            continue
+        if "controller" in title:
+            continue
+        out.append((pid, re.sub(r"[^a-z0-9]+", "_", title.lower())[:40].strip("_") or "worker"))
+    return out
+
+
 def _step_line(run: RunResult, s: StepResult) -> str:
     cpu = "n/a" if s.server_cpu_pct is None else f"{s.server_cpu_pct:.0f}%"
     verdict = "" if s.passed is None else (" PASS" if s.passed else " FAIL")
@@ -282,6 +314,28 @@ def _step_line(run: RunResult, s: StepResult) -> str:
         f"deliveries {s.deliveries_s:,.0f}/s, p50/p99 {s.latency_ms['p50']:.1f}/{s.latency_ms['p99']:.1f} ms, "
         f"violations {s.violation_count}, server CPU {cpu}, generator CPU {s.generator_cpu_pct:.0f}%{verdict}"
     )
+
+
+def core_busy(seconds: float) -> list[float]:
+    """Percent busy of each CPU over ``seconds`` (from /proc/stat): how loaded the shared
+    machine was just before a run."""
+
+    def read() -> list[tuple[int, int]]:
+        out = []
+        with open("/proc/stat", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("cpu") and line[3].isdigit():
+                    v = [int(x) for x in line.split()[1:]]
+                    out.append((sum(v), v[3] + v[4]))
+        return out
+
+    try:
+        a = read()
+        time.sleep(seconds)  # the sampling interval of the reading
+        b = read()
+    except OSError:
+        return []
+    return [round(100.0 * (1 - (bi - ai) / max(1, bt - at)), 1) for (at, ai), (bt, bi) in zip(a, b, strict=False)]
 
 
 def machine_info() -> dict[str, Any]:

@@ -32,6 +32,7 @@ class Variant:
     raw: bool = False
     loglevel: str = "warn"
     skip_debug_log_args: bool = True
+    python_optimize: bool = False
     #: How the clients send moves: ``act`` (RPC) or ``publish`` (fast input path).
     input_path: str = "act"
 
@@ -47,6 +48,7 @@ class Variant:
             service_class=RAW_BASELINE if self.raw else None,
             loglevel=self.loglevel,
             skip_debug_log_args=self.skip_debug_log_args,
+            python_optimize=self.python_optimize,
         )
 
 

@@ -12,7 +12,18 @@ from kasagi.bench._runner import Progress
 
 __all__ = ["add_arguments", "parse_variant", "run_from_args"]
 
-_VARIANT_KEYS = {"tick", "component", "input", "serializer", "loglevel", "raw", "hash_every", "store", "skiplog"}
+_VARIANT_KEYS = {
+    "tick",
+    "component",
+    "input",
+    "serializer",
+    "loglevel",
+    "raw",
+    "hash_every",
+    "store",
+    "skiplog",
+    "optimize",
+}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -48,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME:KEY=VALUE,...",
         help="run this server variant side by side (keys: tick, component, input, serializer, loglevel, "
-        "hash_every, raw, skiplog); repeatable",
+        "hash_every, raw, skiplog, optimize); repeatable",
     )
     p.add_argument(
         "--serializer", choices=("msgpack", "cbor", "json"), default="msgpack", help="the clients' WAMP serializer"
@@ -68,6 +79,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help="warm-up seconds of each ramp step after the first (default: --warmup)",
+    )
+    p.add_argument(
+        "--profile", default=None, metavar="DIR", help="sample the server with py-spy in each measured window"
     )
     p.add_argument("--no-pin", action="store_true", help="do not pin server and generator to cores 0 and 1")
     p.add_argument("--out", default="bench-results", help="directory for results.json and bench.png")
@@ -91,8 +105,9 @@ def parse_variant(spec: str) -> Any:
             kwargs["input_path"] = value
         elif key == "serializer":
             kwargs["backend_serializer"] = value
-        elif key in ("raw", "skiplog"):
-            kwargs["raw" if key == "raw" else "skip_debug_log_args"] = value.lower() in ("1", "true", "yes", "")
+        elif key in ("raw", "skiplog", "optimize"):
+            field = {"raw": "raw", "skiplog": "skip_debug_log_args", "optimize": "python_optimize"}[key]
+            kwargs[field] = value.lower() in ("1", "true", "yes", "")
         else:
             kwargs[key] = value
     return Variant(name or "variant", **kwargs)
@@ -204,6 +219,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         server_cpus=None if args.no_pin else "0",
         generator_cpus=None if args.no_pin else {1},
         join_timeout=60.0 if args.smoke else 240.0,
+        profile_dir=Path(args.profile) if args.profile else None,
     )
     command = (
         "kasagi bench " + " ".join(shlex.quote(a) for a in sys.argv[2:])
