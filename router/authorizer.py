@@ -10,7 +10,6 @@ from twisted.logger import Logger
 
 from kasagi import wire
 from kasagi.authorization import authorize_client
-from router.tuning import skip_debug_log_args
 
 __all__ = ["ClientAuthorizer"]
 
@@ -21,9 +20,6 @@ class ClientAuthorizer(ApplicationSession):  # type: ignore[misc]
     @inlineCallbacks
     def onJoin(self, details: Any):  # type: ignore[no-untyped-def]
         yield self.register(self.authorize, wire.AUTHORIZE)
-        if (self.config.extra or {}).get("skip_debug_log_args"):
-            replaced = skip_debug_log_args()
-            self.log.info("router: {n} debug log-argument helpers replaced (no debug logging)", n=len(replaced))
         self.log.info("client authorizer ready")
 
     def authorize(self, session: dict[str, Any], uri: str, action: str, options: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Router-side tuning, applied inside the router worker by a component hosted there.
+"""Router-side tuning, applied inside the router worker by :class:`RouterTuning`, a
+component hosted there (``.crossbar/config.json``, options in its ``extra``).
 
 Crossbar evaluates the arguments of its debug log calls on every routed message even when
 debug logging is off: the call itself is a no-op, but ``hltype(...)`` (ANSI styling through
@@ -11,10 +12,16 @@ other log line keeps its text (only without colours).
 
 from __future__ import annotations
 
+import gc
 import importlib
+import time
 from typing import Any
 
-__all__ = ["HOT_MODULES", "skip_debug_log_args"]
+from autobahn.twisted.wamp import ApplicationSession
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+__all__ = ["HOT_MODULES", "GcPauses", "RouterTuning", "freeze_startup_objects", "skip_debug_log_args"]
 
 #: The modules on the path of every routed message.
 HOT_MODULES = (
@@ -41,3 +48,88 @@ def skip_debug_log_args() -> list[str]:
                 setattr(module, helper, _passthrough)
                 replaced.append(f"{name}.{helper}")
     return replaced
+
+
+def freeze_startup_objects() -> int:
+    """Move every object alive now (the router's and its libraries' startup state: Crossbar,
+    Autobahn, web3, ...) out of the garbage collector's reach (``gc.freeze``). Full
+    collections then walk only what was allocated since, which shortens their pauses.
+    Returns the number of objects frozen."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
+class GcPauses:
+    """Record the garbage collector's work (``gc.callbacks``): per generation, the number of
+    collections, the CPU time they used and the longest pause (wall clock)."""
+
+    def __init__(self) -> None:
+        self._started = (0.0, 0.0)
+        self.reset()
+
+    def reset(self) -> None:
+        self.count = [0, 0, 0]
+        self.cpu = [0.0, 0.0, 0.0]
+        self.longest = [0.0, 0.0, 0.0]
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = (time.perf_counter(), time.process_time())
+            return
+        gen = info.get("generation", 0)
+        wall, cpu = time.perf_counter() - self._started[0], time.process_time() - self._started[1]
+        self.count[gen] += 1
+        self.cpu[gen] += cpu
+        self.longest[gen] = max(self.longest[gen], wall)
+
+    def install(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+
+class RouterTuning(ApplicationSession):  # type: ignore[misc]
+    """Applies the tuning its ``extra`` asks for, in the router worker's process:
+
+    - ``skip_debug_log_args``: :func:`skip_debug_log_args` (set when the node does not log at
+      debug level);
+    - ``gc_freeze``: :func:`freeze_startup_objects` once the router is up, and again
+      ``gc_freeze_after`` seconds later (default 5), when the other components have
+      imported their libraries and opened their stores;
+    - ``gc_report_every``: every so many seconds, log the collector's longest pauses (warn
+      when one exceeded 20 ms).
+    """
+
+    log = Logger()
+
+    def onJoin(self, details: Any) -> None:
+        from twisted.internet import reactor
+
+        extra = self.config.extra or {}
+        if extra.get("skip_debug_log_args"):
+            replaced = skip_debug_log_args()
+            self.log.info("router tuning: {n} debug log-argument helpers replaced", n=len(replaced))
+        if extra.get("gc_freeze"):
+            self._freeze()
+            reactor.callLater(float(extra.get("gc_freeze_after", 5.0)), self._freeze)
+        every = float(extra.get("gc_report_every") or 0)
+        if every > 0:
+            self._pauses = GcPauses().install()
+            self._report = LoopingCall(self._report_gc)
+            self._report.clock = reactor
+            self._report.start(every, now=False).addErrback(lambda f: self.log.failure("gc report failed", f))
+
+    def _freeze(self) -> None:
+        self.log.info("router tuning: {n} startup objects frozen", n=freeze_startup_objects())
+
+    def _report_gc(self) -> None:
+        p = self._pauses
+        emit = self.log.warn if max(p.longest) > 0.02 else self.log.info
+        emit(
+            "router gc: collections {count}, cpu {cpu} ms, longest pause {longest} ms (gen 0/1/2; frozen {frozen})",
+            count="/".join(str(c) for c in p.count),
+            cpu="/".join(f"{x * 1000:.0f}" for x in p.cpu),
+            longest="/".join(f"{x * 1000:.1f}" for x in p.longest),
+            frozen=gc.get_freeze_count(),
+        )
+        p.reset()

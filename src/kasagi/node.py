@@ -61,6 +61,10 @@ class NodeOptions:
     #: Run the node's Python with ``-O`` (PYTHONOPTIMIZE=1): skips the ~450 ``assert``
     #: statements on the path of every routed message (Autobahn's message classes).
     python_optimize: bool = False
+    #: Freeze the router's startup objects out of the garbage collector (``router/tuning.py``).
+    gc_freeze: bool = False
+    #: Log the router's garbage-collection pauses every so many seconds (0: never).
+    gc_report_every: float = 0.0
     secure: bool = False
     ping_interval_ms: int = 10_000
     ping_timeout_ms: int = 10_000
@@ -103,8 +107,10 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
     rooms["extra"]["service"] = dict(options.service)
     auth = next(c for c in components if c["id"] == "authenticator")
     auth["extra"]["secure"] = options.secure
-    authorizer = next(c for c in components if c["id"] == "authorizer")
-    authorizer["extra"]["skip_debug_log_args"] = options.skip_debug_log_args and options.loglevel != "debug"
+    tuning = next(c for c in components if c["id"] == "tuning")
+    tuning["extra"]["skip_debug_log_args"] = options.skip_debug_log_args and options.loglevel != "debug"
+    tuning["extra"]["gc_freeze"] = options.gc_freeze
+    tuning["extra"]["gc_report_every"] = options.gc_report_every
     if options.component == "process":
         components.remove(rooms)
         config["workers"].append(

@@ -33,6 +33,7 @@ class Variant:
     loglevel: str = "warn"
     skip_debug_log_args: bool = True
     python_optimize: bool = False
+    gc_freeze: bool = False
     #: How the clients send moves: ``act`` (RPC) or ``publish`` (fast input path).
     input_path: str = "act"
 
@@ -49,6 +50,8 @@ class Variant:
             loglevel=self.loglevel,
             skip_debug_log_args=self.skip_debug_log_args,
             python_optimize=self.python_optimize,
+            gc_freeze=self.gc_freeze,
+            gc_report_every=10.0,
         )
 
 

@@ -23,6 +23,7 @@ _VARIANT_KEYS = {
     "store",
     "skiplog",
     "optimize",
+    "gcfreeze",
 }
 
 
@@ -59,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME:KEY=VALUE,...",
         help="run this server variant side by side (keys: tick, component, input, serializer, loglevel, "
-        "hash_every, raw, skiplog, optimize); repeatable",
+        "hash_every, raw, skiplog, optimize, gcfreeze); repeatable",
     )
     p.add_argument(
         "--serializer", choices=("msgpack", "cbor", "json"), default="msgpack", help="the clients' WAMP serializer"
@@ -105,8 +106,9 @@ def parse_variant(spec: str) -> Any:
             kwargs["input_path"] = value
         elif key == "serializer":
             kwargs["backend_serializer"] = value
-        elif key in ("raw", "skiplog", "optimize"):
-            field = {"raw": "raw", "skiplog": "skip_debug_log_args", "optimize": "python_optimize"}[key]
+        elif key in ("raw", "skiplog", "optimize", "gcfreeze"):
+            flags = {"skiplog": "skip_debug_log_args", "optimize": "python_optimize", "gcfreeze": "gc_freeze"}
+            field = flags.get(key, key)
             kwargs[field] = value.lower() in ("1", "true", "yes", "")
         else:
             kwargs[key] = value
