@@ -16,7 +16,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from kasagi.bench._report import plot, summary_table, write_json
+from kasagi.bench._report import plot, summary_markdown, summary_table, write_json
 from kasagi.bench._results import TARGETS, RunResult, StepResult, summarize
 from kasagi.bench._runner import BenchConfig, Progress, machine_info, run_point
 from kasagi.bench._server import Variant
@@ -37,6 +37,7 @@ __all__ = [
     "machine_info",
     "plot",
     "run_bench",
+    "summary_markdown",
     "summary_table",
     "write_json",
 ]

@@ -51,6 +51,8 @@ class Tally:
     sent_valid: int = 0
     accepted: int = 0
     deliveries: int = 0
+    #: Messages the clients received (events, results, replies): what the router sent them.
+    messages_in: int = 0
     latency: HdrHistogram = field(default_factory=new_histogram)
     #: Sends that left later than scheduled by more than 100 ms (generator lag).
     late_sends: int = 0
@@ -160,6 +162,8 @@ class Bot:
     def _on_event(
         self, sub: int, args: list[Any], kwargs: dict[str, Any], details: dict[str, Any], received: float
     ) -> None:
+        if self.tally.start_ms <= received < self.tally.end_ms:
+            self.tally.messages_in += 1
         if kwargs and "reply" in kwargs:
             self._on_reply(kwargs["reply"])
             return
@@ -299,6 +303,7 @@ class Bot:
         now = time.time() * 1000.0
         if self.tally.start_ms <= now < self.tally.end_ms:
             self.tally.accepted += 1
+            self.tally.messages_in += 1
 
     def _act_failed(self, failure: Failure, cseq: int) -> None:
         error = failure.value.error if isinstance(failure.value, WampError) else "transport"

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from kasagi.bench._results import RunResult
 
-__all__ = ["plot", "summary_table", "write_json"]
+__all__ = ["plot", "summary_markdown", "summary_table", "write_json"]
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:
@@ -68,6 +68,7 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
             _fmt(row.get("bytes_per_delivery"), ".0f"),
             _fmt(row.get("violations"), ".0f"),
             _fmt(row.get("server_cpu_pct"), ".0f"),
+            _fmt(row.get("cpu_us_per_message"), ".0f"),
             _fmt(row.get("server_rss_mb"), ".0f"),
             _fmt(row.get("generator_cpu_pct"), ".0f"),
             target,
@@ -161,3 +162,41 @@ def plot(path: Path, rows: Sequence[dict[str, Any]], runs: Sequence[RunResult], 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The medians as a Markdown table (for BENCHMARKS.md)."""
+    head = (
+        "| point | variant | runs | offered moves/s | accepted moves/s | deliveries/s "
+        "| p50 ms | p90 ms | p99 ms | max ms | bytes/delivery | violations "
+        "| server CPU % | CPU us/msg | server RSS MB | generator CPU % | targets |"
+    )
+    lines = [head, "|" + "---|" * 17]
+    for row in sorted(rows, key=lambda r: (r["point"], r["variant"])):
+        point = row["point"]
+        if point == "D" and row.get("rate") is not None:
+            point += f" (last passing step: {row['rate']:g} Hz)"
+        if point == "E" and row.get("kb_per_connection") is not None:
+            point += f" ({row['kb_per_connection']:.1f} KiB per connection)"
+        meets = ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in row.get("meets", {}).items())
+        cells = [
+            point,
+            row["variant"],
+            str(row["runs"]),
+            _fmt(row.get("offered_s")),
+            _fmt(row.get("accepted_s")),
+            _fmt(row.get("deliveries_s")),
+            _fmt(row.get("p50_ms"), ".1f"),
+            _fmt(row.get("p90_ms"), ".1f"),
+            _fmt(row.get("p99_ms"), ".1f"),
+            _fmt(row.get("max_ms"), ".0f"),
+            _fmt(row.get("bytes_per_delivery"), ".0f"),
+            _fmt(row.get("violations"), ".0f"),
+            _fmt(row.get("server_cpu_pct"), ".0f"),
+            _fmt(row.get("cpu_us_per_message"), ".0f"),
+            _fmt(row.get("server_rss_mb"), ".0f"),
+            _fmt(row.get("generator_cpu_pct"), ".0f"),
+            meets,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -34,6 +34,11 @@ class StepResult:
     sent_moves_s: float
     accepted_moves_s: float
     deliveries_s: float
+    #: WebSocket messages between clients and router per second (both ways) ...
+    client_messages_s: float
+    #: ... and the server's CPU time per such message: a cost per routed message that stays
+    #: comparable when a busy machine makes Kasagi coalesce more.
+    server_cpu_us_per_message: float | None
     expected_deliveries_s: float
     latency_ms: dict[str, float]
     bytes_per_delivery: float | None
@@ -97,13 +102,14 @@ def merge_step(
 ) -> StepResult:
     """One step's result from the generator processes' tallies and the meters' readings."""
     hist = new_histogram()
-    sent = accepted = deliveries = nbytes = late = violating = gaps = moving = 0
+    sent = accepted = deliveries = messages = nbytes = late = violating = gaps = moving = 0
     lag = 0.0
     violations: dict[str, int] = {}
     for part in parts:
         sent += part["sent"]
         accepted += part["accepted"]
         deliveries += part["deliveries"]
+        messages += part.get("messages_in", 0)
         nbytes += part["bytes"]
         late += part["late_sends"]
         lag = max(lag, part["max_send_lag_ms"])
@@ -128,6 +134,10 @@ def merge_step(
         sent_moves_s=sent / window_s,
         accepted_moves_s=accepted / window_s,
         deliveries_s=deliveries / window_s,
+        client_messages_s=(messages + sent) / window_s,
+        server_cpu_us_per_message=(1e6 * server_cpu_s / (messages + sent))
+        if server_cpu_s is not None and messages + sent
+        else None,
         expected_deliveries_s=point.expected_deliveries(rate) * (1 - 1 / INVALID_EVERY),
         latency_ms=latency,
         bytes_per_delivery=(nbytes / deliveries) if deliveries else None,
@@ -205,6 +215,8 @@ def summarize(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
                 "bytes_per_delivery": _median([s.bytes_per_delivery for s in steps]),
                 "violations": _median([s.violation_count for s in steps]),
                 "server_cpu_pct": _median([s.server_cpu_pct for s in steps]),
+                "client_messages_s": _median([s.client_messages_s for s in steps]),
+                "cpu_us_per_message": _median([s.server_cpu_us_per_message for s in steps]),
                 "server_rss_mb": _median([s.server_rss_mb for s in steps]),
                 "generator_cpu_pct": _median([s.generator_cpu_pct for s in steps]),
                 "generator_saturated_runs": sum(1 for s in steps if s.generator_saturated),

@@ -307,12 +307,14 @@ def _worker_pids(pids: Sequence[int]) -> list[tuple[int, str]]:
 
 def _step_line(run: RunResult, s: StepResult) -> str:
     cpu = "n/a" if s.server_cpu_pct is None else f"{s.server_cpu_pct:.0f}%"
+    per_msg = "n/a" if s.server_cpu_us_per_message is None else f"{s.server_cpu_us_per_message:.0f}"
     verdict = "" if s.passed is None else (" PASS" if s.passed else " FAIL")
     return (
         f"{run.point} {run.variant} #{run.run} {s.rate:g} Hz: "
         f"accepted {s.accepted_moves_s:,.0f}/s of {s.offered_moves_s:,.0f}, "
         f"deliveries {s.deliveries_s:,.0f}/s, p50/p99 {s.latency_ms['p50']:.1f}/{s.latency_ms['p99']:.1f} ms, "
-        f"violations {s.violation_count}, server CPU {cpu}, generator CPU {s.generator_cpu_pct:.0f}%{verdict}"
+        f"violations {s.violation_count}, server CPU {cpu} ({per_msg} us/msg), "
+        f"generator CPU {s.generator_cpu_pct:.0f}%{verdict}"
     )
 
 

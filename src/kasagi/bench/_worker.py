@@ -185,6 +185,7 @@ def _run(conn: Any, spec: dict[str, Any]) -> None:
                 "sent_valid": tally.sent_valid,
                 "accepted": tally.accepted,
                 "deliveries": tally.deliveries,
+                "messages_in": tally.messages_in,
                 "bytes": (bytes1[0] - bytes0[0]) if bytes0 and bytes1 else 0,
                 "latency": tally.latency.encode().decode("ascii"),
                 "violations": violations,

@@ -192,6 +192,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         plot,
         points_named,
         run_bench,
+        summary_markdown,
         summary_table,
         write_json,
     )
@@ -243,6 +244,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     json_path = Path(args.json) if args.json else out / "results.json"
     plot_path = Path(args.plot) if args.plot else out / "bench.png"
     write_json(json_path, document)
+    json_path.with_name("summary.md").write_text(summary_markdown(document["summary"]), encoding="utf-8")
     plot(plot_path, document["summary"], runs, f"kasagi bench, room-sync v1 ({document['meta']['started']})")
     progress.console.print(f"results: {json_path}  plot: {plot_path}")
     return 0 if not document["errors"] else 1
