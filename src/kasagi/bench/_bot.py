@@ -32,6 +32,8 @@ from kasagi.core.roomtypes.arena import WORLD
 __all__ = ["Bot", "Tally", "new_histogram"]
 
 REJECTED = "kasagi.error.rejected"
+#: Seconds a bot keeps retrying ``kasagi.lobby.open`` while no room service has registered it.
+OPEN_PATIENCE = 60.0
 #: Latency histogram: microseconds from 1 us to 10 minutes, 3 significant digits.
 HIST_MIN_US, HIST_MAX_US, HIST_DIGITS = 1, 600_000_000, 3
 
@@ -132,11 +134,28 @@ class Bot:
         """open + subscribe + join; fires once the bot follows the room."""
         assert self.conn is not None
         conn = self.conn
-        d = conn.call("kasagi.lobby.open", [self.room])
+        d = self._open(time.time() + OPEN_PATIENCE)
         d.addCallback(lambda _: conn.subscribe(self.topic))
         d.addCallback(lambda _: conn.call(f"kasagi.room.{self.room}.join", [None]))
         d.addCallback(self._load)
         return d
+
+    def _open(self, deadline: float) -> Deferred[Any]:
+        """``kasagi.lobby.open``, retried while nobody has registered it yet (a room service
+        in its own process joins the router a few seconds after the router is up)."""
+        assert self.conn is not None
+        d = self.conn.call("kasagi.lobby.open", [self.room])
+
+        def retry(f: Failure) -> Any:
+            if not (isinstance(f.value, WampError) and f.value.error == "wamp.error.no_such_procedure"):
+                return f
+            if time.time() >= deadline:
+                return f
+            later: Deferred[Any] = Deferred()
+            self.reactor.callLater(0.2, lambda: self._open(deadline).chainDeferred(later))
+            return later
+
+        return d.addErrback(retry)
 
     def _load(self, reply: dict[str, Any]) -> None:
         received = time.time() * 1000.0

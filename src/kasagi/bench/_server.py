@@ -33,7 +33,7 @@ class Variant:
     loglevel: str = "warn"
     skip_debug_log_args: bool = True
     python_optimize: bool = False
-    gc_freeze: bool = False
+    gc_freeze: bool = True
     #: How the clients send moves: ``act`` (RPC) or ``publish`` (fast input path).
     input_path: str = "act"
 
