@@ -22,7 +22,8 @@ _log = Logger()
 
 
 def to_application_error(error: KasagiError) -> ApplicationError:
-    return ApplicationError(error.uri, error.message, **error.details())
+    message = error.message if len(error.message) <= 512 else error.message[:509] + "..."
+    return ApplicationError(error.uri, message, **error.details())
 
 
 def _convert(failure: Failure) -> Failure:
