@@ -49,14 +49,14 @@ def _room_of_topic(uri: str) -> str | None:
     if not uri.startswith(wire.ROOM_PREFIX):
         return None
     room = uri[len(wire.ROOM_PREFIX) :]
-    return room if wire.ROOM_ID_RE.match(room) else None
+    return room if wire.ROOM_ID_RE.fullmatch(room) else None
 
 
 def _is_room_procedure(uri: str) -> bool:
     if not uri.startswith(wire.ROOM_PREFIX):
         return False
     room, _, verb = uri[len(wire.ROOM_PREFIX) :].rpartition(".")
-    return verb in wire.ROOM_VERBS and bool(wire.ROOM_ID_RE.match(room))
+    return verb in wire.ROOM_VERBS and bool(wire.ROOM_ID_RE.fullmatch(room))
 
 
 def authorize_client(uri: str, action: str, options: Mapping[str, Any] | None) -> dict[str, Any] | RoomCheck:

@@ -38,7 +38,7 @@ def _sign(secret: bytes, signed: str) -> str:
 
 
 def check_authid(authid: object) -> str:
-    if not isinstance(authid, str) or not AUTHID_RE.match(authid):
+    if not isinstance(authid, str) or not AUTHID_RE.fullmatch(authid):
         raise TokenError(f"malformed authid: expected {AUTHID_RE.pattern}")
     return authid
 

@@ -12,7 +12,8 @@ from typing import Final
 PROTOCOL_VERSION: Final = 1
 REALM: Final = "kasagi"
 
-#: A room id: a valid strict WAMP URI component.
+#: A room id: a valid strict WAMP URI component. Match with ``fullmatch`` (``$`` alone
+#: would also accept a trailing newline).
 ROOM_ID_RE: Final = re.compile(r"^[a-z0-9_]{1,64}$")
 #: A member id (the WAMP ``authid`` a client logs in with).
 AUTHID_RE: Final = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")

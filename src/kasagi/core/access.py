@@ -51,7 +51,7 @@ class RoomAccess:
                 got=f"{len(raw)} member ids",
             )
         for i, item in enumerate(raw):
-            if not isinstance(item, str) or not AUTHID_RE.match(item):
+            if not isinstance(item, str) or not AUTHID_RE.fullmatch(item):
                 raise InvalidArgument(
                     "malformed member id",
                     field=f"{field}[{i}]",

@@ -52,7 +52,7 @@ def _bind(args: Sequence[Any], kwargs: Mapping[str, Any], names: Sequence[str], 
 
 
 def parse_room_id(raw: Any, field: str = "room") -> str:
-    if not isinstance(raw, str) or not ROOM_ID_RE.match(raw):
+    if not isinstance(raw, str) or not ROOM_ID_RE.fullmatch(raw):
         raise InvalidArgument(
             "malformed room id", field=field, expected=f"a string matching {ROOM_ID_RE.pattern}", got=describe(raw)
         )

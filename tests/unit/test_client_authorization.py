@@ -1,0 +1,73 @@
+"""The client authorizer's rules (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kasagi.authorization import DENY, CacheBudget, RoomCheck, admits, authorize_client
+
+
+@pytest.mark.parametrize("uri", ["kasagi.lobby.open", "kasagi.room.r1.join", "kasagi.room.r1.act", "kasagi.room.r1.leave"])
+def test_clients_may_call_the_lobby_and_room_procedures_with_disclosure(uri):
+    """Allowed calls are disclosed to the callee."""
+    assert authorize_client(uri, "call", None) == {"allow": True, "disclose": True, "cache": True}
+
+
+@pytest.mark.parametrize(
+    ("uri", "action", "options"),
+    [
+        ("kasagi.room.r1", "publish", {"acknowledge": True}),
+        ("kasagi.room.r1.join", "register", {}),
+        ("kasagi.room.r1.act", "register", {"match": "exact"}),
+        ("kasagi.room.", "subscribe", {"match": "prefix"}),
+        ("kasagi.room.r1", "subscribe", {"match": "prefix"}),
+        ("kasagi.room..", "subscribe", {"match": "wildcard"}),
+        ("kasagi.room.r1.join", "subscribe", {}),
+        ("wamp.session.list", "call", None),
+        ("wamp.session.on_join", "subscribe", {}),
+        ("kasagi.backend.room_access", "call", None),
+        ("kasagi.auth.authenticate", "call", None),
+        ("kasagi.room.R1.join", "call", None),
+        ("kasagi.room.r1.delete", "call", None),
+        ("kasagi.room.r1.x.join", "call", None),
+        ("kasagi.room.r1\n.join", "call", None),
+        ("kasagi.room.r1\n", "subscribe", {"match": "exact"}),
+    ],
+)
+def test_everything_else_is_refused_and_never_cached(uri, action, options):
+    """Publishing, registering, pattern subscriptions, meta and backend procedures are refused, uncached."""
+    assert authorize_client(uri, action, options) == DENY
+
+
+def test_exact_room_subscriptions_depend_on_the_room():
+    """An exact subscription to a room topic needs the room's member list."""
+    assert authorize_client("kasagi.room.r1", "subscribe", {"match": "exact"}) == RoomCheck("r1")
+
+
+@pytest.mark.parametrize(
+    ("access", "authid", "allowed"),
+    [
+        ({"room": "r", "exists": True, "members": None}, "anyone", True),
+        ({"room": "r", "exists": False, "members": None}, "anyone", True),
+        ({"room": "r", "exists": True, "members": ["alice"]}, "alice", True),
+        ({"room": "r", "exists": True, "members": ["alice"]}, "mallory", False),
+        ({"room": "r", "exists": True, "members": "alice"}, "alice", False),
+        (None, "alice", False),
+        ("garbage", "alice", False),
+    ],
+)
+def test_room_access_admits_members_of_private_rooms_only(access, authid, allowed):
+    """Public rooms admit everyone, private rooms their members, unclear answers no one."""
+    assert admits(access, authid) is allowed
+
+
+def test_the_call_cache_budget_bounds_what_the_router_caches():
+    """After the budget, allowed calls are answered uncached; URIs granted before stay cached."""
+    budget = CacheBudget(limit=2)
+    allow = {"allow": True, "disclose": True, "cache": True}
+    assert budget.apply("a", allow)["cache"] is True
+    assert budget.apply("b", allow)["cache"] is True
+    assert budget.apply("c", allow)["cache"] is False
+    assert budget.apply("a", allow)["cache"] is True
+    assert budget.apply("d", DENY) == DENY
+    assert len(budget) == 2
