@@ -30,7 +30,7 @@ from kasagi.core.errors import InvalidArgument, NoSuchRoom
 from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
-from kasagi.wamp import caller_member, caller_session, wamp_errors
+from kasagi.wamp import caller_member, caller_session, forged_caller, wamp_errors
 
 __all__ = ["RoomService"]
 
@@ -53,6 +53,13 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
             signature: bytes = auth.compute_wcs(secret, challenge.extra["challenge"].encode("utf-8"))
             return signature.decode("ascii")
         raise ValueError(f"unexpected authentication method {challenge.method}")
+
+    def onMessage(self, msg: Any) -> None:
+        refusal = forged_caller(msg)
+        if refusal is not None:
+            self._transport.send(refusal)
+            return
+        super().onMessage(msg)
 
     @inlineCallbacks
     def onJoin(self, details: Any):  # type: ignore[no-untyped-def]

@@ -9,7 +9,9 @@ A client (role ``client``) may
   lists the member (a private room; the authorizer asks the room service, see
   :func:`admits`);
 
-and nothing else: no publish, no register, no meta API, no backend procedures.
+and nothing else: no publish, no register, no meta API, no backend procedures, and no
+``forward_for`` (which would make the router disclose someone else as the caller; the room
+service refuses such invocations too, since a cached call permission skips this check).
 
 Caching. The router caches a decision per (realm, role, URI, action) for *every* session of
 the role, forever, and ignores the subscription's ``match``. So:
@@ -62,6 +64,9 @@ def _is_room_procedure(uri: str) -> bool:
 def authorize_client(uri: str, action: str, options: Mapping[str, Any] | None) -> dict[str, Any] | RoomCheck:
     """The authorization of one action of a client session: a decision for the router, or
     a :class:`RoomCheck` when it depends on who may read the room."""
+    if (options or {}).get("forward_for"):
+        # Only router-to-router links forward; a client claiming to is forging a caller.
+        return DENY
     if action == "call":
         if uri == wire.LOBBY_OPEN or _is_room_procedure(uri):
             return {"allow": True, "disclose": True, "cache": True}

@@ -71,3 +71,23 @@ def test_the_call_cache_budget_bounds_what_the_router_caches():
     assert budget.apply("a", allow)["cache"] is True
     assert budget.apply("d", DENY) == DENY
     assert len(budget) == 2
+
+
+@pytest.mark.parametrize("action", ["call", "subscribe", "publish", "register"])
+def test_any_action_claiming_to_forward_for_someone_is_refused(action):
+    """forward_for (meant for router links) in a client's options is refused, for every action."""
+    options = {"forward_for": [{"session": 1, "authid": "bob", "authrole": "client"}], "match": "exact"}
+    assert authorize_client("kasagi.room.r1.act" if action == "call" else "kasagi.room.r1", action, options) == DENY
+
+
+def test_the_room_service_answers_forged_invocations_with_not_authorized():
+    """An invocation carrying forward_for is answered with kasagi.error.not_authorized; others pass."""
+    from autobahn.wamp import message
+
+    from kasagi.wamp import forged_caller
+
+    forged = message.Invocation(7, 1, args=["move"], forward_for=[{"session": 1, "authid": "bob", "authrole": "client"}])
+    error = forged_caller(forged)
+    assert error is not None and error.request == 7 and error.error == "kasagi.error.not_authorized"
+    assert error.kwargs["field"] == "forward_for"
+    assert forged_caller(message.Invocation(8, 1, args=["move"])) is None

@@ -1,5 +1,11 @@
 """The WAMP edge: domain errors become ``ApplicationError`` here and nowhere else, and the
-member is taken from the router's caller disclosure, never from a payload."""
+member is taken from the router's caller disclosure, never from a payload.
+
+A caller can put a ``forward_for`` list in its CALL options, and Crossbar then discloses the
+first entry of that list as the caller (meant for router-to-router links). Kasagi has no such
+links, so an invocation that arrives with ``forward_for`` is a forgery: :func:`forged_caller`
+answers it with ``kasagi.error.not_authorized`` before it reaches a procedure.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,17 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from autobahn.wamp import message
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallDetails
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from kasagi import wire
 from kasagi.core.errors import KasagiError, NotAuthorized
 
-__all__ = ["caller_member", "caller_session", "to_application_error", "wamp_errors"]
+__all__ = ["caller_member", "caller_session", "forged_caller", "to_application_error", "wamp_errors"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _log = Logger()
@@ -69,3 +77,16 @@ def caller_session(details: CallDetails | None) -> str:
     if session is None:
         raise NotAuthorized("the router did not disclose the caller", field="caller", expected="a disclosed session", got="none")
     return str(session)
+
+
+def forged_caller(msg: Any) -> message.Error | None:
+    """The error answering an invocation whose caller claims to forward for someone, or None."""
+    if not isinstance(msg, message.Invocation) or not msg.forward_for:
+        return None
+    _log.warn("refused an invocation of {procedure} that claims to forward for {ff}", procedure=msg.procedure, ff=str(msg.forward_for)[:200])
+    error = NotAuthorized(
+        "calls forwarded for another member are not accepted", field="forward_for", expected="no forward_for", got="a forward_for list"
+    )
+    return message.Error(
+        message.Invocation.MESSAGE_TYPE, msg.request, wire.ErrorURI.NOT_AUTHORIZED, args=[error.message], kwargs=error.details()
+    )
