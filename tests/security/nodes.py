@@ -20,7 +20,6 @@ LIMITS = {
     "action_rate": 5.0,
     "action_burst": 5.0,
     "max_members": 3,
-    "max_rooms": 6,
     "max_state_bytes": 4096,
 }
 
