@@ -11,7 +11,9 @@ from typing import Any
 from autobahn.twisted.rawsocket import WampRawSocketClientFactory
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.twisted.websocket import WampWebSocketClientFactory
-from autobahn.wamp import auth
+import txaio
+from autobahn.wamp import auth, message
+from autobahn.wamp.request import CallRequest
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 from autobahn.wamp.types import ComponentConfig
 from twisted.internet import defer, reactor, task
@@ -56,6 +58,15 @@ class RawSession(ApplicationSession):  # type: ignore[misc]
         if challenge.method == "wampcra":
             return auth.compute_wcs((self.login.secret or "").encode(), challenge.extra["challenge"].encode()).decode()
         return self.login.ticket or ""
+
+    def call_raw(self, procedure: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """CALL with exactly these arguments (``call()`` would take a keyword named ``options``
+        for itself)."""
+        request_id = self._request_id_gen.next()
+        on_reply = txaio.create_future()
+        self._call_reqs[request_id] = CallRequest(request_id, procedure, on_reply, None)
+        self._transport.send(message.Call(request_id, procedure, args=list(args), kwargs=dict(kwargs)))
+        return on_reply
 
     def onJoin(self, details: Any) -> None:
         self.welcome = details
