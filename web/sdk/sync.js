@@ -201,6 +201,7 @@ export class RoomReplica {
     this.hashChecked = 0;
     this.needsSnapshot = false;
     this._buffer = new Map(); // seq -> event
+    this.lastApplied = []; // the events the last offer() applied: the event and buffered successors
     this._maxBuffer = maxBuffer;
   }
 
@@ -241,7 +242,7 @@ export class RoomReplica {
       for (const event of events) {
         const verdict = this.offer(event);
         if (verdict === Verdict.RESYNC) return applied;
-        if (verdict === Verdict.APPLIED) applied.push(event);
+        if (verdict === Verdict.APPLIED) applied.push(...this.lastApplied);
       }
       if (this.seq < seq) throw new ReplyError('catch-up reply did not reach its own seq');
     } else {
@@ -251,8 +252,9 @@ export class RoomReplica {
     return applied;
   }
 
-  /** Take one event from the topic; returns a Verdict. */
+  /** Take one event from the topic; returns a Verdict (see lastApplied for what it applied). */
   offer(event) {
+    this.lastApplied = [];
     if (!isEvent(event)) {
       this.needsSnapshot = true;
       return Verdict.RESYNC;
@@ -271,7 +273,7 @@ export class RoomReplica {
       return Verdict.RESYNC;
     }
     if (!this._apply(event)) return Verdict.RESYNC;
-    this._drain();
+    this.lastApplied = [event, ...this._drain()];
     return Verdict.APPLIED;
   }
 
