@@ -21,6 +21,7 @@
 // from an event or a timer.
 
 import { RoomReplica, ReplyError, Verdict, canonicalJSON, isMap } from './sync.js';
+import { vendor } from './vendor.js';
 
 export { RoomReplica, Verdict, canonicalJSON, stateHash, applyOps } from './sync.js';
 
@@ -105,16 +106,7 @@ export async function connect(options) {
 
 // -- the Autobahn transport ------------------------------------------------------------------
 
-async function loadAutobahn() {
-  if (globalThis.autobahn) return globalThis.autobahn;
-  if (typeof document !== 'undefined') {
-    // The page's copy (web/vendor/, made by `make js`): a classic script that sets window.autobahn.
-    await import(new URL('../vendor/autobahn.min.js', import.meta.url).href);
-    return globalThis.autobahn;
-  }
-  const mod = await import('autobahn');
-  return mod.default ?? mod;
-}
+const loadAutobahn = () => vendor('autobahn', 'autobahn.min.js', 'autobahn');
 
 function makeSerializer(autobahn, name) {
   const kinds = { json: 'JSONSerializer', msgpack: 'MsgpackSerializer', cbor: 'CBORSerializer' };
