@@ -136,15 +136,22 @@ def test_two_tabs_play_the_arena_and_a_reload_catches_up(web_node: NodeProcess, 
     two.evaluate("kasagiDemo.client.dropConnection()")
     for key in ("ArrowUp", "ArrowRight"):
         one.keyboard.press(key)
-    two.wait_for_function(f"kasagiDemo.client.status === 'open' && kasagiDemo.room.stats.catchups > {catchups}", timeout=20_000)
+    two.wait_for_function(
+        f"kasagiDemo.client.status === 'open' && kasagiDemo.room.stats.catchups > {catchups}", timeout=20_000
+    )
     _same_state(one, two)
 
-    one.wait_for_function(f"document.querySelectorAll('#members li[data-online=true]').length === 2 && document.getElementById('seq').textContent === '{_view(one)['seq']}'", timeout=10_000)
+    one.wait_for_function(
+        f"document.querySelectorAll('#members li[data-online=true]').length === 2 && document.getElementById('seq').textContent === '{_view(one)['seq']}'",
+        timeout=10_000,
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     one.screenshot(path=str(ARTIFACTS / "demo.png"))
     figures = {"samples": latencies, "median_ms": median, "min_ms": min(latencies), "max_ms": max(latencies)}
     (ARTIFACTS / "latency.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
-    print(f"\nkey press in tab 1 -> change in tab 2: median {median:.1f} ms over {LATENCY_SAMPLES} (min {min(latencies)}, max {max(latencies)} ms)")
+    print(
+        f"\nkey press in tab 1 -> change in tab 2: median {median:.1f} ms over {LATENCY_SAMPLES} (min {min(latencies)}, max {max(latencies)} ms)"
+    )
     assert one.kasagi_errors == [] and two.kasagi_errors == [], "no uncaught error in either page"
     assert one.evaluate("kasagiDemo.errors") == [] and two.evaluate("kasagiDemo.errors") == []
     context.close()
