@@ -322,6 +322,19 @@ def _replica_steps() -> list[tuple[str, list[Json]]]:
             [_load(_snap(BASE)), _load(_catch_up(ev[0:1], seq=8), error=True)],
         ),
         (
+            "a catch-up reply with a gap or a malformed event is refused",
+            [
+                _load(_snap(BASE)),
+                _load(_catch_up([ev[0], ev[2]]), error=True),
+                _load(_catch_up([ev[0], {"epoch": E, "seq": 7}], seq=7), error=True),
+                _load(_catch_up([ev[0], {**ev[1], "epoch": E + 1}], seq=7), error=True),
+            ],
+        ),
+        (
+            "a catch-up reply with an op that does not apply asks for a snapshot",
+            [_load(_snap(BASE)), _load(_catch_up([ev[0], {"epoch": E, "seq": 7, "ops": [["del", ["nothing"]]]}]))],
+        ),
+        (
             "a reply without a position or without a body is refused",
             [
                 _load({"room": "r1", "state": {}}, error=True),

@@ -240,9 +240,11 @@ export class RoomReplica {
       const { events } = reply;
       if (epoch !== this.epoch || !Array.isArray(events)) throw new ReplyError('catch-up reply for another epoch');
       for (const event of events) {
-        const verdict = this.offer(event);
-        if (verdict === Verdict.RESYNC) return applied;
-        if (verdict === Verdict.APPLIED) applied.push(...this.lastApplied);
+        if (!isEvent(event) || event.epoch !== this.epoch) throw new ReplyError('catch-up reply with a malformed event');
+        if (event.seq <= this.seq) continue; // live events got here first
+        if (event.seq !== this.seq + 1) throw new ReplyError('catch-up reply with a gap');
+        if (!this._apply(event)) return applied;
+        applied.push(event);
       }
       if (this.seq < seq) throw new ReplyError('catch-up reply did not reach its own seq');
     } else {

@@ -83,12 +83,15 @@ class RoomReplica:
             if epoch != self.epoch or not isinstance(events, list):
                 raise ValueError("catch-up reply for another epoch")
             for event in events:
-                verdict = self.offer(event)
-                if verdict is Verdict.RESYNC:
+                if not _is_event(event) or event["epoch"] != self.epoch:
+                    raise ValueError("catch-up reply with a malformed event")
+                if event["seq"] <= self.seq:
+                    continue
+                if event["seq"] != self.seq + 1:
+                    raise ValueError("catch-up reply with a gap")
+                if not self._apply(event):
                     return applied
-                if verdict is Verdict.APPLIED:
-                    applied.append(event)
-            # Live events may have taken the replica past the reply's seq while it travelled.
+                applied.append(event)
             if self.seq < seq:
                 raise ValueError("catch-up reply did not reach its own seq")
         else:
