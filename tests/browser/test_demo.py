@@ -141,17 +141,14 @@ def test_two_tabs_play_the_arena_and_a_reload_catches_up(web_node: NodeProcess, 
     )
     _same_state(one, two)
 
-    one.wait_for_function(
-        f"document.querySelectorAll('#members li[data-online=true]').length === 2 && document.getElementById('seq').textContent === '{_view(one)['seq']}'",
-        timeout=10_000,
-    )
+    shown = f"document.getElementById('seq').textContent === '{_view(one)['seq']}'"
+    online = "document.querySelectorAll('#members li[data-online=true]').length === 2"
+    one.wait_for_function(f"{shown} && {online}", timeout=10_000)
     ARTIFACTS.mkdir(exist_ok=True)
     one.screenshot(path=str(ARTIFACTS / "demo.png"))
     figures = {"samples": latencies, "median_ms": median, "min_ms": min(latencies), "max_ms": max(latencies)}
     (ARTIFACTS / "latency.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
-    print(
-        f"\nkey press in tab 1 -> change in tab 2: median {median:.1f} ms over {LATENCY_SAMPLES} (min {min(latencies)}, max {max(latencies)} ms)"
-    )
+    print(f"\nkey press in tab 1 -> change in tab 2: median {median:.1f} ms over {LATENCY_SAMPLES}", figures)
     assert one.kasagi_errors == [] and two.kasagi_errors == [], "no uncaught error in either page"
     assert one.evaluate("kasagiDemo.errors") == [] and two.evaluate("kasagiDemo.errors") == []
     context.close()
@@ -169,7 +166,8 @@ def test_two_tabs_edit_the_shared_doc(web_node: NodeProcess, browser: Any) -> No
         one.fill("#new-item", text)
         one.click("#add")
     two.wait_for_function(
-        "document.querySelector('#title').value === 'Hello from tab 1' && document.querySelectorAll('#items li').length === 3",
+        "document.querySelector('#title').value === 'Hello from tab 1'"
+        " && document.querySelectorAll('#items li').length === 3",
         timeout=10_000,
     )
     two.click("#items li:first-child button")  # delete item 0: the others shift down
