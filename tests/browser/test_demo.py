@@ -80,15 +80,15 @@ def _view(page: Any) -> dict[str, Any]:
 
 
 def _same_state(a: Any, b: Any, timeout_ms: int = 15_000) -> None:
-    """Wait until page b holds page a's state at the same seq."""
-    for _ in range(3):  # a may move on while b catches up; a few rounds settle it
-        target = _view(a)
-        b.wait_for_function(f"kasagiDemo.room && kasagiDemo.room.seq >= {target['seq']}", timeout=timeout_ms)
-        if _view(a)["seq"] == target["seq"]:
-            break
-    va, vb = _view(a), _view(b)
-    assert va["seq"] == vb["seq"]
-    assert va["state"] == vb["state"]
+    """Wait until pages a and b are at the same seq, then check they hold the same state."""
+    for _ in range(10):  # events may still be arriving; each round waits for the one behind
+        va, vb = _view(a), _view(b)
+        if va["seq"] == vb["seq"]:
+            assert va["state"] == vb["state"]
+            return
+        behind, ahead = (a, vb) if va["seq"] < vb["seq"] else (b, va)
+        behind.wait_for_function(f"kasagiDemo.room && kasagiDemo.room.seq >= {ahead['seq']}", timeout=timeout_ms)
+    raise AssertionError("the two tabs did not settle on one seq")
 
 
 def test_two_tabs_play_the_arena_and_a_reload_catches_up(web_node: NodeProcess, browser: Any) -> None:
