@@ -105,7 +105,8 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
 
     @inlineCallbacks
     def _expose(self, room: str):  # type: ignore[no-untyped-def]
-        members = self.registry.runner(room).room.access.to_wire()
+        runner = self.registry.runners.get(room)
+        members = runner.room.access.to_wire() if runner is not None else None
         if members is not None:
             self._private_publish[wire.room_topic(room)] = PublishOptions(acknowledge=False, eligible_authid=members)
         if room in self._rooms_exposed:
