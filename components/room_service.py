@@ -129,7 +129,9 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
 
     def _access(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
         if len(args) != 1 or kwargs:
-            raise InvalidArgument("room_access takes the room id", field="args", expected="room", got=f"{len(args)} arguments")
+            raise InvalidArgument(
+                "room_access takes the room id", field="args", expected="room", got=f"{len(args)} arguments"
+            )
         return self.registry.access(parse_room_id(args[0]))
 
     def _join(self, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:

@@ -42,9 +42,16 @@ class ClientAuthorizer(ApplicationSession):  # type: ignore[misc]
             return self._budget.apply(uri, decision)
         authid = session.get("authid")
         try:
-            access = yield within(self.call(wire.ROOM_ACCESS, decision.room), ACCESS_TIMEOUT, self._clock, "room access")
+            access = yield within(
+                self.call(wire.ROOM_ACCESS, decision.room), ACCESS_TIMEOUT, self._clock, "room access"
+            )
         except Exception as exc:  # noqa: BLE001 -- any failure refuses the subscription (fail closed)
-            self.log.warn("subscription of {authid} to room {room} refused: no access answer ({why})", authid=authid, room=decision.room, why=str(exc)[:200])
+            self.log.warn(
+                "subscription of {authid} to room {room} refused: no access answer ({why})",
+                authid=authid,
+                room=decision.room,
+                why=str(exc)[:200],
+            )
             return DENY
         if admits(access, authid):
             return {"allow": True, "cache": False}

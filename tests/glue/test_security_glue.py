@@ -34,7 +34,8 @@ class RateLimitTests(SynchronousTestCase):
         return self.runner.act("alice", ActCommand("move", MOVE, cseq))
 
     def test_actions_beyond_the_bucket_are_refused_until_it_refills(self) -> None:
-        """A member sending faster than its rate gets kasagi.error.rate_limited with retry_after, then succeeds after waiting."""
+        """A member acting faster than its rate gets kasagi.error.rate_limited with retry_after, then
+        succeeds once that time has passed."""
         first, second = self.act(1), self.act(2)
         with self.assertRaises(RateLimited) as info:
             self.act(3)
@@ -70,7 +71,7 @@ class RateLimitTests(SynchronousTestCase):
 class RoomLimitTests(SynchronousTestCase):
     def test_a_process_serves_at_most_max_rooms(self) -> None:
         """Opening a room beyond max_rooms is refused with kasagi.error.full; open rooms still open."""
-        registry, clock, _, exposed = make_registry(settings=ServiceSettings(max_rooms=2))
+        registry, _clock, _, exposed = make_registry(settings=ServiceSettings(max_rooms=2))
         self.successResultOf(registry.open(OpenCommand("r1", "arena", {})))
         self.successResultOf(registry.open(OpenCommand("r2", "arena", {})))
         failure = self.failureResultOf(registry.open(OpenCommand("r3", "arena", {})), Full)
@@ -128,7 +129,10 @@ class PrivateRoomTests(SynchronousTestCase):
         self.successResultOf(self.registry.open(self.cmd, "alice"))
         self.assertEqual(self.successResultOf(self.registry.access("secret"))["members"], ["alice", "bob"])
         other, _, _, _ = make_registry(store=self.store)
-        self.assertEqual(self.successResultOf(other.access("secret")), {"room": "secret", "exists": True, "members": ["alice", "bob"]})
+        self.assertEqual(
+            self.successResultOf(other.access("secret")),
+            {"room": "secret", "exists": True, "members": ["alice", "bob"]},
+        )
         self.assertEqual(self.successResultOf(other.access("nope")), {"room": "nope", "exists": False, "members": None})
 
     def test_access_fails_closed_when_the_store_fails(self) -> None:

@@ -18,7 +18,9 @@ from tests.security.nodes import LIMITS, SECRET, start
 
 @pytest.fixture(scope="session")
 def secure_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    proc = start(tmp_path_factory.mktemp("secure"), secret=SECRET, loglevel="info", service={"store": "memory", "tick": 0.005})
+    proc = start(
+        tmp_path_factory.mktemp("secure"), secret=SECRET, loglevel="info", service={"store": "memory", "tick": 0.005}
+    )
     yield proc
     proc.stop()
 

@@ -87,7 +87,9 @@ def test_dev_mode_is_announced_loudly_and_secure_mode_is_not_dev(secure_node: No
 
 def _kasagi(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     exe = Path(sys.executable).with_name("kasagi")
-    return subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    return subprocess.Popen(
+        [str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
+    )
 
 
 def test_kasagi_up_announces_dev_mode_and_secure_needs_a_secret(tmp_path: Path):
@@ -141,7 +143,9 @@ def test_the_backend_secret_is_no_client_credential(secure_node: NodeProcess):
         yield connect_ws(secure_node.options.port, Login("kasagi_backend", backend_secret))
     assert info.value.reason == "kasagi.error.not_authorized"
     with pytest.raises(Refused):
-        yield connect_ws(secure_node.options.port, Login("kasagi_backend", authmethods=("wampcra",), secret=backend_secret))
+        yield connect_ws(
+            secure_node.options.port, Login("kasagi_backend", authmethods=("wampcra",), secret=backend_secret)
+        )
 
 
 @pytest_twisted.inlineCallbacks
@@ -160,7 +164,9 @@ def test_client_credentials_are_refused_on_the_backend_socket(secure_node: NodeP
     for login in attempts:
         with pytest.raises(Refused):
             yield connect_unix(path, login)
-    good = yield connect_unix(path, Login("kasagi_backend", authmethods=("wampcra",), secret=secure_node.env["KASAGI_BACKEND_SECRET"]))
+    good = yield connect_unix(
+        path, Login("kasagi_backend", authmethods=("wampcra",), secret=secure_node.env["KASAGI_BACKEND_SECRET"])
+    )
     try:
         assert good.welcome.authrole == "backend"
     finally:
@@ -189,14 +195,20 @@ def test_secrets_never_reach_the_log_even_at_debug_level(tmp_path: Path):
     """A secure node with the room service in its own process (backend login by WAMP-CRA), at log
     level debug, after good and bad logins on both transports: neither the client secret nor the
     backend secret is in its log. (At debug level Crossbar does log the tickets clients present.)"""
-    node = start(tmp_path, secret=SECRET, loglevel="debug", component="process", service={"store": "memory", "tick": 0.005})
+    node = start(
+        tmp_path, secret=SECRET, loglevel="debug", component="process", service={"store": "memory", "tick": 0.005}
+    )
     port, backend_secret = node.options.port, node.env["KASAGI_BACKEND_SECRET"]
     try:
         client = yield KasagiClient.connect(node.url, "alice", token("alice"))
         handle = yield when_served(lambda: client.join("logged"))
         yield handle.act("move", {"dx": 1, "dy": 1})
         yield client.close()
-        for login in (Login("alice", token("alice", secret="nope")), Login("alice", token("bob")), Login("mallory", "guess")):
+        for login in (
+            Login("alice", token("alice", secret="nope")),
+            Login("alice", token("bob")),
+            Login("mallory", "guess"),
+        ):
             with pytest.raises(Refused):
                 yield connect_ws(port, login)
         for login in (

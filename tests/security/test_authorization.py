@@ -63,14 +63,24 @@ def test_publishing_to_a_room_topic_is_refused_and_reaches_nobody(secure_node: N
 
 @pytest_twisted.inlineCallbacks
 @pytest.mark.parametrize(
-    "uri", ["kasagi.room.reg.join", "kasagi.room.reg.act", "kasagi.room..join", "kasagi.lobby.open", "kasagi.backend.room_access", "app.mine"]
+    "uri",
+    [
+        "kasagi.room.reg.join",
+        "kasagi.room.reg.act",
+        "kasagi.room..join",
+        "kasagi.lobby.open",
+        "kasagi.backend.room_access",
+        "app.mine",
+    ],
 )
 def test_registering_any_procedure_is_refused(port: int, uri: str):
     """A client can't register a room procedure, the lobby, a backend procedure or anything else."""
     mallory = yield connect_ws(port, Login("mallory", token("mallory")))
     try:
         match = "wildcard" if ".." in uri else None
-        yield refused(mallory.register(lambda *a, **k: None, uri, options=RegisterOptions(match=match, invoke="roundrobin")))
+        yield refused(
+            mallory.register(lambda *a, **k: None, uri, options=RegisterOptions(match=match, invoke="roundrobin"))
+        )
     finally:
         yield close(mallory)
 
@@ -108,8 +118,12 @@ def test_an_allowed_exact_subscription_does_not_open_the_prefix(secure_node: Nod
     try:
         yield alice.open("cachetrap")
         yield mallory.subscribe(lambda *a, **k: None, "kasagi.room.cachetrap")
-        yield refused(mallory.subscribe(lambda *a, **k: None, "kasagi.room.cachetrap", options=SubscribeOptions(match="prefix")))
-        yield refused(mallory.subscribe(lambda *a, **k: None, "kasagi.room.cachetrap", options=SubscribeOptions(match="wildcard")))
+        yield refused(
+            mallory.subscribe(lambda *a, **k: None, "kasagi.room.cachetrap", options=SubscribeOptions(match="prefix"))
+        )
+        yield refused(
+            mallory.subscribe(lambda *a, **k: None, "kasagi.room.cachetrap", options=SubscribeOptions(match="wildcard"))
+        )
     finally:
         yield close(mallory)
         yield alice.close()
@@ -171,7 +185,9 @@ def test_another_members_id_in_arguments_changes_nothing_for_that_member(secure_
         ]
         for d in cases:
             yield refused(d, "kasagi.error.invalid_argument")
-        spoof = yield mallory.call("kasagi.room.others.act", "move", {"dx": 5, "dy": 5}, 4, details={"caller_authid": "bob"})
+        spoof = yield mallory.call(
+            "kasagi.room.others.act", "move", {"dx": 5, "dy": 5}, 4, details={"caller_authid": "bob"}
+        )
         yield until(lambda: handle.seq >= spoof["seq"])
         assert handle.state["players"]["bob"] == position
         assert handle.state["members"]["bob"]["online"] is True
@@ -186,9 +202,15 @@ def test_server_owned_members_are_not_writable(secure_node: NodeProcess):
     """In a doc room, setting or deleting members/bob is rejected and bob stays online."""
     bob, handle, mallory = yield two_members(secure_node, "ownedmembers", "doc")
     try:
-        for args in ({"path": ["members", "bob"], "value": {"online": False}}, {"path": ["members", "bob", "online"], "value": False}):
+        for args in (
+            {"path": ["members", "bob"], "value": {"online": False}},
+            {"path": ["members", "bob", "online"], "value": False},
+        ):
             yield refused(mallory.call("kasagi.room.ownedmembers.act", "set", args, 1), "kasagi.error.rejected")
-        yield refused(mallory.call("kasagi.room.ownedmembers.act", "del", {"path": ["members", "bob"]}, 2), "kasagi.error.rejected")
+        yield refused(
+            mallory.call("kasagi.room.ownedmembers.act", "del", {"path": ["members", "bob"]}, 2),
+            "kasagi.error.rejected",
+        )
         assert handle.state["members"]["bob"]["online"] is True
     finally:
         yield close(mallory)
@@ -207,9 +229,18 @@ def test_a_forged_forward_for_cannot_impersonate_another_member(secure_node: Nod
         position, seq = dict(handle.state["players"]["bob"]), handle.seq
         forged = CallOptions(forward_for=[{"session": 1, "authid": "bob", "authrole": "client"}])
         # act's permission is cached now: the room service itself must refuse.
-        yield refused(mallory.call("kasagi.room.forwarded.act", "move", {"dx": 9, "dy": 9}, 2, options=forged), "kasagi.error.not_authorized")
-        yield refused(mallory.call("kasagi.room.forwarded.leave", options=forged), "kasagi.error.not_authorized", NOT_AUTHORIZED)
-        yield refused(mallory.call("kasagi.lobby.open", "forwarded2", options=forged), "kasagi.error.not_authorized", NOT_AUTHORIZED)
+        yield refused(
+            mallory.call("kasagi.room.forwarded.act", "move", {"dx": 9, "dy": 9}, 2, options=forged),
+            "kasagi.error.not_authorized",
+        )
+        yield refused(
+            mallory.call("kasagi.room.forwarded.leave", options=forged), "kasagi.error.not_authorized", NOT_AUTHORIZED
+        )
+        yield refused(
+            mallory.call("kasagi.lobby.open", "forwarded2", options=forged),
+            "kasagi.error.not_authorized",
+            NOT_AUTHORIZED,
+        )
         again = yield mallory.call("kasagi.room.forwarded.act", "move", {"dx": 1, "dy": 1}, 3)
         yield until(lambda: handle.seq >= again["seq"])
         assert handle.state["players"]["bob"] == position and handle.state["members"]["bob"]["online"]
@@ -224,7 +255,9 @@ def test_every_room_call_discloses_the_caller(secure_node: NodeProcess, port: in
     """A backend callee of a room's join, act and leave (and of an unopened room's fallback) always
     learns the calling member and session, whatever the caller asks."""
     seen: list[tuple[str, str | None, int | None]] = []
-    backend = yield connect_unix(str(secure_node.options.data_dir.resolve() / "backend.sock"), backend_login(secure_node))
+    backend = yield connect_unix(
+        str(secure_node.options.data_dir.resolve() / "backend.sock"), backend_login(secure_node)
+    )
     alice = yield connect_ws(port, Login("alice", token("alice")))
     try:
         for verb in ("join", "act", "leave"):
@@ -233,7 +266,9 @@ def test_every_room_call_discloses_the_caller(secure_node: NodeProcess, port: in
                 seen.append((verb, details.caller_authid, details.caller))
                 return {}
 
-            yield backend.register(record, f"kasagi.room.disclosed.{verb}", options=RegisterOptions(details_arg="details"))
+            yield backend.register(
+                record, f"kasagi.room.disclosed.{verb}", options=RegisterOptions(details_arg="details")
+            )
         yield alice.call("kasagi.room.disclosed.join", None)
         yield alice.call("kasagi.room.disclosed.act", "move", {}, 1, options=CallOptions(caller_authid="bob"))
         yield alice.call("kasagi.room.disclosed.leave")

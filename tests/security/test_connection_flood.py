@@ -62,7 +62,9 @@ def test_a_member_joins_within_5_s_during_a_flood_of_2000_connections(secure_nod
     peers: list[FloodPeer] = []
     started = reactor.seconds()
     for i in range(FLOOD):
-        reactor.connectTCP("127.0.0.1", secure_node.options.port, FloodFactory(UPGRADE if i % 2 else b"", stats, peers), timeout=30)
+        reactor.connectTCP(
+            "127.0.0.1", secure_node.options.port, FloodFactory(UPGRADE if i % 2 else b"", stats, peers), timeout=30
+        )
     probe = None
     try:
         yield until(lambda: stats["connected"] + stats["failed"] >= FLOOD, timeout=60)
@@ -104,7 +106,10 @@ def test_a_storm_of_500_failed_logins_does_not_lock_members_out(secure_node: Nod
     in, joins a room and has an action acknowledged (bound 15 s; the figure is printed)."""
     from tests.security.wamp_raw import Login, Refused, connect_ws
 
-    attempts = [connect_ws(secure_node.options.port, Login(f"bot{i}", token(f"bot{i}", secret="forged")), timeout=60) for i in range(STORM)]
+    attempts = [
+        connect_ws(secure_node.options.port, Login(f"bot{i}", token(f"bot{i}", secret="forged")), timeout=60)
+        for i in range(STORM)
+    ]
     t0 = reactor.seconds()
     probe = None
 
@@ -121,7 +126,10 @@ def test_a_storm_of_500_failed_logins_does_not_lock_members_out(secure_node: Nod
         results = yield defer.DeferredList(attempts, consumeErrors=True)
         refused = sum(1 for ok, r in results if not ok and r.check(Refused))
         storm_s = reactor.seconds() - t0
-        print(f"\nlogin storm: {refused}/{STORM} refused in {storm_s:.2f} s; probe login+open+join+act: {probe_s * 1000:.0f} ms")
+        print(
+            f"\nlogin storm: {refused}/{STORM} refused in {storm_s:.2f} s; "
+            f"probe login+open+join+act: {probe_s * 1000:.0f} ms"
+        )
         assert refused == STORM
     finally:
         if probe is not None:

@@ -64,11 +64,16 @@ bad_room_ids = values.filter(lambda v: not (isinstance(v, str) and ROOM_ID_RE.fu
 bad_cseqs = values.filter(lambda v: isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 2**53 - 1)
 #: Anything but a number within the speed limit.
 bad_steps = values.filter(
-    lambda v: isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)) or abs(v) > 10
+    lambda v: (
+        isinstance(v, bool)
+        or not isinstance(v, (int, float))
+        or (isinstance(v, float) and not math.isfinite(v))
+        or abs(v) > 10
+    )
 )
-kw_names = st.sampled_from(["room", "type", "options", "since", "action", "args", "cseq", "member", "authid", "session"]) | st.text(
-    alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12
-)
+kw_names = st.sampled_from(
+    ["room", "type", "options", "since", "action", "args", "cseq", "member", "authid", "session"]
+) | st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
 
 
 @dataclass
@@ -113,7 +118,10 @@ class Fuzz:
 @pytest.fixture(scope="module")
 def fuzz(secure_node: NodeProcess) -> Iterator[Fuzz]:
     port = secure_node.options.port
-    sessions = {s: pytest_twisted.blockon(connect_ws(port, Login("fuzzer", token("fuzzer")), s)) for s in ("cbor", "msgpack", "json")}
+    sessions = {
+        s: pytest_twisted.blockon(connect_ws(port, Login("fuzzer", token("fuzzer")), s))
+        for s in ("cbor", "msgpack", "json")
+    }
     observer = pytest_twisted.blockon(KasagiClient.connect(secure_node.url, "fzobserver", token("fzobserver")))
     arena = pytest_twisted.blockon(observer.join("fuzzarena"))
     doc = pytest_twisted.blockon(observer.join("fuzzdoc", "doc"))
@@ -149,7 +157,9 @@ def assert_stable(result: Any) -> None:
 @st.composite
 def corrupted_open(draw: st.DrawFn, room: str) -> tuple[list[Any], dict[str, Any]]:
     base: dict[str, Any] = {"room": room, "type": draw(st.sampled_from(["arena", "doc"])), "options": {}}
-    how = draw(st.sampled_from(["room", "type", "options", "members", "unknown_option", "extra_arg", "unknown_kw", "double"]))
+    how = draw(
+        st.sampled_from(["room", "type", "options", "members", "unknown_option", "extra_arg", "unknown_kw", "double"])
+    )
     if how == "room":
         base["room"] = draw(bad_room_ids)
     elif how == "type":
@@ -157,9 +167,13 @@ def corrupted_open(draw: st.DrawFn, room: str) -> tuple[list[Any], dict[str, Any
     elif how == "options":
         base["options"] = draw(values.filter(lambda v: v is not None and not isinstance(v, dict)))
     elif how == "members":
-        base["options"] = {"members": draw(values.filter(lambda v: v is not None and not (isinstance(v, list) and "fuzzer" in v)))}
+        base["options"] = {
+            "members": draw(values.filter(lambda v: v is not None and not (isinstance(v, list) and "fuzzer" in v)))
+        }
     elif how == "unknown_option":
-        base["options"] = {draw(st.text(min_size=1, max_size=8).filter(lambda k: k not in ("members", "schema"))): draw(values)}
+        base["options"] = {
+            draw(st.text(min_size=1, max_size=8).filter(lambda k: k not in ("members", "schema"))): draw(values)
+        }
     positional = [base["room"], base["type"], base["options"]]
     if how == "extra_arg":
         return [*positional, draw(values)], {}
@@ -185,9 +199,26 @@ def test_open_with_corrupted_arguments_is_refused_and_opens_nothing(fuzz: Fuzz, 
 
 
 @st.composite
-def corrupted_act(draw: st.DrawFn) -> tuple[list[Any], dict[str, Any]]:
-    base: dict[str, Any] = {"action": "move", "args": {"dx": 1, "dy": -1}, "cseq": draw(st.integers(1, 2**53 - 1))}
-    how = draw(st.sampled_from(["action", "args", "dx", "dy", "t", "unknown_arg_key", "missing", "cseq", "extra_arg", "unknown_kw", "double"]))
+def corrupted_act(draw: st.DrawFn, cseq: int) -> tuple[list[Any], dict[str, Any]]:
+    # A cseq never used before: a repeated one would (rightly) return its first result unchecked.
+    base: dict[str, Any] = {"action": "move", "args": {"dx": 1, "dy": -1}, "cseq": cseq}
+    how = draw(
+        st.sampled_from(
+            [
+                "action",
+                "args",
+                "dx",
+                "dy",
+                "t",
+                "unknown_arg_key",
+                "missing",
+                "cseq",
+                "extra_arg",
+                "unknown_kw",
+                "double",
+            ]
+        )
+    )
     if how == "action":
         base["action"] = draw(values.filter(lambda v: v != "move"))
     elif how == "args":
@@ -195,9 +226,15 @@ def corrupted_act(draw: st.DrawFn) -> tuple[list[Any], dict[str, Any]]:
     elif how in ("dx", "dy"):
         base["args"] = {**base["args"], how: draw(bad_steps)}
     elif how == "t":
-        base["args"] = {**base["args"], "t": draw(values.filter(lambda v: isinstance(v, bool) or not isinstance(v, (int, float))))}
+        base["args"] = {
+            **base["args"],
+            "t": draw(values.filter(lambda v: isinstance(v, bool) or not isinstance(v, (int, float)))),
+        }
     elif how == "unknown_arg_key":
-        base["args"] = {**base["args"], draw(st.text(max_size=8).filter(lambda k: k not in ("dx", "dy", "t"))): draw(values)}
+        base["args"] = {
+            **base["args"],
+            draw(st.text(max_size=8).filter(lambda k: k not in ("dx", "dy", "t"))): draw(values),
+        }
     elif how == "missing":
         base["args"] = {k: v for k, v in base["args"].items() if k != draw(st.sampled_from(["dx", "dy"]))}
     elif how == "cseq":
@@ -206,7 +243,9 @@ def corrupted_act(draw: st.DrawFn) -> tuple[list[Any], dict[str, Any]]:
     if how == "extra_arg":
         return [*positional, draw(values)], {}
     if how == "unknown_kw":
-        return positional, {draw(kw_names.filter(lambda k: k not in ("action", "args", "cseq", "details"))): draw(values)}
+        return positional, {
+            draw(kw_names.filter(lambda k: k not in ("action", "args", "cseq", "details"))): draw(values)
+        }
     if how == "double":
         name = draw(st.sampled_from(["action", "args", "cseq"]))
         return positional, {name: base[name]}
@@ -218,8 +257,9 @@ def corrupted_act(draw: st.DrawFn) -> tuple[list[Any], dict[str, Any]]:
 @given(data=st.data(), serializer=serializers)
 @pytest_twisted.inlineCallbacks
 def test_act_with_corrupted_arguments_is_refused_and_changes_nothing(fuzz: Fuzz, data: st.DataObject, serializer: str):
-    """An arena act with one broken argument is refused with invalid_argument or rejected, and the room makes no event."""
-    args, kwargs = data.draw(corrupted_act())
+    """An arena act with one broken argument is refused with invalid_argument or rejected, and the
+    room makes no event."""
+    args, kwargs = data.draw(corrupted_act(10**12 + next(fuzz.counter)))
     before = yield fuzz.position("fuzzarena")
     result = yield fuzz.call(serializer, "kasagi.room.fuzzarena.act", args, kwargs)
     assert_refused(result, "kasagi.error.invalid_argument", "kasagi.error.rejected")
@@ -232,7 +272,13 @@ def corrupted_join(draw: st.DrawFn) -> tuple[list[Any], dict[str, Any]]:
     if how == "since":
         return [draw(values.filter(lambda v: v is not None and not isinstance(v, dict)))], {}
     if how == "since_field":
-        since = {"epoch": 1, "seq": 0, draw(st.sampled_from(["epoch", "seq"])): draw(values.filter(lambda v: isinstance(v, bool) or not isinstance(v, int) or v < 0))}
+        since = {
+            "epoch": 1,
+            "seq": 0,
+            draw(st.sampled_from(["epoch", "seq"])): draw(
+                values.filter(lambda v: isinstance(v, bool) or not isinstance(v, int) or v < 0)
+            ),
+        }
         return ([since], {}) if draw(st.booleans()) else ([], {"since": since})
     if how == "extra_arg":
         return [None, draw(values)], {}
@@ -257,9 +303,15 @@ def test_join_with_corrupted_arguments_is_refused_and_adds_no_session(fuzz: Fuzz
 
 
 @FUZZ
-@given(args=st.lists(values, max_size=4), kwargs=st.dictionaries(kw_names.filter(lambda k: k != "details"), values, max_size=3), serializer=serializers)
+@given(
+    args=st.lists(values, max_size=4),
+    kwargs=st.dictionaries(kw_names.filter(lambda k: k != "details"), values, max_size=3),
+    serializer=serializers,
+)
 @pytest_twisted.inlineCallbacks
-def test_leave_with_any_argument_is_refused_and_the_member_stays(fuzz: Fuzz, args: list[Any], kwargs: dict[str, Any], serializer: str):
+def test_leave_with_any_argument_is_refused_and_the_member_stays(
+    fuzz: Fuzz, args: list[Any], kwargs: dict[str, Any], serializer: str
+):
     """leave takes no arguments: any argument is refused and the member stays in the room."""
     if not args and not kwargs:
         reject()
@@ -275,7 +327,9 @@ def test_leave_with_any_argument_is_refused_and_the_member_stays(fuzz: Fuzz, arg
 # pytest.mark.parametrize).
 def _arbitrary(uri: str, doc: str) -> Any:
     @FUZZ
-    @given(args=st.lists(values, max_size=4), kwargs=st.dictionaries(kw_names, values, max_size=3), serializer=serializers)
+    @given(
+        args=st.lists(values, max_size=4), kwargs=st.dictionaries(kw_names, values, max_size=3), serializer=serializers
+    )
     @pytest_twisted.inlineCallbacks
     def test(fuzz: Fuzz, args: list[Any], kwargs: dict[str, Any], serializer: str):  # type: ignore[no-untyped-def]
         assert_stable((yield fuzz.call(serializer, uri, args, kwargs)))
@@ -290,7 +344,13 @@ def _arbitrary(uri: str, doc: str) -> Any:
 _STABLE = "answers with a result or a stable error URI (never an internal error) and the service keeps serving."
 test_arbitrary_open_arguments = _arbitrary("kasagi.lobby.open", "Whatever its arguments, kasagi.lobby.open " + _STABLE)
 test_arbitrary_join_arguments = _arbitrary("kasagi.room.fuzzarena.join", "Whatever its arguments, join " + _STABLE)
-test_arbitrary_arena_act_arguments = _arbitrary("kasagi.room.fuzzarena.act", "Whatever its arguments, act in an arena " + _STABLE)
-test_arbitrary_doc_act_arguments = _arbitrary("kasagi.room.fuzzdoc.act", "Whatever its arguments, act in a doc " + _STABLE)
+test_arbitrary_arena_act_arguments = _arbitrary(
+    "kasagi.room.fuzzarena.act", "Whatever its arguments, act in an arena " + _STABLE
+)
+test_arbitrary_doc_act_arguments = _arbitrary(
+    "kasagi.room.fuzzdoc.act", "Whatever its arguments, act in a doc " + _STABLE
+)
 test_arbitrary_leave_arguments = _arbitrary("kasagi.room.fuzzarena.leave", "Whatever its arguments, leave " + _STABLE)
-test_arbitrary_unopened_room_arguments = _arbitrary("kasagi.room.fz_nowhere.act", "Whatever its arguments, a call to an unopened room " + _STABLE)
+test_arbitrary_unopened_room_arguments = _arbitrary(
+    "kasagi.room.fz_nowhere.act", "Whatever its arguments, a call to an unopened room " + _STABLE
+)

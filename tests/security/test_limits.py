@@ -38,7 +38,9 @@ def test_a_member_acting_too_fast_is_rate_limited(limits_node: NodeProcess):
         yield speedy.call("kasagi.room.ratelimited.join", None)
         yield until(lambda: "speedy" in handle.state["players"])
         x0 = handle.state["players"]["speedy"]["x"]
-        results = yield settled([speedy.call("kasagi.room.ratelimited.act", "move", {"dx": 1, "dy": 0}, cseq) for cseq in range(1, 11)])
+        results = yield settled(
+            [speedy.call("kasagi.room.ratelimited.act", "move", {"dx": 1, "dy": 0}, cseq) for cseq in range(1, 11)]
+        )
         passed = [r for r in results if isinstance(r, dict)]
         limited = [r for r in results if isinstance(r, ApplicationError)]
         assert all(e.error == "kasagi.error.rate_limited" and e.kwargs["retryable"] for e in limited)
@@ -130,12 +132,18 @@ def test_oversized_values_are_refused_at_the_boundary(limits_node: NodeProcess):
     client = yield KasagiClient.connect(limits_node.url, "bulky")
     try:
         yield client.join("bulkydoc", "doc")
-        error = yield refused(client.call("kasagi.room.bulkydoc.act", "set", {"path": ["a"], "value": "z" * 20_000}, 1), "kasagi.error.invalid_argument")
+        error = yield refused(
+            client.call("kasagi.room.bulkydoc.act", "set", {"path": ["a"], "value": "z" * 20_000}, 1),
+            "kasagi.error.invalid_argument",
+        )
         assert error.kwargs["field"] == "args.value"
         deep: object = 1
         for _ in range(40):
             deep = [deep]
-        error = yield refused(client.call("kasagi.room.bulkydoc.act", "set", {"path": ["a"], "value": deep}, 2), "kasagi.error.invalid_argument")
+        error = yield refused(
+            client.call("kasagi.room.bulkydoc.act", "set", {"path": ["a"], "value": deep}, 2),
+            "kasagi.error.invalid_argument",
+        )
         assert error.kwargs["field"].startswith("args.value")
     finally:
         yield client.close()

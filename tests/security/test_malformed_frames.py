@@ -25,10 +25,7 @@ Script = Callable[[bytes], list[tuple[bytes, bool]]]
 
 
 class FrameClient(WebSocketClientProtocol):  # type: ignore[misc]
-    """Sends raw frames: ``first`` on open, then whatever ``script(message)`` answers."""
-
-    first: list[tuple[bytes, bool]] = []
-    script: Script | None = None
+    """Sends raw frames: its factory's ``first`` on open, then whatever ``script(message)`` answers."""
 
     def onOpen(self) -> None:
         self.factory.opened.callback(None) if not self.factory.opened.called else None
@@ -46,7 +43,9 @@ class FrameClient(WebSocketClientProtocol):  # type: ignore[misc]
             self.factory.closed.callback(code)
 
 
-def open_raw(port: int, subprotocol: str, first: list[tuple[bytes, bool]], script: Script | None = None) -> WebSocketClientFactory:
+def open_raw(
+    port: int, subprotocol: str, first: list[tuple[bytes, bool]], script: Script | None = None
+) -> WebSocketClientFactory:
     factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}/ws", protocols=[subprotocol])
     factory.protocol = FrameClient
     factory.setProtocolOptions(autoFragmentSize=0, maxMessagePayloadSize=0, maxFramePayloadSize=0)
@@ -60,7 +59,9 @@ def hello(authid: str) -> list[object]:
     return [1, "kasagi", {"authmethods": ["ticket"], "authid": authid, "roles": {"caller": {}, "subscriber": {}}}]
 
 
-def after_welcome(then: bytes, binary: bool, encode: Callable[[object], bytes], decode: Callable[[bytes], object]) -> Script:
+def after_welcome(
+    then: bytes, binary: bool, encode: Callable[[object], bytes], decode: Callable[[bytes], object]
+) -> Script:
     """Log in properly (ticket), then send ``then``."""
 
     def script(payload: bytes) -> list[tuple[bytes, bool]]:
@@ -106,12 +107,19 @@ CASES: dict[str, tuple[str, list[tuple[bytes, bool]], Script | None]] = {
     "CALL with a malformed forward_for (CBOR)": (
         "wamp.2.cbor",
         [(cbor2.dumps(hello("frames")), True)],
-        after_welcome(cbor2.dumps([48, 1, {"forward_for": [{"x": 1}]}, "kasagi.lobby.open", ["x"]]), True, cbor2.dumps, cbor2.loads),
+        after_welcome(
+            cbor2.dumps([48, 1, {"forward_for": [{"x": 1}]}, "kasagi.lobby.open", ["x"]]),
+            True,
+            cbor2.dumps,
+            cbor2.loads,
+        ),
     ),
     "2 MiB CALL after WELCOME (msgpack)": (
         "wamp.2.msgpack",
         [(msgpack.packb(hello("frames")), True)],
-        after_welcome(msgpack.packb([48, 1, {}, "kasagi.lobby.open", ["x" * (2 * MIB)]]), True, msgpack.packb, msgpack.unpackb),
+        after_welcome(
+            msgpack.packb([48, 1, {}, "kasagi.lobby.open", ["x" * (2 * MIB)]]), True, msgpack.packb, msgpack.unpackb
+        ),
     ),
 }
 
@@ -161,7 +169,8 @@ class SilentPeer(protocol.Protocol):
 
 UPGRADE = (
     b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Protocol: wamp.2.json\r\n\r\n"
 )
 
 

@@ -125,7 +125,9 @@ def test_members_are_a_lobby_option_and_the_room_type_keeps_its_own(secure_node:
         with pytest.raises(ApplicationError) as info:
             yield handle.act("set", {"path": ["title"], "value": 5})
         assert info.value.error == "kasagi.error.rejected"
-        error = yield refused(alice.open("privdoc2", "doc", {"members": ["alice"], "colour": "red"}), "kasagi.error.invalid_argument")
+        error = yield refused(
+            alice.open("privdoc2", "doc", {"members": ["alice"], "colour": "red"}), "kasagi.error.invalid_argument"
+        )
         assert error.kwargs["field"] == "options.colour"
     finally:
         yield alice.close()

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import txaio
 from autobahn.twisted.rawsocket import WampRawSocketClientFactory
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.twisted.websocket import WampWebSocketClientFactory
-import txaio
 from autobahn.wamp import auth, message
 from autobahn.wamp.request import CallRequest
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
@@ -52,7 +52,12 @@ class RawSession(ApplicationSession):  # type: ignore[misc]
         self.welcome: Any = None
 
     def onConnect(self) -> None:
-        self.join(self.config.realm, authmethods=list(self.login.authmethods), authid=self.login.authid, authrole=self.login.authrole)
+        self.join(
+            self.config.realm,
+            authmethods=list(self.login.authmethods),
+            authid=self.login.authid,
+            authrole=self.login.authrole,
+        )
 
     def onChallenge(self, challenge: Any) -> str:
         if challenge.method == "wampcra":
@@ -137,10 +142,7 @@ def close(*sessions: RawSession | None):  # type: ignore[no-untyped-def]
     if waits:
         from kasagi.deadline import within
 
-        try:
-            yield within(defer.DeferredList(waits), 10.0, reactor, "close")
-        except Exception:  # noqa: BLE001 -- best-effort cleanup
-            pass
+        yield within(defer.DeferredList(waits), 10.0, reactor, "close").addErrback(lambda _: None)  # best effort
 
 
 def until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01) -> defer.Deferred:

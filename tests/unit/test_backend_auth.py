@@ -9,11 +9,17 @@ from router.backend_auth import create_authenticator
 
 
 def test_only_the_backend_principal_gets_the_secret_and_role(monkeypatch: pytest.MonkeyPatch):
-    """kasagi_backend gets the backend role and the secret from the environment; any other authid or realm is refused."""
+    """kasagi_backend gets the backend role and the secret from the environment; any other authid or
+    realm is refused."""
     monkeypatch.setenv("KASAGI_BACKEND_SECRET", "s" * 32)
     authenticate = create_authenticator({"secret_env": "KASAGI_BACKEND_SECRET"})
     assert authenticate("kasagi", "kasagi_backend", {}) == {"secret": "s" * 32, "role": "backend"}
-    for realm, authid in (("kasagi", "alice"), ("kasagi", None), ("other", "kasagi_backend"), ("kasagi", "kasagi_backend ")):
+    for realm, authid in (
+        ("kasagi", "alice"),
+        ("kasagi", None),
+        ("other", "kasagi_backend"),
+        ("kasagi", "kasagi_backend "),
+    ):
         with pytest.raises(ApplicationError) as info:
             authenticate(realm, authid, {})
         assert info.value.error == "kasagi.error.not_authorized"

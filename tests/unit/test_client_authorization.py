@@ -7,7 +7,9 @@ import pytest
 from kasagi.authorization import DENY, CacheBudget, RoomCheck, admits, authorize_client
 
 
-@pytest.mark.parametrize("uri", ["kasagi.lobby.open", "kasagi.room.r1.join", "kasagi.room.r1.act", "kasagi.room.r1.leave"])
+@pytest.mark.parametrize(
+    "uri", ["kasagi.lobby.open", "kasagi.room.r1.join", "kasagi.room.r1.act", "kasagi.room.r1.leave"]
+)
 def test_clients_may_call_the_lobby_and_room_procedures_with_disclosure(uri):
     """Allowed calls are disclosed to the callee."""
     assert authorize_client(uri, "call", None) == {"allow": True, "disclose": True, "cache": True}
@@ -86,7 +88,9 @@ def test_the_room_service_answers_forged_invocations_with_not_authorized():
 
     from kasagi.wamp import forged_caller
 
-    forged = message.Invocation(7, 1, args=["move"], forward_for=[{"session": 1, "authid": "bob", "authrole": "client"}])
+    forged = message.Invocation(
+        7, 1, args=["move"], forward_for=[{"session": 1, "authid": "bob", "authrole": "client"}]
+    )
     error = forged_caller(forged)
     assert error is not None and error.request == 7 and error.error == "kasagi.error.not_authorized"
     assert error.kwargs["field"] == "forward_for"

@@ -14,9 +14,19 @@ from kasagi.core.room import RoomConfig
 from kasagi.core.size import json_size, size_delta
 from kasagi.testing import make_room
 
-scalars = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4), max_leaves=12)
-keys = st.text(alphabet="abcé\"", max_size=3)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=12,
+)
+keys = st.text(alphabet='abcé"', max_size=3)
 paths = st.lists(keys | st.integers(0, 4), min_size=1, max_size=4)
 ops = st.one_of(st.tuples(st.just("set"), paths, values).map(list), st.tuples(st.just("del"), paths).map(list))
 

@@ -95,7 +95,8 @@ def test_clients_may_call_and_subscribe_to_what_the_client_uses_and_nothing_else
     assert not allowed("client", wire.AUTHENTICATE, "call")
     assert not allowed("client", "kasagi.room.r1.other", "call")
     assert not allowed("client", wire.ROOM_ACCESS, "call")
-    assert not allowed("client", wire.room_procedure("r1", "act"), "call", {"forward_for": [{"session": 1, "authid": "b", "authrole": "client"}]})
+    forged = {"forward_for": [{"session": 1, "authid": "b", "authrole": "client"}]}
+    assert not allowed("client", wire.room_procedure("r1", "act"), "call", forged)
 
 
 @pytest.mark.parametrize("action", ACTIONS)

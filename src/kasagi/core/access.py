@@ -60,7 +60,9 @@ class RoomAccess:
                 )
         members = frozenset(raw)
         if len(members) != len(raw):
-            raise InvalidArgument("a member id is listed twice", field=field, expected="distinct member ids", got="duplicates")
+            raise InvalidArgument(
+                "a member id is listed twice", field=field, expected="distinct member ids", got="duplicates"
+            )
         return cls(members)
 
     @property

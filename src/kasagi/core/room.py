@@ -231,7 +231,10 @@ class Room:
         members = self.state.get("members", {})
         if limit and member not in members and member not in self._member_sessions and len(members) >= limit:
             raise Full(
-                "the room is full", field="members", expected=f"at most {limit} members in the room", got=f"{len(members)} members"
+                "the room is full",
+                field="members",
+                expected=f"at most {limit} members in the room",
+                got=f"{len(members)} members",
             )
         self.add_session(member, session_id, now_ms)
         return self.catch_up(member, since)

@@ -135,7 +135,7 @@ class RoomRegistry:
                 raise InvalidArgument(
                     "the room exists with another member list",
                     field=f"options.{OPEN_MEMBERS}",
-                    expected="the member list the room was created with" if room.access.is_private else "none: the room is public",
+                    expected=("the member list it was created with" if room.access.is_private else "none: it is public"),
                     got=f"a list of {len(cmd.access.members or ())}",
                 )
             reply: dict[str, Any] = {"room": cmd.room, "type": room.type.name, "epoch": room.epoch, "seq": room.seq}
@@ -174,9 +174,9 @@ class RoomRegistry:
             return reply(access_of_stored(stored.options)[0])
 
         def unknown(failure: Failure) -> Failure:
-            return Failure(
-                Unavailable("the room store did not answer", field="store", expected="a loaded room", got=failure.getErrorMessage()[:200])
-            )
+            why = failure.getErrorMessage()[:200]
+            error = Unavailable("the room store did not answer", field="store", expected="a loaded room", got=why)
+            return Failure(error)
 
         return d.addCallbacks(answer, unknown)
 
@@ -218,7 +218,8 @@ class RoomRegistry:
         if stored is None:
             room_type = make_room_type(cmd.type, cmd.options, self._types)
             access = cmd.access or PUBLIC
-            room = Room(cmd.room, room_type, epoch=new_epoch(0, self._now_ms()), config=self._settings.room_config(), access=access)
+            epoch = new_epoch(0, self._now_ms())
+            room = Room(cmd.room, room_type, epoch=epoch, config=self._settings.room_config(), access=access)
             options = stored_options(room_type.options(), access)
             try:
                 yield within(

@@ -72,7 +72,8 @@ class RoomRunner:
         self._last_snapshot_seq = room.seq
         self.stopped = False
         #: Counters for metrics and tests.
-        self.stats = {"events": 0, "actions": 0, "refused": 0, "failed_commits": 0, "catchups": 0, "snapshots": 0, "rate_limited": 0}
+        self.stats = {"events": 0, "actions": 0, "refused": 0, "failed_commits": 0, "catchups": 0, "snapshots": 0}
+        self.stats["rate_limited"] = 0
 
     # -- calls -------------------------------------------------------------------------------
     def join(self, member: str, session_id: str, cmd: JoinCommand) -> Deferred[dict[str, Any]]:

@@ -83,10 +83,16 @@ def forged_caller(msg: Any) -> message.Error | None:
     """The error answering an invocation whose caller claims to forward for someone, or None."""
     if not isinstance(msg, message.Invocation) or not msg.forward_for:
         return None
-    _log.warn("refused an invocation of {procedure} that claims to forward for {ff}", procedure=msg.procedure, ff=str(msg.forward_for)[:200])
+    _log.warn(
+        "refused an invocation of {procedure} that claims to forward for {ff}",
+        procedure=msg.procedure,
+        ff=str(msg.forward_for)[:200],
+    )
     error = NotAuthorized(
-        "calls forwarded for another member are not accepted", field="forward_for", expected="no forward_for", got="a forward_for list"
+        "calls forwarded for another member are not accepted",
+        field="forward_for",
+        expected="no forward_for",
+        got="a forward_for list",
     )
-    return message.Error(
-        message.Invocation.MESSAGE_TYPE, msg.request, wire.ErrorURI.NOT_AUTHORIZED, args=[error.message], kwargs=error.details()
-    )
+    uri, kind = wire.ErrorURI.NOT_AUTHORIZED, message.Invocation.MESSAGE_TYPE
+    return message.Error(kind, msg.request, uri, args=[error.message], kwargs=error.details())
