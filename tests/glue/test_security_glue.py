@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from twisted.internet.defer import Deferred, fail
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from kasagi.core.access import RoomAccess
@@ -144,3 +146,43 @@ class PrivateRoomTests(SynchronousTestCase):
 
         registry, _, _, _ = make_registry(store=Broken())
         self.failureResultOf(registry.access("secret"), Unavailable)
+
+
+class AuthorizerTests(SynchronousTestCase):
+    """The router-side client authorizer, with the room service's answer faked."""
+
+    def authorizer(self, answer: Deferred[Any]) -> Any:
+        from autobahn.wamp.types import ComponentConfig
+        from twisted.internet.task import Clock
+
+        from kasagi.authorization import CacheBudget
+        from router.authorizer import ClientAuthorizer
+
+        authorizer = ClientAuthorizer(ComponentConfig(realm="kasagi"))
+        authorizer._clock = self.clock = Clock()
+        authorizer._budget = CacheBudget(10)
+        authorizer.call = lambda *args, **kwargs: answer  # type: ignore[method-assign]
+        return authorizer
+
+    def test_a_subscription_is_refused_when_the_room_service_fails_or_is_silent(self) -> None:
+        """No answer (an error, or none within 5 s) refuses the subscription: fail closed."""
+        session = {"authid": "alice"}
+        failing = self.authorizer(fail(Exception("no callee")))
+        self.assertEqual(
+            self.successResultOf(failing.authorize(session, "kasagi.room.r1", "subscribe", {})),
+            {"allow": False, "cache": False},
+        )
+        silent = self.authorizer(Deferred())
+        d = silent.authorize(session, "kasagi.room.r1", "subscribe", {})
+        self.assertNoResult(d)
+        self.clock.advance(5)
+        self.assertEqual(self.successResultOf(d), {"allow": False, "cache": False})
+
+    def test_a_subscription_follows_the_member_list(self) -> None:
+        """A listed member is admitted (uncached); anyone else is refused."""
+        answer = succeed({"room": "r1", "exists": True, "members": ["alice"]})
+        authorizer = self.authorizer(answer)
+        allowed = self.successResultOf(authorizer.authorize({"authid": "alice"}, "kasagi.room.r1", "subscribe", {}))
+        self.assertEqual(allowed, {"allow": True, "cache": False})
+        refused = self.successResultOf(authorizer.authorize({"authid": "mallory"}, "kasagi.room.r1", "subscribe", {}))
+        self.assertEqual(refused, {"allow": False, "cache": False})
