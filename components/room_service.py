@@ -30,7 +30,7 @@ from kasagi.core.errors import InvalidArgument, NoSuchRoom
 from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
-from kasagi.wamp import caller_member, caller_session, forged_caller, wamp_errors
+from kasagi.wamp import caller_member, caller_session, screen_invocation, wamp_errors
 
 __all__ = ["RoomService"]
 
@@ -55,7 +55,7 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         raise ValueError(f"unexpected authentication method {challenge.method}")
 
     def onMessage(self, msg: Any) -> None:
-        refusal = forged_caller(msg)
+        refusal = screen_invocation(msg)
         if refusal is not None:
             self._transport.send(refusal)
             return

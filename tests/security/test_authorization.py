@@ -7,9 +7,10 @@ import pytest
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallOptions, PublishOptions, RegisterOptions, SubscribeOptions
-from twisted.internet import defer
+from twisted.internet import defer, reactor
 
 from kasagi.client import KasagiClient
+from kasagi.deadline import within
 from kasagi.node import NodeProcess
 from tests.security.nodes import token
 from tests.security.wamp_raw import Login, close, connect_unix, connect_ws, until
@@ -275,3 +276,17 @@ def test_every_room_call_discloses_the_caller(secure_node: NodeProcess, port: in
         assert seen == [(verb, "alice", alice.session_id) for verb in ("join", "act", "leave")]
     finally:
         yield close(alice, backend)
+
+
+@pytest_twisted.inlineCallbacks
+@pytest.mark.parametrize("keyword", ["f", "fun", "self"])
+def test_a_keyword_autobahn_cannot_dispatch_is_answered(secure_node: NodeProcess, port: int, keyword: str):
+    """Regression: a call with a keyword named f, fun or self used to stay unanswered forever (it
+    broke Autobahn's dispatch in the room service); it is now refused with invalid_argument."""
+    mallory = yield connect_ws(port, Login("mallory", token("mallory")))
+    try:
+        for uri in ("kasagi.lobby.open", "kasagi.room.kwroom.join", "kasagi.room.nowhere.act"):
+            call = mallory.call_raw(uri, ["kwroom"] if uri == "kasagi.lobby.open" else [], {keyword: 1})
+            yield refused(within(call, 10.0, reactor, f"an answer to {uri}"), "kasagi.error.invalid_argument")
+    finally:
+        yield close(mallory)

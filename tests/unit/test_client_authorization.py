@@ -86,12 +86,24 @@ def test_the_room_service_answers_forged_invocations_with_not_authorized():
     """An invocation carrying forward_for is answered with kasagi.error.not_authorized; others pass."""
     from autobahn.wamp import message
 
-    from kasagi.wamp import forged_caller
+    from kasagi.wamp import screen_invocation
 
     forged = message.Invocation(
         7, 1, args=["move"], forward_for=[{"session": 1, "authid": "bob", "authrole": "client"}]
     )
-    error = forged_caller(forged)
+    error = screen_invocation(forged)
     assert error is not None and error.request == 7 and error.error == "kasagi.error.not_authorized"
     assert error.kwargs["field"] == "forward_for"
-    assert forged_caller(message.Invocation(8, 1, args=["move"])) is None
+    assert screen_invocation(message.Invocation(8, 1, args=["move"], kwargs={"cseq": 1})) is None
+
+
+@pytest.mark.parametrize("key", ["f", "fun", "self"])
+def test_keywords_autobahn_cannot_dispatch_are_answered_with_invalid_argument(key):
+    """A keyword named f, fun or self is refused before dispatch (it would
+    leave the call unanswered)."""
+    from autobahn.wamp import message
+
+    from kasagi.wamp import screen_invocation
+
+    error = screen_invocation(message.Invocation(9, 1, args=[], kwargs={key: 1}))
+    assert error is not None and error.request == 9 and error.error == "kasagi.error.invalid_argument"

@@ -1,10 +1,15 @@
 """The WAMP edge: domain errors become ``ApplicationError`` here and nowhere else, and the
 member is taken from the router's caller disclosure, never from a payload.
 
-A caller can put a ``forward_for`` list in its CALL options, and Crossbar then discloses the
-first entry of that list as the caller (meant for router-to-router links). Kasagi has no such
-links, so an invocation that arrives with ``forward_for`` is a forgery: :func:`forged_caller`
-answers it with ``kasagi.error.not_authorized`` before it reaches a procedure.
+:func:`screen_invocation` answers two kinds of invocations before Autobahn dispatches them:
+
+- A caller can put a ``forward_for`` list in its CALL options, and Crossbar then discloses the
+  first entry of that list as the caller (meant for router-to-router links). Kasagi has no
+  such links, so an invocation with ``forward_for`` is a forgery: ``kasagi.error.not_authorized``.
+- Autobahn hands a callee the caller's keywords through ``txaio.as_future(fun, *args,
+  **kwargs)`` and ``maybeDeferred(f, ...)``: a keyword named ``self``, ``fun`` or ``f`` makes
+  that dispatch raise, and the call is never answered. No procedure takes such a keyword:
+  ``kasagi.error.invalid_argument``.
 """
 
 from __future__ import annotations
@@ -20,10 +25,16 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from kasagi import wire
-from kasagi.core.errors import KasagiError, NotAuthorized
+from kasagi.core.errors import InvalidArgument, KasagiError, NotAuthorized, describe
 
-__all__ = ["caller_member", "caller_session", "forged_caller", "to_application_error", "wamp_errors"]
+__all__ = [
+    "RESERVED_KEYWORDS",
+    "caller_member",
+    "caller_session",
+    "screen_invocation",
+    "to_application_error",
+    "wamp_errors",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _log = Logger()
@@ -79,10 +90,34 @@ def caller_session(details: CallDetails | None) -> str:
     return str(session)
 
 
-def forged_caller(msg: Any) -> message.Error | None:
-    """The error answering an invocation whose caller claims to forward for someone, or None."""
-    if not isinstance(msg, message.Invocation) or not msg.forward_for:
+#: Keyword names Autobahn's dispatch can't pass on (parameters of ``as_future``/``maybeDeferred``).
+RESERVED_KEYWORDS = frozenset({"self", "fun", "f"})
+
+
+def screen_invocation(msg: Any) -> message.Error | None:
+    """The error answering an invocation that must not reach a procedure, or None."""
+    if not isinstance(msg, message.Invocation):
         return None
+    if msg.forward_for:
+        return _forged_caller(msg)
+    for key in msg.kwargs or {}:
+        if not isinstance(key, str) or key in RESERVED_KEYWORDS:
+            error = InvalidArgument(
+                "a keyword argument no procedure takes",
+                field=str(key)[:64],
+                expected="string keyword names other than " + ", ".join(sorted(RESERVED_KEYWORDS)),
+                got=describe(key),
+            )
+            return _error(msg, error)
+    return None
+
+
+def _error(msg: Any, error: KasagiError) -> message.Error:
+    kind = message.Invocation.MESSAGE_TYPE
+    return message.Error(kind, msg.request, error.uri, args=[error.message], kwargs=error.details())
+
+
+def _forged_caller(msg: Any) -> message.Error:
     _log.warn(
         "refused an invocation of {procedure} that claims to forward for {ff}",
         procedure=msg.procedure,
@@ -94,5 +129,4 @@ def forged_caller(msg: Any) -> message.Error | None:
         expected="no forward_for",
         got="a forward_for list",
     )
-    uri, kind = wire.ErrorURI.NOT_AUTHORIZED, message.Invocation.MESSAGE_TYPE
-    return message.Error(kind, msg.request, uri, args=[error.message], kwargs=error.details())
+    return _error(msg, error)
