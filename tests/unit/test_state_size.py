@@ -69,7 +69,7 @@ def test_an_action_that_would_make_the_state_too_big_is_rejected_and_changes_not
 
 def test_size_is_recomputed_after_a_rollback():
     """A failed commit rolls the state back and the tracked size with it."""
-    room = make_room(type_name="doc")
+    room = make_room(type_name="doc", config=RoomConfig(max_state_bytes=10_000))
     room.join("alice", "s1", None, 0)
     batch = room.begin_commit()
     room.commit_succeeded(batch, 0)

@@ -180,8 +180,9 @@ class Room:
             state.setdefault("members", {})
         self.committed: dict[str, Any] = state
         self.state: dict[str, Any] = copy_value(state)
-        #: ``json_size(self.state)``, kept up to date op by op.
-        self.state_bytes = json_size(self.state)
+        #: ``json_size(self.state)``, kept up to date op by op (only when a limit is set).
+        self._track_size = self.config.max_state_bytes > 0
+        self.state_bytes = json_size(self.state) if self._track_size else 0
         # member -> {cseq: seq}, oldest applied first (the exactly-once window).
         self.results: dict[str, dict[int, int]] = {m: dict(r) for m, r in (results or {}).items()}
         self.history = DeltaLog(
@@ -331,7 +332,8 @@ class Room:
         """Apply ``ops`` recording ``log``; return how many bytes they added to the state."""
         grown = 0
         for op in ops:
-            grown += size_delta(self.state, op)
+            if self._track_size:
+                grown += size_delta(self.state, op)
             apply_op(self.state, op, log)
         return grown
 
@@ -425,6 +427,6 @@ class Room:
         self._inflight = None
         self._pending = _Pending()
         self.state = copy_value(self.committed)
-        self.state_bytes = json_size(self.state)
+        self.state_bytes = json_size(self.state) if self._track_size else 0
         self.reconcile_presence(now_ms)
         return failed
