@@ -2,7 +2,7 @@
 
 - ``secure_node``: secure mode (a secret in ``KASAGI_SECRET``), room service in the router
   worker, default limits, log level ``info`` (what ``kasagi up`` runs with).
-- ``limits_node``: dev mode with small limits (rates, members, rooms, state size) and 1 s
+- ``limits_node``: dev mode with small limits (action rate, members, state size) and 1 s
   pings, so each limit can be reached in a few calls.
 """
 
