@@ -36,9 +36,10 @@ class RawBaseline(RoomService):
         self._rooms: dict[str, dict[str, dict[str, Any]]] = {}
         self._seqs: dict[str, int] = {}
         self._publish_options = PublishOptions(acknowledge=False)
-        yield self.register(
-            self._open_raw, wire.LOBBY_OPEN, RegisterOptions(invoke="roundrobin", details_arg="details")
-        )
+        shared = RegisterOptions(invoke="roundrobin", details_arg="details")
+        yield self.register(self._open_raw, wire.LOBBY_OPEN, shared)
+        # Every room of the baseline is public (the client authorizer asks before a subscription).
+        yield self.register(self._access_raw, wire.ROOM_ACCESS, shared)
         yield self.subscribe(self._input, wire.INPUT_PREFIX, SubscribeOptions(match="prefix", details_arg="details"))
         self.log.warn("raw baseline ready: moves are NOT validated (benchmark only)")
 
@@ -61,6 +62,9 @@ class RawBaseline(RoomService):
             )
             yield self.register(lambda *a, details, **kw: {}, wire.room_procedure(room, "leave"), options)
         return {"room": room, "type": "arena", "epoch": EPOCH, "seq": self._seqs[room]}
+
+    def _access_raw(self, room: str, details: CallDetails) -> dict[str, Any]:
+        return {"room": room, "exists": True, wire.OPEN_MEMBERS: None}
 
     def _join_raw(self, room: str, details: CallDetails) -> dict[str, Any]:
         member = details.caller_authid
