@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallDetails, PublishOptions, RegisterOptions, SubscribeOptions
 from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
@@ -40,6 +41,9 @@ class RawBaseline(RoomService):
         yield self.register(self._open_raw, wire.LOBBY_OPEN, shared)
         # Every room of the baseline is public (the client authorizer asks before a subscription).
         yield self.register(self._access_raw, wire.ROOM_ACCESS, shared)
+        fallback = RegisterOptions(match="wildcard", invoke="roundrobin", details_arg="details")
+        for verb in wire.ROOM_VERBS:
+            yield self.register(self._no_such_room, wire.room_wildcard(verb), fallback)
         yield self.subscribe(self._input, wire.INPUT_PREFIX, SubscribeOptions(match="prefix", details_arg="details"))
         self.log.warn("raw baseline ready: moves are NOT validated (benchmark only)")
 
@@ -62,6 +66,9 @@ class RawBaseline(RoomService):
             )
             yield self.register(lambda *a, details, **kw: {}, wire.room_procedure(room, "leave"), options)
         return {"room": room, "type": "arena", "epoch": EPOCH, "seq": self._seqs[room]}
+
+    def _no_such_room(self, *args: Any, details: CallDetails, **kwargs: Any) -> None:
+        raise ApplicationError(wire.ErrorURI.NO_SUCH_ROOM, "the room is not open; call kasagi.lobby.open first")
 
     def _access_raw(self, room: str, details: CallDetails) -> dict[str, Any]:
         return {"room": room, "exists": True, wire.OPEN_MEMBERS: None}

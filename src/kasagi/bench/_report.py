@@ -41,6 +41,7 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
         "B/deliv",
         "viol",
         "srv CPU%",
+        "us/msg",
         "srv RSS MB",
         "gen CPU%",
         "targets",
