@@ -21,7 +21,14 @@ from autobahn.twisted.wamp import ApplicationSession
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-__all__ = ["HOT_MODULES", "GcPauses", "RouterTuning", "freeze_startup_objects", "skip_debug_log_args"]
+__all__ = [
+    "HOT_MODULES",
+    "GcPauses",
+    "RouterTuning",
+    "freeze_startup_objects",
+    "refreeze_young",
+    "skip_debug_log_args",
+]
 
 #: The modules on the path of every routed message.
 HOT_MODULES = (
@@ -55,6 +62,21 @@ def freeze_startup_objects() -> int:
     Autobahn, web3, ...) out of the garbage collector's reach (``gc.freeze``). Full
     collections then walk only what was allocated since, which shortens their pauses.
     Returns the number of objects frozen."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
+def refreeze_young() -> int:
+    """Collect every object that is not frozen, then freeze the survivors; return how many
+    objects are frozen now.
+
+    The collection walks only what was allocated since the last freeze, so it is short; the
+    rooms' history (up to 2 minutes of events) then no longer lengthens every full
+    collection. The price: a reference cycle that becomes garbage *after* its objects were
+    frozen is never collected (objects freed by reference counting, which is nearly all of
+    them, are freed as usual). That is why it is an option, not a default.
+    """
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
@@ -96,6 +118,9 @@ class RouterTuning(ApplicationSession):  # type: ignore[misc]
     - ``gc_freeze``: :func:`freeze_startup_objects` once the router is up, and again
       ``gc_freeze_after`` seconds later (default 5), when the other components have
       imported their libraries and opened their stores;
+    - ``gc_refreeze_every``: every so many seconds, collect what is not frozen and freeze
+      the survivors (:func:`refreeze`): full collections then only ever walk a few seconds'
+      worth of objects, however much history the rooms keep. Off by default (see there);
     - ``gc_report_every``: every so many seconds, log the collector's longest pauses (warn
       when one exceeded 20 ms).
     """
@@ -112,6 +137,11 @@ class RouterTuning(ApplicationSession):  # type: ignore[misc]
         if extra.get("gc_freeze"):
             self._freeze()
             reactor.callLater(float(extra.get("gc_freeze_after", 5.0)), self._freeze)
+        refreeze = float(extra.get("gc_refreeze_every") or 0)
+        if refreeze > 0:
+            self._refreeze = LoopingCall(refreeze_young)
+            self._refreeze.clock = reactor
+            self._refreeze.start(refreeze, now=False).addErrback(lambda f: self.log.failure("gc refreeze failed", f))
         every = float(extra.get("gc_report_every") or 0)
         if every > 0:
             self._pauses = GcPauses().install()

@@ -64,6 +64,9 @@ class NodeOptions:
     #: Freeze the router's startup objects out of the garbage collector (``router/tuning.py``):
     #: shorter full collections, a p99 latency about half as long (BENCHMARKS.md).
     gc_freeze: bool = True
+    #: Every so many seconds, collect and freeze the router's young objects (0: never; see
+    #: ``router.tuning.refreeze_young`` for the trade-off).
+    gc_refreeze_every: float = 0.0
     #: Log the router's garbage-collection pauses every so many seconds (0: never).
     gc_report_every: float = 0.0
     secure: bool = False
@@ -112,6 +115,7 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
     tuning["extra"]["skip_debug_log_args"] = options.skip_debug_log_args and options.loglevel != "debug"
     tuning["extra"]["gc_freeze"] = options.gc_freeze
     tuning["extra"]["gc_report_every"] = options.gc_report_every
+    tuning["extra"]["gc_refreeze_every"] = options.gc_refreeze_every
     if options.component == "process":
         components.remove(rooms)
         config["workers"].append(

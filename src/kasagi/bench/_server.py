@@ -34,6 +34,7 @@ class Variant:
     skip_debug_log_args: bool = True
     python_optimize: bool = False
     gc_freeze: bool = True
+    gc_refreeze_every: float = 0.0
     #: How the clients send moves: ``act`` (RPC) or ``publish`` (fast input path).
     input_path: str = "act"
 
@@ -51,6 +52,7 @@ class Variant:
             skip_debug_log_args=self.skip_debug_log_args,
             python_optimize=self.python_optimize,
             gc_freeze=self.gc_freeze,
+            gc_refreeze_every=self.gc_refreeze_every,
             gc_report_every=10.0,
         )
 

@@ -24,6 +24,7 @@ _VARIANT_KEYS = {
     "skiplog",
     "optimize",
     "gcfreeze",
+    "refreeze",
 }
 
 
@@ -60,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME:KEY=VALUE,...",
         help="run this server variant side by side (keys: tick, component, input, serializer, loglevel, "
-        "hash_every, raw, skiplog, optimize, gcfreeze); repeatable",
+        "hash_every, raw, skiplog, optimize, gcfreeze, refreeze); repeatable",
     )
     p.add_argument(
         "--serializer", choices=("msgpack", "cbor", "json"), default="msgpack", help="the clients' WAMP serializer"
@@ -102,6 +103,8 @@ def parse_variant(spec: str) -> Any:
             raise SystemExit(f"kasagi bench: unknown variant key {key!r} (one of {', '.join(sorted(_VARIANT_KEYS))})")
         if key in ("tick", "hash_every", "store"):
             kwargs["service"][key] = value if key == "store" else float(value) if key == "tick" else int(value)
+        elif key == "refreeze":
+            kwargs["gc_refreeze_every"] = float(value)
         elif key == "input":
             kwargs["input_path"] = value
         elif key == "serializer":
