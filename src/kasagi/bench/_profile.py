@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -116,13 +117,15 @@ class ProfileSession:
         self.seconds = 0.0
 
     @staticmethod
-    def available() -> bool:
-        return shutil.which("py-spy") is not None
+    def executable() -> str | None:
+        """py-spy on the PATH, or beside this Python (a virtualenv that is not activated)."""
+        beside = Path(sys.executable).with_name("py-spy")
+        return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
 
     def start(self, pids: Sequence[tuple[int, str]], seconds: float) -> None:
-        exe = shutil.which("py-spy")
+        exe = self.executable()
         if exe is None:
-            return
+            raise RuntimeError("--profile needs py-spy (pip install py-spy)")
         self.seconds = seconds
         self.directory.mkdir(parents=True, exist_ok=True)
         for pid, name in pids:

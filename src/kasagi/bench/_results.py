@@ -16,7 +16,8 @@ __all__ = ["TARGETS", "RunResult", "StepResult", "meets_target", "merge_step", "
 #: The issue's targets per point (Colyseus's figures on the same machine).
 TARGETS: dict[str, dict[str, float]] = {
     "A": {"accepted_fraction": 0.995, "violations": 0, "p99_ms": 60, "server_cpu_pct": 20},
-    "B": {"deliveries_s": 50_000, "violations": 0, "p99_ms": 80, "server_cpu_pct": 15},
+    # 50,000 deliveries/s offered, of which 1% are invalid moves that must not be delivered.
+    "B": {"deliveries_s": 49_500, "violations": 0, "p99_ms": 80, "server_cpu_pct": 15},
     "C": {"accepted_s": 7_900, "violations": 0, "p99_ms": 100},
     "D": {"accepted_s": 11_000, "p99_ms": 100},
     "E": {"kb_per_connection": 21},
