@@ -37,6 +37,10 @@ HOT_MODULES = (
     "crossbar.router.dealer",
     "crossbar.router.session",
     "crossbar.router.protocol",
+    "autobahn.wamp.websocket",
+    "autobahn.wamp.protocol",
+    "autobahn.websocket.protocol",
+    "autobahn.wamp.serializer",
 )
 _HELPERS = ("hl", "hlid", "hltype", "hlval", "hlflag", "pformat")
 
