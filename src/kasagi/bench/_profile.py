@@ -35,7 +35,7 @@ _LEAF_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("WebSocket framing (autobahn.websocket)", re.compile(r"autobahn/(websocket|twisted/websocket|nvx)")),
     ("WAMP messages and sessions (autobahn.wamp)", re.compile(r"autobahn/(wamp|twisted/wamp)")),
     ("Crossbar router (broker, dealer, authorization)", re.compile(r"crossbar/")),
-    ("Kasagi room service (core, runner, component)", re.compile(r"kasagi/|components/|router/")),
+    ("Kasagi room service (core, runner, component)", re.compile(r"\((kasagi|components|router)/")),
     ("Twisted (reactor, Deferreds)", re.compile(r"twisted/|txaio/")),
 )
 
@@ -47,10 +47,12 @@ def _frames(stack: str) -> list[str]:
         if m:
             path = m.group("file")
             short = path.split("site-packages/")[-1]
-            for marker in ("/src/", "/components/", "/router/"):
-                if marker in short and "site-packages" not in path:
-                    short = marker.strip("/") + "/" + short.split(marker, 1)[1]
-                    break
+            if short.startswith("/"):
+                # An absolute path of this checkout: keep it from its package directory on.
+                for marker in ("/src/", "/components/", "/router/"):
+                    if marker in short:
+                        short = ("" if marker == "/src/" else marker.strip("/") + "/") + short.rsplit(marker, 1)[1]
+                        break
             out.append(f"{m.group('fn')} ({short})")
         else:
             out.append(raw)
