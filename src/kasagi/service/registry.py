@@ -13,11 +13,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kasagi.core.commands import OpenCommand
-from kasagi.core.errors import InvalidArgument, NoSuchRoom, Unavailable, describe
+from kasagi.core.errors import InvalidArgument, KasagiError, NoSuchRoom, Unavailable, describe
 from kasagi.core.ops import apply_ops
 from kasagi.core.room import Room
 from kasagi.core.roomtypes import BUILTIN_TYPES, RoomType, make_room_type
 from kasagi.deadline import within
+from kasagi.service.observer import ServiceObserver
 from kasagi.service.runner import Publish, RoomRunner
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.interface import RoomExists, RoomStore, StoredRoom
@@ -28,6 +29,9 @@ __all__ = ["RoomRegistry", "new_epoch", "wall_ms"]
 Expose = Callable[[str], Any]
 #: ``withdraw(room)``: unregister them.
 Withdraw = Callable[[str], Any]
+#: ``load(room)``: read a room before serving it (default: the store's ``load``; a cluster
+#: claims the room first and fences out its previous owner).
+Load = Callable[[str], "Deferred[StoredRoom | None]"]
 
 
 def wall_ms() -> int:
@@ -56,6 +60,8 @@ class RoomRegistry:
         settings: ServiceSettings,
         now_ms: Callable[[], int] = wall_ms,
         types: Mapping[str, type[RoomType]] = BUILTIN_TYPES,
+        load: Load | None = None,
+        observer: ServiceObserver | None = None,
     ) -> None:
         self._clock = clock
         self._store = store
@@ -65,7 +71,11 @@ class RoomRegistry:
         self._settings = settings
         self._now_ms = now_ms
         self._types = types
+        self._load = load or store.load
+        self._observer = observer
         self.runners: dict[str, RoomRunner] = {}
+        #: Counters of runners that are gone (so totals never go backwards).
+        self.retired_stats: dict[str, int] = {}
         self._opening: dict[str, list[Deferred[RoomRunner]]] = {}
 
     def runner(self, room: str) -> RoomRunner:
@@ -115,7 +125,9 @@ class RoomRegistry:
     def _load_or_create(self, cmd: OpenCommand):  # type: ignore[no-untyped-def]
         deadline = self._settings.store_deadline
         try:
-            stored = yield within(maybeDeferred(self._store.load, cmd.room), deadline, self._clock, "room load")
+            stored = yield within(maybeDeferred(self._load, cmd.room), deadline, self._clock, "room load")
+        except KasagiError:
+            raise
         except Exception as exc:
             raise Unavailable("the room store did not answer", field="store", expected="a loaded room", got=str(exc)[:200]) from None
         if stored is None:
@@ -130,7 +142,7 @@ class RoomRegistry:
                 )
             except RoomExists:
                 # Another worker created it meanwhile: load what it stored.
-                stored = yield within(maybeDeferred(self._store.load, cmd.room), deadline, self._clock, "room load")
+                stored = yield within(maybeDeferred(self._load, cmd.room), deadline, self._clock, "room load")
                 room = self._restore(stored)
             except Exception as exc:
                 raise Unavailable("the room store did not answer", field="store", expected="a created room", got=str(exc)[:200]) from None
@@ -144,6 +156,7 @@ class RoomRegistry:
             settings=self._settings,
             now_ms=self._now_ms,
             on_lost=self._lost,
+            observer=self._observer,
         )
         self.runners[cmd.room] = runner
         try:
@@ -182,6 +195,7 @@ class RoomRegistry:
         if self.runners.get(room) is not runner:
             return
         del self.runners[room]
+        self._retire(runner)
         self.log.warn("room {room}: reloading from the store ({why})", room=room, why=failure.getErrorMessage())
         cmd = OpenCommand(room, runner.room.type.name, runner.room.type.options())
         sessions = runner.room.sessions()
@@ -195,6 +209,29 @@ class RoomRegistry:
                 maybeDeferred(self._withdraw, room).addErrback(lambda e: self.log.failure("withdraw {room}", e, room=room))
 
         self._runner_for(cmd).addCallbacks(rejoin, give_up)
+
+    def close_room(self, room: str) -> Deferred[bool]:
+        """Stop serving ``room`` here: commit what was accepted, unregister its procedures.
+        Fires True when its history is intact (every write of this process succeeded)."""
+        runner = self.runners.get(room)
+        if runner is None:
+            return succeed(False)
+
+        def closed(intact: bool) -> Deferred[bool]:
+            if self.runners.get(room) is runner:
+                del self.runners[room]
+                self._retire(runner)
+            if self._withdraw is None:
+                return succeed(intact)
+            d = maybeDeferred(self._withdraw, room)
+            d.addErrback(lambda f: self.log.failure("withdraw {room}", f, room=room))
+            return d.addCallback(lambda _: intact)
+
+        return runner.drain().addCallback(closed)
+
+    def _retire(self, runner: RoomRunner) -> None:
+        for key, value in runner.stats.items():
+            self.retired_stats[key] = self.retired_stats.get(key, 0) + value
 
     def session_closed(self, session_id: str) -> None:
         """A WAMP session ended: every room it joined marks it gone."""

@@ -20,9 +20,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kasagi.core.commands import ActCommand, JoinCommand
-from kasagi.core.errors import Unavailable
+from kasagi.core.errors import KasagiError, Unavailable
 from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room
 from kasagi.deadline import DeadlineExceeded, within
+from kasagi.service.observer import NullObserver, ServiceObserver
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.interface import RoomStore, SeqConflict, StaleEpoch
 from kasagi.wire import room_topic
@@ -48,6 +49,7 @@ class RoomRunner:
         settings: ServiceSettings,
         now_ms: Callable[[], int],
         on_lost: Callable[[RoomRunner, Failure], None] | None = None,
+        observer: ServiceObserver | None = None,
     ) -> None:
         self.room = room
         self._clock = clock
@@ -56,6 +58,7 @@ class RoomRunner:
         self._settings = settings
         self._now_ms = now_ms
         self._on_lost = on_lost
+        self._observer: ServiceObserver = observer or NullObserver()
         self._topic = room_topic(room.room_id)
         self._waiters: dict[AckKey, list[Deferred[dict[str, int]]]] = {}
         self._commit_timer: IDelayedCall | None = None
@@ -63,6 +66,9 @@ class RoomRunner:
         self._committing = False
         self._last_commit = -1e18
         self._last_snapshot_seq = room.seq
+        self._commit_started = 0.0
+        self._draining: list[Deferred[bool]] | None = None
+        self._drain_intact = True
         self.stopped = False
         #: Counters for metrics and tests.
         self.stats = {"events": 0, "actions": 0, "refused": 0, "failed_commits": 0, "catchups": 0, "snapshots": 0}
@@ -103,6 +109,7 @@ class RoomRunner:
 
     def _count_reply(self, reply: dict[str, Any]) -> None:
         self.stats["catchups" if "events" in reply else "snapshots"] += 1
+        self._observer.joined("events" in reply)
 
     def leave(self, member: str, session_id: str) -> dict[str, Any]:
         self._check_live()
@@ -126,8 +133,9 @@ class RoomRunner:
         self._check_live()
         try:
             outcome = self.room.act(member, cmd.cseq, cmd.action, cmd.args)
-        except Exception:
+        except KasagiError as exc:
             self.stats["refused"] += 1
+            self._observer.refused(exc.uri)
             raise
         if isinstance(outcome, Applied):
             return succeed({"seq": outcome.seq, "cseq": cmd.cseq})
@@ -139,7 +147,7 @@ class RoomRunner:
         return d
 
     def _check_live(self) -> None:
-        if self.stopped:
+        if self.stopped or self._draining is not None:
             raise Unavailable("the room is moving to another owner", field="room", expected="a live owner", got=self.room.room_id)
 
     # -- commits -------------------------------------------------------------------------------
@@ -159,7 +167,7 @@ class RoomRunner:
         if batch is None:
             return
         self._committing = True
-        self._last_commit = self._clock.seconds()
+        self._last_commit = self._commit_started = self._clock.seconds()
         d = within(maybeDeferred(self._store.append, batch), self._settings.store_deadline, self._clock, "store append")
         d.addCallbacks(self._committed, self._commit_failed, callbackArgs=(batch,), errbackArgs=(batch,))
         d.addErrback(lambda f: self.log.failure("room {room}: commit bookkeeping failed", f, room=self.room.room_id))
@@ -168,6 +176,7 @@ class RoomRunner:
         self._committing = False
         self.room.commit_succeeded(batch, self._now_ms())
         self.stats["events"] += 1
+        self._observer.committed(batch, self._clock.seconds() - self._commit_started)
         try:
             maybeDeferred(self._publish, self._topic, batch.event).addErrback(self._publish_failed)
         except Exception:  # noqa: BLE001 -- a publish failure must not lose the acks below
@@ -177,6 +186,7 @@ class RoomRunner:
                 d.callback({"seq": batch.seq, "cseq": key[1]})
         self._maybe_snapshot()
         self._after_change()
+        self._check_drained()
 
     def _publish_failed(self, failure: Failure) -> None:
         # Clients notice the missing event by seq and catch up from history.
@@ -185,6 +195,7 @@ class RoomRunner:
     def _commit_failed(self, failure: Failure, batch: Batch) -> None:
         self._committing = False
         self.stats["failed_commits"] += 1
+        self._observer.commit_failed(batch, self._clock.seconds() - self._commit_started, type(failure.value).__name__)
         failed = self.room.commit_failed(batch, self._now_ms())
         why = failure.getErrorMessage()
         self.log.warn("room {room}: commit of seq {seq} failed: {why}", room=self.room.room_id, seq=batch.seq, why=why)
@@ -192,6 +203,11 @@ class RoomRunner:
         for key in failed:
             for d in self._waiters.pop(key, []):
                 d.errback(Failure(error))
+        if self._draining is not None:
+            # Closing: whatever the store holds now is for the next owner to find.
+            self._drain_intact = False
+            self.stop()
+            return
         if failure.check(StaleEpoch, SeqConflict) and self._on_lost is not None:
             # Another owner wrote (or a late write of ours landed): this copy is stale.
             self.stop()
@@ -237,6 +253,25 @@ class RoomRunner:
         self._after_change()
 
     # -- life ------------------------------------------------------------------------------------
+    def drain(self) -> Deferred[bool]:
+        """Stop taking calls, commit what was already accepted, then stop. Fires True when
+        every write succeeded: the store then holds exactly the events this runner published
+        (a successor may keep the epoch)."""
+        if self.stopped:
+            return succeed(False)
+        d: Deferred[bool] = Deferred()
+        if self._draining is None:
+            self._draining = []
+        self._draining.append(d)
+        self._schedule_commit()
+        self._check_drained()
+        return d
+
+    def _check_drained(self) -> None:
+        if self._draining is None or self._committing or (self.room.has_pending and not self.stopped):
+            return
+        self.stop()
+
     def stop(self) -> None:
         """Stop serving: cancel timers and fail every waiting caller (retryable)."""
         self.stopped = True
@@ -249,3 +284,6 @@ class RoomRunner:
         for ds in waiters.values():
             for d in ds:
                 d.errback(Failure(error))
+        drained, self._draining = self._draining, ([] if self._draining is not None else None)
+        for waiter in drained or []:
+            waiter.callback(self._drain_intact)
