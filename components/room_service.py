@@ -58,6 +58,14 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         )
         self._rooms_exposed: set[str] = set()
         self._publish_options = PublishOptions(acknowledge=False)
+        observer = None
+        if extra.get("metrics"):
+            # Served by the router's metrics component (router/metrics.py) from this process.
+            from prometheus_client import REGISTRY
+
+            from kasagi.metrics import RoomsCollector, ServiceMetrics
+
+            observer = ServiceMetrics(REGISTRY)
         self.registry = RoomRegistry(
             clock=reactor,
             store=store,
@@ -65,7 +73,10 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
             expose=self._expose,
             settings=settings,
             now_ms=wall_ms,
+            observer=observer,
         )
+        if observer is not None:
+            REGISTRY.register(RoomsCollector(self.registry))
         shared = RegisterOptions(invoke="roundrobin", details_arg="details")
         yield self.register(wamp_errors(self._open), wire.LOBBY_OPEN, shared)
         fallback = RegisterOptions(match="wildcard", invoke="roundrobin", details_arg="details")
@@ -88,7 +99,8 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
     def _expose(self, room: str):  # type: ignore[no-untyped-def]
         if room in self._rooms_exposed:
             return
-        options = RegisterOptions(details_arg="details")
+        # invoke="last": a new owner takes the calls even while an old one is still registered.
+        options = RegisterOptions(details_arg="details", invoke="last")
         for verb, handler in (("join", self._join), ("act", self._act), ("leave", self._leave)):
             yield self.register(wamp_errors(_bound(handler, room)), wire.room_procedure(room, verb), options)
         self._rooms_exposed.add(room)

@@ -21,9 +21,46 @@ def _service_settings(args: argparse.Namespace) -> dict[str, object]:
     return service
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from kasagi.cluster.process import WorkerOptions, run_worker
+
+    secret = os.environ.get("KASAGI_BACKEND_SECRET", "")
+    if not args.router:
+        print("kasagi up --role worker needs at least one --router rs://HOST:PORT", file=sys.stderr)
+        return 2
+    if not secret:
+        print("kasagi up --role worker needs the routers' backend secret in KASAGI_BACKEND_SECRET", file=sys.stderr)
+        return 2
+    from twisted.logger import globalLogBeginner, jsonFileLogObserver, textFileLogObserver
+
+    observer = jsonFileLogObserver(sys.stdout) if args.log_format == "json" else textFileLogObserver(sys.stdout)
+    globalLogBeginner.beginLoggingTo([_level_filter(observer, args.loglevel)], redirectStandardIO=False)
+    options = WorkerOptions(
+        routers=tuple(args.router),
+        service=_service_settings(args),
+        secret=secret,
+        coordination=args.coordination or "",
+        name=args.worker_name or "",
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        lease_ttl=args.lease_ttl,
+        heartbeat=args.heartbeat,
+    )
+    return run_worker(options)
+
+
+def _level_filter(observer: object, level: str) -> object:
+    from twisted.logger import FilteringLogObserver, LogLevel, LogLevelFilterPredicate
+
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
+    return FilteringLogObserver(observer, [predicate])  # type: ignore[arg-type]
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from kasagi.node import NodeOptions, crossbar_command, node_environment, write_node_dir
 
+    if args.role == "worker":
+        return cmd_worker(args)
     if args.secure and not os.environ.get("KASAGI_SECRET"):
         print("kasagi up --secure needs the secret in KASAGI_SECRET", file=sys.stderr)
         return 2
@@ -33,13 +70,22 @@ def cmd_up(args: argparse.Namespace) -> int:
         data_dir=Path(args.data_dir),
         service=_service_settings(args),
         component=args.component,
+        role=args.role,
+        backend_port=args.backend_port,
+        backend_host=args.backend_host,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
         loglevel=args.loglevel,
         secure=args.secure or bool(os.environ.get("KASAGI_SECRET")),
     )
     cbdir = write_node_dir(options)
     env = node_environment(os.environ)
     mode = "secure (signed tickets)" if options.secure else "DEV MODE (any authid accepted; do not expose)"
-    print(f"kasagi: http://localhost:{args.port}/  ws://localhost:{args.port}/ws  realm kasagi  auth: {mode}", flush=True)
+    role = "router only (room service from workers)" if args.role == "router" else "router + room service"
+    print(
+        f"kasagi: http://localhost:{args.port}/  ws://localhost:{args.port}/ws  realm kasagi  auth: {mode}  {role}",
+        flush=True,
+    )
     cmd = crossbar_command(cbdir, args.loglevel)
     os.execve(cmd[0], cmd, env)
     return 0  # not reached
@@ -70,6 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--hash-every", type=int, default=None, help="put the state hash in every K-th event")
     up.add_argument("--grace", type=float, default=None, help="presence grace period, seconds")
     up.add_argument("--component", choices=("router", "process"), default="router", help="where the room service runs")
+    up.add_argument(
+        "--role",
+        choices=("all", "router", "worker"),
+        default="all",
+        help="all: router + room service (default); router: router only; worker: room service joining --router(s)",
+    )
+    up.add_argument("--backend-port", type=int, default=0, help="router: TCP port for workers (rawsocket; 0: none)")
+    up.add_argument("--backend-host", default="127.0.0.1", help="router: interface of --backend-port")
+    up.add_argument("--metrics-port", type=int, default=0, help="serve /metrics and /health/live|ready here (0: off)")
+    up.add_argument("--metrics-host", default="127.0.0.1", help="interface of --metrics-port")
+    up.add_argument("--router", action="append", default=[], help="worker: a router's backend, rs://HOST:PORT (repeat)")
+    up.add_argument("--coordination", default=None, help="worker: redis://... for leases (default: the store's Redis)")
+    up.add_argument("--worker-name", default=None, help="worker: name prefix of its id (default: the host name)")
+    up.add_argument("--lease-ttl", type=float, default=1.2, help="worker: seconds before a silent worker's rooms move")
+    up.add_argument("--heartbeat", type=float, default=0.3, help="worker: seconds between lease renewals")
+    up.add_argument("--log-format", choices=("text", "json"), default="text", help="worker: log lines as text or JSON")
     up.add_argument("--secure", action="store_true", help="accept only signed tickets (needs KASAGI_SECRET)")
     up.add_argument("--loglevel", default="info", choices=("debug", "info", "warn", "error"))
     up.set_defaults(func=cmd_up)

@@ -49,6 +49,16 @@ class NodeOptions:
     #: ``router``: the room service runs inside the router worker (fastest, the default);
     #: ``process``: in its own container worker process, connected over the backend socket.
     component: str = "router"
+    #: ``all``: router and room service (the single-node default); ``router``: the router
+    #: only, for room-service workers that join it over ``backend_port`` (``kasagi up --role
+    #: worker`` runs those, see :mod:`kasagi.cluster.process`).
+    role: str = "all"
+    #: A TCP rawsocket endpoint for workers on other hosts (0: none; the Unix socket only).
+    backend_port: int = 0
+    backend_host: str = "127.0.0.1"
+    #: Serve ``/metrics`` and ``/health/live|ready`` of the router worker here (0: off).
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
     loglevel: str = "info"
     secure: bool = False
     ping_interval_ms: int = 10_000
@@ -84,12 +94,40 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
             ws["max_frame_size"] = options.max_message_size
         elif transport["id"] == "backend":
             transport["endpoint"]["path"] = str(data_dir / "backend.sock")
+    backend = next(t for t in router["transports"] if t["id"] == "backend")
+    if options.backend_port:
+        tcp = copy.deepcopy(backend)
+        tcp["id"] = "backend_tcp"
+        tcp["endpoint"] = {
+            "type": "tcp",
+            "port": options.backend_port,
+            "interface": options.backend_host,
+            "backlog": 1024,
+        }
+        router["transports"].append(tcp)
     components = router["components"]
+    if options.metrics_port:
+        components.append(
+            {
+                "id": "metrics",
+                "type": "class",
+                "classname": "router.metrics.RouterMetrics",
+                "realm": "kasagi",
+                "role": "monitor",
+                "extra": {"port": options.metrics_port, "host": options.metrics_host},
+            }
+        )
     rooms = next(c for c in components if c["id"] == "rooms")
     rooms["extra"]["service"] = dict(options.service)
+    if options.metrics_port and options.component == "router":
+        rooms["extra"]["metrics"] = True  # served by the router's metrics component, same process
     auth = next(c for c in components if c["id"] == "authenticator")
     auth["extra"]["secure"] = options.secure
-    if options.component == "process":
+    if options.role == "router":
+        components.remove(rooms)
+    elif options.role != "all":
+        raise ValueError(f"role must be all or router (workers run without Crossbar), not {options.role!r}")
+    elif options.component == "process":
         components.remove(rooms)
         config["workers"].append(
             {
@@ -222,6 +260,8 @@ class NodeProcess:
                 wait_for_websocket("127.0.0.1", self.options.port, min(deadline, time.monotonic() + 1.0))
             except TimeoutError:
                 continue
+            if self.options.role == "router":
+                return  # its room service comes from workers, started separately
             if room_service_answers("127.0.0.1", self.options.port, self._probe_ticket()):
                 return
             time.sleep(0.1)  # polling interval of a readiness probe

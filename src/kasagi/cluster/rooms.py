@@ -41,7 +41,7 @@ from twisted.python.failure import Failure
 from kasagi.cluster.leases import Claim, Leases, OwnerRecord, WorkerInfo
 from kasagi.cluster.placement import choose_worker
 from kasagi.core.commands import OpenCommand
-from kasagi.core.errors import Unavailable, describe
+from kasagi.core.errors import KasagiError, Unavailable, describe
 from kasagi.deadline import within
 from kasagi.service.observer import ServiceObserver
 from kasagi.service.registry import RoomRegistry, new_epoch, wall_ms
@@ -280,8 +280,8 @@ class ClusterRooms:
         )
 
         def failed(failure: Failure) -> Failure:
-            if failure.check(Unavailable):
-                return failure
+            if failure.check(KasagiError):
+                return failure  # the owner's own answer (unavailable, invalid type...)
             why = failure.getErrorMessage()
             return Failure(
                 Unavailable(

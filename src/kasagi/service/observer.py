@@ -20,9 +20,6 @@ class ServiceObserver(Protocol):
     def commit_failed(self, batch: Batch, seconds: float, reason: str) -> None:
         """The store refused or did not confirm ``batch`` (``reason``: the error's class)."""
 
-    def refused(self, uri: str) -> None:
-        """A call was refused with the error ``uri``."""
-
     def joined(self, catch_up: bool) -> None:
         """A join was answered with a catch-up (True) or a snapshot (False)."""
 
@@ -34,9 +31,6 @@ class NullObserver:
         pass
 
     def commit_failed(self, batch: Batch, seconds: float, reason: str) -> None:
-        pass
-
-    def refused(self, uri: str) -> None:
         pass
 
     def joined(self, catch_up: bool) -> None:

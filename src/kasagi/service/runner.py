@@ -20,7 +20,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kasagi.core.commands import ActCommand, JoinCommand
-from kasagi.core.errors import KasagiError, Unavailable
+from kasagi.core.errors import Unavailable
 from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room
 from kasagi.deadline import DeadlineExceeded, within
 from kasagi.service.observer import NullObserver, ServiceObserver
@@ -133,9 +133,8 @@ class RoomRunner:
         self._check_live()
         try:
             outcome = self.room.act(member, cmd.cseq, cmd.action, cmd.args)
-        except KasagiError as exc:
+        except Exception:
             self.stats["refused"] += 1
-            self._observer.refused(exc.uri)
             raise
         if isinstance(outcome, Applied):
             return succeed({"seq": outcome.seq, "cseq": cmd.cseq})
