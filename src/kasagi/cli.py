@@ -8,6 +8,10 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from twisted.logger import ILogObserver
 
 __all__ = ["main"]
 
@@ -49,11 +53,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run_worker(options)
 
 
-def _level_filter(observer: object, level: str) -> object:
+def _level_filter(observer: ILogObserver, level: str) -> ILogObserver:
     from twisted.logger import FilteringLogObserver, LogLevel, LogLevelFilterPredicate
 
     predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
-    return FilteringLogObserver(observer, [predicate])  # type: ignore[arg-type]
+    return FilteringLogObserver(observer, [predicate])
 
 
 def cmd_up(args: argparse.Namespace) -> int:

@@ -208,7 +208,7 @@ class _MetricsResource(Resource):
     isLeaf = True
 
     def __init__(self, registries: Sequence[CollectorRegistry]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # twisted.web is unannotated
         self._registries = registries
 
     def render_GET(self, request: Request) -> bytes:
@@ -220,7 +220,7 @@ class _HealthResource(Resource):
     isLeaf = True
 
     def __init__(self, ready: Readiness) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # twisted.web is unannotated
         self._ready = ready
 
     def render_GET(self, request: Request) -> bytes | int:

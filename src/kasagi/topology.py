@@ -188,9 +188,8 @@ class WorkerProcess(_Group):
         env["KASAGI_BACKEND_SECRET"] = self.secret
         self.directory.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )  # noqa: S603
+        cmd = self.command()  # built here from our own options
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)  # noqa: S603
         log.close()
         try:
             self.wait_ready(timeout)

@@ -126,7 +126,7 @@ class RouterSessions:
 
     def stop_taking_calls(self) -> Deferred[Any]:
         """Unregister the lobby and the fallbacks everywhere (a graceful stop begins)."""
-        ds = []
+        ds: list[Deferred[Any]] = []
         for regs in self._shared.values():
             ds.extend(_unregister(reg) for reg in regs)
         self._shared = {}
@@ -147,7 +147,7 @@ class RouterSessions:
         return DeferredList(ds, consumeErrors=True)
 
     def withdraw(self, room: str) -> Deferred[Any]:
-        ds = []
+        ds: list[Deferred[Any]] = []
         for rooms in self._registrations.values():
             ds.extend(_unregister(reg) for reg in rooms.pop(room, []))
         return DeferredList(ds, consumeErrors=True)
