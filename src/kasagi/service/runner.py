@@ -8,9 +8,9 @@ next one. A failed or late store write rolls the room back and fails every calle
 with ``kasagi.error.unavailable`` (retry with the same cseq is safe: the store's seq fence
 refuses a late write that would apply twice).
 
-When the store is failing, the room degrades instead of queueing: after a failed write,
-actions are refused at once (``unavailable``) until a backoff (50 ms doubling, at most the
-store deadline) lets the next commit probe the store again. A write that outlived its
+When the store is failing, the room degrades instead of queueing: after two failed writes in
+a row, actions are refused at once (``unavailable``) until a backoff (50 ms doubling, at most
+the store deadline) lets the next commit probe the store again. A write that outlived its
 deadline *suspends* the room: joins and leaves are still served from the committed state,
 acts fail fast, and the registry reloads the room from the store when it answers.
 """
@@ -221,10 +221,14 @@ class RoomRunner:
         if failure.check(StaleEpoch, SeqConflict, DeadlineExceeded) and self._on_lost is not None:
             # Another owner wrote, a late write of ours landed, or ours may still land: only
             # a reload from the store knows. Until then joins are served, acts refused.
+            self.suspend()
             self._on_lost(self, failure)
             return
         self._failures += 1
-        self._retry_at = self._clock.seconds() + min(self._settings.store_deadline, 0.05 * 2 ** min(self._failures - 1, 8))
+        # One failure may be a blip: the next tick tries again. From the second in a row on,
+        # back off (and refuse acts meanwhile) so a dead store is not hammered every tick.
+        backoff = 0.0 if self._failures < 2 else min(self._settings.store_deadline, 0.05 * 2 ** min(self._failures - 2, 8))
+        self._retry_at = self._clock.seconds() + backoff
         self._after_change()
 
     def _maybe_snapshot(self) -> None:
