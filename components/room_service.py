@@ -24,7 +24,7 @@ from kasagi.core.commands import ActCommand, JoinCommand, OpenCommand, parse_roo
 from kasagi.core.errors import NoSuchRoom
 from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.settings import ServiceSettings
-from kasagi.store.factory import open_store
+from kasagi.store.factory import describe_store, open_store
 from kasagi.wamp import caller_member, caller_session, wamp_errors
 
 __all__ = ["RoomService"]
@@ -53,9 +53,19 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
 
         extra = self.config.extra or {}
         settings = ServiceSettings.from_mapping(extra.get("service"))
-        store = yield open_store(
-            settings.store, reactor, history_events=settings.history_events, results_per_member=settings.results_per_member
-        )
+        try:
+            store = yield open_store(
+                settings.store,
+                reactor,
+                limits=settings.store_limits(),
+                data_dir=settings.data_dir,
+                deadline=settings.store_deadline,
+            )
+        except Exception as exc:
+            # A store that is not ours (or damaged) is left untouched; say so plainly.
+            self.log.critical("room service NOT started: store {store} refused: {why}", store=describe_store(settings.store), why=exc)
+            raise
+        self._store = store
         self._rooms_exposed: set[str] = set()
         self._publish_options = PublishOptions(acknowledge=False)
         observer = None
@@ -89,6 +99,9 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         registry = getattr(self, "registry", None)
         if registry is not None:
             registry.stop()
+        store = getattr(self, "_store", None)
+        if store is not None:
+            store.close().addErrback(lambda f: self.log.failure("closing the room store", f))
         self.disconnect()
 
     # -- wiring --------------------------------------------------------------------------------

@@ -115,7 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8080)
     up.add_argument("--host", default="", help="interface to listen on (default: all)")
     up.add_argument("--data-dir", default="data", help="where the node keeps its files and rooms")
-    up.add_argument("--store", default=None, help="memory | sqlite (default, in --data-dir) | redis://host:port/db")
+    up.add_argument(
+        "--store",
+        default=None,
+        help="where rooms are kept: sqlite (default: <data-dir>/rooms.sqlite3, durable), sqlite:PATH, "
+        "redis://host:port/db (Redis with appendonly yes), or memory (lost on exit)",
+    )
     up.add_argument("--tick", type=float, default=None, help="seconds between a busy room's events (0: every action)")
     up.add_argument("--hash-every", type=int, default=None, help="put the state hash in every K-th event")
     up.add_argument("--grace", type=float, default=None, help="presence grace period, seconds")

@@ -44,7 +44,8 @@ class NodeOptions:
     port: int = 8080
     host: str = ""
     data_dir: Path = Path("data")
-    #: Room service settings (see :class:`kasagi.service.settings.ServiceSettings`).
+    #: Room service settings (see :class:`kasagi.service.settings.ServiceSettings`); the
+    #: store defaults to ``sqlite`` in ``data_dir``.
     service: Mapping[str, Any] = field(default_factory=dict)
     #: ``router``: the room service runs inside the router worker (fastest, the default);
     #: ``process``: in its own container worker process, connected over the backend socket.
@@ -118,7 +119,11 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
             }
         )
     rooms = next(c for c in components if c["id"] == "rooms")
-    rooms["extra"]["service"] = dict(options.service)
+    service = dict(options.service)
+    # The embedded store lives in the data directory unless the options say otherwise.
+    service.setdefault("store", "sqlite")
+    service["data_dir"] = str(data_dir)
+    rooms["extra"]["service"] = service
     if options.metrics_port and options.component == "router":
         rooms["extra"]["metrics"] = True  # served by the router's metrics component, same process
     auth = next(c for c in components if c["id"] == "authenticator")

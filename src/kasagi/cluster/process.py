@@ -118,7 +118,11 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
     if not wire.WORKER_ID_RE.match(worker_id):
         raise ValueError(f"worker id {worker_id!r} must match {wire.WORKER_ID_RE.pattern}")
     store = yield open_store(
-        service.store, reactor, history_events=service.history_events, results_per_member=service.results_per_member
+        service.store,
+        reactor,
+        limits=service.store_limits(),
+        data_dir=service.data_dir,
+        deadline=service.store_deadline,
     )
     coordination = options.coordination or (service.store if service.store.startswith("redis://") else "")
     leases: Leases

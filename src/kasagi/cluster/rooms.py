@@ -44,7 +44,8 @@ from kasagi.core.commands import OpenCommand
 from kasagi.core.errors import KasagiError, Unavailable, describe
 from kasagi.deadline import within
 from kasagi.service.observer import ServiceObserver
-from kasagi.service.registry import RoomRegistry, new_epoch, wall_ms
+from kasagi.service.registry import NotOwner, RoomRegistry, new_epoch, wall_ms
+from kasagi.service.restore import rebuild
 from kasagi.service.runner import Publish, RoomRunner
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.interface import RoomStore, StoredRoom
@@ -72,7 +73,7 @@ class ClusterSettings:
     reap_concurrency: int = 16
 
 
-class OwnedElsewhere(Unavailable):
+class OwnedElsewhere(NotOwner):
     """Another live worker owns the room (retry: the lobby forwards to it)."""
 
     def __init__(self, room: str, owner: str | None) -> None:
@@ -112,6 +113,7 @@ class ClusterRooms:
         self._now_ms = now_ms
         self._rng = rng or random.Random()
         self._withdraw = withdraw
+        self._service = service
         self.registry = RoomRegistry(
             clock=clock,
             store=store,
@@ -326,16 +328,19 @@ class ClusterRooms:
                 epoch=stored.epoch,
             )
             return stored
+        # Fence: restart the stored room's history in a new epoch, from its current state.
+        rebuilt = rebuild(stored, config=self._service.room_config(), now_ms=self._now_ms())
         epoch = new_epoch(stored.epoch, self._now_ms())
-        yield self._store.set_epoch(room, stored.epoch, epoch)
+        yield self._store.set_epoch(room, stored.epoch, epoch, rebuilt.room.seq, rebuilt.room.committed)
         del self._to_fence[room]
         self.stats["failovers"] += 1
         self.log.info(
-            "room {room}: taken over from {prev} (epoch {old} -> {new})",
+            "room {room}: taken over from {prev} (epoch {old} -> {new}, seq {seq})",
             room=room,
             prev=previous.worker if previous is not None else "nobody",
             old=stored.epoch,
             new=epoch,
+            seq=rebuilt.room.seq,
         )
         stored = yield self._store.load(room)
         return stored

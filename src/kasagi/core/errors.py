@@ -9,6 +9,7 @@ The tree::
     +-- NoSuchRoom              kasagi.error.no_such_room      open the room first, then retry
     +-- RateLimited             kasagi.error.rate_limited      retry later (retryable)
     +-- Unavailable             kasagi.error.unavailable       retry with the same cseq (retryable)
+    |   +-- RoomDamaged         kasagi.error.unavailable       the room's stored data is damaged (not retryable)
     +-- NotAuthorized           kasagi.error.not_authorized    do not retry
 
 The core raises these; only the WAMP edge turns them into ``ApplicationError``. Every error
@@ -30,6 +31,7 @@ __all__ = [
     "NotMember",
     "RateLimited",
     "Rejected",
+    "RoomDamaged",
     "Unavailable",
     "describe",
 ]
@@ -117,6 +119,12 @@ class RateLimited(KasagiError):
 class Unavailable(KasagiError):
     uri = ErrorURI.UNAVAILABLE
     retryable = True
+
+
+class RoomDamaged(Unavailable):
+    """The room's stored data can't be loaded (damaged or foreign); an operator must look."""
+
+    retryable = False
 
 
 class NotAuthorized(KasagiError):

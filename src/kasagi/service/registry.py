@@ -8,22 +8,22 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred, succeed
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kasagi.core.commands import OpenCommand
-from kasagi.core.errors import InvalidArgument, KasagiError, NoSuchRoom, Unavailable, describe
-from kasagi.core.ops import apply_ops
+from kasagi.core.errors import InvalidArgument, KasagiError, NoSuchRoom, RoomDamaged, Unavailable, describe
 from kasagi.core.room import Room
 from kasagi.core.roomtypes import BUILTIN_TYPES, RoomType, make_room_type
 from kasagi.deadline import within
 from kasagi.service.observer import ServiceObserver
+from kasagi.service.restore import rebuild
 from kasagi.service.runner import Publish, RoomRunner
 from kasagi.service.settings import ServiceSettings
-from kasagi.store.interface import RoomExists, RoomStore, StoredRoom
+from kasagi.store.interface import CorruptRoom, RoomExists, RoomStore, StoredRoom
 
-__all__ = ["RoomRegistry", "new_epoch", "wall_ms"]
+__all__ = ["NotOwner", "RoomRegistry", "new_epoch", "wall_ms"]
 
 #: ``expose(room)``: make the room's procedures reachable (register them with the router).
 Expose = Callable[[str], Any]
@@ -32,6 +32,10 @@ Withdraw = Callable[[str], Any]
 #: ``load(room)``: read a room before serving it (default: the store's ``load``; a cluster
 #: claims the room first and fences out its previous owner).
 Load = Callable[[str], "Deferred[StoredRoom | None]"]
+
+
+class NotOwner(Unavailable):
+    """``load`` refused: another process serves the room (a retry finds it through the lobby)."""
 
 
 def wall_ms() -> int:
@@ -77,6 +81,8 @@ class RoomRegistry:
         #: Counters of runners that are gone (so totals never go backwards).
         self.retired_stats: dict[str, int] = {}
         self._opening: dict[str, list[Deferred[RoomRunner]]] = {}
+        self._reload_timers: dict[str, IDelayedCall] = {}
+        self._stopped = False
 
     def runner(self, room: str) -> RoomRunner:
         """The live runner of ``room``; ``NoSuchRoom`` if this process does not serve it."""
@@ -123,31 +129,95 @@ class RoomRegistry:
 
     @inlineCallbacks
     def _load_or_create(self, cmd: OpenCommand):  # type: ignore[no-untyped-def]
+        room = yield self._load_room(cmd)
+        runner = self._start_runner(room)
+        try:
+            yield maybeDeferred(self._expose, cmd.room)
+        except Exception:
+            del self.runners[cmd.room]
+            runner.stop()
+            raise
+        runner.begin()
+        self.log.info("room {room} open ({type}, epoch {epoch}, seq {seq})", room=cmd.room, type=room.type.name, epoch=room.epoch, seq=room.seq)
+        return runner
+
+    @inlineCallbacks
+    def _load_room(self, cmd: OpenCommand):  # type: ignore[no-untyped-def]
+        """The room as stored (rebuilt), or a new one stored now."""
         deadline = self._settings.store_deadline
         try:
             stored = yield within(maybeDeferred(self._load, cmd.room), deadline, self._clock, "room load")
+        except CorruptRoom as exc:
+            raise self._damaged(exc) from None
         except KasagiError:
             raise
         except Exception as exc:
             raise Unavailable("the room store did not answer", field="store", expected="a loaded room", got=str(exc)[:200]) from None
-        if stored is None:
-            room_type = make_room_type(cmd.type, cmd.options, self._types)
-            room = Room(cmd.room, room_type, epoch=new_epoch(0, self._now_ms()), config=self._settings.room_config())
+        if stored is not None:
+            room = yield self._rebuild(stored)
+            return room
+        room_type = make_room_type(cmd.type, cmd.options, self._types)
+        room = Room(cmd.room, room_type, epoch=new_epoch(0, self._now_ms()), config=self._settings.room_config())
+        try:
+            yield within(
+                maybeDeferred(self._store.create, cmd.room, room_type.name, room_type.options(), room.epoch, room.committed),
+                deadline,
+                self._clock,
+                "room create",
+            )
+        except RoomExists:
+            # Another worker created it meanwhile (or something is stored under its name).
+            try:
+                stored = yield within(maybeDeferred(self._load, cmd.room), deadline, self._clock, "room load")
+            except CorruptRoom as exc:
+                raise self._damaged(exc) from None
+            if stored is None:
+                raise Unavailable("the room is being created; retry", field="store", expected="a stored room", got="none") from None
+            room = yield self._rebuild(stored)
+        except Exception as exc:
+            raise Unavailable("the room store did not answer", field="store", expected="a created room", got=str(exc)[:200]) from None
+        return room
+
+    @inlineCallbacks
+    def _rebuild(self, stored: StoredRoom):  # type: ignore[no-untyped-def]
+        """Snapshot + tail, exactly; a new epoch when history is not intact."""
+        try:
+            rebuilt = rebuild(stored, config=self._settings.room_config(), now_ms=self._now_ms(), types=self._types)
+        except CorruptRoom as exc:
+            raise self._damaged(exc) from None
+        room = rebuilt.room
+        if rebuilt.lost is not None:
+            epoch = new_epoch(stored.epoch, self._now_ms())
+            self.log.warn(
+                "room {room}: history not intact ({why}); continuing from seq {seq} in a new epoch {epoch}",
+                room=stored.room,
+                why=rebuilt.lost,
+                seq=room.seq,
+                epoch=epoch,
+            )
             try:
                 yield within(
-                    maybeDeferred(self._store.create, cmd.room, room_type.name, room_type.options(), room.epoch, room.committed),
-                    deadline,
+                    maybeDeferred(self._store.set_epoch, stored.room, stored.epoch, epoch, room.seq, room.committed),
+                    self._settings.store_deadline,
                     self._clock,
-                    "room create",
+                    "new epoch",
                 )
-            except RoomExists:
-                # Another worker created it meanwhile: load what it stored.
-                stored = yield within(maybeDeferred(self._load, cmd.room), deadline, self._clock, "room load")
-                room = self._restore(stored)
             except Exception as exc:
-                raise Unavailable("the room store did not answer", field="store", expected="a created room", got=str(exc)[:200]) from None
-        else:
-            room = self._restore(stored)
+                raise Unavailable("the room store did not answer", field="store", expected="a new epoch", got=str(exc)[:200]) from None
+            room.epoch = epoch
+            room.history.clear()
+        return room
+
+    def _damaged(self, exc: CorruptRoom) -> RoomDamaged:
+        self.log.error("room {room} can't be loaded: {problem} (its stored data is left as it is)", room=exc.room, problem=exc.problem)
+        return RoomDamaged(
+            f"room {exc.room} can't be loaded: its stored data is damaged ({exc.problem[:200]})",
+            field="store",
+            expected="a valid stored room",
+            got=exc.problem[:200],
+        )
+
+    def _start_runner(self, room: Room) -> RoomRunner:
         runner = RoomRunner(
             room,
             clock=self._clock,
@@ -158,57 +228,64 @@ class RoomRegistry:
             on_lost=self._lost,
             observer=self._observer,
         )
-        self.runners[cmd.room] = runner
-        try:
-            yield maybeDeferred(self._expose, cmd.room)
-        except Exception:
-            del self.runners[cmd.room]
-            runner.stop()
-            raise
-        room.reconcile_presence(self._now_ms())
-        runner._after_change()
-        self.log.info("room {room} open ({type}, epoch {epoch}, seq {seq})", room=cmd.room, type=room.type.name, epoch=room.epoch, seq=room.seq)
+        self.runners[room.room_id] = runner
         return runner
 
-    def _restore(self, stored: StoredRoom) -> Room:
-        """Rebuild a room from snapshot + tail, exactly."""
-        room_type = make_room_type(stored.type, stored.options, self._types)
-        state = stored.snapshot
-        for event in stored.tail:
-            apply_ops(state, event["ops"])
-        room = Room(
-            stored.room,
-            room_type,
-            epoch=stored.epoch,
-            seq=stored.seq,
-            state=state,
-            results=stored.results,
-            config=self._settings.room_config(),
-        )
-        room.history.extend(stored.tail, self._now_ms())
-        return room
-
     def _lost(self, runner: RoomRunner, failure: Failure) -> None:
-        """A runner found its copy stale (or a write undetermined): drop it and reload the
-        room from the store, which alone knows what was written."""
+        """A runner found its copy stale, or a write undetermined: only the store knows what
+        was written. The copy stays reachable for joins (its committed state is still
+        true) while acts fail fast, and the room is reloaded -- retried with backoff until
+        the store answers."""
         room = runner.room.room_id
         if self.runners.get(room) is not runner:
             return
-        del self.runners[room]
-        self._retire(runner)
+        runner.suspend()
         self.log.warn("room {room}: reloading from the store ({why})", room=room, why=failure.getErrorMessage())
-        cmd = OpenCommand(room, runner.room.type.name, runner.room.type.options())
-        sessions = runner.room.sessions()
+        self._reload(runner, 0)
 
-        def rejoin(new: RoomRunner) -> None:
+    def _reload(self, old: RoomRunner, attempt: int) -> None:
+        room = old.room.room_id
+        self._reload_timers.pop(room, None)
+        if self.runners.get(room) is not old or self._stopped:
+            return
+        cmd = OpenCommand(room, old.room.type.name, old.room.type.options())
+
+        def swap(new_room: Room) -> None:
+            if self.runners.get(room) is not old or self._stopped:
+                return
+            sessions = old.room.sessions()
+            old.stop()
+            self._retire(old)
+            new = self._start_runner(new_room)
             new.adopt_sessions(sessions)
+            new.begin()
+            self.log.info("room {room} reloaded (epoch {epoch}, seq {seq})", room=room, epoch=new_room.epoch, seq=new_room.seq)
 
-        def give_up(f: Failure) -> None:
-            self.log.warn("room {room}: reload failed ({why}); it is closed until opened again", room=room, why=f.getErrorMessage())
-            if self._withdraw is not None:
-                maybeDeferred(self._withdraw, room).addErrback(lambda e: self.log.failure("withdraw {room}", e, room=room))
+        def retry(f: Failure) -> None:
+            if f.check(RoomDamaged):
+                self.log.error("room {room}: closed until repaired", room=room)
+                self._close(old)
+                return
+            if f.check(NotOwner):
+                self.log.warn("room {room}: another process serves it now; closed here", room=room)
+                self._close(old)
+                return
+            delay = min(5.0, 0.2 * 2 ** min(attempt, 5))
+            self.log.warn("room {room}: reload failed ({why}); retrying in {delay:.1f} s", room=room, why=f.getErrorMessage(), delay=delay)
+            self._reload_timers[room] = self._clock.callLater(delay, self._reload, old, attempt + 1)
 
-        self._runner_for(cmd).addCallbacks(rejoin, give_up)
+        self._load_room(cmd).addCallbacks(swap, retry).addErrback(
+            lambda f: self.log.failure("room {room}: reload bookkeeping failed", f, room=room)
+        )
+
+    def _close(self, runner: RoomRunner) -> None:
+        room = runner.room.room_id
+        if self.runners.get(room) is runner:
+            del self.runners[room]
+            self._retire(runner)
+        runner.stop()
+        if self._withdraw is not None:
+            maybeDeferred(self._withdraw, room).addErrback(lambda e: self.log.failure("withdraw {room}", e, room=room))
 
     def close_room(self, room: str) -> Deferred[bool]:
         """Stop serving ``room`` here: commit what was accepted, unregister its procedures.
@@ -216,6 +293,9 @@ class RoomRegistry:
         runner = self.runners.get(room)
         if runner is None:
             return succeed(False)
+        timer = self._reload_timers.pop(room, None)
+        if timer is not None and timer.active():
+            timer.cancel()
 
         def closed(intact: bool) -> Deferred[bool]:
             if self.runners.get(room) is runner:
@@ -239,6 +319,11 @@ class RoomRegistry:
             runner.session_closed(session_id)
 
     def stop(self) -> None:
+        self._stopped = True
+        for timer in self._reload_timers.values():
+            if timer.active():
+                timer.cancel()
+        self._reload_timers.clear()
         for runner in self.runners.values():
             runner.stop()
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from kasagi.core.room import RoomConfig
 from kasagi.core.values import ValueLimits
+from kasagi.store.interface import StoreLimits
 
 __all__ = ["ServiceSettings"]
 
@@ -32,8 +33,11 @@ class ServiceSettings:
     store_deadline: float = 2.0
     #: Save a snapshot every this many events (bounds reload time).
     snapshot_every: int = 500
-    #: Where rooms are stored: ``memory``, ``sqlite:PATH`` or ``redis://host:port/db``.
-    store: str = "memory"
+    #: Where rooms are stored: ``memory``, ``sqlite`` (``<data_dir>/rooms.sqlite3``),
+    #: ``sqlite:PATH`` or ``redis://host:port/db`` (see :mod:`kasagi.store.factory`).
+    store: str = "sqlite"
+    #: The node's data directory (``kasagi up --data-dir``), where ``sqlite`` lives.
+    data_dir: str = ""
     #: Maximum size of a client-supplied value.
     max_depth: int = 32
     max_nodes: int = 10_000
@@ -60,6 +64,13 @@ class ServiceSettings:
             grace_ms=int(self.grace * 1000),
             history_events=self.history_events,
             history_min_age_ms=int(self.history_seconds * 1000),
+        )
+
+    def store_limits(self) -> StoreLimits:
+        return StoreLimits(
+            history_events=self.history_events,
+            history_seconds=self.history_seconds,
+            results_per_member=self.results_per_member,
         )
 
     def value_limits(self) -> ValueLimits:

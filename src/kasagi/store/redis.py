@@ -1,0 +1,276 @@
+"""The Redis store, through txredisapi: for deployments where rooms must outlive the node
+(several nodes, or a Redis already run with AOF persistence).
+
+One Lua script per operation (:mod:`kasagi.store.redis_scripts`), so every batch -- event,
+head seq and cseq results -- is all or nothing, fenced by epoch and seq inside Redis.
+
+Traps of txredisapi, and what this module does about them:
+
+- **It queues commands while Redis is down** and runs them after reconnecting; nothing times
+  out the wait. A command is therefore never handed to it while the pool has no live
+  connection (it fails at once with :class:`StoreUnavailable`), callers put their own
+  deadline around every call (:func:`kasagi.deadline.within`), and a write that still
+  arrives late can't apply twice: the seq fence in the script refuses it.
+- **convertNumbers** (on by default) turns ``"007"`` into ``7``: it is off, and so is its
+  text decoding (``charset=None``): replies are bytes, decoded here.
+- A connection that stops answering (a silent partition) is dropped after ``reply_timeout``
+  so the pool reconnects; reconnection backs off from 0.2 s to at most 2 s.
+
+Durability is Redis's: with ``appendonly yes`` and ``appendfsync always`` an acknowledged
+batch is on disk before Redis answers (survives a Redis crash and a power loss);
+``appendfsync everysec`` survives a crash of the Redis process but may lose the last second
+on power loss. RDB snapshots alone lose recent writes on any crash: don't use them for rooms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import txredisapi
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from kasagi.core.room import Batch
+from kasagi.deadline import within
+from kasagi.store import redis_scripts as lua
+from kasagi.store.codec import decode_event, decode_int, decode_map, dumps
+from kasagi.store.interface import (
+    CorruptRoom,
+    Event,
+    NowMs,
+    RoomExists,
+    SeqConflict,
+    StaleEpoch,
+    StoredRoom,
+    StoreError,
+    StoreLimits,
+    StoreUnavailable,
+    wall_ms,
+)
+
+__all__ = ["RedisRoomStore", "parse_redis_url"]
+
+
+def parse_redis_url(url: str) -> tuple[str, int, int, str | None]:
+    """``redis://[:password@]host[:port][/db]`` -> (host, port, db, password)."""
+    parsed = urlparse(url)
+    if parsed.scheme != "redis" or not parsed.hostname:
+        raise ValueError(f"not a redis URL: {url!r} (expected redis://host:port/db)")
+    path = parsed.path.strip("/")
+    if path and not path.isdigit():
+        raise ValueError(f"the database in {url!r} must be a number")
+    password = unquote(parsed.password) if parsed.password else None
+    return parsed.hostname, parsed.port or 6379, int(path or 0), password
+
+
+class RedisRoomStore:
+    """Rooms in Redis. Build with :meth:`open`."""
+
+    log = Logger()
+
+    def __init__(self, conn: Any, where: str, *, limits: StoreLimits, now_ms: NowMs, prefix: str = "kasagi") -> None:
+        self._conn = conn
+        self.where = where
+        self.limits = limits
+        self._now_ms = now_ms
+        self._prefix = prefix
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        reactor: Any,
+        *,
+        limits: StoreLimits | None = None,
+        now_ms: NowMs = wall_ms,
+        connect_wait: float = 5.0,
+        reply_timeout: float = 10.0,
+        prefix: str = "kasagi",
+    ) -> Deferred[RedisRoomStore]:
+        """Connect to ``url``. Waits up to ``connect_wait`` for the first connection, then
+        returns the store anyway: while Redis is unreachable every call fails fast, and the
+        pool keeps reconnecting."""
+        host, port, db, password = parse_redis_url(url)
+        conn = txredisapi.lazyConnectionPool(
+            host,
+            port,
+            dbid=db,
+            poolsize=1,
+            reconnect=True,
+            charset=None,
+            password=password,
+            connectTimeout=connect_wait,
+            replyTimeout=reply_timeout,
+            convertNumbers=False,
+        )
+        factory = conn._factory
+        factory.initialDelay, factory.maxDelay = 0.2, 2.0
+        store = cls(conn, f"{host}:{port}/{db}", limits=limits or StoreLimits(), now_ms=now_ms, prefix=prefix)
+        # Fires once the pool holds its connection (``getConnection`` fires a moment earlier).
+        pool_ready: Deferred[Any] = Deferred()
+        factory.deferred.chainDeferred(pool_ready)
+        first = within(pool_ready, connect_wait, reactor, "redis connect")
+
+        def ready(_: object) -> RedisRoomStore:
+            store.log.info("room store: redis {where}", where=store.where)
+            return store
+
+        def not_yet(failure: Failure) -> RedisRoomStore:
+            store.log.warn("room store: redis {where} not reachable yet ({why}); retrying in the background", where=store.where, why=failure.getErrorMessage())
+            return store
+
+        return first.addCallbacks(ready, not_yet)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._conn._factory.size)
+
+    def _keys(self, room: str) -> list[str]:
+        base = f"{self._prefix}:{{{room}}}"
+        return [f"{base}:head", f"{base}:events", f"{base}:results"]
+
+    def _eval(self, script: str, room: str, keys: list[str], args: list[Any]) -> Deferred[Any]:
+        if not self.connected:
+            return fail(StoreUnavailable(f"redis {self.where} is not connected"))
+        try:
+            d: Deferred[Any] = self._conn.eval(script, keys, args)
+        except Exception as exc:  # noqa: BLE001 -- txredisapi raises for a dead connection
+            return fail(StoreUnavailable(f"redis {self.where}: {exc}"))
+        return d.addErrback(self._translate, room)
+
+    def _translate(self, failure: Failure, room: str) -> Failure:
+        if failure.check(StoreError):
+            return failure
+        if failure.check(txredisapi.ResponseError):
+            message = str(failure.value).split(" script: ", 1)[0]
+            code, _, detail = message.partition(" ")
+            if code == "KASAGI_STALE":
+                return Failure(StaleEpoch(f"room {room}: stored epoch {detail}"))
+            if code == "KASAGI_SEQ":
+                return Failure(SeqConflict(f"room {room}: stored seq {detail}"))
+            if code == "KASAGI_EXISTS":
+                return Failure(RoomExists(room))
+            if code == "KASAGI_MISSING":
+                return Failure(StoreError(f"room {room} is not stored"))
+            if code == "KASAGI_CORRUPT":
+                return Failure(CorruptRoom(room, detail))
+            if code in ("WRONGTYPE",):
+                return Failure(CorruptRoom(room, message))
+            return Failure(StoreError(f"redis {self.where}: {message[:200]}"))
+        if failure.check(txredisapi.ConnectionError):
+            # Sent, but the answer was lost: the write may or may not have happened.
+            return Failure(StoreError(f"redis {self.where}: {failure.getErrorMessage()} (outcome unknown)"))
+        return failure
+
+    # -- reads ---------------------------------------------------------------------------------
+    def load(self, room: str) -> Deferred[StoredRoom | None]:
+        keys = self._keys(room)
+        return self._eval(lua.LOAD, room, keys, []).addCallback(self._decode_room, room)
+
+    def _decode_room(self, reply: Any, room: str) -> StoredRoom | None:
+        if not reply:
+            return None
+        raw_head, raw_events, raw_results = reply
+        head = _pairs(raw_head)
+        epoch = decode_int(head.get(b"epoch"), room, "the stored epoch")
+        snapshot_seq = decode_int(head.get(b"snap_seq"), room, "the snapshot seq")
+        type_name = _text(head.get(b"type"), room, "the room type")
+        tail = [decode_event(_entry_event(entry, room), room, epoch, _entry_seq(entry, room)) for entry in raw_events]
+        results: dict[str, dict[int, int]] = {}
+        for member_raw, value in _pairs(raw_results).items():
+            member = _text(member_raw, room, "a result's member id")
+            mine: dict[int, int] = {}
+            for pair in _text(value, room, f"the results of {member}").split():
+                cseq, _, seq = pair.partition(":")
+                mine[decode_int(cseq, room, f"a cseq of {member}")] = decode_int(seq, room, f"a result seq of {member}")
+            results[member] = mine
+        return StoredRoom(
+            room=room,
+            type=type_name,
+            options=decode_map(_bytes(head.get(b"options"), room, "the room options"), room, "the room options"),
+            epoch=epoch,
+            seq=decode_int(head.get(b"seq"), room, "the stored seq"),
+            snapshot_seq=snapshot_seq,
+            snapshot=decode_map(_bytes(head.get(b"snap"), room, "the snapshot"), room, "the snapshot"),
+            tail=tail,
+            results=results,
+        )
+
+    def events_since(self, room: str, epoch: int, seq: int) -> Deferred[list[Event] | None]:
+        if seq < 0:
+            return succeed(None)
+        d = self._eval(lua.EVENTS_SINCE, room, self._keys(room)[:2], [str(epoch), str(seq)])
+
+        def decode(reply: Any) -> list[Event] | None:
+            if not reply or reply[0] != 1:
+                return None
+            entries, head = reply[1], decode_int(reply[2], room, "the stored seq")
+            if len(entries) != head - seq or (entries and _entry_seq(entries[0], room) != seq + 1):
+                return None
+            return [decode_event(_entry_event(e, room), room, epoch, _entry_seq(e, room)) for e in entries]
+
+        return d.addCallback(decode)
+
+    # -- writes --------------------------------------------------------------------------------
+    def create(self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]) -> Deferred[None]:
+        d = self._eval(lua.CREATE, room, self._keys(room), [type_name, dumps(options), str(epoch), dumps(state)])
+        return d.addCallback(lambda _: None)
+
+    def append(self, batch: Batch) -> Deferred[None]:
+        args: list[Any] = [str(batch.epoch), str(batch.seq), dumps(batch.event), str(self._now_ms()), str(self.limits.results_per_member)]
+        for member, cseq in batch.acks:
+            args += [member, str(cseq)]
+        return self._eval(lua.APPEND, batch.room, self._keys(batch.room), args).addCallback(lambda _: None)
+
+    def save_snapshot(self, room: str, epoch: int, seq: int, state: dict[str, Any]) -> Deferred[None]:
+        limits = self.limits
+        args = [
+            str(epoch),
+            str(seq),
+            dumps(state),
+            str(self._now_ms()),
+            str(limits.history_events),
+            str(int(limits.history_seconds * 1000)),
+            str(limits.hard_cap),
+        ]
+        return self._eval(lua.SNAPSHOT, room, self._keys(room)[:2], args).addCallback(lambda _: None)
+
+    def set_epoch(self, room: str, old_epoch: int, new_epoch: int, seq: int, state: dict[str, Any]) -> Deferred[None]:
+        args = [str(old_epoch), str(new_epoch), str(seq), dumps(state)]
+        return self._eval(lua.SET_EPOCH, room, self._keys(room), args).addCallback(lambda _: None)
+
+    def close(self) -> Deferred[None]:
+        d: Deferred[Any] = self._conn.disconnect()
+        return d.addCallback(lambda _: None)
+
+
+def _pairs(flat: Any) -> dict[bytes, Any]:
+    return {flat[i]: flat[i + 1] for i in range(0, len(flat) - 1, 2)}
+
+
+def _bytes(raw: Any, room: str, what: str) -> bytes:
+    if not isinstance(raw, bytes):
+        raise CorruptRoom(room, f"{what} is missing")
+    return raw
+
+
+def _text(raw: Any, room: str, what: str) -> str:
+    try:
+        return _bytes(raw, room, what).decode("utf-8")
+    except UnicodeDecodeError:
+        raise CorruptRoom(room, f"{what} is not UTF-8 text") from None
+
+
+def _entry_seq(entry: Any, room: str) -> int:
+    entry_id = _text(entry[0], room, "an event id")
+    seq, _, sub = entry_id.partition("-")
+    if sub != "0":
+        raise CorruptRoom(room, f"the event id {entry_id} is not <seq>-0")
+    return decode_int(seq, room, f"the event id {entry_id}")
+
+
+def _entry_event(entry: Any, room: str) -> bytes:
+    fields = _pairs(entry[1])
+    return _bytes(fields.get(b"e"), room, f"the event {entry[0]!r:.40}")
