@@ -38,10 +38,10 @@ class Cluster:
     def add(self, name: str, ttl: float, beat: float) -> ClusterRooms:
         self.exposed[name] = []
 
-        def forward(target: str, cmd: OpenCommand) -> Deferred[dict[str, Any]]:
+        def forward(target: str, cmd: OpenCommand, sessions: Any = None) -> Deferred[dict[str, Any]]:
             if target in self.down or target not in self.workers:
                 return fail(Unavailable("no such procedure"))
-            return self.workers[target].open_here(cmd)
+            return self.workers[target].open_here(cmd, sessions=sessions)
 
         worker = ClusterRooms(
             settings=ClusterSettings(worker_id=name, lease_ttl=ttl, heartbeat=beat),
@@ -191,6 +191,8 @@ class OwnershipTests(SynchronousTestCase):
         moved = cluster.workers[other].runner("r1").room
         self.assertEqual(moved.epoch, epoch)
         self.assertEqual(moved.results["alice"][5], ack["seq"])
+        self.assertEqual(moved.sessions(), {"s1": "alice"}, "the live session moved with the room")
+        self.assertTrue(moved.committed["members"]["alice"]["online"])
         self.assertEqual(cluster.workers[other].stats["handovers_in"], 1)
         self.assertEqual(cluster.workers[other].stats["failovers"], 0)
 

@@ -104,10 +104,6 @@ class Worker:
                 yield maybeDeferred(close).addErrback(lambda f: None)
 
 
-def _router_name(index: int) -> str:
-    return f"r{index}"
-
-
 @inlineCallbacks
 def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyped-def]
     """Open the store and leases, join every router; returns the running :class:`Worker`."""
@@ -154,8 +150,8 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
     yield cluster.start()
 
     components = []
-    for index, url in enumerate(options.routers):
-        name = _router_name(index)
+    for url in options.routers:
+        name = url  # the same on every worker: session ids are namespaced by it
         component = Component(
             transports=[
                 {

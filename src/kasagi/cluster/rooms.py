@@ -52,8 +52,14 @@ from kasagi.store.interface import RoomStore, StoredRoom
 
 __all__ = ["ClusterRooms", "ClusterSettings", "Forward", "OwnedElsewhere"]
 
-#: ``forward(worker, cmd)``: ask ``worker`` to open (serve) a room; fires with the open reply.
-Forward = Callable[[str, OpenCommand], "Deferred[dict[str, Any]]"]
+#: ``forward(worker, cmd, sessions)``: ask ``worker`` to open (serve) a room, starting with the
+#: live ``sessions`` (session id -> member) a graceful handover passes on; fires with the
+#: open reply.
+Forward = Callable[[str, OpenCommand, "Mapping[str, str] | None"], "Deferred[dict[str, Any]]"]
+
+#: Seconds a closed session id is remembered, so that a handed-over session that closed
+#: while the room was moving is not adopted as a ghost.
+CLOSED_MEMORY = 30.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,7 @@ class ClusterRooms:
         self._to_fence: dict[str, OwnerRecord | None] = {}
         self._placed: dict[str, float] = {}
         self._reaping: set[str] = set()
+        self._recently_closed: dict[str, float] = {}
         self._beat = LoopingCall(self._heartbeat)
         self._beat.clock = clock
         self._beating: Deferred[Any] | None = None
@@ -189,6 +196,7 @@ class ClusterRooms:
         if runner is None:
             return
         epoch, type_name, options = runner.room.epoch, runner.room.type.name, runner.room.type.options()
+        sessions = runner.room.sessions()
         try:
             intact = yield within(self.registry.close_room(room), self.settings.drain_timeout, self._clock, "drain")
         except Exception:  # noqa: BLE001 -- a late write: the successor must fence
@@ -203,7 +211,7 @@ class ClusterRooms:
         self._placed[target] = self._placed.get(target, 0.0) + 1
         cmd = OpenCommand(room, type_name, options)
         try:
-            yield within(self._forward(target, cmd), self.settings.forward_timeout, self._clock, "handover")
+            yield within(self._forward(target, cmd, sessions), self.settings.forward_timeout, self._clock, "handover")
         except Exception as exc:  # noqa: BLE001 -- clients reopen it anyway
             self.log.info(
                 "room {room}: {target} did not take it over ({why}); its clients will reopen it",
@@ -254,14 +262,18 @@ class ClusterRooms:
         return info
 
     @inlineCallbacks
-    def open_here(self, cmd: OpenCommand, forward_once: bool = False):  # type: ignore[no-untyped-def]
-        """Serve the room on this worker if nobody else does (``kasagi.worker.<id>.open``)."""
+    def open_here(self, cmd: OpenCommand, forward_once: bool = False, sessions: Mapping[str, str] | None = None):  # type: ignore[no-untyped-def]
+        """Serve the room on this worker if nobody else does (``kasagi.worker.<id>.open``);
+        ``sessions``: the live sessions a graceful handover passes on."""
         if self.stopping and cmd.room not in self.registry.runners:
             raise Unavailable(
                 "this worker is stopping; retry", field="room", expected="a live worker", got=describe(cmd.room)
             )
+        if sessions:
+            self._forget_closed()
+            sessions = {s: m for s, m in sessions.items() if s not in self._recently_closed}
         try:
-            info = yield self.registry.open(cmd)
+            info = yield self.registry.open(cmd, sessions)
         except OwnedElsewhere as exc:
             if not forward_once or exc.owner is None or exc.owner == self.worker_id:
                 raise
@@ -278,7 +290,10 @@ class ClusterRooms:
     def _forward_open(self, worker: str, cmd: OpenCommand) -> Deferred[dict[str, Any]]:
         self.stats["forwards"] += 1
         d = within(
-            maybeDeferred(self._forward, worker, cmd), self.settings.forward_timeout, self._clock, "forwarded open"
+            maybeDeferred(self._forward, worker, cmd, None),
+            self.settings.forward_timeout,
+            self._clock,
+            "forwarded open",
         )
 
         def failed(failure: Failure) -> Failure:
@@ -353,13 +368,21 @@ class ClusterRooms:
 
     # -- sessions ----------------------------------------------------------------------------------
     def session_closed(self, session_id: str) -> None:
+        self._recently_closed[session_id] = self._clock.seconds()
         self.registry.session_closed(session_id)
 
     def sessions_closed(self, prefix: str) -> None:
         """Every client session whose id starts with ``prefix`` is gone (its router was lost)."""
+        now = self._clock.seconds()
         for runner in list(self.registry.runners.values()):
             for session_id in [s for s in runner.room.sessions() if s.startswith(prefix)]:
+                self._recently_closed[session_id] = now
                 runner.session_closed(session_id)
+
+    def _forget_closed(self) -> None:
+        horizon = self._clock.seconds() - CLOSED_MEMORY
+        for session_id in [s for s, t in self._recently_closed.items() if t < horizon]:
+            del self._recently_closed[session_id]
 
     def load(self) -> dict[str, int]:
         runners = list(self.registry.runners.values())
@@ -379,6 +402,7 @@ class ClusterRooms:
             return
         self.stats["lease_renewals"] += 1
         self.lease_ok = True
+        self._forget_closed()
         self.workers = beat.workers
         self._placed = {}
         if beat.lapsed and self.joined:

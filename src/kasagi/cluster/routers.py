@@ -7,8 +7,9 @@ fans it out to its own subscribers only. Presence stays exact because each route
 worker about the sessions it holds (``wamp.session.on_leave``), and losing a router's
 session closes every client session of that router at once.
 
-Client session ids are namespaced by router (``<router>:<session id>``): two routers may hand
-out the same id.
+Client session ids are namespaced by router (``<router>#<session id>``, the router named by
+its backend URL): two routers may hand out the same id. Every worker must therefore list the
+routers by the same URLs, so that a graceful handover can pass the room's live sessions on.
 
 On every session: ``kasagi.lobby.open`` and the wildcard fallbacks (shared, round robin over
 the workers), ``kasagi.worker.<id>.open`` (this worker only), and the procedures of every
@@ -18,7 +19,7 @@ at once even while a paused old owner still holds its registration.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from autobahn.wamp.exception import ApplicationError
@@ -121,7 +122,7 @@ class RouterSessions:
         self._registrations.pop(router, None)
         self._shared.pop(router, None)
         self.stats["router_losses"] += 1
-        self.rooms.sessions_closed(router + ":")
+        self.rooms.sessions_closed(router + "#")
         self.log.warn("worker {worker} lost router {router}", worker=self.worker_id, router=router)
 
     def stop_taking_calls(self) -> Deferred[Any]:
@@ -152,11 +153,14 @@ class RouterSessions:
             ds.extend(_unregister(reg) for reg in rooms.pop(room, []))
         return DeferredList(ds, consumeErrors=True)
 
-    def forward(self, worker: str, cmd: OpenCommand) -> Deferred[dict[str, Any]]:
-        """Ask ``worker`` (through any router) to serve ``cmd.room``."""
+    def forward(
+        self, worker: str, cmd: OpenCommand, sessions: Mapping[str, str] | None = None
+    ) -> Deferred[dict[str, Any]]:
+        """Ask ``worker`` (through any router) to serve ``cmd.room`` (with ``sessions``)."""
+        extra = {"sessions": dict(sessions)} if sessions else {}
         for session in list(self.sessions.values()):
             if session.is_attached():
-                d = session.call(wire.worker_procedure(worker, "open"), cmd.room, cmd.type, cmd.options)
+                d = session.call(wire.worker_procedure(worker, "open"), cmd.room, cmd.type, cmd.options, **extra)
                 return d.addErrback(_to_domain_error)  # type: ignore[no-any-return]
         return fail(
             Unavailable("this worker has no router session; retry", field="router", expected="a session", got="none")
@@ -211,12 +215,19 @@ class RouterSessions:
         return self.rooms.open(OpenCommand.from_wamp(args, kwargs))
 
     def _open_here(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
-        return self.rooms.open_here(OpenCommand.from_wamp(args, kwargs))
+        sessions = kwargs.pop("sessions", None)
+        if sessions is not None and not (
+            isinstance(sessions, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in sessions.items())
+        ):
+            raise InvalidArgument(
+                "sessions must map session ids to members", field="sessions", expected="a map", got="other"
+            )
+        return self.rooms.open_here(OpenCommand.from_wamp(args, kwargs), sessions=sessions)
 
     def _join(self, router: str, room: str, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
         member = caller_member(details)
         cmd = JoinCommand.from_wamp(args, kwargs)
-        return self.rooms.runner(room).join(member, f"{router}:{caller_session(details)}", cmd)
+        return self.rooms.runner(room).join(member, f"{router}#{caller_session(details)}", cmd)
 
     def _act(self, router: str, room: str, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
         member = caller_member(details)
@@ -224,7 +235,7 @@ class RouterSessions:
 
     def _leave(self, router: str, room: str, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
         member = caller_member(details)
-        return self.rooms.runner(room).leave(member, f"{router}:{caller_session(details)}")
+        return self.rooms.runner(room).leave(member, f"{router}#{caller_session(details)}")
 
     def _unknown_room(self, router: str, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
         """Calls to rooms nobody registered on this router land here."""
@@ -240,7 +251,7 @@ class RouterSessions:
         return None
 
     def _session_left(self, router: str, session_id: Any, *args: Any, **kwargs: Any) -> None:
-        self.rooms.session_closed(f"{router}:{session_id}")
+        self.rooms.session_closed(f"{router}#{session_id}")
 
 
 def _on_router(handler: Callable[..., Any], router: str) -> Callable[..., Any]:

@@ -93,9 +93,11 @@ class RoomRegistry:
             raise NoSuchRoom("the room is not open; call kasagi.lobby.open first", field="room", expected="an open room", got=describe(room))
         return runner
 
-    def open(self, cmd: OpenCommand) -> Deferred[dict[str, Any]]:
-        """Serve ``cmd.room``: already live, loaded from the store, or created."""
-        d = self._runner_for(cmd)
+    def open(self, cmd: OpenCommand, sessions: Mapping[str, str] | None = None) -> Deferred[dict[str, Any]]:
+        """Serve ``cmd.room``: already live, loaded from the store, or created. ``sessions``
+        (session id -> member) are live sessions of the room handed over by its previous
+        owner: a room loaded now starts with them, so their members stay online."""
+        d = self._runner_for(cmd, sessions)
 
         def info(runner: RoomRunner) -> dict[str, Any]:
             if runner.room.type.name != cmd.type:
@@ -109,7 +111,7 @@ class RoomRegistry:
 
         return d.addCallback(info)
 
-    def _runner_for(self, cmd: OpenCommand) -> Deferred[RoomRunner]:
+    def _runner_for(self, cmd: OpenCommand, sessions: Mapping[str, str] | None = None) -> Deferred[RoomRunner]:
         live = self.runners.get(cmd.room)
         if live is not None:
             return succeed(live)
@@ -124,13 +126,15 @@ class RoomRegistry:
             for w in self._opening.pop(cmd.room, []):
                 w.errback(result) if isinstance(result, Failure) else w.callback(result)
 
-        self._load_or_create(cmd).addBoth(done)
+        self._load_or_create(cmd, sessions).addBoth(done)
         return d
 
     @inlineCallbacks
-    def _load_or_create(self, cmd: OpenCommand):  # type: ignore[no-untyped-def]
+    def _load_or_create(self, cmd: OpenCommand, sessions: Mapping[str, str] | None = None):  # type: ignore[no-untyped-def]
         room = yield self._load_room(cmd)
         runner = self._start_runner(room)
+        for session_id, member in (sessions or {}).items():
+            room.add_session(member, session_id, self._now_ms())
         try:
             yield maybeDeferred(self._expose, cmd.room)
         except Exception:
