@@ -1,9 +1,11 @@
-"""The distributed deployment as processes -- the shape of docker-compose.yml: 2 routers,
-3 workers joined to both, Redis with AOF. Clients on either router see the same room; a
-killed or paused owner is replaced within 2 s and fenced out; a stopped one hands over."""
+"""The distributed deployment of docker-compose.yml run as local processes (its own ``kasagi
+up`` commands, local addresses): 2 routers, 3 workers joined to both, Redis with AOF. Clients
+on either router see the same room; a killed or paused owner is replaced within 2 s and fenced
+out; a stopped one hands over."""
 
 from __future__ import annotations
 
+import itertools
 import signal
 import statistics
 import subprocess
@@ -16,6 +18,7 @@ import pytest_twisted
 from twisted.internet import defer, reactor
 
 from kasagi.client import ClientOptions, KasagiClient
+from kasagi.node import project_root
 from kasagi.service.restore import rebuild
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
@@ -31,8 +34,8 @@ TAKEOVER_BOUND = 2.0
 
 @pytest.fixture(scope="module")
 def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
-    """2 routers + 3 workers + a private Redis (AOF), started once for the module."""
-    topo = Topology(tmp_path_factory.mktemp("topology"), routers=2, workers=3, service={"tick": 0.02})
+    """The compose file's 2 routers + 3 workers + a private Redis (AOF), started once."""
+    topo = Topology.from_compose(project_root() / "docker-compose.yml", tmp_path_factory.mktemp("topology"))
     topo.start()
     yield topo
     topo.stop()
@@ -48,7 +51,7 @@ def owner_of(topo: Topology, room: str) -> WorkerProcess | None:
         timeout=10,
         check=False,
     ).stdout.strip()
-    return next((w for w in topo.members if out.startswith(w.name + "_") and w.alive), None)
+    return next((w for w in topo.members if w.proc is not None and out.startswith(f"{w.name}_{w.proc.pid}_")), None)
 
 
 def replace_dead_workers(topo: Topology) -> None:
@@ -57,7 +60,10 @@ def replace_dead_workers(topo: Topology) -> None:
         if not worker.alive:
             topo.members.remove(worker)
     while len(topo.members) < 3:
-        topo.add_worker(f"w{len(topo.members)}_{int(time.monotonic() * 1000) % 100000}")
+        topo.add_worker(f"w{next(_names)}")
+
+
+_names = itertools.count(3)
 
 
 @defer.inlineCallbacks
@@ -146,7 +152,7 @@ def test_health_and_metrics_report_the_deployment(topology: Topology):
         assert sum(m.get("kasagi_members_online", 0) for m in metrics) >= 1
         from kasagi.topology import http_get
 
-        status, text = http_get(f"http://127.0.0.1:{topology.nodes[0].options.metrics_port}/metrics")
+        status, text = http_get(topology.router_metrics_url(0))
         assert status == 200
         assert "kasagi_router_sessions_joined" in text and 'kasagi_router_messages_received_total{type="call"}' in text
     finally:
