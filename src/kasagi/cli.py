@@ -37,7 +37,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
     from twisted.logger import globalLogBeginner, jsonFileLogObserver, textFileLogObserver
 
-    observer = jsonFileLogObserver(sys.stdout) if args.log_format == "json" else textFileLogObserver(sys.stdout)
+    observer = jsonFileLogObserver(sys.stdout, recordSeparator="") if args.log_format == "json" else textFileLogObserver(sys.stdout)
     globalLogBeginner.beginLoggingTo([_level_filter(observer, args.loglevel)], redirectStandardIO=False)
     options = WorkerOptions(
         routers=tuple(args.router),

@@ -404,7 +404,8 @@ class Topology:
             argv = list(self._worker_template)
             _set_flag(argv, "--worker-name", name)
             worker = WorkerProcess(name, [], "", secret=self.secret, directory=self.directory / "workers", argv=argv)
-            _set_flag(argv, "--metrics-port", str(worker.metrics_port))
+            assert worker.argv is not None
+            _set_flag(worker.argv, "--metrics-port", str(worker.metrics_port))
             self.members.append(worker)
             return worker.start()
         store = self.service.get("store", self.redis.url)

@@ -6,6 +6,7 @@ out; a stopped one hands over."""
 from __future__ import annotations
 
 import itertools
+import os
 import signal
 import statistics
 import subprocess
@@ -22,6 +23,7 @@ from kasagi.node import project_root
 from kasagi.service.restore import rebuild
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
+from kasagi.testing import free_port
 from kasagi.topology import Topology, WorkerProcess
 from tests.topology.scale_history import History, check, drive
 from tests.waiting import until
@@ -328,3 +330,65 @@ def test_takeover_times_over_ten_kills(topology: Topology):
     )
     assert lost == 0
     assert max(times) <= TAKEOVER_BOUND
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_load_balancer_config_sends_clients_to_ready_routers(topology: Topology, tmp_path):
+    """deploy/haproxy.cfg balances over both compose routers, checking each one's
+    /health/ready on its metrics port; run with local addresses (when haproxy is installed),
+    a client through it joins a room and sees the same state as a client on a router."""
+    import re
+    import shutil
+
+    config = (project_root() / "deploy" / "haproxy.cfg").read_text(encoding="utf-8")
+    servers = re.findall(r"^\s*server (\S+) (\S+):(\d+)", config, re.M)
+    assert [name for name, _, _ in servers] == [node.name for node in topology.nodes]  # type: ignore[union-attr]
+    assert "option httpchk GET /health/ready" in config and "check port 9100" in config
+    haproxy = shutil.which("haproxy")
+    if haproxy is None:
+        print("\nhaproxy is not installed: its config was checked, not run")
+        return
+    lb_port = free_port()
+    local = config.replace("bind :8080", f"bind 127.0.0.1:{lb_port}").replace(" init-addr last,libc,none", "")
+    local = re.sub(r"maxconn \d+", "maxconn 1000", local)  # this machine's file descriptor limit
+    for node in topology.nodes:
+        local = re.sub(
+            rf"server {node.name} \S+", f"server {node.name} 127.0.0.1:{node.port} port {node.metrics_port}", local
+        )
+    local = local.replace("check port 9100", "check")
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(local, encoding="utf-8")
+    proc = subprocess.Popen([haproxy, "-db", "-f", str(path)], start_new_session=True)
+    clients = []
+    try:
+        lb = yield until_connected(f"ws://127.0.0.1:{lb_port}/ws", "lb_user")
+        direct = yield KasagiClient.connect(topology.urls[0], "direct_user")
+        clients = [lb, direct]
+        rl = yield lb.join("through_lb")
+        rd = yield direct.join("through_lb")
+        ack = yield rl.act("move", {"dx": 1, "dy": 1})
+        yield until(
+            lambda: rl.seq >= ack["seq"] and rd.seq == rl.seq and "direct_user" in rl.state["players"], timeout=20
+        )
+        assert rl.state == rd.state
+    finally:
+        for c in clients:
+            yield c.close()
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@defer.inlineCallbacks
+def until_connected(url: str, authid: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    """A client connected through ``url`` (the load balancer needs a health check or two first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client = yield KasagiClient.connect(
+                url, authid, options=ClientOptions(connect_timeout=2.0, reconnect=False)
+            )
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            continue
+        return client
