@@ -24,6 +24,8 @@ on power loss. RDB snapshots alone lose recent writes on any crash: don't use th
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -134,11 +136,19 @@ class RedisRoomStore:
     def _eval(self, script: str, room: str, keys: list[str], args: list[Any]) -> Deferred[Any]:
         if not self.connected:
             return fail(StoreUnavailable(f"redis {self.where} is not connected"))
+        sha = _sha1(script)
         try:
-            d: Deferred[Any] = self._conn.eval(script, keys, args)
+            # EVALSHA first (the script is cached after its first EVAL); EVAL once after a
+            # Redis restart emptied the cache. NOSCRIPT means nothing ran, so no double apply.
+            d: Deferred[Any] = self._conn.evalsha(sha, keys, args)
         except Exception as exc:  # noqa: BLE001 -- txredisapi raises for a dead connection
             return fail(StoreUnavailable(f"redis {self.where}: {exc}"))
-        return d.addErrback(self._translate, room)
+
+        def uncached(failure: Failure) -> Any:
+            failure.trap(txredisapi.ScriptDoesNotExist)
+            return self._conn.eval(script, keys, args)
+
+        return d.addErrback(uncached).addErrback(self._translate, room)
 
     def _translate(self, failure: Failure, room: str) -> Failure:
         if failure.check(StoreError):
@@ -244,6 +254,11 @@ class RedisRoomStore:
     def close(self) -> Deferred[None]:
         d: Deferred[Any] = self._conn.disconnect()
         return d.addCallback(lambda _: None)
+
+
+@functools.cache
+def _sha1(script: str) -> str:
+    return hashlib.sha1(script.encode("utf-8")).hexdigest()  # noqa: S324 -- Redis names scripts by SHA-1
 
 
 def _pairs(flat: Any) -> dict[bytes, Any]:
