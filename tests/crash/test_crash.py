@@ -126,7 +126,9 @@ def _store_spec(kind: str, redis: RedisServer) -> str:
     [("sqlite", "component"), ("sqlite", "router"), ("redis", "component"), ("redis", "router"), ("redis", "redis")],
 )
 @pytest_twisted.inlineCallbacks
-def test_kill_9_loses_no_acknowledged_action(kind: str, fault: str, tmp_path: Path, crash_redis: RedisServer, record_property: Any):
+def test_kill_9_loses_no_acknowledged_action(
+    kind: str, fault: str, tmp_path: Path, crash_redis: RedisServer, record_property: Any
+):
     """With 4 writers acting at ~20/s, kill -9 of the room service, the router or Redis, then
     a restart: every acknowledged action is stored at its seq, none applies twice, clients
     apply events in order and end in the stored state."""
@@ -191,7 +193,9 @@ def test_a_torn_aof_tail_loads_and_loses_nothing_acknowledged(tmp_path: Path, cr
         side = yield RedisRoomStore.open(crash_redis.url, reactor)
         victim = yield side.load("torn_victim")
         yield side.close()
-        assert (victim.seq, [e["seq"] for e in victim.tail], victim.results) == (1, [1], {"x": {1: 1}}), "all or nothing"
+        assert (victim.seq, [e["seq"] for e in victim.tail], victim.results) == (1, [1], {"x": {1: 1}}), (
+            "all or nothing"
+        )
         for w in run.writers:
             w.start()
         yield until(run.each_acked(ACKS), 90)

@@ -192,15 +192,18 @@ def _rss(pid: int) -> float:
 # -- 2. reload time -------------------------------------------------------------------------------
 def _event_ops(seq: int, players: int = 10) -> list[list[Any]]:
     p = seq % players
-    return [
-        ["set", ["players", f"p{(p + k) % players}", "x"], (seq * 7 + k) % 1000] for k in range(3)
-    ] + [["set", ["players", f"p{p}", "t"], seq * 20.5]]
+    return [["set", ["players", f"p{(p + k) % players}", "x"], (seq * 7 + k) % 1000] for k in range(3)] + [
+        ["set", ["players", f"p{p}", "t"], seq * 20.5]
+    ]
 
 
 def _state_at(seq: int, players: int = 10) -> dict[str, Any]:
     from kasagi.core.ops import apply_ops
 
-    state: dict[str, Any] = {"members": {}, "players": {f"p{i}": {"x": 0, "y": 0, "hp": 100, "t": 0} for i in range(players)}}
+    state: dict[str, Any] = {
+        "members": {},
+        "players": {f"p{i}": {"x": 0, "y": 0, "hp": 100, "t": 0} for i in range(players)},
+    }
     for s in range(1, seq + 1):
         apply_ops(state, _event_ops(s))
     return state
@@ -233,7 +236,7 @@ async def measure_reload(store: str, args: argparse.Namespace, tmp: Path, reacto
         for label, room, snapshot_at in (("tail 500", "with_snap", n - 500), ("tail 100k", "no_snap", 0)):
             await s.create(room, "arena", {}, epoch, initial)
             started = time.monotonic()
-            chunk = 5000
+            chunk = 500
             for first in range(1, n + 1, chunk):
                 await defer.gatherResults(
                     [
@@ -268,7 +271,9 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> s
     rule = "|" + "|".join("---" for _ in columns) + "|"
     lines = [head, rule]
     for row in rows:
-        lines.append("| " + " | ".join(format(row[key], fmt) if fmt else str(row[key]) for _, key, fmt in columns) + " |")
+        lines.append(
+            "| " + " | ".join(format(row[key], fmt) if fmt else str(row[key]) for _, key, fmt in columns) + " |"
+        )
     return "\n".join(lines)
 
 
@@ -277,15 +282,19 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     if args.client_cpus:
         os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
-    print(f"# kasagi store bench: server cpus {args.server_cpus}, load generator cpus {args.client_cpus}, data in {tmp}")
+    print(
+        f"# kasagi store bench: server cpus {args.server_cpus}, load generator cpus {args.client_cpus}, data in {tmp}"
+    )
     if not args.skip_load:
         rows = []
         for rnd in range(args.rounds):
             for store in stores:
                 row = await measure_load(store, args, tmp / f"r{rnd}", reactor)
                 rows.append(row)
-                print(f"  load A, round {rnd + 1}, {store}: p50 {row['p50']:.1f} ms, p99 {row['p99']:.1f} ms, {row['acked/s']:.0f} acks/s", flush=True)
-        print(f"\n## act -> ack at load A ({args.rooms} rooms x {args.clients} clients x {args.rate:g} Hz), {args.duration:g} s window\n")
+                figures = f"p50 {row['p50']:.1f} ms, p99 {row['p99']:.1f} ms, {row['acked/s']:.0f} acks/s"
+                print(f"  load A, round {rnd + 1}, {store}: {figures}", flush=True)
+        load = f"{args.rooms} rooms x {args.clients} clients x {args.rate:g} Hz"
+        print(f"\n## act -> ack at load A ({load}), {args.duration:g} s window\n")
         print(
             _table(
                 rows,

@@ -90,7 +90,9 @@ class MemoryRoomStore:
             )
         )
 
-    def create(self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]) -> Deferred[None]:
+    def create(
+        self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]
+    ) -> Deferred[None]:
         if room in self._rooms:
             return fail(RoomExists(room))
         self._rooms[room] = _Record(type_name, copy_value(options), epoch, 0, 0, copy_value(state))

@@ -52,7 +52,10 @@ from kasagi.store.interface import (
     wall_ms,
 )
 
-__all__ = ["RedisRoomStore", "parse_redis_url"]
+__all__ = ["CHUNK", "RedisRoomStore", "parse_redis_url"]
+
+#: Events per reply when reading a room's history (bounds every reply's size).
+CHUNK = 1000
 
 
 def parse_redis_url(url: str) -> tuple[str, int, int, str | None]:
@@ -120,7 +123,11 @@ class RedisRoomStore:
             return store
 
         def not_yet(failure: Failure) -> RedisRoomStore:
-            store.log.warn("room store: redis {where} not reachable yet ({why}); retrying in the background", where=store.where, why=failure.getErrorMessage())
+            store.log.warn(
+                "room store: redis {where} not reachable yet ({why}); retrying in the background",
+                where=store.where,
+                why=failure.getErrorMessage(),
+            )
             return store
 
         return first.addCallbacks(ready, not_yet)
@@ -176,32 +183,41 @@ class RedisRoomStore:
 
     # -- reads ---------------------------------------------------------------------------------
     def load(self, room: str) -> Deferred[StoredRoom | None]:
-        keys = self._keys(room)
-        return self._eval(lua.LOAD, room, keys, []).addCallback(self._decode_room, room)
+        return Deferred.fromCoroutine(self._load(room))
 
-    def _decode_room(self, reply: Any, room: str) -> StoredRoom | None:
+    async def _load(self, room: str) -> StoredRoom | None:
+        keys = self._keys(room)
+        reply = await self._eval(lua.LOAD, room, keys, [str(CHUNK)])
         if not reply:
             return None
         raw_head, raw_events, raw_results = reply
         head = _pairs(raw_head)
         epoch = decode_int(head.get(b"epoch"), room, "the stored epoch")
+        seq = decode_int(head.get(b"seq"), room, "the stored seq")
         snapshot_seq = decode_int(head.get(b"snap_seq"), room, "the snapshot seq")
         type_name = _text(head.get(b"type"), room, "the room type")
-        tail = [decode_event(_entry_event(entry, room), room, epoch, _entry_seq(entry, room)) for entry in raw_events]
+        tail = _decode_entries(raw_events, room, epoch)
+        while len(raw_events) == CHUNK and tail[-1]["seq"] < seq:
+            # A long tail comes in chunks; events up to the head seq we read never change.
+            more = await self._eval(lua.RANGE, room, keys[:2], [str(epoch), str(tail[-1]["seq"]), str(seq), str(CHUNK)])
+            if not more or more[0] != 1:
+                raise StoreError(f"room {room} changed while it was loading; retry")
+            raw_events = more[1]
+            tail += _decode_entries(raw_events, room, epoch)
         results: dict[str, dict[int, int]] = {}
         for member_raw, value in _pairs(raw_results).items():
             member = _text(member_raw, room, "a result's member id")
             mine: dict[int, int] = {}
             for pair in _text(value, room, f"the results of {member}").split():
-                cseq, _, seq = pair.partition(":")
-                mine[decode_int(cseq, room, f"a cseq of {member}")] = decode_int(seq, room, f"a result seq of {member}")
+                cseq, _, rseq = pair.partition(":")
+                mine[decode_int(cseq, room, f"a cseq of {member}")] = decode_int(rseq, room, f"a result seq of {member}")
             results[member] = mine
         return StoredRoom(
             room=room,
             type=type_name,
             options=decode_map(_bytes(head.get(b"options"), room, "the room options"), room, "the room options"),
             epoch=epoch,
-            seq=decode_int(head.get(b"seq"), room, "the stored seq"),
+            seq=seq,
             snapshot_seq=snapshot_seq,
             snapshot=decode_map(_bytes(head.get(b"snap"), room, "the snapshot"), room, "the snapshot"),
             tail=tail,
@@ -211,25 +227,44 @@ class RedisRoomStore:
     def events_since(self, room: str, epoch: int, seq: int) -> Deferred[list[Event] | None]:
         if seq < 0:
             return succeed(None)
-        d = self._eval(lua.EVENTS_SINCE, room, self._keys(room)[:2], [str(epoch), str(seq)])
+        return Deferred.fromCoroutine(self._events_since(room, epoch, seq))
 
-        def decode(reply: Any) -> list[Event] | None:
+    async def _events_since(self, room: str, epoch: int, since: int) -> list[Event] | None:
+        keys = self._keys(room)[:2]
+        events: list[Event] = []
+        after, upto = since, ""
+        while True:
+            reply = await self._eval(lua.RANGE, room, keys, [str(epoch), str(after), upto, str(CHUNK)])
             if not reply or reply[0] != 1:
                 return None
-            entries, head = reply[1], decode_int(reply[2], room, "the stored seq")
-            if len(entries) != head - seq or (entries and _entry_seq(entries[0], room) != seq + 1):
-                return None
-            return [decode_event(_entry_event(e, room), room, epoch, _entry_seq(e, room)) for e in entries]
-
-        return d.addCallback(decode)
+            head = decode_int(reply[2], room, "the stored seq")
+            upto = upto or str(head)
+            entries = reply[1]
+            if entries and _entry_seq(entries[0], room) != after + 1:
+                return None  # trimmed
+            events += _decode_entries(entries, room, epoch)
+            if len(entries) < CHUNK or not events or events[-1]["seq"] >= int(upto):
+                break
+            after = events[-1]["seq"]
+        if len(events) != int(upto) - since:
+            return None
+        return events
 
     # -- writes --------------------------------------------------------------------------------
-    def create(self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]) -> Deferred[None]:
+    def create(
+        self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]
+    ) -> Deferred[None]:
         d = self._eval(lua.CREATE, room, self._keys(room), [type_name, dumps(options), str(epoch), dumps(state)])
         return d.addCallback(lambda _: None)
 
     def append(self, batch: Batch) -> Deferred[None]:
-        args: list[Any] = [str(batch.epoch), str(batch.seq), dumps(batch.event), str(self._now_ms()), str(self.limits.results_per_member)]
+        args: list[Any] = [
+            str(batch.epoch),
+            str(batch.seq),
+            dumps(batch.event),
+            str(self._now_ms()),
+            str(self.limits.results_per_member),
+        ]
         for member, cseq in batch.acks:
             args += [member, str(cseq)]
         return self._eval(lua.APPEND, batch.room, self._keys(batch.room), args).addCallback(lambda _: None)
@@ -254,6 +289,10 @@ class RedisRoomStore:
     def close(self) -> Deferred[None]:
         d: Deferred[Any] = self._conn.disconnect()
         return d.addCallback(lambda _: None)
+
+
+def _decode_entries(entries: Any, room: str, epoch: int) -> list[Event]:
+    return [decode_event(_entry_event(e, room), room, epoch, _entry_seq(e, room)) for e in entries]
 
 
 @functools.cache

@@ -17,7 +17,7 @@ Errors are raised as ``KASAGI_<CODE> <detail>``; numbers travel as decimal strin
 
 from __future__ import annotations
 
-__all__ = ["APPEND", "CREATE", "EVENTS_SINCE", "LOAD", "SET_EPOCH", "SNAPSHOT"]
+__all__ = ["APPEND", "CREATE", "LOAD", "RANGE", "SET_EPOCH", "SNAPSHOT"]
 
 _COMMON = r"""
 local function fail(code, msg) error({err = code .. ' ' .. msg}) end
@@ -49,15 +49,22 @@ local function seq_of(id) return tonumber(string.match(id, '^(%d+)')) end
 """
 
 #: KEYS head, events, results; ARGV type, options, epoch, snapshot.
-CREATE = "#!lua\n" + _COMMON + r"""
+CREATE = (
+    "#!lua\n"
+    + _COMMON
+    + r"""
 if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3]) > 0 then fail('KASAGI_EXISTS', 'the room is stored') end
 redis.call('HSET', KEYS[1], 'fmt', '1', 'type', ARGV[1], 'options', ARGV[2], 'epoch', ARGV[3],
            'seq', '0', 'snap_seq', '0', 'snap', ARGV[4])
 return 1
 """
+)
 
 #: KEYS head, events, results; ARGV epoch, seq, event, t_ms, keep, then member, cseq pairs.
-APPEND = "#!lua\n" + _COMMON + r"""
+APPEND = (
+    "#!lua\n"
+    + _COMMON
+    + r"""
 local h = head(KEYS[1])
 if not h then fail('KASAGI_MISSING', 'the room is not stored') end
 if h[2] ~= ARGV[1] then fail('KASAGI_STALE', h[2]) end
@@ -88,9 +95,14 @@ for i = 6, #ARGV, 2 do
 end
 return 1
 """
+)
 
-#: KEYS head, events, results. Returns {} or {head fields, events after snap_seq, results}.
-LOAD = "#!lua flags=no-writes\n" + _COMMON + r"""
+#: KEYS head, events, results; ARGV count. Returns {} or {head fields, the first ``count``
+#: events after snap_seq, results}; the rest is read with RANGE.
+LOAD = (
+    "#!lua flags=no-writes\n"
+    + _COMMON
+    + r"""
 local h = head(KEYS[1])
 if not h then
   if redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then
@@ -99,23 +111,35 @@ if not h then
   return {}
 end
 local events, results = {}, {}
-if expect(KEYS[2], 'stream') then events = redis.call('XRANGE', KEYS[2], '(' .. h[4] .. '-0', '+') end
+if expect(KEYS[2], 'stream') then
+  events = redis.call('XRANGE', KEYS[2], '(' .. h[4] .. '-0', h[3] .. '-0', 'COUNT', ARGV[1])
+end
 if expect(KEYS[3], 'hash') then results = redis.call('HGETALL', KEYS[3]) end
 return {redis.call('HGETALL', KEYS[1]), events, results}
 """
+)
 
-#: KEYS head, events; ARGV epoch, since. Returns {0} (not held) or {1, events, head seq}.
-EVENTS_SINCE = "#!lua flags=no-writes\n" + _COMMON + r"""
+#: KEYS head, events; ARGV epoch, after, upto ('' = the head), count. Returns {0} (the room
+#: is not in that epoch, or ``after`` is beyond the head) or {1, up to ``count`` events
+#: after..upto, head seq}. Large reads are done in such chunks, so no reply is huge.
+RANGE = (
+    "#!lua flags=no-writes\n"
+    + _COMMON
+    + r"""
 local h = head(KEYS[1])
 if not h or h[2] ~= ARGV[1] then return {0} end
-local since, top = tonumber(ARGV[2]), tonumber(h[3])
-if since > top then return {0} end
-if since == top or not expect(KEYS[2], 'stream') then return {1, {}, h[3]} end
-return {1, redis.call('XRANGE', KEYS[2], '(' .. ARGV[2] .. '-0', h[3] .. '-0'), h[3]}
+local top = ARGV[3] ~= '' and ARGV[3] or h[3]
+if tonumber(ARGV[2]) > tonumber(h[3]) or tonumber(top) > tonumber(h[3]) then return {0} end
+if tonumber(ARGV[2]) == tonumber(top) or not expect(KEYS[2], 'stream') then return {1, {}, h[3]} end
+return {1, redis.call('XRANGE', KEYS[2], '(' .. ARGV[2] .. '-0', top .. '-0', 'COUNT', ARGV[4]), h[3]}
 """
+)
 
 #: KEYS head, events; ARGV epoch, seq, snapshot, now_ms, history_events, history_ms, hard_cap.
-SNAPSHOT = "#!lua\n" + _COMMON + r"""
+SNAPSHOT = (
+    "#!lua\n"
+    + _COMMON
+    + r"""
 local h = head(KEYS[1])
 if not h or h[2] ~= ARGV[1] then fail('KASAGI_STALE', h and h[2] or 'missing') end
 local has_events = expect(KEYS[2], 'stream')
@@ -150,9 +174,13 @@ end
 if last then redis.call('XTRIM', KEYS[2], 'MINID', last .. '-1') end
 return 1
 """
+)
 
 #: KEYS head, events, results; ARGV old epoch, new epoch, seq, snapshot.
-SET_EPOCH = "#!lua\n" + _COMMON + r"""
+SET_EPOCH = (
+    "#!lua\n"
+    + _COMMON
+    + r"""
 local h = head(KEYS[1])
 if not h or h[2] ~= ARGV[1] then fail('KASAGI_STALE', h and h[2] or 'missing') end
 local has_results = expect(KEYS[3], 'hash')
@@ -176,3 +204,4 @@ if has_results then
 end
 return 1
 """
+)
