@@ -75,7 +75,8 @@ class MemoryRoomStore:
         rec = self._rooms.get(room)
         if rec is None:
             return succeed(None)
-        tail = [copy_value(e) for e, _ in rec.events if e["seq"] > rec.snapshot_seq]
+        first = rec.events[0][0]["seq"] if rec.events else rec.snapshot_seq + 1
+        tail = [copy_value(e) for e, _ in rec.events[max(0, rec.snapshot_seq + 1 - first) :]]
         return succeed(
             StoredRoom(
                 room=room,

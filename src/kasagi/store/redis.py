@@ -37,7 +37,7 @@ from twisted.python.failure import Failure
 from kasagi.core.room import Batch
 from kasagi.deadline import within
 from kasagi.store import redis_scripts as lua
-from kasagi.store.codec import decode_event, decode_int, decode_map, dumps
+from kasagi.store.codec import decode_event, decode_int, decode_json, decode_map, dumps
 from kasagi.store.interface import (
     CorruptRoom,
     Event,
@@ -187,23 +187,20 @@ class RedisRoomStore:
 
     async def _load(self, room: str) -> StoredRoom | None:
         keys = self._keys(room)
-        reply = await self._eval(lua.LOAD, room, keys, [str(CHUNK)])
-        if not reply:
-            return None
-        raw_head, raw_events, raw_results = reply
-        head = _pairs(raw_head)
-        epoch = decode_int(head.get(b"epoch"), room, "the stored epoch")
-        seq = decode_int(head.get(b"seq"), room, "the stored seq")
-        snapshot_seq = decode_int(head.get(b"snap_seq"), room, "the snapshot seq")
-        type_name = _text(head.get(b"type"), room, "the room type")
-        tail = _decode_entries(raw_events, room, epoch)
-        while len(raw_events) == CHUNK and tail[-1]["seq"] < seq:
-            # A long tail comes in chunks; events up to the head seq we read never change.
-            more = await self._eval(lua.RANGE, room, keys[:2], [str(epoch), str(tail[-1]["seq"]), str(seq), str(CHUNK)])
-            if not more or more[0] != 1:
-                raise StoreError(f"room {room} changed while it was loading; retry")
-            raw_events = more[1]
-            tail += _decode_entries(raw_events, room, epoch)
+        for _ in range(3):
+            reply = await self._eval(lua.LOAD, room, keys, [])
+            if not reply:
+                return None
+            raw_head, raw_results = reply
+            head = _pairs(raw_head)
+            epoch = decode_int(head.get(b"epoch"), room, "the stored epoch")
+            seq = decode_int(head.get(b"seq"), room, "the stored seq")
+            snapshot_seq = decode_int(head.get(b"snap_seq"), room, "the snapshot seq")
+            tail = await self._read_events(room, epoch, snapshot_seq, seq, snapshot_seq)
+            if tail is not None:
+                break
+        else:
+            raise StoreError(f"room {room} kept changing while it was loading; retry")
         results: dict[str, dict[int, int]] = {}
         for member_raw, value in _pairs(raw_results).items():
             member = _text(member_raw, room, "a result's member id")
@@ -214,7 +211,7 @@ class RedisRoomStore:
             results[member] = mine
         return StoredRoom(
             room=room,
-            type=type_name,
+            type=_text(head.get(b"type"), room, "the room type"),
             options=decode_map(_bytes(head.get(b"options"), room, "the room options"), room, "the room options"),
             epoch=epoch,
             seq=seq,
@@ -224,29 +221,56 @@ class RedisRoomStore:
             results=results,
         )
 
+    async def _read_events(self, room: str, epoch: int, after: int, upto: int, snap_seq: int) -> list[Event] | None:
+        """The stored events after..upto of ``epoch``, in chunks; stops at a gap (history not
+        intact: the caller judges). None if the room moved on meanwhile (another epoch, or a
+        newer snapshot trimmed what was being read): load again."""
+        keys = self._keys(room)[:2]
+        events: list[Event] = []
+        while after < upto:
+            args = [str(epoch), str(after), str(upto), str(CHUNK), "joined"]
+            reply = await self._eval(lua.RANGE, room, keys, args)
+            if not reply or reply[0] != 1 or decode_int(reply[2], room, "the snapshot seq") != snap_seq:
+                return None
+            chunk = self._decode_joined(reply, room, epoch)
+            if chunk is None:  # a bad entry somewhere: read the chunk entry by entry to name it
+                args[-1] = "entries"
+                reply = await self._eval(lua.RANGE, room, keys, args)
+                if not reply or reply[0] != 1:
+                    return None
+                chunk = _decode_entries(reply[3], room, epoch)
+            if not chunk:
+                break
+            events += chunk
+            if chunk[0]["seq"] != after + 1:
+                break  # a gap
+            after = chunk[-1]["seq"]
+        return events
+
+    @staticmethod
+    def _decode_joined(reply: Any, room: str, epoch: int) -> list[Event] | None:
+        ids = [i for i in _bytes(reply[3], room, "event ids").split(b",") if i]
+        try:
+            raw = decode_json(_bytes(reply[4], room, "events"), room, "events")
+        except CorruptRoom:
+            return None
+        if not isinstance(raw, list) or len(raw) != len(ids):
+            return None
+        return [decode_event(e, room, epoch, _id_seq(i, room)) for i, e in zip(ids, raw, strict=True)]
+
     def events_since(self, room: str, epoch: int, seq: int) -> Deferred[list[Event] | None]:
         if seq < 0:
             return succeed(None)
         return Deferred.fromCoroutine(self._events_since(room, epoch, seq))
 
     async def _events_since(self, room: str, epoch: int, since: int) -> list[Event] | None:
-        keys = self._keys(room)[:2]
-        events: list[Event] = []
-        after, upto = since, ""
-        while True:
-            reply = await self._eval(lua.RANGE, room, keys, [str(epoch), str(after), upto, str(CHUNK)])
-            if not reply or reply[0] != 1:
-                return None
-            head = decode_int(reply[2], room, "the stored seq")
-            upto = upto or str(head)
-            entries = reply[1]
-            if entries and _entry_seq(entries[0], room) != after + 1:
-                return None  # trimmed
-            events += _decode_entries(entries, room, epoch)
-            if len(entries) < CHUNK or not events or events[-1]["seq"] >= int(upto):
-                break
-            after = events[-1]["seq"]
-        if len(events) != int(upto) - since:
+        reply = await self._eval(lua.RANGE, room, self._keys(room)[:2], [str(epoch), str(since), "", "0", "entries"])
+        if not reply or reply[0] != 1:
+            return None
+        head = decode_int(reply[1], room, "the stored seq")
+        snap_seq = decode_int(reply[2], room, "the snapshot seq")
+        events = await self._read_events(room, epoch, since, head, snap_seq)
+        if events is None or len(events) != head - since or (events and events[0]["seq"] != since + 1):
             return None
         return events
 
@@ -318,7 +342,11 @@ def _text(raw: Any, room: str, what: str) -> str:
 
 
 def _entry_seq(entry: Any, room: str) -> int:
-    entry_id = _text(entry[0], room, "an event id")
+    return _id_seq(entry[0], room)
+
+
+def _id_seq(raw: Any, room: str) -> int:
+    entry_id = _text(raw, room, "an event id")
     seq, _, sub = entry_id.partition("-")
     if sub != "0":
         raise CorruptRoom(room, f"the event id {entry_id} is not <seq>-0")

@@ -97,8 +97,7 @@ return 1
 """
 )
 
-#: KEYS head, events, results; ARGV count. Returns {} or {head fields, the first ``count``
-#: events after snap_seq, results}; the rest is read with RANGE.
+#: KEYS head, events, results. Returns {} or {head fields, results}; events come with RANGE.
 LOAD = (
     "#!lua flags=no-writes\n"
     + _COMMON
@@ -110,18 +109,18 @@ if not h then
   end
   return {}
 end
-local events, results = {}, {}
-if expect(KEYS[2], 'stream') then
-  events = redis.call('XRANGE', KEYS[2], '(' .. h[4] .. '-0', h[3] .. '-0', 'COUNT', ARGV[1])
-end
+expect(KEYS[2], 'stream')
+local results = {}
 if expect(KEYS[3], 'hash') then results = redis.call('HGETALL', KEYS[3]) end
-return {redis.call('HGETALL', KEYS[1]), events, results}
+return {redis.call('HGETALL', KEYS[1]), results}
 """
 )
 
-#: KEYS head, events; ARGV epoch, after, upto ('' = the head), count. Returns {0} (the room
-#: is not in that epoch, or ``after`` is beyond the head) or {1, up to ``count`` events
-#: after..upto, head seq}. Large reads are done in such chunks, so no reply is huge.
+#: KEYS head, events; ARGV epoch, after, upto ('' = the head), count, mode. Returns {0} (the
+#: room is not in that epoch, or the range is beyond the head) or, for up to ``count`` events
+#: after..upto: mode ``joined`` {1, head seq, snap_seq, "id,id,..", "[event,event,..]"} (one
+#: JSON array: parsed in one go), mode ``entries`` {1, head seq, snap_seq, XRANGE entries}
+#: (to find a bad entry). Large reads are done in such chunks, so no reply is huge.
 RANGE = (
     "#!lua flags=no-writes\n"
     + _COMMON
@@ -130,8 +129,22 @@ local h = head(KEYS[1])
 if not h or h[2] ~= ARGV[1] then return {0} end
 local top = ARGV[3] ~= '' and ARGV[3] or h[3]
 if tonumber(ARGV[2]) > tonumber(h[3]) or tonumber(top) > tonumber(h[3]) then return {0} end
-if tonumber(ARGV[2]) == tonumber(top) or not expect(KEYS[2], 'stream') then return {1, {}, h[3]} end
-return {1, redis.call('XRANGE', KEYS[2], '(' .. ARGV[2] .. '-0', top .. '-0', 'COUNT', ARGV[4]), h[3]}
+local entries = {}
+if tonumber(ARGV[2]) < tonumber(top) and expect(KEYS[2], 'stream') then
+  entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[2] .. '-0', top .. '-0', 'COUNT', ARGV[4])
+end
+if ARGV[5] ~= 'joined' then return {1, h[3], h[4], entries} end
+local ids, events = {}, {}
+for i, entry in ipairs(entries) do
+  ids[i] = entry[1]
+  local value = nil
+  for j = 1, #entry[2], 2 do
+    if entry[2][j] == 'e' then value = entry[2][j + 1] end
+  end
+  if not value then fail('KASAGI_CORRUPT', 'the stream entry ' .. entry[1] .. ' has no event') end
+  events[i] = value
+end
+return {1, h[3], h[4], table.concat(ids, ','), '[' .. table.concat(events, ',') .. ']'}
 """
 )
 
