@@ -73,7 +73,7 @@ class FailingStoreTests(SynchronousTestCase):
 class HangingStoreTests(SynchronousTestCase):
     def _open(self, store: FailingStore, deadline: float = 2.0):  # type: ignore[no-untyped-def]
         registry, clock, published, _ = make_registry(
-            store=store, settings=ServiceSettings(tick=0.01, store_deadline=deadline)
+            store=store, settings=ServiceSettings(tick=0.01, store_deadline=deadline, load_deadline=deadline)
         )
         self.successResultOf(registry.open(OpenCommand("r1", "arena", {})))
         runner = registry.runner("r1")
