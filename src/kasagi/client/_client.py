@@ -26,7 +26,7 @@ from kasagi.deadline import DeadlineExceeded, within
 
 __all__ = ["ClientOptions", "KasagiClient", "RoomHandle"]
 
-SERIALIZERS = {"cbor": CBORSerializer, "msgpack": MsgPackSerializer, "json": JsonSerializer}
+SERIALIZERS: dict[str, Any] = {"cbor": CBORSerializer, "msgpack": MsgPackSerializer, "json": JsonSerializer}
 
 #: Errors after which the same call (same cseq) may succeed: nothing was applied, or it
 #: was applied and the retry returns the first result.
@@ -75,7 +75,7 @@ def _needs_reopen(failure: Failure) -> bool:
     return bool(failure.check(ApplicationError)) and failure.value.error in REOPEN_URIS  # type: ignore[union-attr]
 
 
-class _Session(ApplicationSession):  # type: ignore[misc]
+class _Session(ApplicationSession):
     """The WAMP session of a client: authenticates with its ticket and reports to it."""
 
     def __init__(self, config: ComponentConfig, client: KasagiClient) -> None:
@@ -164,16 +164,18 @@ class KasagiClient:
         self._retry_timer = None
         parsed = urlparse(self.url)
         config = ComponentConfig(realm=wire.REALM)
-        factory = WampWebSocketClientFactory(
-            lambda: _Session(config, self), url=self.url, serializers=[SERIALIZERS[self.options.serializer]()]
-        )
+        def make_session() -> _Session:
+            return _Session(config, self)
+
+        factory = WampWebSocketClientFactory(make_session, url=self.url, serializers=[SERIALIZERS[self.options.serializer]()])
         if self.options.ping_interval:
             factory.setProtocolOptions(
                 autoPingInterval=self.options.ping_interval, autoPingTimeout=self.options.ping_timeout, openHandshakeTimeout=5
             )
         port = parsed.port or (443 if parsed.scheme == "wss" else 80)
         reactor: IReactorTCP = self.reactor
-        self._connector = reactor.connectTCP(parsed.hostname or "127.0.0.1", port, _DialFactory(factory, self))
+        dial: Any = _DialFactory(factory, self)  # a ClientFactory by delegation
+        self._connector = reactor.connectTCP(parsed.hostname or "127.0.0.1", port, dial)
 
     def _on_join(self, session: _Session) -> None:
         self.session = session
@@ -227,8 +229,9 @@ class KasagiClient:
 
     def drop_connection(self) -> None:
         """Abort the transport (tests: simulate a network failure); the client reconnects."""
-        if self.session is not None and self.session._transport is not None:
-            self.session._transport.transport.abortConnection()
+        transport: Any = self.session._transport if self.session is not None else None
+        if transport is not None:
+            transport.transport.abortConnection()
 
     def close(self) -> Deferred[None]:
         """Leave for good: no reconnection; the router marks the member's sessions gone."""
