@@ -130,9 +130,9 @@ class RoomRegistry:
     @inlineCallbacks
     def _load_room(self, cmd: OpenCommand):  # type: ignore[no-untyped-def]
         """The room as stored (rebuilt), or a new one stored now."""
-        deadline = self._settings.store_deadline
+        deadline, load_deadline = self._settings.store_deadline, self._settings.load_deadline
         try:
-            stored = yield within(maybeDeferred(self._store.load, cmd.room), self._settings.load_deadline, self._clock, "room load")
+            stored = yield within(maybeDeferred(self._store.load, cmd.room), load_deadline, self._clock, "room load")
         except CorruptRoom as exc:
             raise self._damaged(exc) from None
         except Exception as exc:
@@ -152,7 +152,7 @@ class RoomRegistry:
         except RoomExists:
             # Another worker created it meanwhile (or something is stored under its name).
             try:
-                stored = yield within(maybeDeferred(self._store.load, cmd.room), self._settings.load_deadline, self._clock, "room load")
+                stored = yield within(maybeDeferred(self._store.load, cmd.room), load_deadline, self._clock, "room load")
             except CorruptRoom as exc:
                 raise self._damaged(exc) from None
             if stored is None:

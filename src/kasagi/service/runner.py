@@ -87,7 +87,7 @@ class RoomRunner:
         since = cmd.since
         store_ok = not self.suspended and not self._store_failing()
         behind = since is not None and since.epoch == self.room.epoch and since.seq < self.room.seq
-        if store_ok and "state" in reply and behind:
+        if store_ok and "state" in reply and behind and since is not None:
             # Memory no longer holds the gap: the store's history may.
             return self._catch_up_from_store(member, since.seq, reply)
         self._count_reply(reply)

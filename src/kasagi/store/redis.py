@@ -207,7 +207,8 @@ class RedisRoomStore:
             mine: dict[int, int] = {}
             for pair in _text(value, room, f"the results of {member}").split():
                 cseq, _, rseq = pair.partition(":")
-                mine[decode_int(cseq, room, f"a cseq of {member}")] = decode_int(rseq, room, f"a result seq of {member}")
+                cseq_int = decode_int(cseq, room, f"a cseq of {member}")
+                mine[cseq_int] = decode_int(rseq, room, f"a result seq of {member}")
             results[member] = mine
         return StoredRoom(
             room=room,
