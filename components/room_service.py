@@ -63,7 +63,9 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
             )
         except Exception as exc:
             # A store that is not ours (or damaged) is left untouched; say so plainly.
-            self.log.critical("room service NOT started: store {store} refused: {why}", store=describe_store(settings.store), why=exc)
+            self.log.critical(
+                "room service NOT started: store {store} refused: {why}", store=describe_store(settings.store), why=exc
+            )
             raise
         self._store = store
         self._rooms_exposed: set[str] = set()

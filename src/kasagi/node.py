@@ -49,6 +49,8 @@ class NodeOptions:
     service: Mapping[str, Any] = field(default_factory=dict)
     #: ``router``: the room service runs inside the router worker (fastest, the default);
     #: ``process``: in its own container worker process, connected over the backend socket.
+    #: If any worker dies, Crossbar stops the whole node (``shutdown_on_worker_exit``), so a
+    #: supervisor (or a test) starts it again as a whole.
     component: str = "router"
     #: ``all``: router and room service (the single-node default); ``router``: the router
     #: only, for room-service workers that join it over ``backend_port`` (``kasagi up --role

@@ -98,7 +98,9 @@ class StoreUnderTest:
     # -- damage done from outside ----------------------------------------------------------------
     def redis_cli(self, *args: str) -> str:
         assert self.redis is not None
-        out = subprocess.run(["redis-cli", "-p", str(self.redis.port), *args], capture_output=True, check=True, timeout=10)
+        out = subprocess.run(
+            ["redis-cli", "-p", str(self.redis.port), *args], capture_output=True, check=True, timeout=10
+        )
         return out.stdout.decode()
 
     def key(self, room: str, part: str) -> str:

@@ -57,7 +57,9 @@ def test_a_head_key_of_the_wrong_type_is_reported_and_left_alone(redis_store: St
     yield store.create("good", "doc", {}, EPOCH, {"members": {}})
     with pytest.raises(CorruptRoom) as info:
         yield store.load("bad")
-    assert info.value.room == "bad" and "holds a string, not a hash" in info.value.problem and head in info.value.problem
+    assert (
+        info.value.room == "bad" and "holds a string, not a hash" in info.value.problem and head in info.value.problem
+    )
     with pytest.raises(RoomExists):
         yield store.create("bad", "doc", {}, EPOCH, {"members": {}})
     assert redis_store.redis_cli("GET", head).strip() == "hello"
@@ -67,7 +69,11 @@ def test_a_head_key_of_the_wrong_type_is_reported_and_left_alone(redis_store: St
 
 @pytest.mark.parametrize(
     ("field", "value", "problem"),
-    [("fmt", "2", "format 2, expected 1"), ("seq", "ten", "seq is ten, not a number"), ("snap", "{", "snapshot is not valid JSON")],
+    [
+        ("fmt", "2", "format 2, expected 1"),
+        ("seq", "ten", "seq is ten, not a number"),
+        ("snap", "{", "snapshot is not valid JSON"),
+    ],
 )
 @pytest_twisted.inlineCallbacks
 def test_a_head_with_foreign_fields_is_reported(redis_store: StoreUnderTest, field: str, value: str, problem: str):

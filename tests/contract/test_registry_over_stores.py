@@ -25,7 +25,9 @@ SETTINGS = ServiceSettings(tick=0, snapshot_every=7, store_deadline=5)
 
 
 def registry_on(store: Any) -> RoomRegistry:
-    return RoomRegistry(clock=reactor, store=store, publish=RecordingPublisher(), expose=lambda room: None, settings=SETTINGS)
+    return RoomRegistry(
+        clock=reactor, store=store, publish=RecordingPublisher(), expose=lambda room: None, settings=SETTINGS
+    )
 
 
 @defer.inlineCallbacks
@@ -86,7 +88,7 @@ def test_catch_up_after_a_restart_comes_from_the_stores_history(stores: StoreUnd
     reply = yield again.join("bob", "s9", JoinCommand(StreamPosition(epoch, 3)))
     assert "events" in reply
     assert [e["seq"] for e in reply["events"]] == list(range(4, reply["seq"] + 1))
-    state = (yield store.events_since("r1", epoch, 0))
+    state = yield store.events_since("r1", epoch, 0)
     replayed: dict[str, Any] = {"members": {}}
     for event in state:
         apply_ops(replayed, event["ops"])
@@ -111,7 +113,9 @@ def test_a_room_with_an_event_that_does_not_apply_is_refused_untouched(durable_s
     first.stop()
     stored = yield store.load("bad")
     seq = stored.tail[-2]["seq"]
-    stores.corrupt_event("bad", seq, {"epoch": stored.epoch, "seq": seq, "ops": [["del", ["doc", "no", "such", "path"]]]})
+    stores.corrupt_event(
+        "bad", seq, {"epoch": stored.epoch, "seq": seq, "ops": [["del", ["doc", "no", "such", "path"]]]}
+    )
     snapshot_before = yield _raw(stores, "bad")
     second = registry_on(store)
     with pytest.raises(RoomDamaged) as info:

@@ -20,7 +20,9 @@ EPOCH = 1_700_000_000_000
 INITIAL = {"members": {}, "doc": {}}
 
 
-def batch(room: str, seq: int, *, epoch: int = EPOCH, acks: tuple[tuple[str, int], ...] = (), value: Any = None) -> Batch:
+def batch(
+    room: str, seq: int, *, epoch: int = EPOCH, acks: tuple[tuple[str, int], ...] = (), value: Any = None
+) -> Batch:
     """Event ``seq``: sets doc.k<seq> (and doc.last) so every event changes the state."""
     ops = [["set", ["doc", f"k{seq}"], seq if value is None else value], ["set", ["doc", "last"], seq]]
     return Batch(room, epoch, seq, ops, f"h{seq}" if seq % 4 == 0 else None, acks)
@@ -226,7 +228,13 @@ def test_set_epoch_restarts_history_and_fences_the_old_epoch(stores: StoreUnderT
         yield store.set_epoch("r1", EPOCH + 5, EPOCH + 6, 4, {"at": 4})
     yield store.set_epoch("r1", EPOCH, EPOCH + 10, 4, {"at": 4})
     stored = yield store.load("r1")
-    assert (stored.epoch, stored.seq, stored.snapshot_seq, stored.snapshot, stored.tail) == (EPOCH + 10, 4, 4, {"at": 4}, [])
+    assert (stored.epoch, stored.seq, stored.snapshot_seq, stored.snapshot, stored.tail) == (
+        EPOCH + 10,
+        4,
+        4,
+        {"at": 4},
+        [],
+    )
     assert stored.results == {"alice": {1001: 1, 1002: 2, 1003: 3, 1004: 4}}
     with pytest.raises(StaleEpoch):
         yield store.append(batch("r1", 5))
@@ -261,6 +269,23 @@ def test_one_fenced_append_does_not_fail_the_others_in_flight(stores: StoreUnder
     assert outcomes[1][1].check(SeqConflict)
     loaded = yield defer.gatherResults([store.load(r) for r in ("a", "b", "c")])
     assert [s.seq for s in loaded] == [1, 0, 1]
+
+
+@pytest_twisted.inlineCallbacks
+def test_long_histories_load_whole(stores: StoreUnderTest):
+    """A room with 2,500 events after its snapshot (written all in flight at once) loads with
+    every one of them in order, and events_since returns all of them (stores that read in
+    chunks stitch them together)."""
+    store = yield stores.open(StoreLimits(history_events=10_000))
+    yield store.create("long", "doc", {}, EPOCH, INITIAL)
+    yield defer.gatherResults([store.append(batch("long", seq)) for seq in range(1, 2501)])
+    stored = yield store.load("long")
+    assert stored.seq == 2500 and [e["seq"] for e in stored.tail] == list(range(1, 2501))
+    since = yield store.events_since("long", EPOCH, 1)
+    assert [e["seq"] for e in since] == list(range(2, 2501))
+    yield store.save_snapshot("long", EPOCH, 1200, {"at": 1200})
+    stored = yield store.load("long")
+    assert [e["seq"] for e in stored.tail] == list(range(1201, 2501))
 
 
 # -- bad data --------------------------------------------------------------------------------------
@@ -316,7 +341,7 @@ def test_a_conflicting_stray_event_makes_the_append_fail_as_a_whole(durable_stor
     store = yield durable_stores.open()
     yield store.create("r1", "doc", {}, EPOCH, INITIAL)
     yield store.append(batch("r1", 1, acks=(("alice", 1),)))
-    stray = '{"epoch": %d, "seq": 2, "ops": []}' % EPOCH
+    stray = f'{{"epoch": {EPOCH}, "seq": 2, "ops": []}}'
     if durable_stores.kind == "sqlite":
         durable_stores.sql("INSERT INTO events (room, seq, t_ms, event) VALUES ('r1', 2, 0, ?)", stray)
     else:

@@ -72,7 +72,9 @@ class FailingStoreTests(SynchronousTestCase):
 
 class HangingStoreTests(SynchronousTestCase):
     def _open(self, store: FailingStore, deadline: float = 2.0):  # type: ignore[no-untyped-def]
-        registry, clock, published, _ = make_registry(store=store, settings=ServiceSettings(tick=0.01, store_deadline=deadline))
+        registry, clock, published, _ = make_registry(
+            store=store, settings=ServiceSettings(tick=0.01, store_deadline=deadline, load_deadline=deadline)
+        )
         self.successResultOf(registry.open(OpenCommand("r1", "arena", {})))
         runner = registry.runner("r1")
         runner.join("alice", "s1", JoinCommand(None))
@@ -106,7 +108,7 @@ class HangingStoreTests(SynchronousTestCase):
         the room reloads with it, keeps its sessions, and the caller's retry (same cseq) gets
         that write's seq instead of applying again."""
         store = FailingStore(MemoryRoomStore(), affects=FailingStore.ALL_OPERATIONS)
-        registry, clock, published, runner = self._open(store)
+        registry, clock, _, runner = self._open(store)
         epoch = runner.room.epoch
         x0 = runner.room.committed["players"]["alice"]["x"]
         store.mode = "hang"

@@ -148,9 +148,9 @@ class RoomRegistry:
     @inlineCallbacks
     def _load_room(self, cmd: OpenCommand):  # type: ignore[no-untyped-def]
         """The room as stored (rebuilt), or a new one stored now."""
-        deadline = self._settings.store_deadline
+        deadline, load_deadline = self._settings.store_deadline, self._settings.load_deadline
         try:
-            stored = yield within(maybeDeferred(self._load, cmd.room), deadline, self._clock, "room load")
+            stored = yield within(maybeDeferred(self._load, cmd.room), load_deadline, self._clock, "room load")
         except CorruptRoom as exc:
             raise self._damaged(exc) from None
         except KasagiError:
@@ -172,11 +172,13 @@ class RoomRegistry:
         except RoomExists:
             # Another worker created it meanwhile (or something is stored under its name).
             try:
-                stored = yield within(maybeDeferred(self._load, cmd.room), deadline, self._clock, "room load")
+                stored = yield within(maybeDeferred(self._load, cmd.room), load_deadline, self._clock, "room load")
             except CorruptRoom as exc:
                 raise self._damaged(exc) from None
             if stored is None:
-                raise Unavailable("the room is being created; retry", field="store", expected="a stored room", got="none") from None
+                raise Unavailable(
+                    "the room is being created; retry", field="store", expected="a stored room", got="none"
+                ) from None
             room = yield self._rebuild(stored)
         except Exception as exc:
             raise Unavailable("the room store did not answer", field="store", expected="a created room", got=str(exc)[:200]) from None
@@ -206,14 +208,21 @@ class RoomRegistry:
                     self._clock,
                     "new epoch",
                 )
-            except Exception as exc:
-                raise Unavailable("the room store did not answer", field="store", expected="a new epoch", got=str(exc)[:200]) from None
+            except Exception as exc:  # noqa: BLE001 -- any store failure means: not now
+                why = str(exc)[:200]
+                raise Unavailable(
+                    "the room store did not answer", field="store", expected="a new epoch", got=why
+                ) from None
             room.epoch = epoch
             room.history.clear()
         return room
 
     def _damaged(self, exc: CorruptRoom) -> RoomDamaged:
-        self.log.error("room {room} can't be loaded: {problem} (its stored data is left as it is)", room=exc.room, problem=exc.problem)
+        self.log.error(
+            "room {room} can't be loaded: {problem} (its stored data is left as it is)",
+            room=exc.room,
+            problem=exc.problem,
+        )
         return RoomDamaged(
             f"room {exc.room} can't be loaded: its stored data is damaged ({exc.problem[:200]})",
             field="store",
@@ -263,7 +272,9 @@ class RoomRegistry:
             new = self._start_runner(new_room)
             new.adopt_sessions(sessions)
             new.begin()
-            self.log.info("room {room} reloaded (epoch {epoch}, seq {seq})", room=room, epoch=new_room.epoch, seq=new_room.seq)
+            self.log.info(
+                "room {room} reloaded (epoch {epoch}, seq {seq})", room=room, epoch=new_room.epoch, seq=new_room.seq
+            )
 
         def retry(f: Failure) -> None:
             if f.check(RoomDamaged):
@@ -275,7 +286,12 @@ class RoomRegistry:
                 self._close(old)
                 return
             delay = min(5.0, 0.2 * 2 ** min(attempt, 5))
-            self.log.warn("room {room}: reload failed ({why}); retrying in {delay:.1f} s", room=room, why=f.getErrorMessage(), delay=delay)
+            self.log.warn(
+                "room {room}: reload failed ({why}); retrying in {delay:.1f} s",
+                room=room,
+                why=f.getErrorMessage(),
+                delay=delay,
+            )
             self._reload_timers[room] = self._clock.callLater(delay, self._reload, old, attempt + 1)
 
         self._load_room(cmd).addCallbacks(swap, retry).addErrback(

@@ -47,7 +47,9 @@ def rebuild(
     try:
         room_type = make_room_type(stored.type, stored.options, types)
     except KasagiError as exc:
-        raise CorruptRoom(name, f"its type {stored.type!r} with its options can't be used here ({exc.message})") from None
+        raise CorruptRoom(
+            name, f"its type {stored.type!r} with its options can't be used here ({exc.message})"
+        ) from None
     if not 0 <= stored.snapshot_seq <= stored.seq:
         raise CorruptRoom(name, f"its snapshot seq {stored.snapshot_seq} is outside 0..{stored.seq}")
     if not isinstance(stored.snapshot.get("members", {}), dict):

@@ -92,7 +92,8 @@ class RoomRunner:
         self._after_change()
         since = cmd.since
         store_ok = not self.suspended and not self._store_failing()
-        if store_ok and "state" in reply and since is not None and since.epoch == self.room.epoch and since.seq < self.room.seq:
+        behind = since is not None and since.epoch == self.room.epoch and since.seq < self.room.seq
+        if store_ok and "state" in reply and behind and since is not None:
             # Memory no longer holds the gap: the store's history may.
             return self._catch_up_from_store(member, since.seq, reply)
         self._count_reply(reply)
@@ -177,7 +178,9 @@ class RoomRunner:
         self._schedule_expiry()
 
     def _schedule_commit(self) -> None:
-        if self._committing or self._commit_timer is not None or not self.room.has_pending or self.stopped or self.suspended:
+        if self._committing or self._commit_timer is not None or not self.room.has_pending:
+            return
+        if self.stopped or self.suspended:
             return
         now = self._clock.seconds()
         delay = max(0.0, self._last_commit + self._settings.tick - now, self._retry_at - now if self._failures else 0.0)
@@ -242,7 +245,9 @@ class RoomRunner:
         self._failures += 1
         # One failure may be a blip: the next tick tries again. From the second in a row on,
         # back off (and refuse acts meanwhile) so a dead store is not hammered every tick.
-        backoff = 0.0 if self._failures < 2 else min(self._settings.store_deadline, 0.05 * 2 ** min(self._failures - 2, 8))
+        backoff = 0.0
+        if self._failures >= 2:
+            backoff = min(self._settings.store_deadline, 0.05 * 2 ** min(self._failures - 2, 8))
         self._retry_at = self._clock.seconds() + backoff
         self._after_change()
 
@@ -321,7 +326,12 @@ class RoomRunner:
                 timer.cancel()
         self._commit_timer = self._expiry_timer = None
         waiters, self._waiters = self._waiters, {}
-        error = Unavailable("the room is reloading from its store; retry with the same cseq", field="store", expected="a confirmed write", got="undetermined")
+        error = Unavailable(
+            "the room is reloading from its store; retry with the same cseq",
+            field="store",
+            expected="a confirmed write",
+            got="undetermined",
+        )
         for ds in waiters.values():
             for d in ds:
                 d.errback(Failure(error))

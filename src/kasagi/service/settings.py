@@ -31,6 +31,9 @@ class ServiceSettings:
     results_per_member: int = 64
     #: Seconds a store operation may take before callers get ``kasagi.error.unavailable``.
     store_deadline: float = 2.0
+    #: Seconds loading a room may take (a read: a long history replays slowly, and a late
+    #: answer can't apply anything twice); callers of ``open`` meanwhile retry.
+    load_deadline: float = 30.0
     #: Save a snapshot every this many events (bounds reload time).
     snapshot_every: int = 500
     #: Where rooms are stored: ``memory``, ``sqlite`` (``<data_dir>/rooms.sqlite3``),

@@ -61,7 +61,9 @@ def open_store(
         from kasagi.store.redis import RedisRoomStore
 
         try:
-            return RedisRoomStore.open(spec, reactor, limits=limits, now_ms=now_ms, reply_timeout=max(5.0, 3 * deadline))  # type: ignore[return-value]
+            return RedisRoomStore.open(
+                spec, reactor, limits=limits, now_ms=now_ms, reply_timeout=max(5.0, 3 * deadline)
+            )  # type: ignore[return-value]
         except ValueError as exc:
             return fail(exc)
     return fail(ValueError(f"unknown store {spec!r}: expected {STORE_KINDS}"))

@@ -143,7 +143,9 @@ class RoomStore(Protocol):
         """The stored room, or None if it was never created; :class:`CorruptRoom` if its
         data is not what Kasagi writes."""
 
-    def create(self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]) -> Deferred[None]:
+    def create(
+        self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]
+    ) -> Deferred[None]:
         """Store a new room at seq 0; :class:`RoomExists` if anything is stored under it."""
 
     def append(self, batch: Batch) -> Deferred[None]:

@@ -75,7 +75,8 @@ class MemoryRoomStore:
         rec = self._rooms.get(room)
         if rec is None:
             return succeed(None)
-        tail = [copy_value(e) for e, _ in rec.events if e["seq"] > rec.snapshot_seq]
+        first = rec.events[0][0]["seq"] if rec.events else rec.snapshot_seq + 1
+        tail = [copy_value(e) for e, _ in rec.events[max(0, rec.snapshot_seq + 1 - first) :]]
         return succeed(
             StoredRoom(
                 room=room,
@@ -90,7 +91,9 @@ class MemoryRoomStore:
             )
         )
 
-    def create(self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]) -> Deferred[None]:
+    def create(
+        self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]
+    ) -> Deferred[None]:
         if room in self._rooms:
             return fail(RoomExists(room))
         self._rooms[room] = _Record(type_name, copy_value(options), epoch, 0, 0, copy_value(state))

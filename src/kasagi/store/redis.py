@@ -24,6 +24,8 @@ on power loss. RDB snapshots alone lose recent writes on any crash: don't use th
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -35,7 +37,7 @@ from twisted.python.failure import Failure
 from kasagi.core.room import Batch
 from kasagi.deadline import within
 from kasagi.store import redis_scripts as lua
-from kasagi.store.codec import decode_event, decode_int, decode_map, dumps
+from kasagi.store.codec import decode_event, decode_int, decode_json, decode_map, dumps
 from kasagi.store.interface import (
     CorruptRoom,
     Event,
@@ -50,7 +52,10 @@ from kasagi.store.interface import (
     wall_ms,
 )
 
-__all__ = ["RedisRoomStore", "parse_redis_url"]
+__all__ = ["CHUNK", "RedisRoomStore", "parse_redis_url"]
+
+#: Events per reply when reading a room's history (bounds every reply's size).
+CHUNK = 1000
 
 
 def parse_redis_url(url: str) -> tuple[str, int, int, str | None]:
@@ -118,7 +123,11 @@ class RedisRoomStore:
             return store
 
         def not_yet(failure: Failure) -> RedisRoomStore:
-            store.log.warn("room store: redis {where} not reachable yet ({why}); retrying in the background", where=store.where, why=failure.getErrorMessage())
+            store.log.warn(
+                "room store: redis {where} not reachable yet ({why}); retrying in the background",
+                where=store.where,
+                why=failure.getErrorMessage(),
+            )
             return store
 
         return first.addCallbacks(ready, not_yet)
@@ -134,11 +143,19 @@ class RedisRoomStore:
     def _eval(self, script: str, room: str, keys: list[str], args: list[Any]) -> Deferred[Any]:
         if not self.connected:
             return fail(StoreUnavailable(f"redis {self.where} is not connected"))
+        sha = _sha1(script)
         try:
-            d: Deferred[Any] = self._conn.eval(script, keys, args)
+            # EVALSHA first (the script is cached after its first EVAL); EVAL once after a
+            # Redis restart emptied the cache. NOSCRIPT means nothing ran, so no double apply.
+            d: Deferred[Any] = self._conn.evalsha(sha, keys, args)
         except Exception as exc:  # noqa: BLE001 -- txredisapi raises for a dead connection
             return fail(StoreUnavailable(f"redis {self.where}: {exc}"))
-        return d.addErrback(self._translate, room)
+
+        def uncached(failure: Failure) -> Any:
+            failure.trap(txredisapi.ScriptDoesNotExist)
+            return self._conn.eval(script, keys, args)
+
+        return d.addErrback(uncached).addErrback(self._translate, room)
 
     def _translate(self, failure: Failure, room: str) -> Failure:
         if failure.check(StoreError):
@@ -166,60 +183,113 @@ class RedisRoomStore:
 
     # -- reads ---------------------------------------------------------------------------------
     def load(self, room: str) -> Deferred[StoredRoom | None]:
-        keys = self._keys(room)
-        return self._eval(lua.LOAD, room, keys, []).addCallback(self._decode_room, room)
+        return Deferred.fromCoroutine(self._load(room))
 
-    def _decode_room(self, reply: Any, room: str) -> StoredRoom | None:
-        if not reply:
-            return None
-        raw_head, raw_events, raw_results = reply
-        head = _pairs(raw_head)
-        epoch = decode_int(head.get(b"epoch"), room, "the stored epoch")
-        snapshot_seq = decode_int(head.get(b"snap_seq"), room, "the snapshot seq")
-        type_name = _text(head.get(b"type"), room, "the room type")
-        tail = [decode_event(_entry_event(entry, room), room, epoch, _entry_seq(entry, room)) for entry in raw_events]
+    async def _load(self, room: str) -> StoredRoom | None:
+        keys = self._keys(room)
+        for _ in range(3):
+            reply = await self._eval(lua.LOAD, room, keys, [])
+            if not reply:
+                return None
+            raw_head, raw_results = reply
+            head = _pairs(raw_head)
+            epoch = decode_int(head.get(b"epoch"), room, "the stored epoch")
+            seq = decode_int(head.get(b"seq"), room, "the stored seq")
+            snapshot_seq = decode_int(head.get(b"snap_seq"), room, "the snapshot seq")
+            tail = await self._read_events(room, epoch, snapshot_seq, seq, snapshot_seq)
+            if tail is not None:
+                break
+        else:
+            raise StoreError(f"room {room} kept changing while it was loading; retry")
         results: dict[str, dict[int, int]] = {}
         for member_raw, value in _pairs(raw_results).items():
             member = _text(member_raw, room, "a result's member id")
             mine: dict[int, int] = {}
             for pair in _text(value, room, f"the results of {member}").split():
-                cseq, _, seq = pair.partition(":")
-                mine[decode_int(cseq, room, f"a cseq of {member}")] = decode_int(seq, room, f"a result seq of {member}")
+                cseq, _, rseq = pair.partition(":")
+                cseq_int = decode_int(cseq, room, f"a cseq of {member}")
+                mine[cseq_int] = decode_int(rseq, room, f"a result seq of {member}")
             results[member] = mine
         return StoredRoom(
             room=room,
-            type=type_name,
+            type=_text(head.get(b"type"), room, "the room type"),
             options=decode_map(_bytes(head.get(b"options"), room, "the room options"), room, "the room options"),
             epoch=epoch,
-            seq=decode_int(head.get(b"seq"), room, "the stored seq"),
+            seq=seq,
             snapshot_seq=snapshot_seq,
             snapshot=decode_map(_bytes(head.get(b"snap"), room, "the snapshot"), room, "the snapshot"),
             tail=tail,
             results=results,
         )
 
+    async def _read_events(self, room: str, epoch: int, after: int, upto: int, snap_seq: int) -> list[Event] | None:
+        """The stored events after..upto of ``epoch``, in chunks; stops at a gap (history not
+        intact: the caller judges). None if the room moved on meanwhile (another epoch, or a
+        newer snapshot trimmed what was being read): load again."""
+        keys = self._keys(room)[:2]
+        events: list[Event] = []
+        while after < upto:
+            args = [str(epoch), str(after), str(upto), str(CHUNK), "joined"]
+            reply = await self._eval(lua.RANGE, room, keys, args)
+            if not reply or reply[0] != 1 or decode_int(reply[2], room, "the snapshot seq") != snap_seq:
+                return None
+            chunk = self._decode_joined(reply, room, epoch)
+            if chunk is None:  # a bad entry somewhere: read the chunk entry by entry to name it
+                args[-1] = "entries"
+                reply = await self._eval(lua.RANGE, room, keys, args)
+                if not reply or reply[0] != 1:
+                    return None
+                chunk = _decode_entries(reply[3], room, epoch)
+            if not chunk:
+                break
+            events += chunk
+            if chunk[0]["seq"] != after + 1:
+                break  # a gap
+            after = chunk[-1]["seq"]
+        return events
+
+    @staticmethod
+    def _decode_joined(reply: Any, room: str, epoch: int) -> list[Event] | None:
+        ids = [i for i in _bytes(reply[3], room, "event ids").split(b",") if i]
+        try:
+            raw = decode_json(_bytes(reply[4], room, "events"), room, "events")
+        except CorruptRoom:
+            return None
+        if not isinstance(raw, list) or len(raw) != len(ids):
+            return None
+        return [decode_event(e, room, epoch, _id_seq(i, room)) for i, e in zip(ids, raw, strict=True)]
+
     def events_since(self, room: str, epoch: int, seq: int) -> Deferred[list[Event] | None]:
         if seq < 0:
             return succeed(None)
-        d = self._eval(lua.EVENTS_SINCE, room, self._keys(room)[:2], [str(epoch), str(seq)])
+        return Deferred.fromCoroutine(self._events_since(room, epoch, seq))
 
-        def decode(reply: Any) -> list[Event] | None:
-            if not reply or reply[0] != 1:
-                return None
-            entries, head = reply[1], decode_int(reply[2], room, "the stored seq")
-            if len(entries) != head - seq or (entries and _entry_seq(entries[0], room) != seq + 1):
-                return None
-            return [decode_event(_entry_event(e, room), room, epoch, _entry_seq(e, room)) for e in entries]
-
-        return d.addCallback(decode)
+    async def _events_since(self, room: str, epoch: int, since: int) -> list[Event] | None:
+        reply = await self._eval(lua.RANGE, room, self._keys(room)[:2], [str(epoch), str(since), "", "0", "entries"])
+        if not reply or reply[0] != 1:
+            return None
+        head = decode_int(reply[1], room, "the stored seq")
+        snap_seq = decode_int(reply[2], room, "the snapshot seq")
+        events = await self._read_events(room, epoch, since, head, snap_seq)
+        if events is None or len(events) != head - since or (events and events[0]["seq"] != since + 1):
+            return None
+        return events
 
     # -- writes --------------------------------------------------------------------------------
-    def create(self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]) -> Deferred[None]:
+    def create(
+        self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]
+    ) -> Deferred[None]:
         d = self._eval(lua.CREATE, room, self._keys(room), [type_name, dumps(options), str(epoch), dumps(state)])
         return d.addCallback(lambda _: None)
 
     def append(self, batch: Batch) -> Deferred[None]:
-        args: list[Any] = [str(batch.epoch), str(batch.seq), dumps(batch.event), str(self._now_ms()), str(self.limits.results_per_member)]
+        args: list[Any] = [
+            str(batch.epoch),
+            str(batch.seq),
+            dumps(batch.event),
+            str(self._now_ms()),
+            str(self.limits.results_per_member),
+        ]
         for member, cseq in batch.acks:
             args += [member, str(cseq)]
         return self._eval(lua.APPEND, batch.room, self._keys(batch.room), args).addCallback(lambda _: None)
@@ -246,6 +316,15 @@ class RedisRoomStore:
         return d.addCallback(lambda _: None)
 
 
+def _decode_entries(entries: Any, room: str, epoch: int) -> list[Event]:
+    return [decode_event(_entry_event(e, room), room, epoch, _entry_seq(e, room)) for e in entries]
+
+
+@functools.cache
+def _sha1(script: str) -> str:
+    return hashlib.sha1(script.encode("utf-8")).hexdigest()  # noqa: S324 -- Redis names scripts by SHA-1
+
+
 def _pairs(flat: Any) -> dict[bytes, Any]:
     return {flat[i]: flat[i + 1] for i in range(0, len(flat) - 1, 2)}
 
@@ -264,7 +343,11 @@ def _text(raw: Any, room: str, what: str) -> str:
 
 
 def _entry_seq(entry: Any, room: str) -> int:
-    entry_id = _text(entry[0], room, "an event id")
+    return _id_seq(entry[0], room)
+
+
+def _id_seq(raw: Any, room: str) -> int:
+    entry_id = _text(raw, room, "an event id")
     seq, _, sub = entry_id.partition("-")
     if sub != "0":
         raise CorruptRoom(room, f"the event id {entry_id} is not <seq>-0")

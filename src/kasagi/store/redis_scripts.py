@@ -17,7 +17,7 @@ Errors are raised as ``KASAGI_<CODE> <detail>``; numbers travel as decimal strin
 
 from __future__ import annotations
 
-__all__ = ["APPEND", "CREATE", "EVENTS_SINCE", "LOAD", "SET_EPOCH", "SNAPSHOT"]
+__all__ = ["APPEND", "CREATE", "LOAD", "RANGE", "SET_EPOCH", "SNAPSHOT"]
 
 _COMMON = r"""
 local function fail(code, msg) error({err = code .. ' ' .. msg}) end
@@ -49,15 +49,22 @@ local function seq_of(id) return tonumber(string.match(id, '^(%d+)')) end
 """
 
 #: KEYS head, events, results; ARGV type, options, epoch, snapshot.
-CREATE = "#!lua\n" + _COMMON + r"""
+CREATE = (
+    "#!lua\n"
+    + _COMMON
+    + r"""
 if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3]) > 0 then fail('KASAGI_EXISTS', 'the room is stored') end
 redis.call('HSET', KEYS[1], 'fmt', '1', 'type', ARGV[1], 'options', ARGV[2], 'epoch', ARGV[3],
            'seq', '0', 'snap_seq', '0', 'snap', ARGV[4])
 return 1
 """
+)
 
 #: KEYS head, events, results; ARGV epoch, seq, event, t_ms, keep, then member, cseq pairs.
-APPEND = "#!lua\n" + _COMMON + r"""
+APPEND = (
+    "#!lua\n"
+    + _COMMON
+    + r"""
 local h = head(KEYS[1])
 if not h then fail('KASAGI_MISSING', 'the room is not stored') end
 if h[2] ~= ARGV[1] then fail('KASAGI_STALE', h[2]) end
@@ -88,9 +95,13 @@ for i = 6, #ARGV, 2 do
 end
 return 1
 """
+)
 
-#: KEYS head, events, results. Returns {} or {head fields, events after snap_seq, results}.
-LOAD = "#!lua flags=no-writes\n" + _COMMON + r"""
+#: KEYS head, events, results. Returns {} or {head fields, results}; events come with RANGE.
+LOAD = (
+    "#!lua flags=no-writes\n"
+    + _COMMON
+    + r"""
 local h = head(KEYS[1])
 if not h then
   if redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then
@@ -98,24 +109,50 @@ if not h then
   end
   return {}
 end
-local events, results = {}, {}
-if expect(KEYS[2], 'stream') then events = redis.call('XRANGE', KEYS[2], '(' .. h[4] .. '-0', '+') end
+expect(KEYS[2], 'stream')
+local results = {}
 if expect(KEYS[3], 'hash') then results = redis.call('HGETALL', KEYS[3]) end
-return {redis.call('HGETALL', KEYS[1]), events, results}
+return {redis.call('HGETALL', KEYS[1]), results}
 """
+)
 
-#: KEYS head, events; ARGV epoch, since. Returns {0} (not held) or {1, events, head seq}.
-EVENTS_SINCE = "#!lua flags=no-writes\n" + _COMMON + r"""
+#: KEYS head, events; ARGV epoch, after, upto ('' = the head), count, mode. Returns {0} (the
+#: room is not in that epoch, or the range is beyond the head) or, for up to ``count`` events
+#: after..upto: mode ``joined`` {1, head seq, snap_seq, "id,id,..", "[event,event,..]"} (one
+#: JSON array: parsed in one go), mode ``entries`` {1, head seq, snap_seq, XRANGE entries}
+#: (to find a bad entry). Large reads are done in such chunks, so no reply is huge.
+RANGE = (
+    "#!lua flags=no-writes\n"
+    + _COMMON
+    + r"""
 local h = head(KEYS[1])
 if not h or h[2] ~= ARGV[1] then return {0} end
-local since, top = tonumber(ARGV[2]), tonumber(h[3])
-if since > top then return {0} end
-if since == top or not expect(KEYS[2], 'stream') then return {1, {}, h[3]} end
-return {1, redis.call('XRANGE', KEYS[2], '(' .. ARGV[2] .. '-0', h[3] .. '-0'), h[3]}
+local top = ARGV[3] ~= '' and ARGV[3] or h[3]
+if tonumber(ARGV[2]) > tonumber(h[3]) or tonumber(top) > tonumber(h[3]) then return {0} end
+local entries = {}
+if tonumber(ARGV[2]) < tonumber(top) and expect(KEYS[2], 'stream') then
+  entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[2] .. '-0', top .. '-0', 'COUNT', ARGV[4])
+end
+if ARGV[5] ~= 'joined' then return {1, h[3], h[4], entries} end
+local ids, events = {}, {}
+for i, entry in ipairs(entries) do
+  ids[i] = entry[1]
+  local value = nil
+  for j = 1, #entry[2], 2 do
+    if entry[2][j] == 'e' then value = entry[2][j + 1] end
+  end
+  if not value then fail('KASAGI_CORRUPT', 'the stream entry ' .. entry[1] .. ' has no event') end
+  events[i] = value
+end
+return {1, h[3], h[4], table.concat(ids, ','), '[' .. table.concat(events, ',') .. ']'}
 """
+)
 
 #: KEYS head, events; ARGV epoch, seq, snapshot, now_ms, history_events, history_ms, hard_cap.
-SNAPSHOT = "#!lua\n" + _COMMON + r"""
+SNAPSHOT = (
+    "#!lua\n"
+    + _COMMON
+    + r"""
 local h = head(KEYS[1])
 if not h or h[2] ~= ARGV[1] then fail('KASAGI_STALE', h and h[2] or 'missing') end
 local has_events = expect(KEYS[2], 'stream')
@@ -150,9 +187,13 @@ end
 if last then redis.call('XTRIM', KEYS[2], 'MINID', last .. '-1') end
 return 1
 """
+)
 
 #: KEYS head, events, results; ARGV old epoch, new epoch, seq, snapshot.
-SET_EPOCH = "#!lua\n" + _COMMON + r"""
+SET_EPOCH = (
+    "#!lua\n"
+    + _COMMON
+    + r"""
 local h = head(KEYS[1])
 if not h or h[2] ~= ARGV[1] then fail('KASAGI_STALE', h and h[2] or 'missing') end
 local has_results = expect(KEYS[3], 'hash')
@@ -176,3 +217,4 @@ if has_results then
 end
 return 1
 """
+)

@@ -124,7 +124,7 @@ class SqliteRoomStore:
             store.log.info("room store: {path} (SQLite WAL, synchronous=FULL)", path=str(store.path))
             return store
 
-        def failed(failure: Failure) -> Failure:
+        def failed(failure: Failure) -> Deferred[Any]:
             return store.close().addBoth(lambda _: failure)
 
         return d.addCallbacks(ready, failed)
@@ -137,7 +137,9 @@ class SqliteRoomStore:
         return deferToThreadPool(self._reactor, self._reader_pool, fn, *args)
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=self._busy_timeout)
+        return sqlite3.connect(
+            str(self.path), isolation_level=None, check_same_thread=False, timeout=self._busy_timeout
+        )
 
     def _open_writer(self) -> None:
         if self.path.is_dir():
@@ -183,7 +185,10 @@ class SqliteRoomStore:
             )
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise CorruptStore(f"{self.path} was written by a newer Kasagi (schema {version}); this version reads schema {SCHEMA_VERSION}")
+            raise CorruptStore(
+                f"{self.path} was written by a newer Kasagi (schema {version}); "
+                f"this version reads schema {SCHEMA_VERSION}"
+            )
         if version < 1:
             raise CorruptStore(f"{self.path} has no Kasagi schema version (user_version {version})")
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -218,7 +223,9 @@ class SqliteRoomStore:
             rows = conn.execute(
                 "SELECT seq, event FROM events WHERE room = ? AND seq > ? ORDER BY seq", (room, snapshot_seq)
             ).fetchall()
-            result_rows = conn.execute("SELECT member, cseq, seq FROM results WHERE room = ? ORDER BY rowid", (room,)).fetchall()
+            result_rows = conn.execute(
+                "SELECT member, cseq, seq FROM results WHERE room = ? ORDER BY rowid", (room,)
+            ).fetchall()
         finally:
             conn.execute("COMMIT")
         if not isinstance(type_name, str):
@@ -233,7 +240,9 @@ class SqliteRoomStore:
         for member, cseq, rseq in result_rows:
             if not isinstance(member, str):
                 raise CorruptRoom(room, "a stored result has a member id that is not text")
-            results.setdefault(member, {})[decode_int(cseq, room, "a result's cseq")] = decode_int(rseq, room, "a result's seq")
+            results.setdefault(member, {})[decode_int(cseq, room, "a result's cseq")] = decode_int(
+                rseq, room, "a result's seq"
+            )
         return StoredRoom(
             room=room,
             type=type_name,
@@ -263,7 +272,8 @@ class SqliteRoomStore:
             if since == head:
                 return []
             rows = conn.execute(
-                "SELECT seq, event FROM events WHERE room = ? AND seq > ? AND seq <= ? ORDER BY seq", (room, since, head)
+                "SELECT seq, event FROM events WHERE room = ? AND seq > ? AND seq <= ? ORDER BY seq",
+                (room, since, head),
             ).fetchall()
         finally:
             conn.execute("COMMIT")
@@ -272,7 +282,9 @@ class SqliteRoomStore:
         return [decode_event(_text(raw, room, f"event {s}"), room, epoch, s) for s, raw in rows]
 
     # -- writes --------------------------------------------------------------------------------
-    def create(self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]) -> Deferred[None]:
+    def create(
+        self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]
+    ) -> Deferred[None]:
         return self._on_writer(self._create, room, type_name, dumps(options), epoch, dumps(state))
 
     def _create(self, room: str, type_name: str, options: str, epoch: int, snapshot: str) -> None:
@@ -281,7 +293,8 @@ class SqliteRoomStore:
                 if conn.execute(f"SELECT 1 FROM {table} WHERE room = ? LIMIT 1", (room,)).fetchone() is not None:  # noqa: S608 -- fixed table names
                     raise RoomExists(room)
             conn.execute(
-                "INSERT INTO rooms (room, type, options, epoch, seq, snapshot_seq, snapshot) VALUES (?, ?, ?, ?, 0, 0, ?)",
+                "INSERT INTO rooms (room, type, options, epoch, seq, snapshot_seq, snapshot) "
+                "VALUES (?, ?, ?, ?, 0, 0, ?)",
                 (room, type_name, options, epoch, snapshot),
             )
 
@@ -299,6 +312,10 @@ class SqliteRoomStore:
         if self._writing or not self._queue:
             return
         jobs, self._queue = self._queue, []
+        if self.closed:
+            for _, _, _, d in jobs:
+                d.errback(Failure(StoreError("the store is closed")))
+            return
         self._writing = True
         work = [(batch, event, t) for batch, event, t, _ in jobs]
 
@@ -328,7 +345,9 @@ class SqliteRoomStore:
                 except (StoreError, sqlite3.Error) as exc:
                     conn.execute("ROLLBACK TO one")
                     conn.execute("RELEASE one")
-                    outcomes.append(exc if isinstance(exc, StoreError) else CorruptRoom(batch.room, f"append refused: {exc}"))
+                    outcomes.append(
+                        exc if isinstance(exc, StoreError) else CorruptRoom(batch.room, f"append refused: {exc}")
+                    )
                     continue
                 conn.execute("RELEASE one")
                 outcomes.append(None)
@@ -344,7 +363,9 @@ class SqliteRoomStore:
             raise StaleEpoch(f"room {batch.room}: stored epoch {row[0]}, writer {batch.epoch}")
         if row[1] != batch.seq - 1:
             raise SeqConflict(f"room {batch.room}: stored seq {row[1]}, batch {batch.seq}")
-        conn.execute("INSERT INTO events (room, seq, t_ms, event) VALUES (?, ?, ?, ?)", (batch.room, batch.seq, t_ms, event))
+        conn.execute(
+            "INSERT INTO events (room, seq, t_ms, event) VALUES (?, ?, ?, ?)", (batch.room, batch.seq, t_ms, event)
+        )
         conn.execute("UPDATE rooms SET seq = ? WHERE room = ?", (batch.seq, batch.room))
         if batch.acks:
             conn.executemany(
@@ -462,4 +483,3 @@ def _text(raw: Any, room: str, what: str) -> str:
     if not isinstance(raw, str):
         raise CorruptRoom(room, f"the {what} is not JSON text")
     return raw
-
