@@ -136,6 +136,7 @@ def test_kill_9_loses_no_acknowledged_action(
     try:
         yield run.start()
         yield until(run.each_acked(ACKS), 90)
+        yield until(lambda: sum(w.inflight for w in run.writers) >= 2, 30)
         before = sum(run.acked())
         fault_at = time.monotonic()
         if fault == "component":

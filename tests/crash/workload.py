@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from autobahn.wamp.exception import ApplicationError
@@ -30,6 +31,7 @@ class Writer:
         self.inflight = 0
         self.acked = 0
         self._loop: LoopingCall | None = None
+        self._stopping = False
         self._done: list[defer.Deferred[None]] = []
 
     @defer.inlineCallbacks
@@ -60,11 +62,21 @@ class Writer:
         replica.load, replica._apply = recording_load, recording_apply
 
     def start(self) -> None:
-        self._loop = LoopingCall(self._tick)
-        self._loop.start(1.0 / self.rate, now=True).addErrback(lambda f: None)
+        """Act from now on, at a phase of its own (writers don't act in lockstep)."""
+        from twisted.internet import reactor
+
+        self._loop = loop = LoopingCall(self._tick)
+        self._stopping = False
+
+        def go() -> None:
+            if not self._stopping:
+                loop.start(1.0 / self.rate, now=True).addErrback(lambda f: None)
+
+        reactor.callLater(random.uniform(0, 1.0 / self.rate), go)  # type: ignore[attr-defined]
 
     def stop(self) -> defer.Deferred[None]:
         """Stop acting; fires when every call made has ended."""
+        self._stopping = True
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         if self.inflight == 0:

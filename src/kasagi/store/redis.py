@@ -14,7 +14,7 @@ Traps of txredisapi, and what this module does about them:
 - **convertNumbers** (on by default) turns ``"007"`` into ``7``: it is off, and so is its
   text decoding (``charset=None``): replies are bytes, decoded here.
 - A connection that stops answering (a silent partition) is dropped after ``reply_timeout``
-  so the pool reconnects; reconnection backs off from 0.2 s to at most 2 s.
+  so the pool reconnects; reconnection backs off from 0.2 s to at most 1 s.
 
 Durability is Redis's: with ``appendonly yes`` and ``appendfsync always`` an acknowledged
 batch is on disk before Redis answers (survives a Redis crash and a power loss);
@@ -111,7 +111,7 @@ class RedisRoomStore:
             convertNumbers=False,
         )
         factory = conn._factory
-        factory.initialDelay, factory.maxDelay = 0.2, 2.0
+        factory.initialDelay, factory.maxDelay = 0.2, 1.0
         store = cls(conn, f"{host}:{port}/{db}", limits=limits or StoreLimits(), now_ms=now_ms, prefix=prefix)
         # Fires once the pool holds its connection (``getConnection`` fires a moment earlier).
         pool_ready: Deferred[Any] = Deferred()
