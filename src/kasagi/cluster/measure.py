@@ -97,8 +97,9 @@ def _generator(args: argparse.Namespace) -> int:
                     self._out([32, self.req, {}, f"kasagi.room.{self.room}"])
                 elif what == "join":
                     tally["ready"] += 1
-                    self.mover = task.LoopingCall(self._move)
-                    self.mover.start(1.0 / args.rate, now=False)
+                    if args.rate > 0:
+                        self.mover = task.LoopingCall(self._move)
+                        self.mover.start(1.0 / args.rate, now=False)
             elif kind == 33:  # SUBSCRIBED
                 self.pending.pop(msg[1], None)
                 self._call("join", f"kasagi.room.{self.room}.join", [None])
@@ -121,8 +122,9 @@ def _generator(args: argparse.Namespace) -> int:
             move = {"dx": rng.randint(-10, 10), "dy": rng.randint(-10, 10), "t": now}
             self._call("act", f"kasagi.room.{self.room}.act", ["move", move, self.cseq])
 
+    per_room = args.per_room
     for i in range(args.first, args.first + args.count):
-        room, member = i // CLIENTS, i % CLIENTS
+        room, member = i // per_room, i % per_room
         url = urls[i % len(urls)]
         factory = WebSocketClientFactory(url, protocols=["wamp.2.msgpack"])
         factory.protocol = type("B", (Bot,), {"room": f"load_{room}", "authid": f"bot_{room}_{member}"})  # type: ignore[assignment]
@@ -224,6 +226,53 @@ def _run_point(topo: Any, rate: float, warmup: float, measure: float, generators
     return out
 
 
+def _idle(args: argparse.Namespace) -> int:
+    """Router RSS before and after ``--clients`` idle clients joined rooms of 50 (load point
+    E's shape), one router, one worker, 4 generator processes."""
+    import psutil
+
+    from kasagi.topology import Topology
+
+    per_gen = args.clients // 4
+    with tempfile.TemporaryDirectory(prefix="kasagi-idle-") as tmp:
+        topo = Topology(Path(tmp), routers=1, workers=1, service={"tick": 0.02})
+        topo.start()
+        try:
+            pids = topo.nodes[0].pids()
+
+            def rss() -> int:
+                return sum(psutil.Process(p).memory_info().rss for p in pids if psutil.pid_exists(p))
+
+            before = rss()
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")])
+            hold = 20.0
+            procs = [
+                subprocess.Popen(  # noqa: S603 -- our own module, our own arguments
+                    [
+                        *(sys.executable, "-m", "kasagi.cluster.measure", "generate", "--urls", ",".join(topo.urls)),
+                        *("--first", str(g * per_gen), "--count", str(per_gen), "--rate", "0", "--per-room", "50"),
+                        *("--warmup", str(hold), "--measure", "1"),
+                    ],
+                    stdout=subprocess.PIPE,
+                    env=env,
+                )
+                for g in range(4)
+            ]
+            time.sleep(hold - 2)  # the clients connect and join meanwhile; they stay until hold + 1
+            after = rss()
+            ready = sum(
+                json.loads(p.communicate(timeout=60)[0].decode().strip().splitlines()[-1])["ready"] for p in procs
+            )
+        finally:
+            topo.stop()
+    print(
+        f"router RSS {before / 2**20:.0f} MiB -> {after / 2**20:.0f} MiB with {ready} idle joined clients: "
+        f"{(after - before) / max(ready, 1) / 1024:.1f} KiB per client"
+    )
+    return 0
+
+
 def _orchestrate(args: argparse.Namespace) -> int:
     from kasagi.topology import Topology
 
@@ -275,6 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     gen.add_argument("--warmup", type=float, required=True)
     gen.add_argument("--measure", type=float, required=True)
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--per-room", type=int, default=CLIENTS)
+    idle = sub.add_parser("idle", help="router memory per idle joined client")
+    idle.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--rates", default="5,10,20,30,40", help="moves per second per client, one point each")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--warmup", type=float, default=4.0)
@@ -284,6 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "generate":
         return _generator(args)
+    if args.command == "idle":
+        return _idle(args)
     return _orchestrate(args)
 
 
