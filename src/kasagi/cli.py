@@ -37,7 +37,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
     from twisted.logger import globalLogBeginner, jsonFileLogObserver, textFileLogObserver
 
-    observer = jsonFileLogObserver(sys.stdout, recordSeparator="") if args.log_format == "json" else textFileLogObserver(sys.stdout)
+    if args.log_format == "json":
+        observer = jsonFileLogObserver(sys.stdout, recordSeparator="")  # one JSON object per line
+    else:
+        observer = textFileLogObserver(sys.stdout)
     globalLogBeginner.beginLoggingTo([_level_filter(observer, args.loglevel)], redirectStandardIO=False)
     options = WorkerOptions(
         routers=tuple(args.router),
