@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, threads
 
 from kasagi.client import ClientOptions, KasagiClient
 from kasagi.node import project_root
@@ -392,3 +392,38 @@ def until_connected(url: str, authid: str, timeout: float = 20.0):  # type: igno
                 raise
             continue
         return client
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_router_killed_and_restarted_loses_nothing(topology: Topology):
+    """kill -9 of one router: members on the other router keep acting undisturbed; the
+    workers drop the dead router's client sessions (those members go offline), and when it
+    comes back workers re-register the rooms on it, its clients reconnect and re-join, and
+    everyone converges with nothing acknowledged lost."""
+    room = "router_restart"
+    members = ["q1", "q2", "q3", "q4"]  # q1, q3 on router 0; q2, q4 on router 1
+    clients = yield connect_spread(topology, members)
+    history = History()
+    router = topology.nodes[1]
+    try:
+        handles = {}
+        for member, c in zip(members, clients, strict=True):
+            handles[member] = yield c.join(room, "doc")
+            history.track(member, handles[member])
+        stop = [False]
+        streams = [drive(history, handles[m], m, actions=60, stop=stop) for m in members]
+        yield until(lambda: len(history.acked()) >= 12, timeout=30)
+        router.kill()
+        yield until(lambda: not handles["q1"].state["members"]["q2"]["online"], timeout=30)
+        acked = {m: sum(1 for c in history.acked() if c.member == m) for m in members}
+        yield until(lambda: sum(1 for c in history.acked() if c.member == "q1") >= acked["q1"] + 5, timeout=30)
+        yield threads.deferToThread(router.start)  # blocks until its WebSocket answers
+        yield until(lambda: handles["q1"].state["members"]["q2"]["online"], timeout=60)
+        yield until(lambda: sum(1 for c in history.acked() if c.member == "q2") >= acked["q2"] + 5, timeout=60)
+        stop[0] = True
+        yield defer.gatherResults(streams)
+        yield settle_and_check(topology, room, history, handles)
+        assert all(w.health()[0] == 200 for w in topology.members), "workers rejoined the restarted router"
+    finally:
+        for c in clients:
+            yield c.close()
