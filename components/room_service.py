@@ -26,6 +26,7 @@ from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import describe_store, open_store
 from kasagi.wamp import caller_member, caller_session, wamp_errors
+from kasagi.wamp.refusals import counting_refusals
 
 __all__ = ["RoomService"]
 
@@ -90,10 +91,12 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         if observer is not None:
             REGISTRY.register(RoomsCollector(self.registry))
         shared = RegisterOptions(invoke="roundrobin", details_arg="details")
-        yield self.register(wamp_errors(self._open), wire.LOBBY_OPEN, shared)
+        self._refused = observer.refused if observer is not None else None
+        yield self.register(wamp_errors(counting_refusals(self._open, self._refused)), wire.LOBBY_OPEN, shared)
         fallback = RegisterOptions(match="wildcard", invoke="roundrobin", details_arg="details")
         for verb in wire.ROOM_VERBS:
-            yield self.register(wamp_errors(self._unknown_room), wire.room_wildcard(verb), fallback)
+            unknown = counting_refusals(self._unknown_room, self._refused)
+            yield self.register(wamp_errors(unknown), wire.room_wildcard(verb), fallback)
         yield self.subscribe(self._session_left, wire.META_SESSION_ON_LEAVE)
         self.log.info("room service ready (store {store}, tick {tick}s)", store=settings.store.split("://")[0], tick=settings.tick)
 
@@ -117,7 +120,8 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         # invoke="last": a new owner takes the calls even while an old one is still registered.
         options = RegisterOptions(details_arg="details", invoke="last")
         for verb, handler in (("join", self._join), ("act", self._act), ("leave", self._leave)):
-            yield self.register(wamp_errors(_bound(handler, room)), wire.room_procedure(room, verb), options)
+            bound = counting_refusals(_bound(handler, room), self._refused)
+            yield self.register(wamp_errors(bound), wire.room_procedure(room, verb), options)
         self._rooms_exposed.add(room)
 
     def _session_left(self, session_id: Any, *args: Any, **kwargs: Any) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import pytest_twisted
+from autobahn.wamp.exception import ApplicationError
 
 from kasagi.client import KasagiClient
 from kasagi.testing import free_port
@@ -18,8 +19,9 @@ pytestmark = pytest.mark.node
 
 @pytest_twisted.inlineCallbacks
 def test_single_node_serves_router_and_room_metrics_and_readiness(tmp_path: Path):
-    """After a member joins a room, the node's /metrics shows the room, the member and the
-    router's sessions and messages, and /health/ready says ready."""
+    """After a member joins a room and acts (once refused), the node's /metrics shows the
+    room, the member, the accepted and refused actions and the router's sessions and
+    messages, and /health/ready says ready."""
     port = free_port()
     node = start_node(tmp_path, service={"store": "memory"}, metrics_port=port)
     client = None
@@ -29,12 +31,15 @@ def test_single_node_serves_router_and_room_metrics_and_readiness(tmp_path: Path
         client = yield KasagiClient.connect(node.url, "alice")
         room = yield client.join("metrics_single")
         yield room.act("move", {"dx": 1, "dy": 1})
+        with pytest.raises(ApplicationError):
+            yield room.act("move", {"dx": 11, "dy": 0})
         status, text = http_get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
         for needle in (
             "kasagi_rooms 1.0",
             "kasagi_members_online 1.0",
             "kasagi_actions_accepted_total 1.0",
+            'kasagi_actions_refused_total{reason="rejected"} 1.0',
             'kasagi_router_messages_received_total{type="call"}',
             "kasagi_router_sessions_joined",
             "kasagi_store_append_seconds_count",

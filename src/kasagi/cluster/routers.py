@@ -42,6 +42,7 @@ from kasagi.core.errors import (
     Unavailable,
 )
 from kasagi.wamp import caller_member, caller_session, wamp_errors
+from kasagi.wamp.refusals import counting_refusals
 
 __all__ = ["RouterSessions", "domain_error"]
 
@@ -188,27 +189,7 @@ class RouterSessions:
 
     # -- procedures ------------------------------------------------------------------------------
     def _counted(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Report every refusal (a domain error, raised or in a Deferred) by its URI."""
-        refused = self._refused
-        if refused is None:
-            return fn
-
-        def count(failure: Failure) -> Failure:
-            if failure.check(KasagiError):
-                refused(failure.value.uri)  # type: ignore[union-attr]
-            return failure
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                result = fn(*args, **kwargs)
-            except KasagiError as exc:
-                refused(exc.uri)
-                raise
-            if isinstance(result, Deferred):
-                result.addErrback(count)
-            return result
-
-        return call
+        return counting_refusals(fn, self._refused)
 
     def _lobby_open(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
         caller_member(details)
