@@ -18,7 +18,9 @@ __all__ = ["main"]
 
 def _service_settings(args: argparse.Namespace) -> dict[str, object]:
     service: dict[str, object] = {}
-    for name in ("tick", "hash_every", "grace", "store"):
+    names = ("tick", "hash_every", "grace", "store")
+    limits = ("action_rate", "action_burst", "max_members", "max_rooms", "max_state_bytes")
+    for name in names + limits:
         value = getattr(args, name, None)
         if value is not None:
             service[name] = value
@@ -144,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--lease-ttl", type=float, default=1.2, help="worker: seconds before a silent worker's rooms move")
     up.add_argument("--heartbeat", type=float, default=0.3, help="worker: seconds between lease renewals")
     up.add_argument("--log-format", choices=("text", "json"), default="text", help="worker: log lines as text or JSON")
+    limit = up.add_argument_group("limits (0: no limit)")
+    limit.add_argument("--action-rate", type=float, default=None, help="actions per second per member (default 200)")
+    limit.add_argument("--action-burst", type=float, default=None, help="actions sent at once (default 200)")
+    limit.add_argument("--max-members", type=int, default=None, help="members per room (default 1000)")
+    limit.add_argument("--max-rooms", type=int, default=None, help="rooms per room-service process (default 10000)")
+    limit.add_argument("--max-state-bytes", type=int, default=None, help="bytes of state per room (default 1 MiB)")
     up.add_argument("--secure", action="store_true", help="accept only signed tickets (needs KASAGI_SECRET)")
     up.add_argument("--loglevel", default="info", choices=("debug", "info", "warn", "error"))
     up.set_defaults(func=cmd_up)

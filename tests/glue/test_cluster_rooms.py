@@ -38,10 +38,10 @@ class Cluster:
     def add(self, name: str, ttl: float, beat: float) -> ClusterRooms:
         self.exposed[name] = []
 
-        def forward(target: str, cmd: OpenCommand, sessions: Any = None) -> Deferred[dict[str, Any]]:
+        def forward(target: str, cmd: OpenCommand, sessions: Any = None, caller: Any = None) -> Deferred[dict[str, Any]]:
             if target in self.down or target not in self.workers:
                 return fail(Unavailable("no such procedure"))
-            return self.workers[target].open_here(cmd, sessions=sessions)
+            return self.workers[target].open_here(cmd, sessions=sessions, caller=caller)
 
         worker = ClusterRooms(
             settings=ClusterSettings(worker_id=name, lease_ttl=ttl, heartbeat=beat),

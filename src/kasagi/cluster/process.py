@@ -25,7 +25,7 @@ from kasagi import wire
 from kasagi.cluster.leases import Leases, MemoryLeases
 from kasagi.cluster.redis_leases import RedisLeases
 from kasagi.cluster.rooms import ClusterRooms, ClusterSettings
-from kasagi.cluster.routers import RouterSessions
+from kasagi.cluster.routers import RouterSessions, WorkerSession
 from kasagi.deadline import within
 from kasagi.metrics import ClusterCollector, RoomsCollector, ServiceMetrics, metrics_site, new_registry
 from kasagi.service.registry import wall_ms
@@ -129,7 +129,7 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
         leases = MemoryLeases(reactor, ttl=options.lease_ttl)
     registry = new_registry()
     observer = ServiceMetrics(registry)
-    routers = RouterSessions(worker_id, refused=observer.refused)
+    routers = RouterSessions(worker_id, refused=observer.refused, settings=service)
     cluster = ClusterRooms(
         settings=ClusterSettings(worker_id=worker_id, lease_ttl=options.lease_ttl, heartbeat=options.heartbeat),
         service=service,
@@ -166,7 +166,9 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
                 }
             ],
             realm=wire.REALM,
-            authentication={"ticket": {"authid": options.authid, "ticket": options.secret}},
+            # WAMP-CRA: the backend secret itself never crosses the socket.
+            authentication={"wampcra": {"authid": options.authid, "secret": options.secret}},
+            session_factory=WorkerSession,
         )
         component.on("join", _joined(routers, name))
         component.on("leave", _left(routers, name))

@@ -52,10 +52,10 @@ from kasagi.store.interface import RoomStore, StoredRoom
 
 __all__ = ["ClusterRooms", "ClusterSettings", "Forward", "OwnedElsewhere"]
 
-#: ``forward(worker, cmd, sessions)``: ask ``worker`` to open (serve) a room, starting with the
-#: live ``sessions`` (session id -> member) a graceful handover passes on; fires with the
-#: open reply.
-Forward = Callable[[str, OpenCommand, "Mapping[str, str] | None"], "Deferred[dict[str, Any]]"]
+#: ``forward(worker, cmd, sessions, caller)``: ask ``worker`` to open (serve) a room for
+#: ``caller`` (the member asking; None: the service itself), starting with the live
+#: ``sessions`` (session id -> member) a graceful handover passes on; fires with the open reply.
+Forward = Callable[[str, OpenCommand, "Mapping[str, str] | None", "str | None"], "Deferred[dict[str, Any]]"]
 
 #: Seconds a closed session id is remembered, so that a handed-over session that closed
 #: while the room was moving is not adopted as a ghost.
@@ -196,6 +196,7 @@ class ClusterRooms:
         if runner is None:
             return
         epoch, type_name, options = runner.room.epoch, runner.room.type.name, runner.room.type.options()
+        access = runner.room.access
         sessions = runner.room.sessions()
         try:
             intact = yield within(self.registry.close_room(room), self.settings.drain_timeout, self._clock, "drain")
@@ -209,9 +210,11 @@ class ClusterRooms:
             return
         target = choose_worker(others, self.worker_id, self._rng, self._placed, include_me=False)
         self._placed[target] = self._placed.get(target, 0.0) + 1
-        cmd = OpenCommand(room, type_name, options)
+        cmd = OpenCommand(room, type_name, options, access)
         try:
-            yield within(self._forward(target, cmd, sessions), self.settings.forward_timeout, self._clock, "handover")
+            yield within(
+                self._forward(target, cmd, sessions, None), self.settings.forward_timeout, self._clock, "handover"
+            )
         except Exception as exc:  # noqa: BLE001 -- clients reopen it anyway
             self.log.info(
                 "room {room}: {target} did not take it over ({why}); its clients will reopen it",
@@ -225,10 +228,11 @@ class ClusterRooms:
         return self.registry.runner(room)
 
     @inlineCallbacks
-    def open(self, cmd: OpenCommand):  # type: ignore[no-untyped-def]
-        """``kasagi.lobby.open``: make sure a live worker serves the room; reply with its info."""
+    def open(self, cmd: OpenCommand, caller: str | None = None):  # type: ignore[no-untyped-def]
+        """``kasagi.lobby.open`` for ``caller``: make sure a live worker serves the room; reply
+        with its info (the owner checks the caller against a private room's members)."""
         if cmd.room in self.registry.runners:
-            info = yield self.registry.open(cmd)
+            info = yield self.registry.open(cmd, caller)
             return info
         if self.stopping:
             raise Unavailable(
@@ -245,7 +249,7 @@ class ClusterRooms:
         record = records.get(cmd.room)
         owner = record.worker if record is not None and record.state == "owned" else None
         if owner is not None and owner != self.worker_id and self._alive(owner):
-            info = yield self._forward_open(owner, cmd)
+            info = yield self._forward_open(owner, cmd, caller)
             return info
         if owner != self.worker_id:
             # Nobody (alive) serves it: place it.
@@ -253,18 +257,25 @@ class ClusterRooms:
             if target != self.worker_id:
                 self._placed[target] = self._placed.get(target, 0.0) + 1
                 try:
-                    info = yield self._forward_open(target, cmd)
+                    info = yield self._forward_open(target, cmd, caller)
                 except Unavailable:
                     pass  # the chosen worker could not take it: serve it here
                 else:
                     return info
-        info = yield self.open_here(cmd, forward_once=True)
+        info = yield self.open_here(cmd, forward_once=True, caller=caller)
         return info
 
     @inlineCallbacks
-    def open_here(self, cmd: OpenCommand, forward_once: bool = False, sessions: Mapping[str, str] | None = None):  # type: ignore[no-untyped-def]
+    def open_here(  # type: ignore[no-untyped-def]
+        self,
+        cmd: OpenCommand,
+        forward_once: bool = False,
+        sessions: Mapping[str, str] | None = None,
+        caller: str | None = None,
+    ):
         """Serve the room on this worker if nobody else does (``kasagi.worker.<id>.open``);
-        ``sessions``: the live sessions a graceful handover passes on."""
+        ``sessions``: the live sessions a graceful handover passes on; ``caller``: the member
+        asking (None: the service itself)."""
         if self.stopping and cmd.room not in self.registry.runners:
             raise Unavailable(
                 "this worker is stopping; retry", field="room", expected="a live worker", got=describe(cmd.room)
@@ -273,11 +284,11 @@ class ClusterRooms:
             self._forget_closed()
             sessions = {s: m for s, m in sessions.items() if s not in self._recently_closed}
         try:
-            info = yield self.registry.open(cmd, sessions)
+            info = yield self.registry.open(cmd, caller, sessions)
         except OwnedElsewhere as exc:
             if not forward_once or exc.owner is None or exc.owner == self.worker_id:
                 raise
-            info = yield self._forward_open(exc.owner, cmd)
+            info = yield self._forward_open(exc.owner, cmd, caller)
             return info
         runner = self.registry.runners.get(cmd.room)
         if runner is not None:
@@ -287,10 +298,10 @@ class ClusterRooms:
                 self.log.warn("room {room}: claimed away while opening", room=cmd.room)
         return info
 
-    def _forward_open(self, worker: str, cmd: OpenCommand) -> Deferred[dict[str, Any]]:
+    def _forward_open(self, worker: str, cmd: OpenCommand, caller: str | None = None) -> Deferred[dict[str, Any]]:
         self.stats["forwards"] += 1
         d = within(
-            maybeDeferred(self._forward, worker, cmd, None),
+            maybeDeferred(self._forward, worker, cmd, None, caller),
             self.settings.forward_timeout,
             self._clock,
             "forwarded open",
@@ -447,7 +458,7 @@ class ClusterRooms:
             yield self.registry.close_room(room)
             if claim.won:
                 self._to_fence[room] = claim.previous
-                cmd = OpenCommand(room, runner.room.type.name, runner.room.type.options())
+                cmd = OpenCommand(room, runner.room.type.name, runner.room.type.options(), runner.room.access)
                 self.open_here(cmd).addErrback(self._log_failure, "room {room}: reopen failed", room)
 
     @inlineCallbacks

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from autobahn.twisted.wamp import Session
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallDetails, PublishOptions, RegisterOptions
 from twisted.internet.defer import Deferred, DeferredList, fail, inlineCallbacks, succeed
@@ -30,8 +31,9 @@ from twisted.python.failure import Failure
 
 from kasagi import wire
 from kasagi.cluster.rooms import ClusterRooms
-from kasagi.core.commands import ActCommand, JoinCommand, OpenCommand, parse_room_id
+from kasagi.core.commands import ActCommand, JoinCommand, LeaveCommand, OpenCommand, parse_room_id
 from kasagi.core.errors import (
+    Full,
     InvalidArgument,
     KasagiError,
     NoSuchRoom,
@@ -41,13 +43,16 @@ from kasagi.core.errors import (
     Rejected,
     Unavailable,
 )
-from kasagi.wamp import caller_member, caller_session, wamp_errors
+from kasagi.service.registry import stored_options
+from kasagi.service.settings import ServiceSettings
+from kasagi.wamp import caller_member, caller_session, screen_invocation, wamp_errors
 from kasagi.wamp.refusals import counting_refusals
 
-__all__ = ["RouterSessions", "domain_error"]
+__all__ = ["RouterSessions", "WorkerSession", "domain_error"]
 
 _DOMAIN_ERRORS: dict[str, type[KasagiError]] = {
-    cls.uri: cls for cls in (InvalidArgument, Rejected, NotMember, NoSuchRoom, RateLimited, Unavailable, NotAuthorized)
+    cls.uri: cls
+    for cls in (InvalidArgument, Rejected, NotMember, NoSuchRoom, RateLimited, Full, Unavailable, NotAuthorized)
 }
 
 
@@ -68,9 +73,18 @@ class RouterSessions:
 
     log = Logger()
 
-    def __init__(self, worker_id: str, refused: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        worker_id: str,
+        refused: Callable[[str], None] | None = None,
+        settings: ServiceSettings | None = None,
+    ) -> None:
         self.worker_id = worker_id
         self._refused = refused
+        self._settings = settings or ServiceSettings()
+        self._limits = self._settings.value_limits()
+        #: topic -> options of a private room (its members only).
+        self._private_publish: dict[str, PublishOptions] = {}
         self.sessions: dict[str, Any] = {}
         self._rooms: ClusterRooms | None = None
         #: router -> room -> the room's registrations on that router
@@ -97,6 +111,7 @@ class RouterSessions:
         shared = RegisterOptions(invoke="roundrobin", details_arg="details")
         fallback = RegisterOptions(match="wildcard", invoke="roundrobin", details_arg="details")
         regs = [(yield session.register(wamp_errors(self._counted(self._lobby_open)), wire.LOBBY_OPEN, shared))]
+        regs.append((yield session.register(wamp_errors(self._access), wire.ROOM_ACCESS, shared)))
         for verb in wire.ROOM_VERBS:
             handler = wamp_errors(self._counted(_on_router(self._unknown_room, router)))
             regs.append((yield session.register(handler, wire.room_wildcard(verb), fallback)))
@@ -136,15 +151,21 @@ class RouterSessions:
 
     # -- what ClusterRooms needs ----------------------------------------------------------------
     def publish(self, topic: str, event: dict[str, Any]) -> None:
+        options = self._private_publish.get(topic, self._publish_options)
         for router, session in list(self.sessions.items()):
             try:
-                session.publish(topic, event, options=self._publish_options)
+                session.publish(topic, event, options=options)
                 self.stats["published"] += 1
             except Exception as exc:  # noqa: BLE001 -- clients of that router catch up by seq
                 self.stats["publish_failures"] += 1
                 self.log.warn("publish to {router} failed: {why}", router=router, why=str(exc))
 
     def expose(self, room: str) -> Deferred[Any]:
+        runner = self.rooms.registry.runners.get(room)
+        members = runner.room.access.to_wire() if runner is not None else None
+        if members is not None:
+            # A private room's events go to its members only.
+            self._private_publish[wire.room_topic(room)] = PublishOptions(acknowledge=False, eligible_authid=members)
         ds = [self._register_room(router, session, room) for router, session in list(self.sessions.items())]
         return DeferredList(ds, consumeErrors=True)
 
@@ -155,13 +176,19 @@ class RouterSessions:
         return DeferredList(ds, consumeErrors=True)
 
     def forward(
-        self, worker: str, cmd: OpenCommand, sessions: Mapping[str, str] | None = None
+        self, worker: str, cmd: OpenCommand, sessions: Mapping[str, str] | None = None, caller: str | None = None
     ) -> Deferred[dict[str, Any]]:
-        """Ask ``worker`` (through any router) to serve ``cmd.room`` (with ``sessions``)."""
-        extra = {"sessions": dict(sessions)} if sessions else {}
+        """Ask ``worker`` (through any router) to serve ``cmd.room`` for ``caller`` (with
+        ``sessions``)."""
+        extra: dict[str, Any] = {}
+        if sessions:
+            extra["sessions"] = dict(sessions)
+        if caller is not None:
+            extra["caller"] = caller
+        options = stored_options(cmd.options, cmd.access) if cmd.access is not None else cmd.options
         for session in list(self.sessions.values()):
             if session.is_attached():
-                d = session.call(wire.worker_procedure(worker, "open"), cmd.room, cmd.type, cmd.options, **extra)
+                d = session.call(wire.worker_procedure(worker, "open"), cmd.room, cmd.type, options, **extra)
                 return d.addErrback(_to_domain_error)  # type: ignore[no-any-return]
         return fail(
             Unavailable("this worker has no router session; retry", field="router", expected="a session", got="none")
@@ -191,31 +218,49 @@ class RouterSessions:
     def _counted(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return counting_refusals(fn, self._refused)
 
+    # Client arguments travel as one tuple and one dict from here on: a client keyword that
+    # happens to be named like a parameter (``room``) can't collide with it.
     def _lobby_open(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
-        caller_member(details)
-        return self.rooms.open(OpenCommand.from_wamp(args, kwargs))
+        member = caller_member(details)
+        cmd = OpenCommand.from_wamp(args, kwargs, self._limits, self._settings.max_members)
+        return self.rooms.open(cmd, member)
+
+    def _access(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
+        if len(args) != 1 or kwargs:
+            raise InvalidArgument(
+                "room_access takes the room id", field="args", expected="room", got=f"{len(args)} arguments"
+            )
+        return self.rooms.registry.access(parse_room_id(args[0]))
 
     def _open_here(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
+        """Another worker's forwarded open (backend only: clients may not call it)."""
         sessions = kwargs.pop("sessions", None)
+        caller = kwargs.pop("caller", None)
         if sessions is not None and not (
             isinstance(sessions, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in sessions.items())
         ):
             raise InvalidArgument(
                 "sessions must map session ids to members", field="sessions", expected="a map", got="other"
             )
-        return self.rooms.open_here(OpenCommand.from_wamp(args, kwargs), sessions=sessions)
+        if caller is not None and not isinstance(caller, str):
+            raise InvalidArgument("caller must be a member id", field="caller", expected="a string", got="other")
+        cmd = OpenCommand.from_wamp(args, kwargs, self._limits, self._settings.max_members)
+        return self.rooms.open_here(cmd, sessions=sessions, caller=caller)
 
-    def _join(self, router: str, room: str, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
+    def _join(self, router: str, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:
         member = caller_member(details)
         cmd = JoinCommand.from_wamp(args, kwargs)
         return self.rooms.runner(room).join(member, f"{router}#{caller_session(details)}", cmd)
 
-    def _act(self, router: str, room: str, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
+    def _act(self, router: str, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:
         member = caller_member(details)
-        return self.rooms.runner(room).act(member, ActCommand.from_wamp(args, kwargs))
+        return self.rooms.runner(room).act(member, ActCommand.from_wamp(args, kwargs, self._limits))
 
-    def _leave(self, router: str, room: str, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
+    def _leave(
+        self, router: str, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails
+    ) -> Any:
         member = caller_member(details)
+        LeaveCommand.from_wamp(args, kwargs)
         return self.rooms.runner(room).leave(member, f"{router}#{caller_session(details)}")
 
     def _unknown_room(self, router: str, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
@@ -225,11 +270,13 @@ class RouterSessions:
         parse_room_id(room)
         caller_member(details)
         verb = procedure.rpartition(".")[2]
-        if room in self.rooms.registry.runners:
-            handler = {"join": self._join, "act": self._act, "leave": self._leave}[verb]
-            return handler(router, room, *args, details=details, **kwargs)
-        self.rooms.runner(room)  # raises Unavailable while loading, NoSuchRoom otherwise
-        return None
+        handlers = {"join": self._join, "act": self._act, "leave": self._leave}
+        if room in self.rooms.registry.runners and verb in handlers:
+            return handlers[verb](router, room, args, kwargs, details)
+        self.rooms.runner(room)  # raises Unavailable while loading
+        raise NoSuchRoom(
+            "the room is not open; call kasagi.lobby.open first", field="room", expected="an open room", got=room
+        )
 
     def _session_left(self, router: str, session_id: Any, *args: Any, **kwargs: Any) -> None:
         self.rooms.session_closed(f"{router}#{session_id}")
@@ -243,10 +290,23 @@ def _on_router(handler: Callable[..., Any], router: str) -> Callable[..., Any]:
 
 
 def _on_room(handler: Callable[..., Any], router: str, room: str) -> Callable[..., Any]:
-    def call(*args: Any, **kwargs: Any) -> Any:
-        return handler(router, room, *args, **kwargs)
+    def call(*args: Any, details: CallDetails, **kwargs: Any) -> Any:
+        return handler(router, room, args, kwargs, details)
 
     return call
+
+
+class WorkerSession(Session):
+    """A worker's session to a router: invocations Autobahn can't dispatch safely (reserved
+    keyword names, a forged ``forward_for``) are refused before they reach a procedure."""
+
+    def onMessage(self, msg: Any) -> None:
+        refusal = screen_invocation(msg)
+        if refusal is not None:
+            if self._transport is not None:
+                self._transport.send(refusal)
+            return
+        super().onMessage(msg)
 
 
 def _unregister(registration: Any) -> Deferred[Any]:

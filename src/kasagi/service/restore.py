@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from kasagi.core.errors import KasagiError
 from kasagi.core.ops import OpError, apply_ops
 from kasagi.core.room import Room, RoomConfig
+from kasagi.core.access import PUBLIC, RoomAccess, split_open_options
 from kasagi.core.roomtypes import BUILTIN_TYPES, RoomType, make_room_type
 from kasagi.store.interface import CorruptRoom, StoredRoom
 
@@ -44,8 +45,12 @@ def rebuild(
 ) -> Rebuilt:
     """The room ``stored`` describes (see the module docstring)."""
     name = stored.room
+    members, type_options = split_open_options(stored.options)
+    if members is not None and not (isinstance(members, list) and all(isinstance(m, str) for m in members)):
+        raise CorruptRoom(name, "its stored member list is not a list of member ids")
     try:
-        room_type = make_room_type(stored.type, stored.options, types)
+        access = PUBLIC if members is None else RoomAccess.private(members)
+        room_type = make_room_type(stored.type, type_options, types)
     except KasagiError as exc:
         raise CorruptRoom(
             name, f"its type {stored.type!r} with its options can't be used here ({exc.message})"
@@ -76,6 +81,6 @@ def rebuild(
         lost = f"events {seq + 1}..{stored.seq} are missing"
         results = {m: {c: s for c, s in r.items() if s <= seq} for m, r in results.items()}
     state.setdefault("members", {})
-    room = Room(name, room_type, epoch=stored.epoch, seq=seq, state=state, results=results, config=config)
+    room = Room(name, room_type, epoch=stored.epoch, seq=seq, state=state, results=results, config=config, access=access)
     room.history.extend(applied, now_ms)
     return Rebuilt(room, lost)
