@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, threads
 
 from kasagi.client import ClientOptions, KasagiClient
@@ -426,4 +427,34 @@ def test_a_router_killed_and_restarted_loses_nothing(topology: Topology):
         assert all(w.health()[0] == 200 for w in topology.members), "workers rejoined the restarted router"
     finally:
         for c in clients:
+            yield c.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_private_room_stays_private_across_routers_and_workers(topology: Topology):
+    """A room opened for alice and bob is usable by both from different routers, whichever
+    worker owns it; carol's open, join and subscription are refused on either router."""
+    alice = yield KasagiClient.connect(topology.urls[0], "alice_p")
+    bob = yield KasagiClient.connect(topology.urls[1], "bob_p")
+    carol = yield defer.gatherResults([KasagiClient.connect(url, "carol_p") for url in topology.urls])
+    members = {"members": ["alice_p", "bob_p"]}
+    try:
+        ha = yield alice.join("private_two_routers", "arena", members)
+        hb = yield bob.join("private_two_routers")
+        ack = yield hb.act("move", {"dx": 1, "dy": 2})
+        yield until(lambda: ha.seq >= ack["seq"] and "bob_p" in ha.state["players"], timeout=20)
+        for client in carol:
+            for call in (
+                client.open("private_two_routers"),
+                client.call("kasagi.room.private_two_routers.join", None),
+            ):
+                with pytest.raises(ApplicationError) as info:
+                    yield call
+                assert info.value.error == "kasagi.error.not_authorized"
+            with pytest.raises(ApplicationError) as info:
+                yield client.session.subscribe(lambda *a: None, "kasagi.room.private_two_routers")
+            assert info.value.error in ("wamp.error.not_authorized", "kasagi.error.not_authorized")
+        assert set(ha.state["members"]) == {"alice_p", "bob_p"}
+    finally:
+        for c in [alice, bob, *carol]:
             yield c.close()
