@@ -23,6 +23,7 @@ import argparse
 import os
 import random
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -336,6 +337,14 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> s
 
 async def run(reactor: Any, args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="kasagi-store-bench-"))
+    try:
+        await _run(reactor, args, tmp)
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def _run(reactor: Any, args: argparse.Namespace, tmp: Path) -> None:
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     if args.client_cpus:
         os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
@@ -430,6 +439,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-reload", action="store_true")
     parser.add_argument("--skip-append", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     parser.add_argument("--appends", type=int, default=500, help="batches per room in the store-alone run")
     args = parser.parse_args(argv)
     args.server_cpus = args.server_cpus or None
