@@ -10,7 +10,7 @@ Pure (no I/O): the registry loads, this rebuilds and judges, the registry acts o
   instead of trusting seqs whose meaning changed. Results after that seq are dropped (those
   actions are lost; a retry applies them again).
 - **Damaged** data (an event that does not apply, a state its room type refuses, an unknown
-  type or bad options) raises :class:`~kasagi.store.interface.CorruptRoom`; nothing is
+  type, bad options or a bad member list) raises :class:`~kasagi.store.interface.CorruptRoom`; nothing is
   rebuilt or written.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kasagi.core.access import PUBLIC, RoomAccess, split_open_options
 from kasagi.core.errors import KasagiError
 from kasagi.core.ops import OpError, apply_ops
 from kasagi.core.room import Room, RoomConfig
@@ -44,8 +45,13 @@ def rebuild(
 ) -> Rebuilt:
     """The room ``stored`` describes (see the module docstring)."""
     name = stored.room
+    members, type_options = split_open_options(stored.options)
     try:
-        room_type = make_room_type(stored.type, stored.options, types)
+        access = RoomAccess.parse(members, max_members=0) or PUBLIC
+    except KasagiError as exc:
+        raise CorruptRoom(name, f"its stored member list is not one ({exc.message})") from None
+    try:
+        room_type = make_room_type(stored.type, type_options, types)
     except KasagiError as exc:
         raise CorruptRoom(
             name, f"its type {stored.type!r} with its options can't be used here ({exc.message})"
@@ -76,6 +82,8 @@ def rebuild(
         lost = f"events {seq + 1}..{stored.seq} are missing"
         results = {m: {c: s for c, s in r.items() if s <= seq} for m, r in results.items()}
     state.setdefault("members", {})
-    room = Room(name, room_type, epoch=stored.epoch, seq=seq, state=state, results=results, config=config)
+    room = Room(
+        name, room_type, epoch=stored.epoch, seq=seq, state=state, results=results, config=config, access=access
+    )
     room.history.extend(applied, now_ms)
     return Rebuilt(room, lost)

@@ -13,6 +13,10 @@ a row, actions are refused at once (``unavailable``) until a backoff (50 ms doub
 the store deadline) lets the next commit probe the store again. A write that outlived its
 deadline *suspends* the room: joins and leaves are still served from the committed state,
 acts fail fast, and the registry reloads the room from the store when it answers.
+
+Each member's actions pass a token bucket first (``action_rate`` per second, bursts of
+``action_burst``; one :class:`~kasagi.core.ratelimit.RateLimiter` per process, shared by its
+rooms): beyond it ``act`` is refused with ``kasagi.error.rate_limited`` and ``retry_after``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kasagi.core.commands import ActCommand, JoinCommand
-from kasagi.core.errors import Unavailable
+from kasagi.core.errors import RateLimited, Unavailable
+from kasagi.core.ratelimit import RateLimiter
 from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room
 from kasagi.deadline import DeadlineExceeded, within
 from kasagi.service.settings import ServiceSettings
@@ -54,8 +59,10 @@ class RoomRunner:
         settings: ServiceSettings,
         now_ms: Callable[[], int],
         on_lost: Callable[[RoomRunner, Failure], None] | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.room = room
+        self._limiter = limiter
         self._clock = clock
         self._store = store
         self._publish = publish
@@ -77,6 +84,7 @@ class RoomRunner:
         self._retry_at = 0.0
         #: Counters for metrics and tests.
         self.stats = {"events": 0, "actions": 0, "refused": 0, "failed_commits": 0, "catchups": 0, "snapshots": 0}
+        self.stats["rate_limited"] = 0
 
     # -- calls -------------------------------------------------------------------------------
     def join(self, member: str, session_id: str, cmd: JoinCommand) -> Deferred[dict[str, Any]]:
@@ -144,6 +152,7 @@ class RoomRunner:
                 expected="a reachable store",
                 got="suspended" if self.suspended else f"{self._failures} failed writes",
             )
+        self._check_rate(member)
         try:
             outcome = self.room.act(member, cmd.cseq, cmd.action, cmd.args)
         except Exception:
@@ -160,6 +169,21 @@ class RoomRunner:
 
     def _store_failing(self) -> bool:
         return self._failures > 0 and self._clock.seconds() < self._retry_at
+
+    def _check_rate(self, member: str) -> None:
+        limiter = self._limiter
+        if limiter is None:
+            return
+        wait = limiter.take(member, self._clock.seconds())
+        if wait > 0:
+            self.stats["rate_limited"] += 1
+            raise RateLimited(
+                "too many actions; retry later",
+                field="member",
+                expected=f"at most {limiter.rate:g} actions per second (bursts of {limiter.burst:g})",
+                got=member,
+                retry_after=round(wait, 3),
+            )
 
     def _check_live(self) -> None:
         if self.stopped:
