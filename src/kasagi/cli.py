@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from twisted.logger import ILogObserver
+    from kasagi.node import NodeOptions
 
 __all__ = ["main"]
 
@@ -87,6 +88,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         loglevel=args.loglevel,
         secure=args.secure or bool(os.environ.get("KASAGI_SECRET")),
     )
+    problem = _store_problem(options)
+    if problem is not None:
+        print(f"kasagi up: the room store can't be used: {problem}", file=sys.stderr)
+        return 2
     cbdir = write_node_dir(options)
     env = node_environment(os.environ)
     mode = "secure (signed tickets)" if options.secure else "DEV MODE (any authid accepted; do not expose)"
@@ -98,6 +103,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     cmd = crossbar_command(cbdir, args.loglevel)
     os.execve(cmd[0], cmd, env)
     return 0  # not reached
+
+
+def _store_problem(options: NodeOptions) -> str | None:
+    """Refuse to start on a data file that is not a Kasagi room store (it is left untouched)."""
+    from kasagi.store.factory import sqlite_path
+    from kasagi.store.sqlite import check_file
+
+    path = sqlite_path(str(options.service.get("store", "sqlite")), options.data_dir)
+    return check_file(path) if path is not None else None
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from twisted.internet import reactor
 
 from kasagi.core.room import Batch
 from kasagi.store.interface import CorruptStore
-from kasagi.store.sqlite import APPLICATION_ID, SqliteRoomStore
+from kasagi.store.sqlite import APPLICATION_ID, SqliteRoomStore, check_file
 
 EPOCH = 1_700_000_000_000
 
@@ -80,6 +80,7 @@ def test_new_store_is_marked_as_kasagi_in_wal_mode_with_full_sync(tmp_path: Path
     store = yield SqliteRoomStore.open(path, reactor)
     try:
         assert store._writer.execute("PRAGMA synchronous").fetchone()[0] == 2
+        assert check_file(path) is None, "kasagi up's check accepts a store in use"
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -106,3 +107,22 @@ def test_appends_arriving_together_share_one_transaction(tmp_path: Path):
         assert store.stats["transactions"] - before["transactions"] < 30
     finally:
         yield store.close()
+
+
+def test_kasagi_up_refuses_a_data_dir_holding_another_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """`kasagi up` on a data directory whose rooms.sqlite3 is not a Kasagi store stops at once
+    (exit 2) with a message naming the file, and leaves the file as it was."""
+    from kasagi.cli import main
+
+    path = tmp_path / "rooms.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    conn.close()
+    before = _bytes(path)
+    assert main(["up", "--data-dir", str(tmp_path), "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "can't be used" in err and str(path) in err and "another application" in err
+    assert _bytes(path) == before
+    path.write_bytes(b"\x00garbage" * 64)
+    assert main(["up", "--data-dir", str(tmp_path), "--port", "1"]) == 2
+    assert "not a usable Kasagi room store" in capsys.readouterr().err

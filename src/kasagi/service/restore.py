@@ -10,7 +10,7 @@ Pure (no I/O): the registry loads, this rebuilds and judges, the registry acts o
   instead of trusting seqs whose meaning changed. Results after that seq are dropped (those
   actions are lost; a retry applies them again).
 - **Damaged** data (an event that does not apply, a state its room type refuses, an unknown
-  type or bad options) raises :class:`~kasagi.store.interface.CorruptRoom`; nothing is
+  type, bad options or a bad member list) raises :class:`~kasagi.store.interface.CorruptRoom`; nothing is
   rebuilt or written.
 """
 
@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kasagi.core.access import PUBLIC, RoomAccess, split_open_options
 from kasagi.core.errors import KasagiError
 from kasagi.core.ops import OpError, apply_ops
 from kasagi.core.room import Room, RoomConfig
-from kasagi.core.access import PUBLIC, RoomAccess, split_open_options
 from kasagi.core.roomtypes import BUILTIN_TYPES, RoomType, make_room_type
 from kasagi.store.interface import CorruptRoom, StoredRoom
 
@@ -46,10 +46,11 @@ def rebuild(
     """The room ``stored`` describes (see the module docstring)."""
     name = stored.room
     members, type_options = split_open_options(stored.options)
-    if members is not None and not (isinstance(members, list) and all(isinstance(m, str) for m in members)):
-        raise CorruptRoom(name, "its stored member list is not a list of member ids")
     try:
-        access = PUBLIC if members is None else RoomAccess.private(members)
+        access = RoomAccess.parse(members, max_members=0) or PUBLIC
+    except KasagiError as exc:
+        raise CorruptRoom(name, f"its stored member list is not one ({exc.message})") from None
+    try:
         room_type = make_room_type(stored.type, type_options, types)
     except KasagiError as exc:
         raise CorruptRoom(
@@ -81,6 +82,8 @@ def rebuild(
         lost = f"events {seq + 1}..{stored.seq} are missing"
         results = {m: {c: s for c, s in r.items() if s <= seq} for m, r in results.items()}
     state.setdefault("members", {})
-    room = Room(name, room_type, epoch=stored.epoch, seq=seq, state=state, results=results, config=config, access=access)
+    room = Room(
+        name, room_type, epoch=stored.epoch, seq=seq, state=state, results=results, config=config, access=access
+    )
     room.history.extend(applied, now_ms)
     return Rebuilt(room, lost)

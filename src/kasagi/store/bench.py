@@ -1,6 +1,6 @@
 """``python -m kasagi.store.bench``: what the choice of store costs.
 
-Two measurements, printed as Markdown tables (figures only; nothing is asserted):
+Three measurements, printed as Markdown tables (figures only; nothing is asserted):
 
 1. **act -> ack latency at load A** (10 rooms x 10 clients x 10 Hz, ``arena`` moves; see
    WORKLOAD.md) for each store side by side in one run: a fresh node per store, its
@@ -10,6 +10,9 @@ Two measurements, printed as Markdown tables (figures only; nothing is asserted)
 2. **reload time of a room with 100k events of history**: ``load`` + rebuild (what opening a
    room after a restart does), with a snapshot 500 events before the head (the default
    cadence) and with no snapshot at all (all 100k events replayed); median of repeats.
+3. **the store alone**: append latency with 10 rooms writing at once, one batch in flight per
+   room (the room service's pattern), and this disk's fsync time -- the part of (1) that is
+   the store's, without router, network or clients.
 
 This is the store's own tool; the full workload benchmark lives elsewhere.
 """
@@ -20,6 +23,7 @@ import argparse
 import os
 import random
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -265,6 +269,60 @@ async def measure_reload(store: str, args: argparse.Namespace, tmp: Path, reacto
             redis_ctx.__exit__(None, None, None)
 
 
+# -- 3. the store alone ---------------------------------------------------------------------------
+def _fsync_ms(directory: Path, n: int = 200) -> float:
+    """Median time of a 100-byte write + fsync in ``directory`` (what a durable commit waits for)."""
+    path = directory / "fsync-probe"
+    samples = []
+    with path.open("wb") as f:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            f.write(b"x" * 100)
+            f.flush()
+            os.fsync(f.fileno())
+            samples.append(time.perf_counter() - t0)
+    path.unlink()
+    return statistics.median(samples) * 1000
+
+
+async def measure_append(store: str, args: argparse.Namespace, tmp: Path, reactor: Any) -> dict[str, Any]:
+    """The store's own cost: ``args.rooms`` rooms appending concurrently, each one batch at a
+    time (as the room service does), ``args.appends`` batches per room; append latency."""
+    where = tmp / f"append-{store}"
+    where.mkdir(parents=True, exist_ok=True)
+    redis_ctx = _redis(where, args.server_cpus) if store == "redis" else None
+    redis = redis_ctx.__enter__() if redis_ctx else None
+    s = await open_store(redis.url if redis else store, reactor, data_dir=where)
+    hist = HdrHistogram(1, 60_000_000, 3)
+    epoch = 1_700_000_000_000
+    try:
+        rooms = [f"a{i}" for i in range(args.rooms)]
+        for room in rooms:
+            await s.create(room, "arena", {}, epoch, {"members": {}, "players": {}})
+
+        async def one_room(room: str) -> None:
+            for seq in range(1, args.appends + 1):
+                acks = tuple((f"m{k}", seq * 10 + k) for k in range(2))
+                t0 = time.perf_counter()
+                await s.append(Batch(room, epoch, seq, _event_ops(seq), None, acks))
+                hist.record_value(max(1, int((time.perf_counter() - t0) * 1e6)))
+
+        started = time.monotonic()
+        await defer.gatherResults([defer.ensureDeferred(one_room(r)) for r in rooms])
+        elapsed = time.monotonic() - started
+        return {
+            "store": store,
+            "appends/s": args.rooms * args.appends / elapsed,
+            "p50": hist.get_value_at_percentile(50) / 1000,
+            "p99": hist.get_value_at_percentile(99) / 1000,
+            "max": hist.get_max_value() / 1000,
+        }
+    finally:
+        await s.close()
+        if redis_ctx:
+            redis_ctx.__exit__(None, None, None)
+
+
 # -- the command ----------------------------------------------------------------------------------
 def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
     head = "| " + " | ".join(title for title, _, _ in columns) + " |"
@@ -279,6 +337,14 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> s
 
 async def run(reactor: Any, args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="kasagi-store-bench-"))
+    try:
+        await _run(reactor, args, tmp)
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def _run(reactor: Any, args: argparse.Namespace, tmp: Path) -> None:
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     if args.client_cpus:
         os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
@@ -310,6 +376,27 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
                     ("server CPU %", "server_cpu", ".0f"),
                     ("server RSS MiB", "server_rss", ".0f"),
                     ("generator CPU %", "gen_cpu", ".0f"),
+                ],
+            )
+        )
+    if not args.skip_append:
+        if args.server_cpus:
+            os.sched_setaffinity(0, {int(c) for c in args.server_cpus.split(",")})
+        rows = [await measure_append(store, args, tmp, reactor) for store in stores]
+        fsync = _fsync_ms(tmp)
+        print(
+            f"\n## the store alone: {args.rooms} rooms appending at once, one batch in flight per room, "
+            f"{args.appends} batches each (fsync of this disk: {fsync:.2f} ms median)\n"
+        )
+        print(
+            _table(
+                rows,
+                [
+                    ("store", "store", ""),
+                    ("appends/s", "appends/s", ".0f"),
+                    ("p50 ms", "p50", ".2f"),
+                    ("p99 ms", "p99", ".2f"),
+                    ("max ms", "max", ".1f"),
                 ],
             )
         )
@@ -351,6 +438,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--client-cpus", default="1", help="cpus of this process, the load generator ('' = no pinning)")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-reload", action="store_true")
+    parser.add_argument("--skip-append", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    parser.add_argument("--appends", type=int, default=500, help="batches per room in the store-alone run")
     args = parser.parse_args(argv)
     args.server_cpus = args.server_cpus or None
     task.react(lambda reactor: defer.ensureDeferred(run(reactor, args)))

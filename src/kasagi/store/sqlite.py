@@ -47,7 +47,7 @@ from kasagi.store.interface import (
     wall_ms,
 )
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteRoomStore"]
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteRoomStore", "check_file"]
 
 T = TypeVar("T")
 
@@ -178,23 +178,9 @@ class SqliteRoomStore:
                 conn.execute("ROLLBACK")
                 raise
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        if app_id != APPLICATION_ID:
-            raise CorruptStore(
-                f"{self.path} belongs to another application (application_id {app_id:#x}, tables "
-                f"{', '.join(sorted(tables)) or 'none'}); Kasagi will not use or change it"
-            )
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise CorruptStore(
-                f"{self.path} was written by a newer Kasagi (schema {version}); "
-                f"this version reads schema {SCHEMA_VERSION}"
-            )
-        if version < 1:
-            raise CorruptStore(f"{self.path} has no Kasagi schema version (user_version {version})")
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        missing = _TABLES - tables
-        if missing:
-            raise CorruptStore(f"{self.path} is damaged: table(s) {', '.join(sorted(missing))} missing")
+        problem = _judge(self.path, app_id, conn)
+        if problem is not None:
+            raise CorruptStore(problem)
 
     def _open_reader(self) -> None:
         conn = self._connect()
@@ -455,6 +441,49 @@ class SqliteRoomStore:
         for pool in (self._writer_pool, self._reader_pool):
             if pool.started:
                 pool.stop()
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _judge(path: Path, app_id: int, conn: sqlite3.Connection) -> str | None:
+    """Why the database open on ``conn`` is not a Kasagi room store this version can use."""
+    tables = _tables(conn)
+    if app_id != APPLICATION_ID:
+        return (
+            f"{path} belongs to another application (application_id {app_id:#x}, tables "
+            f"{', '.join(sorted(tables)) or 'none'}); Kasagi will not use or change it"
+        )
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        return f"{path} was written by a newer Kasagi (schema {version}); this version reads schema {SCHEMA_VERSION}"
+    if version < 1:
+        return f"{path} has no Kasagi schema version (user_version {version})"
+    missing = _TABLES - tables
+    if missing:
+        return f"{path} is damaged: table(s) {', '.join(sorted(missing))} missing"
+    return None
+
+
+def check_file(path: Path) -> str | None:
+    """Why the file at ``path`` can't be used as a Kasagi room store, or None (it is one, or
+    it is absent or empty: it will be created). Reads only: safe before starting a node."""
+    if path.is_dir():
+        return f"{path} is a directory, not a Kasagi room store"
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            if app_id == 0 and not _tables(conn):
+                return None
+            return _judge(path, app_id, conn)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return f"{path} is not a usable Kasagi room store: {exc}"
 
 
 class _Transaction:
