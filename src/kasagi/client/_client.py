@@ -402,7 +402,7 @@ class RoomHandle:
         self._sync_waiters: list[Deferred[None]] = []
         self._stopped = False
         self.synced_once = False
-        self.stats = {"events": 0, "dropped": 0, "resyncs": 0, "snapshots": 0, "catchups": 0, "sync_retries": 0}
+        self.stats = {"events": 0, "dropped": 0, "resyncs": 0, "snapshots": 0, "catchups": 0, "sync_retries": 0, "act_retries": 0}
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -463,10 +463,10 @@ class RoomHandle:
         if self._stopped:
             return
         verdict = self.replica.offer(event)
-        if verdict is Verdict.APPLIED:
+        for applied in self.replica.pop_applied():
             self.stats["events"] += 1
-            self._notify(event)
-        elif verdict is Verdict.DROPPED:
+            self._notify(applied)
+        if verdict is Verdict.DROPPED:
             self.stats["dropped"] += 1
         elif verdict is Verdict.RESYNC and self.replica.synced:
             self.stats["resyncs"] += 1
@@ -576,6 +576,7 @@ class RoomHandle:
             if self._stopped or not (_is_retryable(failure) or _needs_rejoin(failure)) or now >= deadline:
                 result.errback(failure)
                 return
+            self.stats["act_retries"] += 1
             if _needs_rejoin(failure) and self._joined_on is self.client.session:
                 self._joined_on = None  # the owner forgot this session: join again first
             delay = backoff_delay(attempt[0] - 1, 0.1, options.max_retry_delay)
