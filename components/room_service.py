@@ -16,18 +16,24 @@ from typing import Any
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.types import CallDetails, PublishOptions, RegisterOptions
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import inlineCallbacks, succeed
 from twisted.logger import Logger
 
 from kasagi import wire
 from kasagi.core.commands import ActCommand, JoinCommand, OpenCommand, parse_room_id
 from kasagi.core.errors import NoSuchRoom
+from kasagi.deadline import within
+from kasagi.service.beacon import HeadBeacon
 from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
 from kasagi.wamp import caller_member, caller_session, wamp_errors
 
 __all__ = ["RoomService"]
+
+#: Seconds a registration or subscription with the router may take (an Autobahn request in
+#: flight when the transport drops never completes by itself).
+WAMP_DEADLINE = 10.0
 
 
 class RoomService(ApplicationSession):  # type: ignore[misc]
@@ -56,7 +62,9 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         store = yield open_store(
             settings.store, reactor, history_events=settings.history_events, results_per_member=settings.results_per_member
         )
+        self._clock = reactor
         self._rooms_exposed: set[str] = set()
+        self._registered: set[str] = set()
         self._publish_options = PublishOptions(acknowledge=False)
         self.registry = RoomRegistry(
             clock=reactor,
@@ -67,22 +75,40 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
             now_ms=wall_ms,
         )
         shared = RegisterOptions(invoke="roundrobin", details_arg="details")
-        yield self.register(wamp_errors(self._open), wire.LOBBY_OPEN, shared)
+        yield self._register(wamp_errors(self._open), wire.LOBBY_OPEN, shared)
         fallback = RegisterOptions(match="wildcard", invoke="roundrobin", details_arg="details")
         for verb in wire.ROOM_VERBS:
-            yield self.register(wamp_errors(self._unknown_room), wire.room_wildcard(verb), fallback)
-        yield self.subscribe(self._session_left, wire.META_SESSION_ON_LEAVE)
+            yield self._register(wamp_errors(self._unknown_room), wire.room_wildcard(verb), fallback)
+        leaving = self.subscribe(self._session_left, wire.META_SESSION_ON_LEAVE)
+        yield within(leaving, WAMP_DEADLINE, reactor, "subscribe to session leaves")
+        registry = self.registry
+        self.beacon = HeadBeacon(
+            clock=reactor, runners=lambda: registry.runners.values(), publish=self._publish, interval=settings.beacon
+        )
+        self.beacon.start()
         self.log.info("room service ready (store {store}, tick {tick}s)", store=settings.store.split("://")[0], tick=settings.tick)
 
     def onLeave(self, details: Any) -> None:
         registry = getattr(self, "registry", None)
         if registry is not None:
             registry.stop()
+        beacon = getattr(self, "beacon", None)
+        if beacon is not None:
+            beacon.stop()
         self.disconnect()
 
     # -- wiring --------------------------------------------------------------------------------
     def _publish(self, topic: str, event: dict[str, Any]) -> Any:
         return self.publish(topic, event, options=self._publish_options)
+
+    def _register(self, fn: Any, uri: str, options: RegisterOptions) -> Any:
+        """Register within a deadline; a registration that completes after it still counts
+        (it is remembered, so a retry does not register twice)."""
+        if uri in self._registered:
+            return succeed(None)
+        d = self.register(fn, uri, options)
+        d.addCallback(lambda reg: self._registered.add(uri) or reg)
+        return within(d, WAMP_DEADLINE, self._clock, f"register {uri}")
 
     @inlineCallbacks
     def _expose(self, room: str):  # type: ignore[no-untyped-def]
@@ -90,7 +116,7 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
             return
         options = RegisterOptions(details_arg="details")
         for verb, handler in (("join", self._join), ("act", self._act), ("leave", self._leave)):
-            yield self.register(wamp_errors(_bound(handler, room)), wire.room_procedure(room, verb), options)
+            yield self._register(wamp_errors(_bound(handler, room)), wire.room_procedure(room, verb), options)
         self._rooms_exposed.add(room)
 
     def _session_left(self, session_id: Any, *args: Any, **kwargs: Any) -> None:

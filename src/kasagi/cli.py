@@ -14,7 +14,7 @@ __all__ = ["main"]
 
 def _service_settings(args: argparse.Namespace) -> dict[str, object]:
     service: dict[str, object] = {}
-    for name in ("tick", "hash_every", "grace", "store"):
+    for name in ("tick", "hash_every", "grace", "store", "beacon"):
         value = getattr(args, name, None)
         if value is not None:
             service[name] = value
@@ -35,6 +35,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         component=args.component,
         loglevel=args.loglevel,
         secure=args.secure or bool(os.environ.get("KASAGI_SECRET")),
+        ping_interval_ms=int(args.ping_interval * 1000),
+        ping_timeout_ms=int(args.ping_timeout * 1000),
     )
     cbdir = write_node_dir(options)
     env = node_environment(os.environ)
@@ -69,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--tick", type=float, default=None, help="seconds between a busy room's events (0: every action)")
     up.add_argument("--hash-every", type=int, default=None, help="put the state hash in every K-th event")
     up.add_argument("--grace", type=float, default=None, help="presence grace period, seconds")
+    up.add_argument(
+        "--beacon", type=float, default=None, help="seconds a quiet room waits before repeating its last event (0: off)"
+    )
+    up.add_argument("--ping-interval", type=float, default=10.0, help="seconds between the router's WebSocket pings")
+    up.add_argument(
+        "--ping-timeout", type=float, default=10.0, help="seconds to wait for a pong before the connection is closed"
+    )
     up.add_argument("--component", choices=("router", "process"), default="router", help="where the room service runs")
     up.add_argument("--secure", action="store_true", help="accept only signed tickets (needs KASAGI_SECRET)")
     up.add_argument("--loglevel", default="info", choices=("debug", "info", "warn", "error"))

@@ -30,6 +30,9 @@ class ServiceSettings:
     results_per_member: int = 64
     #: Seconds a store operation may take before callers get ``kasagi.error.unavailable``.
     store_deadline: float = 2.0
+    #: Seconds a room with live sessions may stay quiet before it repeats its last event
+    #: (the head beacon, see ``kasagi.service.beacon``); 0 turns it off.
+    beacon: float = 5.0
     #: Save a snapshot every this many events (bounds reload time).
     snapshot_every: int = 500
     #: Where rooms are stored: ``memory``, ``sqlite:PATH`` or ``redis://host:port/db``.
