@@ -68,6 +68,11 @@ class ClientOptions:
     #: Client-side WebSocket pings, to notice a dead router (0 = off).
     ping_interval: float = 10.0
     ping_timeout: float = 10.0
+    #: A joined room that delivers nothing (no event, no repeated head) for this long is
+    #: joined again from its position -- a cheap catch-up. Rooms with members repeat their
+    #: last event every few seconds when quiet (the head beacon), so such silence means a
+    #: lost subscription or a room owner that restarted and forgot this session. 0 = off.
+    quiet_rejoin: float = 20.0
 
 
 def _is_retryable(failure: Failure) -> bool:
@@ -402,7 +407,11 @@ class RoomHandle:
         self._sync_waiters: list[Deferred[None]] = []
         self._stopped = False
         self.synced_once = False
-        self.stats = {"events": 0, "dropped": 0, "resyncs": 0, "snapshots": 0, "catchups": 0, "sync_retries": 0, "act_retries": 0}
+        self._last_heard = client.clock.seconds()
+        self._watchdog: IDelayedCall | None = None
+        self.stats = dict.fromkeys(
+            ("events", "dropped", "resyncs", "snapshots", "catchups", "sync_retries", "act_retries", "quiet_rejoins"), 0
+        )
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -462,6 +471,7 @@ class RoomHandle:
     def _take_event(self, event: Any) -> None:
         if self._stopped:
             return
+        self._last_heard = self.client.clock.seconds()
         verdict = self.replica.offer(event)
         for applied in self.replica.pop_applied():
             self.stats["events"] += 1
@@ -534,6 +544,8 @@ class RoomHandle:
                 continue
             self._joined_on = session
             self.synced_once = True
+            self._last_heard = clock.seconds()
+            self._watch()
             if "state" in reply:
                 self._notify(None)
             for event in applied:
@@ -603,6 +615,27 @@ class RoomHandle:
 
     def _stop(self) -> None:
         self._stopped = True
+        if self._watchdog is not None and self._watchdog.active():
+            self._watchdog.cancel()
+        self._watchdog = None
+
+    # -- silence -------------------------------------------------------------------------------
+    def _watch(self) -> None:
+        quiet = self.client.options.quiet_rejoin
+        if quiet > 0 and self._watchdog is None and not self._stopped:
+            self._watchdog = self.client.clock.callLater(quiet / 2, self._check_quiet)
+
+    def _check_quiet(self) -> None:
+        self._watchdog = None
+        if self._stopped or self.client.closing:
+            return
+        silent_for = self.client.clock.seconds() - self._last_heard
+        if not self._syncing and self.client.session is not None and silent_for >= self.client.options.quiet_rejoin:
+            self.stats["quiet_rejoins"] += 1
+            self._last_heard = self.client.clock.seconds()
+            self._joined_on = None
+            self._sync().addErrback(self._sync_failed)
+        self._watch()
 
 
 #: What a sync attempt may fail with and still be retried (classified by _is_retryable).
