@@ -62,6 +62,9 @@ class ClientOptions:
     #: Give up one TCP connection attempt after this long (a silent network can hold a SYN
     #: for minutes); the next attempt follows the backoff.
     dial_timeout: float = 5.0
+    #: Local address to connect from (a multi-homed host; tests use it to partition one
+    #: client's address). None: the system's choice.
+    bind_address: str | None = None
     reconnect: bool = True
     initial_retry_delay: float = 0.2
     max_retry_delay: float = 5.0
@@ -226,7 +229,8 @@ class KasagiClient:
         reactor: IReactorTCP = self.reactor
         dial: Any = _DialFactory(factory, self)  # a ClientFactory by delegation
         host = parsed.hostname or "127.0.0.1"
-        self._connector = reactor.connectTCP(host, port, dial, timeout=self.options.dial_timeout)
+        bind = (self.options.bind_address, 0) if self.options.bind_address else None
+        self._connector = reactor.connectTCP(host, port, dial, timeout=self.options.dial_timeout, bindAddress=bind)
 
     def _on_join(self, session: _Session) -> None:
         self.session = session
