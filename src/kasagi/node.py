@@ -158,6 +158,29 @@ def wait_for_websocket(host: str, port: int, deadline: float, path: str = "/ws")
     raise TimeoutError(f"no WebSocket at {host}:{port}{path} before the deadline ({last})")
 
 
+def room_service_answers(host: str, port: int, ticket: str = "dev", timeout: float = 2.0) -> bool:
+    """True when a client can log in and the room service answers a call (a join of a room
+    nobody opened comes back ``kasagi.error.no_such_room``; without a room service the router
+    says ``wamp.error.no_such_procedure``)."""
+    from websockets.exceptions import WebSocketException
+    from websockets.sync.client import connect
+
+    try:
+        with connect(f"ws://{host}:{port}/ws", subprotocols=["wamp.2.json"], open_timeout=timeout) as ws:  # type: ignore[list-item]
+            ws.send(json.dumps([1, "kasagi", {"roles": {"caller": {}}, "authmethods": ["ticket"], "authid": "kasagi_probe"}]))
+            msg = json.loads(ws.recv(timeout))
+            if msg[0] == 4:
+                ws.send(json.dumps([5, ticket, {}]))
+                msg = json.loads(ws.recv(timeout))
+            if msg[0] != 2:
+                return False
+            ws.send(json.dumps([48, 1, {}, "kasagi.room.kasagi_probe.join", []]))
+            reply = json.loads(ws.recv(timeout))
+            return bool(reply[0] == 8 and reply[4] == "kasagi.error.no_such_room")
+    except (OSError, TimeoutError, WebSocketException, ValueError, IndexError):
+        return False
+
+
 class NodeProcess:
     """A Kasagi node as a child process in its own process group (tests, benchmarks)."""
 
@@ -199,8 +222,18 @@ class NodeProcess:
                 wait_for_websocket("127.0.0.1", self.options.port, min(deadline, time.monotonic() + 1.0))
             except TimeoutError:
                 continue
-            return
+            if room_service_answers("127.0.0.1", self.options.port, self._probe_ticket()):
+                return
+            time.sleep(0.1)  # polling interval of a readiness probe
         raise TimeoutError(f"the node was not ready within {timeout} s; see {self.log_path}")
+
+    def _probe_ticket(self) -> str:
+        secret = self.env.get("KASAGI_SECRET", "")
+        if not secret:
+            return "dev"
+        from kasagi.tokens import mint_token
+
+        return mint_token("kasagi_probe", secret.encode("utf-8"), time.time(), 60)
 
     def signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -217,9 +217,11 @@ class KasagiClient:
         self._retry_timer = None
         parsed = urlparse(self.url)
         config = ComponentConfig(realm=wire.REALM)
-        factory = WampWebSocketClientFactory(
-            lambda: _Session(config, self), url=self.url, serializers=[_make_serializer(self.options.serializer)]
-        )
+        def make_session() -> _Session:
+            return _Session(config, self)
+
+        serializers = [_make_serializer(self.options.serializer)]
+        factory = WampWebSocketClientFactory(make_session, url=self.url, serializers=serializers)
         protocol_options: dict[str, Any] = {"openHandshakeTimeout": self.options.dial_timeout}
         if self.options.ping_interval:
             protocol_options["autoPingInterval"] = self.options.ping_interval

@@ -194,9 +194,10 @@ def _is_map_path(path: Sequence[Any]) -> bool:
 def compact_ops(ops: Sequence[Op]) -> list[Op]:
     """Drop ops whose effect a later op overwrites; the result gives the same document.
 
-    An op is dropped when a later op sets or deletes a prefix of (or exactly) its path, and
-    that later path holds map keys only: list indices shift under deletions, so ops on
-    paths through lists never hide others.
+    Walking backwards, a ``set`` at a path of map keys only *covers* that path: every earlier
+    op at or under it is dropped. List indices shift under deletions, so paths through lists
+    never cover. A ``del`` that is kept needs what earlier ops built (its path must exist), so
+    it is a barrier: nothing before it is dropped because of covers after it.
     """
     if len(ops) < 2:
         return list(ops)
@@ -205,17 +206,20 @@ def compact_ops(ops: Sequence[Op]) -> list[Op]:
     for op in reversed(ops):
         path = op[1]
         hidden = False
-        for n in range(1, len(path) + 1):
-            prefix = path[:n]
-            if not _is_map_path(prefix):
-                break
-            if tuple(prefix) in covered:
-                hidden = True
-                break
+        if covered:
+            for n in range(1, len(path) + 1):
+                prefix = path[:n]
+                if not _is_map_path(prefix):
+                    break
+                if tuple(prefix) in covered:
+                    hidden = True
+                    break
         if hidden:
             continue
         kept.append(op)
-        if _is_map_path(path):
+        if op[0] == OP_DEL:
+            covered.clear()
+        elif _is_map_path(path):
             covered.add(tuple(path))
     kept.reverse()
     return kept

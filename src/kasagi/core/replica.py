@@ -90,9 +90,15 @@ class RoomReplica:
             if epoch != self.epoch or not isinstance(events, list):
                 raise ValueError("catch-up reply for another epoch")
             for event in events:
-                if self.offer(event) is Verdict.RESYNC:
+                if not _is_event(event) or event["epoch"] != self.epoch:
+                    raise ValueError("catch-up reply with a malformed event")
+                if event["seq"] <= self.seq:
+                    continue
+                if event["seq"] != self.seq + 1:
+                    raise ValueError("catch-up reply with a gap")
+                if not self._apply(event):
                     return self.pop_applied()
-            if self.seq != seq:
+            if self.seq < seq:
                 raise ValueError("catch-up reply did not reach its own seq")
         else:
             raise ValueError("join reply with neither state nor events")

@@ -52,7 +52,7 @@ class ServiceSettings:
             raise ValueError(f"unknown room service settings: {', '.join(sorted(unknown))}")
         values: dict[str, Any] = {}
         for name, value in raw.items():
-            default = known[name].default
+            default: Any = known[name].default
             values[name] = type(default)(value) if not isinstance(default, str) else str(value)
         return cls(**values)
 

@@ -1,0 +1,260 @@
+"""The room state machine: actions, commits, dedupe, rollback, catch-up and presence."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kasagi.core.canonical import state_hash
+from kasagi.core.errors import InvalidArgument, NotMember, Rejected
+from kasagi.core.ops import apply_ops
+from kasagi.core.room import Accepted, Applied, InFlight, Room, RoomConfig, StreamPosition
+from kasagi.core.values import copy_value
+from kasagi.testing import make_room
+
+
+def joined(room: Room, *members: str, now: int = 0) -> Room:
+    for m in members:
+        room.join(m, f"s-{m}", None, now)
+    return room
+
+
+def commit(room: Room, now: int = 0):
+    batch = room.begin_commit()
+    assert batch is not None
+    room.commit_succeeded(batch, now)
+    return batch
+
+
+def test_act_before_join_is_refused():
+    """A member that has not joined can't act."""
+    room = make_room()
+    with pytest.raises(NotMember):
+        room.act("alice", 1, "move", {"dx": 1, "dy": 1})
+
+
+def test_join_puts_member_online_and_creates_its_player_in_the_next_event():
+    """Joining replies with the committed state; presence and the new player come in event 1."""
+    room = make_room()
+    reply = room.join("alice", "s1", None, now_ms=1000)
+    assert reply["seq"] == 0 and "alice" not in reply["state"]["players"]
+    event = commit(room).event
+    assert event["seq"] == 1
+    assert room.committed["members"]["alice"] == {"online": True, "since": 1000}
+    assert set(room.committed["players"]) == {"alice"}
+
+
+def test_one_event_per_commit_carries_many_actions_and_acks_each():
+    """Actions between two commits share one event whose seq answers every one of them."""
+    room = joined(make_room(), "alice", "bob")
+    commit(room)
+    assert isinstance(room.act("alice", 1, "move", {"dx": 1, "dy": 0}), Accepted)
+    assert isinstance(room.act("bob", 1, "move", {"dx": 0, "dy": 1}), Accepted)
+    assert isinstance(room.act("alice", 2, "move", {"dx": 1, "dy": 0}), Accepted)
+    batch = commit(room)
+    assert batch.seq == 2
+    assert batch.acks == (("alice", 1), ("bob", 1), ("alice", 2))
+    assert len(batch.ops) == 2, "alice's two moves coalesce into one op"
+    assert room.results["alice"] == {1: 2, 2: 2}
+
+
+def test_refused_action_changes_nothing_and_takes_no_seq():
+    """A move over the speed limit is rejected, and the state and seq stay as they were."""
+    room = joined(make_room(), "alice")
+    commit(room)
+    before = copy_value(room.state)
+    with pytest.raises(Rejected) as info:
+        room.act("alice", 1, "move", {"dx": 11, "dy": 0})
+    assert info.value.field == "args.dx"
+    assert room.state == before and not room.has_pending and room.seq == 1
+
+
+def test_repeated_cseq_returns_the_first_result_in_flight_and_after():
+    """The same cseq while pending is the same ticket; after commit it returns the first seq."""
+    room = joined(make_room(), "alice")
+    commit(room)
+    first = room.act("alice", 7, "move", {"dx": 1, "dy": 0})
+    assert isinstance(first, Accepted)
+    assert room.act("alice", 7, "move", {"dx": 5, "dy": 5}) == InFlight(("alice", 7))
+    batch = commit(room)
+    assert room.act("alice", 7, "move", {"dx": 5, "dy": 5}) == Applied(batch.seq)
+    assert not room.has_pending
+
+
+def test_results_window_keeps_the_newest_per_member():
+    """Only the last N results per member are kept (oldest applied dropped first)."""
+    room = joined(make_room(config=RoomConfig(results_per_member=3)), "alice")
+    commit(room)
+    for c in (10, 5, 20, 30):
+        room.act("alice", c, "move", {"dx": 0, "dy": 0})
+        commit(room)
+    assert list(room.results["alice"]) == [5, 20, 30]
+
+
+def test_failed_commit_rolls_back_everything_uncommitted_and_heals_presence():
+    """When the store refuses a batch, its actions and later ones are undone, presence is re-asserted."""
+    room = joined(make_room(), "alice")
+    commit(room)
+    committed = copy_value(room.committed)
+    room.act("alice", 1, "move", {"dx": 3, "dy": 0})
+    batch = room.begin_commit()
+    room.act("alice", 2, "move", {"dx": 3, "dy": 0})
+    room.join("bob", "s-bob", None, 5)
+    failed = room.commit_failed(batch, now_ms=5)
+    assert failed == [("alice", 1), ("alice", 2)]
+    assert room.seq == 1 and room.committed == committed
+    assert room.state["players"]["alice"] == committed["players"]["alice"]
+    # bob's session is live, so his presence is pending again; alice can retry cseq 1.
+    assert room.has_pending and "bob" in room.state["members"]
+    assert isinstance(room.act("alice", 1, "move", {"dx": 3, "dy": 0}), Accepted)
+
+
+def test_catch_up_serves_events_when_history_holds_them_else_a_snapshot():
+    """join(since) returns the missing events in order, or a snapshot when it can't."""
+    room = joined(make_room(config=RoomConfig(history_events=3, history_min_age_ms=0)), "alice")
+    commit(room)
+    for c in range(1, 6):
+        room.act("alice", c, "move", {"dx": 1, "dy": 0})
+        commit(room, now=c)
+    reply = room.catch_up("alice", StreamPosition(room.epoch, 4))
+    assert [e["seq"] for e in reply["events"]] == [5, 6]
+    assert room.catch_up("alice", StreamPosition(room.epoch, 6))["events"] == []
+    assert "state" in room.catch_up("alice", StreamPosition(room.epoch, 1)), "trimmed"
+    assert "state" in room.catch_up("alice", StreamPosition(room.epoch + 1, 6)), "other epoch"
+    assert "state" in room.catch_up("alice", StreamPosition(room.epoch, 99)), "future seq"
+
+
+def test_hash_is_in_every_kth_event_and_matches_the_state():
+    """Every K-th event carries the hash of the state at that seq."""
+    room = joined(make_room(config=RoomConfig(hash_every=2)), "alice")
+    commit(room)
+    room.act("alice", 1, "move", {"dx": 1, "dy": 1})
+    batch = commit(room)
+    assert batch.seq == 2 and batch.hash == state_hash(room.committed)
+    room.act("alice", 2, "move", {"dx": 1, "dy": 1})
+    assert commit(room).hash is None
+
+
+def test_last_session_leaving_starts_grace_and_expiry_removes_the_player():
+    """Losing the last session marks the member offline until now+grace; then it and its player go."""
+    room = joined(make_room(config=RoomConfig(grace_ms=30_000)), "alice", now=0)
+    room.join("alice", "s-2", None, 0)
+    commit(room)
+    room.session_closed("s-alice", 1_000)
+    assert not room.has_pending, "another session is still there"
+    room.leave("alice", "s-2", 2_000)
+    assert room.state["members"]["alice"] == {"online": False, "since": 2_000, "until": 32_000}
+    assert room.next_expiry() == 32_000
+    assert room.expire(31_999) == 32_000 and "alice" in room.state["players"]
+    room.expire(32_000)
+    assert "alice" not in room.state["members"] and "alice" not in room.state["players"]
+
+
+def test_member_back_within_grace_keeps_its_player():
+    """A member that comes back before its grace ends keeps its player where it was."""
+    room = joined(make_room(), "alice")
+    commit(room)
+    room.act("alice", 1, "move", {"dx": 7, "dy": 7})
+    commit(room)
+    where = dict(room.state["players"]["alice"])
+    room.session_closed("s-alice", 1_000)
+    room.join("alice", "s-new", None, 2_000)
+    commit(room)
+    assert room.committed["players"]["alice"] == where
+    assert room.committed["members"]["alice"]["online"] is True
+
+
+def test_actions_cannot_write_server_owned_members():
+    """A doc action on members/... is rejected."""
+    room = joined(make_room(type_name="doc"), "alice")
+    with pytest.raises(Rejected) as info:
+        room.act("alice", 1, "set", {"path": ["members", "alice"], "value": {"online": False}})
+    assert info.value.field == "args.path"
+
+
+def test_doc_schema_refuses_actions_that_break_it():
+    """With a JSON Schema, a set that breaks it is rejected and undone; a valid one passes."""
+    schema = {"type": "object", "properties": {"title": {"type": "string", "maxLength": 5}}}
+    room = joined(make_room(type_name="doc", options={"schema": schema}), "alice")
+    with pytest.raises(Rejected) as info:
+        room.act("alice", 1, "set", {"path": ["title"], "value": "much too long"})
+    assert "title" in info.value.field
+    assert "title" not in room.state
+    assert isinstance(room.act("alice", 2, "set", {"path": ["title"], "value": "ok"}), Accepted)
+
+
+def test_doc_with_an_invalid_schema_is_refused_at_open():
+    """Opening a doc room with a schema that is not a JSON Schema fails with invalid_argument."""
+    with pytest.raises(InvalidArgument) as info:
+        make_room(type_name="doc", options={"schema": {"type": "no-such-type"}})
+    assert info.value.field == "options.schema"
+
+
+def test_doc_del_of_missing_path_is_rejected():
+    """Deleting a path that does not exist is rejected, naming the path."""
+    room = joined(make_room(type_name="doc"), "alice")
+    with pytest.raises(Rejected):
+        room.act("alice", 1, "del", {"path": ["nope"]})
+
+
+def test_arena_clamps_to_the_world_and_refuses_unknown_arguments():
+    """Positions stay within 0..1000; unknown arguments and actions are invalid."""
+    room = joined(make_room(), "alice")
+    commit(room)
+    room.state["players"]["alice"]["x"] = 995
+    room.act("alice", 1, "move", {"dx": 10, "dy": 0})
+    assert room.state["players"]["alice"]["x"] == 1000
+    with pytest.raises(InvalidArgument) as info:
+        room.act("alice", 2, "move", {"dx": 1, "dy": 0, "teleport": True})
+    assert info.value.field == "args.teleport"
+    with pytest.raises(InvalidArgument) as info:
+        room.act("alice", 3, "fly", {})
+    assert info.value.field == "action"
+    with pytest.raises(InvalidArgument) as info:
+        room.act("alice", 4, "move", {"dx": "1", "dy": 0})
+    assert info.value.field == "args.dx"
+
+
+doc_actions = st.lists(
+    st.tuples(
+        st.sampled_from(["alice", "bob"]),
+        st.one_of(
+            st.builds(lambda p, v: ("set", {"path": p, "value": v}), st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3), st.integers(0, 9)),
+            st.builds(lambda p: ("del", {"path": p}), st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=2)),
+        ),
+        st.booleans(),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(doc_actions, st.integers(0, 40))
+def test_snapshot_at_n_plus_events_after_it_equals_snapshot_at_m(actions, cut):
+    """Replaying events n+1..m onto the snapshot at n gives exactly the snapshot at m."""
+    room = joined(make_room(type_name="doc"), "alice", "bob")
+    commit(room)
+    snapshots = {room.seq: copy_value(room.committed)}
+    events = []
+    cseq = 0
+    for member, (action, args), flush in actions:
+        cseq += 1
+        try:
+            room.act(member, cseq, action, args)
+        except (Rejected, InvalidArgument):
+            pass
+        if flush and room.has_pending:
+            events.append(commit(room).event)
+            snapshots[room.seq] = copy_value(room.committed)
+    if room.has_pending:
+        events.append(commit(room).event)
+        snapshots[room.seq] = copy_value(room.committed)
+    assert room.state == room.committed
+    n = min(cut, room.seq)
+    state = copy_value(snapshots.get(n, snapshots[min(snapshots)]))
+    start = n if n in snapshots else min(snapshots)
+    for event in events:
+        if event["seq"] > start:
+            apply_ops(state, event["ops"])
+    assert state == room.committed

@@ -1,0 +1,107 @@
+"""Every URI the code registers, publishes, subscribes or calls is permitted in
+.crossbar/config.json to exactly the roles that need it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from autobahn.wamp.types import ComponentConfig
+from crossbar.router.role import RouterRoleStaticAuth
+from twisted.internet.defer import succeed
+
+from components.room_service import RoomService
+from kasagi import wire
+from kasagi.authorization import authorize_client
+
+CONFIG = Path(__file__).resolve().parents[2] / ".crossbar" / "config.json"
+ACTIONS = ("call", "register", "publish", "subscribe")
+
+
+def roles() -> dict[str, dict[str, Any]]:
+    config = json.loads(CONFIG.read_text())
+    router = next(w for w in config["workers"] if w["type"] == "router")
+    return {r["name"]: r for r in router["realms"][0]["roles"]}
+
+
+def allowed(role: str, uri: str, action: str, options: dict[str, Any] | None = None) -> bool:
+    spec = roles()[role]
+    if "authorizer" in spec:
+        assert spec["authorizer"] == wire.AUTHORIZE
+        return bool(authorize_client(uri, action, options or {"match": "exact"})["allow"])
+    return bool(RouterRoleStaticAuth(None, role, spec["permissions"]).authorize(None, uri, action, options or {})["allow"])
+
+
+class RecordingRoomService(RoomService):
+    """The real room service, with its WAMP calls recorded instead of sent."""
+
+    def __init__(self) -> None:
+        super().__init__(ComponentConfig(realm=wire.REALM, extra={"service": {"store": "memory"}}))
+        self.used: list[tuple[str, str]] = []
+
+    def register(self, endpoint: Any, procedure: str | None = None, options: Any = None) -> Any:
+        self.used.append(("register", procedure or ""))
+        return succeed(None)
+
+    def subscribe(self, handler: Any, topic: str | None = None, options: Any = None) -> Any:
+        self.used.append(("subscribe", topic or ""))
+        return succeed(None)
+
+
+def room_service_uses() -> set[tuple[str, str]]:
+    service = RecordingRoomService()
+    for d in (service.onJoin(None), service._expose("r1")):
+        failures: list[Any] = []
+        d.addErrback(failures.append)
+        assert d.called and not failures, failures
+    runner_topic = wire.room_topic("r1")
+    return {*service.used, ("publish", runner_topic)}
+
+
+def concrete(uri: str) -> str:
+    """A wildcard registration is checked on a URI it stands for."""
+    return uri.replace("..", ".r1.")
+
+
+def test_backend_may_do_everything_the_room_service_does():
+    """Each register/subscribe/publish of the room service is allowed to the backend role."""
+    uses = room_service_uses()
+    assert ("register", wire.LOBBY_OPEN) in uses
+    assert {("register", wire.room_procedure("r1", v)) for v in wire.ROOM_VERBS} <= uses
+    assert ("subscribe", wire.META_SESSION_ON_LEAVE) in uses
+    for action, uri in uses:
+        assert allowed("backend", concrete(uri), action), (action, uri)
+
+
+def test_clients_may_call_and_subscribe_to_what_the_client_uses_and_nothing_else():
+    """Clients call the lobby and room procedures and subscribe to exact room topics, but never register or publish."""
+    for verb in wire.ROOM_VERBS:
+        assert allowed("client", wire.room_procedure("r1", verb), "call")
+    assert allowed("client", wire.LOBBY_OPEN, "call")
+    assert allowed("client", wire.room_topic("r1"), "subscribe")
+    for action, uri in room_service_uses():
+        if action in ("register", "publish"):
+            assert not allowed("client", concrete(uri), action), (action, uri)
+    assert not allowed("client", wire.room_topic("r1"), "subscribe", {"match": "prefix"})
+    assert not allowed("client", wire.ROOM_PREFIX, "subscribe", {"match": "prefix"})
+    assert not allowed("client", wire.META_SESSION_ON_LEAVE, "subscribe")
+    assert not allowed("client", "wamp.session.list", "call")
+    assert not allowed("client", wire.AUTHENTICATE, "call")
+    assert not allowed("client", "kasagi.room.r1.other", "call")
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_the_authenticator_role_can_only_register_the_auth_procedures(action):
+    """The role of the router-side auth sessions registers kasagi.auth.* and nothing else."""
+    for uri in (wire.LOBBY_OPEN, wire.room_topic("r1"), wire.room_procedure("r1", "act"), wire.META_SESSION_ON_LEAVE):
+        assert not allowed("authenticator", uri, action)
+    for uri in (wire.AUTHENTICATE, wire.AUTHORIZE):
+        assert allowed("authenticator", uri, action) == (action == "register")
+
+
+def test_only_the_backend_publishes_on_room_topics():
+    """No role but backend may publish on a room topic."""
+    for role in roles():
+        assert allowed(role, wire.room_topic("r1"), "publish") == (role == "backend")
