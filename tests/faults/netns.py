@@ -142,7 +142,7 @@ class NetnsNode(NodeProcess):
         return self
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        from kasagi.node import wait_for_websocket
+        from kasagi.node import room_service_answers, wait_for_websocket
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -152,5 +152,7 @@ class NetnsNode(NodeProcess):
                 wait_for_websocket(self.netns.ip, self.options.port, min(deadline, time.monotonic() + 1.0))
             except TimeoutError:
                 continue
-            return
+            if room_service_answers(self.netns.ip, self.options.port):
+                return
+            time.sleep(0.1)  # polling interval of a readiness probe
         raise TimeoutError(f"the node was not ready within {timeout} s; see {self.log_path}")

@@ -33,14 +33,14 @@ class HeadBeaconTests(SynchronousTestCase):
         self.act("alice", 1, "a")
         last = self.published.events()[-1]
         count = len(self.published.published)
-        for _ in range(int(1.5 * INTERVAL / (INTERVAL / 4)) + 1):
-            self.clock.advance(INTERVAL / 4)
-        self.assertEqual(len(self.published.published), count + 1, "repeated once within 1.5 x interval")
+        for _ in range(int(1.25 * INTERVAL / 0.25)):
+            self.clock.advance(0.25)
+        self.assertEqual(len(self.published.published), count + 1, "repeated once within 1.25 x interval")
         topic, repeated = self.published.published[-1]
         self.assertEqual(topic, "kasagi.room.r1")
         self.assertEqual(repeated, last)
-        for _ in range(8):
-            self.clock.advance(INTERVAL / 4)
+        for _ in range(int(2 * INTERVAL / 0.25)):
+            self.clock.advance(0.25)
         self.assertEqual(len(self.published.published), count + 3, "and once per interval while quiet")
 
     def test_a_busy_room_sends_no_beacon(self) -> None:
@@ -77,7 +77,7 @@ class HeadBeaconTests(SynchronousTestCase):
         lossy.offer(self.published.events()[-2])
         intact.offer(last)  # lossy never sees it
         count = len(self.published.published)
-        for _ in range(int(1.5 * INTERVAL / 0.25) + 1):
+        for _ in range(int(1.25 * INTERVAL / 0.25)):
             self.clock.advance(0.25)
         repeats = self.published.published[count:]
         self.assertEqual(len(repeats), 1)

@@ -9,7 +9,7 @@ rule every client already follows, so the beacon needs nothing new on the wire a
 store write. Busy rooms and rooms nobody is in send no beacon.
 
 A client that lost the last event (published at ``t``) receives it again by
-``t + 1.5 x interval`` (the room is looked at every ``interval / 4``), plus delivery.
+``t + 1.25 x interval`` (rooms are looked at every ``interval / 4``), plus delivery.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ class HeadBeacon:
         self._runners = runners
         self._publish = publish
         self.interval = interval
-        #: room -> (seq last seen, when it was first seen or last repeated)
-        self._seen: dict[str, tuple[int, float]] = {}
+        #: room -> when its head was last repeated
+        self._repeated: dict[str, float] = {}
         self._loop: LoopingCall | None = None
         self.sent = 0
 
@@ -65,17 +65,13 @@ class HeadBeacon:
             room = runner.room
             live.add(room.room_id)
             if runner.stopped or not room.online_members():
-                self._seen.pop(room.room_id, None)
                 continue
-            seen = self._seen.get(room.room_id)
-            if seen is None or seen[0] != room.seq:
-                self._seen[room.room_id] = (room.seq, now)
-                continue
-            if now - seen[1] >= self.interval:
+            quiet_since = max(runner.last_published, self._repeated.get(room.room_id, 0.0))
+            if now - quiet_since >= self.interval:
                 self._repeat(runner)
-                self._seen[room.room_id] = (room.seq, now)
-        for gone in set(self._seen) - live:
-            del self._seen[gone]
+                self._repeated[room.room_id] = now
+        for gone in set(self._repeated) - live:
+            del self._repeated[gone]
 
     def _repeat(self, runner: RoomRunner) -> None:
         room = runner.room

@@ -63,6 +63,8 @@ class RoomRunner:
         self._committing = False
         self._last_commit = -1e18
         self._last_snapshot_seq = room.seq
+        #: When the last event was published (clock seconds); the head beacon reads it.
+        self.last_published = clock.seconds()
         self.stopped = False
         #: Counters for metrics and tests.
         self.stats = {"events": 0, "actions": 0, "refused": 0, "failed_commits": 0, "catchups": 0, "snapshots": 0}
@@ -168,6 +170,7 @@ class RoomRunner:
         self._committing = False
         self.room.commit_succeeded(batch, self._now_ms())
         self.stats["events"] += 1
+        self.last_published = self._clock.seconds()
         try:
             maybeDeferred(self._publish, self._topic, batch.event).addErrback(self._publish_failed)
         except Exception:  # noqa: BLE001 -- a publish failure must not lose the acks below
