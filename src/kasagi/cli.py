@@ -8,8 +8,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from kasagi.node import NodeOptions
+
+__all__ = ["build_parser", "main", "node_options"]
 
 
 def _service_settings(args: argparse.Namespace) -> dict[str, object]:
@@ -21,23 +25,33 @@ def _service_settings(args: argparse.Namespace) -> dict[str, object]:
     return service
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    from kasagi.node import NodeOptions, crossbar_command, node_environment, write_node_dir
+def node_options(args: argparse.Namespace, secure: bool) -> NodeOptions:
+    """The node ``kasagi up`` runs for these arguments."""
+    from kasagi.node import NodeOptions
 
-    if args.secure and not os.environ.get("KASAGI_SECRET"):
-        print("kasagi up --secure needs the secret in KASAGI_SECRET", file=sys.stderr)
-        return 2
-    options = NodeOptions(
+    return NodeOptions(
         port=args.port,
         host=args.host,
         data_dir=Path(args.data_dir),
         service=_service_settings(args),
         component=args.component,
         loglevel=args.loglevel,
-        secure=args.secure or bool(os.environ.get("KASAGI_SECRET")),
-        ping_interval_ms=int(args.ping_interval * 1000),
-        ping_timeout_ms=int(args.ping_timeout * 1000),
+        secure=secure,
+        ping_interval_ms=round(args.ping_interval * 1000),
+        ping_timeout_ms=round(args.ping_timeout * 1000),
     )
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from kasagi.node import crossbar_command, node_environment, write_node_dir
+
+    if args.secure and not os.environ.get("KASAGI_SECRET"):
+        print("kasagi up --secure needs the secret in KASAGI_SECRET", file=sys.stderr)
+        return 2
+    if args.ping_interval <= 0 or args.ping_timeout <= 0:
+        print("kasagi up: --ping-interval and --ping-timeout must be > 0", file=sys.stderr)
+        return 2
+    options = node_options(args, secure=args.secure or bool(os.environ.get("KASAGI_SECRET")))
     cbdir = write_node_dir(options)
     env = node_environment(os.environ)
     mode = "secure (signed tickets)" if options.secure else "DEV MODE (any authid accepted; do not expose)"

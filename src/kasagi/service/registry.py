@@ -66,6 +66,7 @@ class RoomRegistry:
         self._now_ms = now_ms
         self._types = types
         self.runners: dict[str, RoomRunner] = {}
+        self._last_epoch = 0
         self._opening: dict[str, list[Deferred[RoomRunner]]] = {}
 
     def runner(self, room: str) -> RoomRunner:
@@ -120,7 +121,7 @@ class RoomRegistry:
             raise Unavailable("the room store did not answer", field="store", expected="a loaded room", got=str(exc)[:200]) from None
         if stored is None:
             room_type = make_room_type(cmd.type, cmd.options, self._types)
-            room = Room(cmd.room, room_type, epoch=new_epoch(0, self._now_ms()), config=self._settings.room_config())
+            room = Room(cmd.room, room_type, epoch=self._fresh_epoch(0), config=self._settings.room_config())
             try:
                 yield within(
                     maybeDeferred(self._store.create, cmd.room, room_type.name, room_type.options(), room.epoch, room.committed),
@@ -156,6 +157,12 @@ class RoomRegistry:
         runner._after_change()
         self.log.info("room {room} open ({type}, epoch {epoch}, seq {seq})", room=cmd.room, type=room.type.name, epoch=room.epoch, seq=room.seq)
         return runner
+
+    def _fresh_epoch(self, previous: int) -> int:
+        """A new epoch, also distinct from every other epoch this process made, so a ``since``
+        taken from another room never matches this one's."""
+        self._last_epoch = max(new_epoch(previous, self._now_ms()), self._last_epoch + 1)
+        return self._last_epoch
 
     def _restore(self, stored: StoredRoom) -> Room:
         """Rebuild a room from snapshot + tail, exactly."""
