@@ -9,7 +9,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY . /app
 # Build the venv from requirements.lock exactly as `make run` / `make test` do.
-RUN make venv PYTHON=python3.11
+RUN make venv js PYTHON=python3.11
 
 ENV PYTHONUNBUFFERED=1
 VOLUME ["/data"]

@@ -8,7 +8,7 @@ PORT ?= 8080
 DATA_DIR ?= data
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast test-heavy lint typecheck venv clean
+.PHONY: run test test-fast test-heavy test-js lint typecheck venv js chromium clean
 
 venv: $(VENV)/.installed
 
@@ -21,11 +21,36 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-run: venv
+# The browser SDK's npm packages (package-lock.json); the page's copies go to web/vendor/.
+js: web/vendor/autobahn.min.js web/vendor/sha256.min.js
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+web/vendor/autobahn.min.js: node_modules/.installed
+	mkdir -p web/vendor
+	cp node_modules/autobahn-browser/autobahn.min.js $@
+
+web/vendor/sha256.min.js: node_modules/.installed
+	mkdir -p web/vendor
+	cp node_modules/js-sha256/build/sha256.min.js $@
+
+# Debian's Chromium for the browser tests (Playwright's own browser download is not used).
+chromium: /usr/bin/chromium
+
+/usr/bin/chromium:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
+run: venv js
 	$(VENV)/bin/kasagi up --port $(PORT) --data-dir $(DATA_DIR)
 
-test: venv
+test: venv js chromium test-js
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-js: js
+	node --test tests/js/
 
 test-fast: venv
 	$(PY) -m pytest tests/unit tests/glue $(PYTEST_ARGS)
@@ -38,4 +63,4 @@ lint: venv
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache node_modules web/vendor

@@ -1,0 +1,186 @@
+"""The demo pages in real headless Chromium (Debian's, driven by Playwright) against a real node."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kasagi.node import NodeProcess
+
+pytestmark = [pytest.mark.browser, pytest.mark.node]
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+READY = "window.kasagiDemo && window.kasagiDemo.ready === true"
+LATENCY_SAMPLES = 20
+
+
+@pytest.fixture(scope="module")
+def web_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    """A node with the default tick (20 ms) serving web/ -- what `make run` gives a person."""
+    from tests.conftest import start_node
+
+    assert (ROOT / "web" / "vendor" / "autobahn.min.js").is_file(), "web/vendor/ is missing: run `make js`"
+    proc = start_node(tmp_path_factory.mktemp("web"), service={"store": "memory"})
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    assert shutil.which(CHROMIUM), "Debian's chromium is missing: run `make chromium`"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _http(node: NodeProcess) -> str:
+    return f"http://127.0.0.1:{node.options.port}/"
+
+
+def _open(context: Any, url: str) -> Any:
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    page.wait_for_function(READY, timeout=20_000)
+    page.kasagi_errors = errors
+    return page
+
+
+def _view(page: Any) -> dict[str, Any]:
+    """What the page's room holds: member, seq, state (as JSON), connection status."""
+    raw = page.evaluate(
+        "JSON.stringify({member: kasagiDemo.room.member, seq: kasagiDemo.room.seq, epoch: kasagiDemo.room.epoch,"
+        " state: kasagiDemo.room.state, status: kasagiDemo.client.status, stats: kasagiDemo.room.stats,"
+        " canonical: kasagiDemo.room.replica && JSON.stringify(kasagiDemo.room.state)})"
+    )
+    view: dict[str, Any] = json.loads(raw)
+    return view
+
+
+def _same_state(a: Any, b: Any, timeout_ms: int = 15_000) -> None:
+    """Wait until pages a and b are at the same seq, then check they hold the same state."""
+    for _ in range(10):  # events may still be arriving; each round waits for the one behind
+        va, vb = _view(a), _view(b)
+        if va["seq"] == vb["seq"]:
+            assert va["state"] == vb["state"]
+            return
+        behind, ahead = (a, vb) if va["seq"] < vb["seq"] else (b, va)
+        behind.wait_for_function(f"kasagiDemo.room && kasagiDemo.room.seq >= {ahead['seq']}", timeout=timeout_ms)
+    raise AssertionError("the two tabs did not settle on one seq")
+
+
+def test_two_tabs_play_the_arena_and_a_reload_catches_up(web_node: NodeProcess, browser: Any) -> None:
+    """A move in tab 1 shows in tab 2; tab 2 reloaded is the same member and catches up; a dropped
+    connection re-joins from its last position; a screenshot and the key-press-to-other-tab
+    latency (median of 20) are saved in test-artifacts/."""
+    context = browser.new_context(viewport={"width": 1040, "height": 680})
+    url = _http(web_node) + "?room=browser_arena"
+    one = _open(context, url)
+    two = _open(context, url)
+    me1, me2 = _view(one)["member"], _view(two)["member"]
+    assert me1 != me2, "each tab is its own member"
+    two.wait_for_function(f"(kasagiDemo.room.state.players || {{}})[{json.dumps(me1)}] !== undefined", timeout=10_000)
+
+    # A move in tab 1 reaches tab 2.
+    x0 = _view(one)["state"]["players"][me1]["x"]
+    one.keyboard.press("ArrowLeft" if x0 > 500 else "ArrowRight")
+    one.wait_for_function(f"kasagiDemo.room.state.players[{json.dumps(me1)}].x !== {x0}", timeout=10_000)
+    _same_state(one, two)
+    assert _view(two)["state"]["players"][me1]["x"] != x0
+
+    # Key press in tab 1 -> the change applied in tab 2, 20 times.
+    latencies = []
+    for i in range(LATENCY_SAMPLES):
+        sent_before = one.evaluate("kasagiDemo.sent.length")
+        one.keyboard.press("ArrowUp" if i % 2 else "ArrowDown")
+        t_press = one.evaluate(f"kasagiDemo.sent[{sent_before}]")
+        two.wait_for_function(f"(kasagiDemo.seen[{json.dumps(me1)}] || {{t: 0}}).t >= {t_press}", timeout=10_000)
+        latencies.append(two.evaluate(f"kasagiDemo.seen[{json.dumps(me1)}].at") - t_press)
+    median = statistics.median(latencies)
+
+    # Reload tab 2 while tab 1 keeps moving: same member, same state afterwards.
+    members_before = set(_view(one)["state"]["members"])
+    two.reload()
+    for key in ("ArrowRight", "ArrowDown", "ArrowLeft"):
+        one.keyboard.press(key)
+    two.wait_for_function(READY, timeout=20_000)
+    assert _view(two)["member"] == me2, "a reload keeps the tab's member (sessionStorage)"
+    _same_state(one, two)
+    assert set(_view(two)["state"]["members"]) == members_before, "no new member appeared"
+    two.wait_for_function(f"kasagiDemo.room.state.members[{json.dumps(me2)}].online === true", timeout=10_000)
+
+    # A dropped connection: tab 2 re-joins from its position and gets the missed events.
+    catchups = _view(two)["stats"]["catchups"]
+    two.evaluate("kasagiDemo.client.dropConnection()")
+    for key in ("ArrowUp", "ArrowRight"):
+        one.keyboard.press(key)
+    two.wait_for_function(
+        f"kasagiDemo.client.status === 'open' && kasagiDemo.room.stats.catchups > {catchups}", timeout=20_000
+    )
+    _same_state(one, two)
+
+    shown = f"document.getElementById('seq').textContent === '{_view(one)['seq']}'"
+    online = "document.querySelectorAll('#members li[data-online=true]').length === 2"
+    one.wait_for_function(f"{shown} && {online}", timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    one.screenshot(path=str(ARTIFACTS / "demo.png"))
+    figures = {"samples": latencies, "median_ms": median, "min_ms": min(latencies), "max_ms": max(latencies)}
+    (ARTIFACTS / "latency.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    print(f"\nkey press in tab 1 -> change in tab 2: median {median:.1f} ms over {LATENCY_SAMPLES}", figures)
+    assert one.kasagi_errors == [] and two.kasagi_errors == [], "no uncaught error in either page"
+    assert one.evaluate("kasagiDemo.errors") == [] and two.evaluate("kasagiDemo.errors") == []
+    context.close()
+
+
+def test_two_tabs_edit_the_shared_doc(web_node: NodeProcess, browser: Any) -> None:
+    """Typing and list edits in one doc tab appear in the other; an edit the schema forbids is
+    refused with kasagi.error.rejected and changes nothing."""
+    context = browser.new_context(viewport={"width": 1040, "height": 680})
+    url = _http(web_node) + "doc.html?room=browser_doc"
+    one = _open(context, url)
+    two = _open(context, url)
+    one.fill("#title", "Hello from tab 1")
+    for text in ("first", "second", "third"):
+        one.fill("#new-item", text)
+        one.click("#add")
+    two.wait_for_function(
+        "document.querySelector('#title').value === 'Hello from tab 1'"
+        " && document.querySelectorAll('#items li').length === 3",
+        timeout=10_000,
+    )
+    two.click("#items li:first-child button")  # delete item 0: the others shift down
+    one.wait_for_function("document.querySelectorAll('#items li').length === 2", timeout=10_000)
+    assert [i["text"] for i in _view(one)["state"]["items"]] == ["second", "third"]
+    seq = _view(two)["seq"]
+    two.fill("#title", "x" * 201)
+    two.dispatch_event("#title", "change")
+    two.wait_for_function("kasagiDemo.errors.length > 0", timeout=10_000)
+    assert two.evaluate("kasagiDemo.errors") == ["kasagi.error.rejected"]
+    assert "schema" in two.inner_text("#error")
+    _same_state(one, two)
+    assert _view(one)["state"]["title"] == "Hello from tab 1"
+    assert _view(one)["seq"] == seq, "the refused edit made no event"
+    assert one.kasagi_errors == [] and two.kasagi_errors == []
+    context.close()
