@@ -35,8 +35,24 @@ def unavailable() -> str | None:
     if made.returncode != 0:
         return f"cannot create a network namespace: {made.stderr.strip()}"
     try:
-        rule = _run("ip", "netns", "exec", probe, "iptables", "-A", "INPUT", "-m", "statistic", "--mode", "random",
-                    "--probability", "0.5", "-j", "DROP", check=False)
+        rule = _run(
+            "ip",
+            "netns",
+            "exec",
+            probe,
+            "iptables",
+            "-A",
+            "INPUT",
+            "-m",
+            "statistic",
+            "--mode",
+            "random",
+            "--probability",
+            "0.5",
+            "-j",
+            "DROP",
+            check=False,
+        )
         if rule.returncode != 0:
             return f"iptables does not work in a namespace here: {rule.stderr.strip()}"
     finally:
@@ -103,8 +119,12 @@ class NetNamespace:
     def lose(self, probability: float) -> None:
         """Drop each packet on the link with ``probability``, both ways."""
         p = f"{probability:.4f}"
-        self._add_rule(["INPUT", "-i", self.ns_if, "-m", "statistic", "--mode", "random", "--probability", p, "-j", "DROP"])
-        self._add_rule(["OUTPUT", "-o", self.ns_if, "-m", "statistic", "--mode", "random", "--probability", p, "-j", "DROP"])
+        self._add_rule(
+            ["INPUT", "-i", self.ns_if, "-m", "statistic", "--mode", "random", "--probability", p, "-j", "DROP"]
+        )
+        self._add_rule(
+            ["OUTPUT", "-o", self.ns_if, "-m", "statistic", "--mode", "random", "--probability", p, "-j", "DROP"]
+        )
 
     def clear(self) -> None:
         """Remove every rule this object added (the link heals)."""
@@ -133,7 +153,9 @@ class NetnsNode(NodeProcess):
         cmd = ["ip", "netns", "exec", self.netns.name, *crossbar_command(cbdir, self.options.loglevel)]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with Path(self.log_path).open("ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+            )
         try:
             self.wait_ready(timeout)
         except BaseException:

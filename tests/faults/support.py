@@ -24,7 +24,9 @@ CALL_TIMEOUT = 5.0
 ACT_DEADLINE = 30.0
 
 
-def until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01, what: str = "condition") -> defer.Deferred:
+def until(
+    predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01, what: str = "condition"
+) -> defer.Deferred:
     """Fire with the time it took when ``predicate()`` is true; fail after ``timeout``."""
     d: defer.Deferred = defer.Deferred()
     start = reactor.seconds()
@@ -75,7 +77,9 @@ class Writer:
     """One member acting steadily in a ``doc`` room, one action at a time, every action
     recorded in the history (keyed: ``set ["log", "member:cseq"]``)."""
 
-    def __init__(self, history: History, label: str, client: KasagiClient, handle: RoomHandle, rate: float = 20.0) -> None:
+    def __init__(
+        self, history: History, label: str, client: KasagiClient, handle: RoomHandle, rate: float = 20.0
+    ) -> None:
         self.history = history
         self.label = label
         self.client = client

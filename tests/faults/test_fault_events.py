@@ -50,7 +50,8 @@ class LossyTap:
 
 @pytest_twisted.inlineCallbacks
 def test_the_same_action_sent_three_times_at_once_is_applied_once(fault_node: NodeProcess, proxy: FaultProxy):
-    """Row 16: an action sent three times at once (twice from one session, once from another session of the same member), also across a reset, gets one seq, returned three times."""
+    """Row 16: an action sent three times at once (twice from one session, once from another session of the same
+    member), also across a reset, gets one seq, returned three times."""
     history = History(now=reactor.seconds)
     room = "row16_dupes"
     tab1 = yield KasagiClient.connect(proxy.url(), "alice", options=client_options())
@@ -87,7 +88,8 @@ def test_the_same_action_sent_three_times_at_once_is_applied_once(fault_node: No
 
 @pytest_twisted.inlineCallbacks
 def test_lost_and_reordered_events_are_repaired(fault_node: NodeProcess):
-    """Row 17: with 10% of events dropped and 10% delayed past their successors at every client, gaps are repaired and all clients end equal to the room."""
+    """Row 17: with 10% of events dropped and 10% delayed past their successors at every client, gaps are repaired and
+    all clients end equal to the room."""
     history = History(now=reactor.seconds)
     room = "row17_lossy"
     clients, handles, taps, writers = {}, {}, {}, []
@@ -123,7 +125,8 @@ def test_lost_and_reordered_events_are_repaired(fault_node: NodeProcess):
 
 @pytest_twisted.inlineCallbacks
 def test_a_client_that_lost_the_last_event_notices_within_the_beacon_bound(fault_node: NodeProcess):
-    """A client that lost the room's last event (no later event reveals the gap) gets it from the head beacon within 1.25 x the beacon interval."""
+    """A client that lost the room's last event (no later event reveals the gap) gets it from the head beacon within
+    1.25 x the beacon interval."""
     room = "row17_last"
     alice = yield KasagiClient.connect(fault_node.url, "alice", options=client_options(quiet_rejoin=0))
     bob = yield KasagiClient.connect(fault_node.url, "bob", options=client_options())

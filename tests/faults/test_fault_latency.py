@@ -32,7 +32,9 @@ def latency_scenario(*, node_url: str, proxy: FaultProxy, room: str, row: str, s
     try:
         for member in MEMBERS:
             # The product's default heartbeats: a slow, lossy link must not look dead.
-            client = yield KasagiClient.connect(proxy.url(), member, options=client_options(ping_interval=10.0, ping_timeout=10.0))
+            client = yield KasagiClient.connect(
+                proxy.url(), member, options=client_options(ping_interval=10.0, ping_timeout=10.0)
+            )
             client.on_connection_change(lambda up, m=member: disconnects.append(m) if not up else None)
             clients[member] = client
             handles[member] = yield client.join(room, "doc")
@@ -66,4 +68,6 @@ def latency_scenario(*, node_url: str, proxy: FaultProxy, room: str, row: str, s
 def test_high_latency_loses_nothing(fault_node: NodeProcess, proxy: FaultProxy):
     """Row 13 (proxy): 200 ms each way -- nothing lost or doubled, p99 ack within 1.5 s, no spurious disconnect."""
     proxy.latency = 0.2
-    yield latency_scenario(node_url=fault_node.url, proxy=proxy, room="row13_latency", row="13 latency 200 ms each way (proxy)")
+    yield latency_scenario(
+        node_url=fault_node.url, proxy=proxy, room="row13_latency", row="13 latency 200 ms each way (proxy)"
+    )

@@ -63,7 +63,8 @@ def default_ping_node(netns: NetNamespace, tmp_path_factory: pytest.TempPathFact
 
 @pytest_twisted.inlineCallbacks
 def test_iptables_partition_of_a_client_host_is_detected_by_both_ends(netns: NetNamespace, fast_ping_node: NetnsNode):
-    """Row 4 (netns): every packet to and from one client's address dropped -- the router and the client both notice within interval + timeout + 1 s; after the heal it catches up, nothing lost."""
+    """Row 4 (netns): every packet to and from one client's address dropped -- the router and the client both notice
+    within interval + timeout + 1 s; after the heal it catches up, nothing lost."""
     alias = netns.host_alias()
     yield partition_scenario(
         node_url=fast_ping_node.url,
@@ -79,12 +80,15 @@ def test_iptables_partition_of_a_client_host_is_detected_by_both_ends(netns: Net
 
 @pytest_twisted.inlineCallbacks
 def test_latency_and_packet_loss_lose_nothing(netns: NetNamespace, default_ping_node: NetnsNode):
-    """Row 13 (netns): 200 ms each way from the proxy plus 5% packet loss on the link -- nothing lost, p99 ack within 1.5 s, no spurious disconnect."""
+    """Row 13 (netns): 200 ms each way from the proxy plus 5% packet loss on the link -- nothing lost, p99 ack within
+    1.5 s, no spurious disconnect."""
     proxy = FaultProxy(reactor, netns.ip, default_ping_node.options.port).start()
     proxy.latency = 0.2
     netns.lose(0.05)
     try:
-        yield latency_scenario(node_url=default_ping_node.url, proxy=proxy, room="row13_netns", row="13 latency 200 ms + 5% loss (netns)")
+        yield latency_scenario(
+            node_url=default_ping_node.url, proxy=proxy, room="row13_netns", row="13 latency 200 ms + 5% loss (netns)"
+        )
     finally:
         netns.clear()
         proxy.stop()

@@ -52,9 +52,11 @@ def partition_scenario(
     writers = [Writer(history, m, c, handles[m], rate=10.0) for m, c in (("alice", alice), *others.items())]
     seen_offline: list[float] = []
     handles["bob"].on_change(
-        lambda _: seen_offline.append(reactor.seconds())
-        if not seen_offline and handles["bob"].state.get("members", {}).get("alice", {}).get("online") is False
-        else None
+        lambda _: (
+            seen_offline.append(reactor.seconds())
+            if not seen_offline and handles["bob"].state.get("members", {}).get("alice", {}).get("online") is False
+            else None
+        )
     )
     try:
         yield until(lambda: handles["bob"].state["members"].get("alice", {}).get("online") is True, 10.0)
@@ -66,7 +68,7 @@ def partition_scenario(
         yield until(lambda: bool(seen_offline), detect_bound + 5.0, what="the router noticing")
         server_detect = seen_offline[0] - fault.start
         yield until(lambda: alice.session is None, detect_bound + 5.0, what="the client noticing")
-        client_detect = [t for t, up in history.connections["alice"] if not up][0] - fault.start
+        client_detect = next(t for t, up in history.connections["alice"] if not up) - fault.start
         yield pause(max(0.0, outage - (reactor.seconds() - fault.start)))
         catchups_before = handles["alice"].stats["catchups"]
         snapshots_before = handles["alice"].stats["snapshots"]
@@ -99,7 +101,9 @@ def partition_scenario(
         )
         fig.emit()
         report.assert_ok()
-        assert server_detect <= detect_bound + 0.5, f"the router took {server_detect:.2f} s (tick and delivery included)"
+        assert server_detect <= detect_bound + 0.5, (
+            f"the router took {server_detect:.2f} s (tick and delivery included)"
+        )
         assert client_detect <= detect_bound, f"the client took {client_detect:.2f} s"
         assert longest_call <= ACT_DEADLINE + 1.0, "no call waited past its deadline"
         assert caught_up <= 2.0, f"catch-up took {caught_up:.2f} s after reconnecting"
@@ -113,26 +117,39 @@ def partition_scenario(
 
 @pytest_twisted.inlineCallbacks
 def test_silent_partition_is_detected_by_both_ends(fault_node: NodeProcess, proxy: FaultProxy):
-    """Row 4: a silent partition is noticed by the router (member offline) and the client within interval + timeout + 1 s; after the heal the client catches up and nothing is lost."""
+    """Row 4: a silent partition is noticed by the router (member offline) and the client within interval + timeout + 1
+    s; after the heal the client catches up and nothing is lost."""
     yield partition_scenario(
-        node_url=fault_node.url, alice_url=proxy.url(), partition=proxy.partition, heal=proxy.heal,
-        room="row4_silent", outage=8.0, row="4 silent partition (proxy)",
+        node_url=fault_node.url,
+        alice_url=proxy.url(),
+        partition=proxy.partition,
+        heal=proxy.heal,
+        room="row4_silent",
+        outage=8.0,
+        row="4 silent partition (proxy)",
     )
 
 
 @pytest.mark.heavy
 @pytest_twisted.inlineCallbacks
 def test_client_offline_30_s_catches_up(fault_node: NodeProcess, proxy: FaultProxy):
-    """Row 3: a client offline for 30 s behind a silent partition catches up without a snapshot within 2 s of reconnecting."""
+    """Row 3: a client offline for 30 s behind a silent partition catches up without a snapshot within 2 s of
+    reconnecting."""
     yield partition_scenario(
-        node_url=fault_node.url, alice_url=proxy.url(), partition=proxy.partition, heal=proxy.heal,
-        room="row3_offline30", outage=30.0, row="3 client offline 30 s",
+        node_url=fault_node.url,
+        alice_url=proxy.url(),
+        partition=proxy.partition,
+        heal=proxy.heal,
+        room="row3_offline30",
+        outage=30.0,
+        row="3 client offline 30 s",
     )
 
 
 @pytest_twisted.inlineCallbacks
 def test_an_action_whose_result_was_lost_is_applied_once(fault_node: NodeProcess, proxy: FaultProxy):
-    """An act applied by the room whose result never reached the client is retried after the reconnect with the same cseq and returns the same seq, applied once."""
+    """An act applied by the room whose result never reached the client is retried after the reconnect with the same
+    cseq and returns the same seq, applied once."""
     history = History(now=reactor.seconds)
     room = "lost_result"
     alice = yield KasagiClient.connect(proxy.url(), "alice", options=client_options())

@@ -56,7 +56,8 @@ def _detect_times(history: History, faults: list) -> list[float]:
 
 @pytest_twisted.inlineCallbacks
 def test_resets_every_3_s_lose_nothing(fault_node: NodeProcess, proxy: FaultProxy):
-    """Row 1: with every client connection reset every 3 s, no acked action is lost or doubled and each client resumes within 3 s."""
+    """Row 1: with every client connection reset every 3 s, no acked action is lost or doubled and each client resumes
+    within 3 s."""
     history = History(now=reactor.seconds)
     room = "row1_resets"
     clients, handles, writers = yield _writers(history, proxy.url(), room)
@@ -75,7 +76,13 @@ def test_resets_every_3_s_lose_nothing(fault_node: NodeProcess, proxy: FaultProx
         resume, detect = _resume_times(history, faults), _detect_times(history, faults)
         fig = Figures("1 reset every 3 s")
         retried = sum(h.stats["act_retries"] for h in handles.values())
-        fig.add(resets=len(faults), detect_max_s=max(detect), resume_max_s=max(resume), act_retries=retried, **report.summary())
+        fig.add(
+            resets=len(faults),
+            detect_max_s=max(detect),
+            resume_max_s=max(resume),
+            act_retries=retried,
+            **report.summary(),
+        )
         fig.emit()
         report.assert_ok()
         assert report.acked > 50
@@ -89,7 +96,8 @@ def test_resets_every_3_s_lose_nothing(fault_node: NodeProcess, proxy: FaultProx
 @pytest_twisted.inlineCallbacks
 @pytest.mark.parametrize("direction", ["down", "up"])
 def test_connections_cut_mid_frame_lose_nothing(fault_node: NodeProcess, proxy: FaultProxy, direction: str):
-    """Row 2: connections cut after a few bytes, in the middle of a WebSocket frame, lose no acked action, double none, and resume within 3 s."""
+    """Row 2: connections cut after a few bytes, in the middle of a WebSocket frame, lose no acked action, double none,
+    and resume within 3 s."""
     history = History(now=reactor.seconds)
     room = f"row2_cut_{direction}"
     clients, handles, writers = yield _writers(history, proxy.url(), room)
@@ -108,7 +116,13 @@ def test_connections_cut_mid_frame_lose_nothing(fault_node: NodeProcess, proxy: 
         resume, detect = _resume_times(history, faults), _detect_times(history, faults)
         fig = Figures(f"2 cut mid-frame ({direction})")
         retried = sum(h.stats["act_retries"] for h in handles.values())
-        fig.add(cuts=len(faults), detect_max_s=max(detect), resume_max_s=max(resume), act_retries=retried, **report.summary())
+        fig.add(
+            cuts=len(faults),
+            detect_max_s=max(detect),
+            resume_max_s=max(resume),
+            act_retries=retried,
+            **report.summary(),
+        )
         fig.emit()
         report.assert_ok()
         assert max(resume) <= 3.0, f"resume took {max(resume):.2f} s"
@@ -119,7 +133,8 @@ def test_connections_cut_mid_frame_lose_nothing(fault_node: NodeProcess, proxy: 
 
 @pytest_twisted.inlineCallbacks
 def test_clients_resync_after_reset_under_load(fault_node: NodeProcess, proxy: FaultProxy):
-    """After a reset, a reconnected client catches up from its position (no snapshot) while the room's history covers the gap."""
+    """After a reset, a reconnected client catches up from its position (no snapshot) while the room's history covers
+    the gap."""
     history = History(now=reactor.seconds)
     room = "row1_catchup"
     clients, handles, writers = yield _writers(history, proxy.url(), room, rate=10.0)

@@ -35,12 +35,15 @@ class BackoffTests(SynchronousTestCase):
         return client, reactor
 
     def test_retry_delays_grow_with_jitter_and_never_exceed_the_cap(self) -> None:
-        """Refused connection attempts are retried after waits that double (with jitter in [0.5, 1]) up to at most 5 s."""
+        """Refused connection attempts are retried after waits that double (with jitter in [0.5, 1])
+        up to at most 5 s."""
         client, reactor = self.make(initial_retry_delay=0.2, max_retry_delay=5.0)
         delays = _fail_attempts(client, reactor, 12)
         for i, delay in enumerate(delays):
             base = min(5.0, 0.2 * 2**i)
-            self.assertTrue(0.5 * base - 1e-9 <= delay <= base + 1e-9, f"attempt {i}: {delay} not in [{0.5 * base}, {base}]")
+            self.assertTrue(
+                0.5 * base - 1e-9 <= delay <= base + 1e-9, f"attempt {i}: {delay} not in [{0.5 * base}, {base}]"
+            )
         self.assertLessEqual(max(delays), 5.0)
         self.assertGreater(max(delays), 2.0, "the delay does grow to the cap")
         self.assertEqual(len(reactor.tcpClients), 13)

@@ -16,8 +16,12 @@ INTERVAL = 5.0
 
 class HeadBeaconTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.runner, self.clock, self.published = make_runner(make_room("r1", "doc"), settings=ServiceSettings(tick=0.02))
-        self.beacon = HeadBeacon(clock=self.clock, runners=lambda: [self.runner], publish=self.published, interval=INTERVAL)
+        self.runner, self.clock, self.published = make_runner(
+            make_room("r1", "doc"), settings=ServiceSettings(tick=0.02)
+        )
+        self.beacon = HeadBeacon(
+            clock=self.clock, runners=lambda: [self.runner], publish=self.published, interval=INTERVAL
+        )
         self.beacon.start()
         self.addCleanup(self.beacon.stop)
 
@@ -27,7 +31,8 @@ class HeadBeaconTests(SynchronousTestCase):
         self.successResultOf(d)
 
     def test_a_quiet_room_with_members_repeats_its_last_event(self) -> None:
-        """A room with a live session that published nothing for the interval publishes its last event again, unchanged."""
+        """A room with a live session that published nothing for the interval publishes its last event again,
+        unchanged."""
         self.successResultOf(self.runner.join("alice", "s1", JoinCommand(None)))
         self.clock.advance(0.05)
         self.act("alice", 1, "a")
@@ -64,7 +69,8 @@ class HeadBeaconTests(SynchronousTestCase):
         self.assertEqual(self.beacon.sent, 0)
 
     def test_a_replica_that_lost_the_last_event_recovers_from_the_beacon(self) -> None:
-        """A client that missed the room's last event applies the repeated one and ends equal to the room; one that had it drops the repeat."""
+        """A client that missed the room's last event applies the repeated one and ends equal to the room; one that had
+        it drops the repeat."""
         self.successResultOf(self.runner.join("alice", "s1", JoinCommand(None)))
         self.clock.advance(0.05)
         lossy, intact = RoomReplica("r1"), RoomReplica("r1")

@@ -110,7 +110,8 @@ class PresenceGraceTests(SynchronousTestCase):
 
 class RestartedOwnerTests(SynchronousTestCase):
     def test_a_restarted_owner_marks_vanished_sessions_offline_and_expires_them(self) -> None:
-        """A new owner loading a room whose members were online marks them offline with a fresh grace; those who re-join stay, the others are removed after it."""
+        """A new owner loading a room whose members were online marks them offline with a fresh grace; those who re-
+        join stay, the others are removed after it."""
         store = MemoryRoomStore()
         first, clock, _, _ = make_registry(store=store, settings=_settings())
         clock.advance(1000)
@@ -129,9 +130,13 @@ class RestartedOwnerTests(SynchronousTestCase):
         room = second.runner("r1").room
         restart_ms = 2000_000
         for member in ("alice", "bob"):
-            self.assertEqual(room.committed["members"][member], {"online": False, "since": restart_ms, "until": restart_ms + 30_000})
+            self.assertEqual(
+                room.committed["members"][member], {"online": False, "since": restart_ms, "until": restart_ms + 30_000}
+            )
         self.assertEqual(room.committed["players"], players, "players are kept during the grace")
-        reply = self.successResultOf(second.runner("r1").join("alice", "s9", JoinCommand(StreamPosition(room.epoch, room.seq))))
+        reply = self.successResultOf(
+            second.runner("r1").join("alice", "s9", JoinCommand(StreamPosition(room.epoch, room.seq)))
+        )
         self.assertIn("events", reply)
         clock2.advance(GRACE + 1)
         clock2.advance(0.05)  # Clock.advance jumps: the commit the expiry asked for runs a tick later

@@ -27,19 +27,30 @@ def _delays(transport: _Transport, attempts: int) -> list[float]:
 
 
 def test_the_transport_caps_autobahns_retry_delay():
-    """With Kasagi's transport settings no wait between attempts exceeds 5 s, however many attempts fail; Autobahn's defaults reach minutes."""
-    settings = {k: v for k, v in component_transport("rs://localhost", unix_path="/tmp/x.sock").items() if k not in ("type", "url", "endpoint", "serializer")}
-    ours = _delays(_Transport(0, "rawsocket", "rs://localhost", {"type": "unix", "path": "/tmp/x.sock"}, ["msgpack"], **settings), 60)
+    """With Kasagi's transport settings no wait between attempts exceeds 5 s, however many attempts fail; Autobahn's
+    defaults reach minutes."""
+    settings = {
+        k: v
+        for k, v in component_transport("rs://localhost", unix_path="/tmp/x.sock").items()
+        if k not in ("type", "url", "endpoint", "serializer")
+    }
+    ours = _delays(
+        _Transport(0, "rawsocket", "rs://localhost", {"type": "unix", "path": "/tmp/x.sock"}, ["msgpack"], **settings),
+        60,
+    )
     assert max(ours) <= RECONNECT_CAP
     assert max(ours) >= RECONNECT_CAP * 0.9, "it does grow to the cap"
-    default = _delays(_Transport(0, "rawsocket", "rs://localhost", {"type": "unix", "path": "/tmp/x.sock"}, ["msgpack"]), 60)
+    default = _delays(
+        _Transport(0, "rawsocket", "rs://localhost", {"type": "unix", "path": "/tmp/x.sock"}, ["msgpack"]), 60
+    )
     assert max(default) > 60
 
 
 @pytest.mark.node
 @pytest_twisted.inlineCallbacks
 def test_a_component_rejoins_a_restarted_router_within_the_cap(tmp_path):
-    """A backend component connected over the backend socket rejoins within the cap after the router is killed (kill -9) and started again."""
+    """A backend component connected over the backend socket rejoins within the cap after the router is killed (kill
+    -9) and started again."""
     env = {**os.environ, "KASAGI_BACKEND_SECRET": secrets.token_urlsafe(24)}
     port = free_port()
     options = NodeOptions(port=port, data_dir=tmp_path / "node", loglevel="warn", service={"store": "memory"})
@@ -47,7 +58,9 @@ def test_a_component_rejoins_a_restarted_router_within_the_cap(tmp_path):
     joins: list[float] = []
     leaves: list[float] = []
     component = Component(
-        transports=[component_transport("rs://localhost", unix_path=str((tmp_path / "node" / "backend.sock").resolve()))],
+        transports=[
+            component_transport("rs://localhost", unix_path=str((tmp_path / "node" / "backend.sock").resolve()))
+        ],
         realm="kasagi",
         authentication={"ticket": {"authid": "kasagi_backend", "ticket": env["KASAGI_BACKEND_SECRET"]}},
     )
@@ -65,9 +78,9 @@ def test_a_component_rejoins_a_restarted_router_within_the_cap(tmp_path):
         yield until(lambda: len(joins) == 2, RECONNECT_CAP + 10.0, what="rejoin")
         took = max(0.0, joins[1] - ready)
         print(
-            f"\nFIGURES {{\"row\": \"component rejoin after router restart\", \"down_s\": {restarted - leaves[0]:.1f}, "
-            f"\"boot_s\": {ready - restarted:.3f}, \"rejoin_after_restart_s\": {joins[1] - restarted:.3f}, "
-            f"\"rejoin_after_ready_s\": {took:.3f}, \"cap_s\": {RECONNECT_CAP}}}"
+            f'\nFIGURES {{"row": "component rejoin after router restart", "down_s": {restarted - leaves[0]:.1f}, '
+            f'"boot_s": {ready - restarted:.3f}, "rejoin_after_restart_s": {joins[1] - restarted:.3f}, '
+            f'"rejoin_after_ready_s": {took:.3f}, "cap_s": {RECONNECT_CAP}}}'
         )
         assert joins[1] - restarted <= (ready - restarted) + RECONNECT_CAP + 2.0
     finally:

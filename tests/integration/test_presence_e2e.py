@@ -51,7 +51,8 @@ def _pair(url_a: str, url_b: str, room: str, **options):
 
 @pytest_twisted.inlineCallbacks
 def test_closing_marks_offline_until_grace_then_the_player_is_removed(presence_node: NodeProcess):
-    """A member whose client closes is marked offline with until = since + grace, and its arena player disappears when the grace ends."""
+    """A member whose client closes is marked offline with until = since + grace, and its arena player disappears when
+    the grace ends."""
     a, b, _, rb = yield _pair(presence_node.url, presence_node.url, "p_close")
     try:
         yield a.close()
@@ -101,7 +102,8 @@ def test_back_within_the_grace_keeps_the_player(presence_node: NodeProcess):
 
 @pytest_twisted.inlineCallbacks
 def test_a_client_that_stops_answering_pings_is_dropped_within_the_bound(presence_node: NodeProcess):
-    """A client that never answers the router's pings (a silent partition) is closed and marked offline within interval + timeout + 1 s."""
+    """A client that never answers the router's pings (a silent partition) is closed and marked offline within interval
+    + timeout + 1 s."""
     proxy = FaultProxy(reactor, "127.0.0.1", presence_node.options.port).start()
     a, b, _, rb = yield _pair(proxy.url(), presence_node.url, "p_ping", ping_interval=0)
     try:
@@ -109,7 +111,7 @@ def test_a_client_that_stops_answering_pings_is_dropped_within_the_bound(presenc
         start = reactor.seconds()
         yield until(lambda: (_member(rb, "alice") or {}).get("online") is False, 2 * PING + 3.0, what="alice offline")
         took = reactor.seconds() - start
-        print(f"\nFIGURES {{\"row\": \"heartbeat {PING:g} s / {PING:g} s\", \"offline_after_s\": {took:.3f}}}")
+        print(f'\nFIGURES {{"row": "heartbeat {PING:g} s / {PING:g} s", "offline_after_s": {took:.3f}}}')
         assert took <= 2 * PING + 1.0
     finally:
         proxy.stop()
@@ -119,7 +121,8 @@ def test_a_client_that_stops_answering_pings_is_dropped_within_the_bound(presenc
 
 @pytest_twisted.inlineCallbacks
 def test_connections_opened_and_closed_in_a_tight_loop_leave_the_room_unaffected(presence_node: NodeProcess):
-    """A member connecting, joining and dropping 60 times in a row (half of them without a goodbye) leaves the room consistent: the others keep acting, the member ends offline, nothing accumulates."""
+    """A member connecting, joining and dropping 60 times in a row (half of them without a goodbye) leaves the room
+    consistent: the others keep acting, the member ends offline, nothing accumulates."""
     b = yield KasagiClient.connect(presence_node.url, "bob", options=client_options())
     try:
         rb = yield b.join("p_churn")
@@ -146,7 +149,8 @@ def test_connections_opened_and_closed_in_a_tight_loop_leave_the_room_unaffected
 
 @pytest_twisted.inlineCallbacks
 def test_since_from_another_room_or_the_future_gets_a_snapshot(presence_node: NodeProcess):
-    """A join whose since belongs to another room or lies in the future is answered with a snapshot, never with someone else's events."""
+    """A join whose since belongs to another room or lies in the future is answered with a snapshot, never with someone
+    else's events."""
     a = yield KasagiClient.connect(presence_node.url, "alice", options=client_options())
     try:
         r1 = yield a.join("p_since_one")

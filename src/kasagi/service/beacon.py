@@ -49,9 +49,7 @@ class HeadBeacon:
             return
         self._loop = LoopingCall(self.tick)
         self._loop.clock = self._clock
-        self._loop.start(self.interval / 4, now=False).addErrback(
-            lambda f: self.log.failure("head beacon stopped", f)
-        )
+        self._loop.start(self.interval / 4, now=False).addErrback(lambda f: self.log.failure("head beacon stopped", f))
 
     def stop(self) -> None:
         if self._loop is not None and self._loop.running:
