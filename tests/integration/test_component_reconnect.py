@@ -27,8 +27,8 @@ def _delays(transport: _Transport, attempts: int) -> list[float]:
 
 
 def test_the_transport_caps_autobahns_retry_delay():
-    """With Kasagi's transport settings no wait between attempts exceeds 5 s, however many attempts fail; Autobahn's
-    defaults reach minutes."""
+    """With Kasagi's transport settings no wait between attempts exceeds the cap (2.5 s), however many
+    attempts fail; Autobahn's defaults reach minutes."""
     settings = {
         k: v
         for k, v in component_transport("rs://localhost", unix_path="/tmp/x.sock").items()

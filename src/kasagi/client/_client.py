@@ -67,7 +67,9 @@ class ClientOptions:
     bind_address: str | None = None
     reconnect: bool = True
     initial_retry_delay: float = 0.2
-    max_retry_delay: float = 5.0
+    #: Reconnection waits grow from ``initial_retry_delay`` to at most this (with jitter):
+    #: short enough that a client is back within 3 s of its router coming back.
+    max_retry_delay: float = 2.5
     #: Client-side WebSocket pings, to notice a dead router (0 = off).
     ping_interval: float = 10.0
     ping_timeout: float = 10.0

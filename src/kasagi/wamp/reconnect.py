@@ -18,8 +18,9 @@ from typing import Any
 
 __all__ = ["INITIAL_DELAY", "RECONNECT_CAP", "component_transport"]
 
-#: The longest a component waits between two connection attempts (seconds).
-RECONNECT_CAP = 5.0
+#: The longest a component waits between two connection attempts (seconds): it is back
+#: within 3 s of its router coming back.
+RECONNECT_CAP = 2.5
 #: The first wait (seconds); each later one grows by ``GROWTH`` with ``JITTER`` relative noise.
 INITIAL_DELAY = 0.5
 GROWTH = 2.0
