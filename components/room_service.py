@@ -5,8 +5,12 @@ from its configuration, registers the lobby and the rooms' procedures, and forwa
 router's session meta events. All behaviour lives in ``kasagi.core`` and ``kasagi.service``.
 
 Runs inside the router worker (the single-node default: no socket hop, no serialization) or
-in its own container worker (then it authenticates with its backend credentials, from the
-``extra`` of its component configuration).
+in its own container worker (then it authenticates with WAMP-CRA as the backend principal:
+its authid is in the ``extra`` of its component configuration, the secret in the environment
+variable ``extra["secret_env"]``; the secret itself never crosses the socket).
+
+A private room's events are published to its members only (``eligible_authid``), in
+addition to the router's client authorizer refusing other members' subscriptions.
 """
 
 from __future__ import annotations
@@ -15,19 +19,20 @@ import os
 from typing import Any
 
 from autobahn.twisted.wamp import ApplicationSession
+from autobahn.wamp import auth
 from autobahn.wamp.types import CallDetails, PublishOptions, RegisterOptions
 from twisted.internet.defer import inlineCallbacks, succeed
 from twisted.logger import Logger
 
 from kasagi import wire
-from kasagi.core.commands import ActCommand, JoinCommand, OpenCommand, parse_room_id
-from kasagi.core.errors import NoSuchRoom
+from kasagi.core.commands import ActCommand, JoinCommand, LeaveCommand, OpenCommand, parse_room_id
+from kasagi.core.errors import InvalidArgument, NoSuchRoom
 from kasagi.deadline import within
 from kasagi.service.beacon import HeadBeacon
 from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
-from kasagi.wamp import caller_member, caller_session, wamp_errors
+from kasagi.wamp import caller_member, caller_session, screen_invocation, wamp_errors
 
 __all__ = ["RoomService"]
 
@@ -43,15 +48,24 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         extra = self.config.extra or {}
         authid = extra.get("authid")
         if authid:
-            self.join(self.config.realm, authmethods=["ticket"], authid=authid)
+            self.join(self.config.realm, authmethods=["wampcra"], authid=authid)
         else:
             self.join(self.config.realm)
 
     def onChallenge(self, challenge: Any) -> str:
-        if challenge.method == "ticket":
-            # The edge reads the backend secret from the environment; it is never logged.
-            return os.environ[(self.config.extra or {})["ticket_env"]]
+        if challenge.method == "wampcra":
+            # The edge reads the backend secret from the environment; it is never logged nor sent.
+            secret = os.environ[(self.config.extra or {})["secret_env"]].encode("utf-8")
+            signature: bytes = auth.compute_wcs(secret, challenge.extra["challenge"].encode("utf-8"))
+            return signature.decode("ascii")
         raise ValueError(f"unexpected authentication method {challenge.method}")
+
+    def onMessage(self, msg: Any) -> None:
+        refusal = screen_invocation(msg)
+        if refusal is not None:
+            self._transport.send(refusal)
+            return
+        super().onMessage(msg)
 
     @inlineCallbacks
     def onJoin(self, details: Any):  # type: ignore[no-untyped-def]
@@ -63,9 +77,13 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
             settings.store, reactor, history_events=settings.history_events, results_per_member=settings.results_per_member
         )
         self._clock = reactor
+        self._settings = settings
+        self._limits = settings.value_limits()
         self._rooms_exposed: set[str] = set()
         self._registered: set[str] = set()
         self._publish_options = PublishOptions(acknowledge=False)
+        #: topic -> options of a private room (its members only).
+        self._private_publish: dict[str, PublishOptions] = {}
         self.registry = RoomRegistry(
             clock=reactor,
             store=store,
@@ -76,6 +94,7 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         )
         shared = RegisterOptions(invoke="roundrobin", details_arg="details")
         yield self._register(wamp_errors(self._open), wire.LOBBY_OPEN, shared)
+        yield self._register(wamp_errors(self._access), wire.ROOM_ACCESS, shared)
         fallback = RegisterOptions(match="wildcard", invoke="roundrobin", details_arg="details")
         for verb in wire.ROOM_VERBS:
             yield self._register(wamp_errors(self._unknown_room), wire.room_wildcard(verb), fallback)
@@ -99,7 +118,7 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
 
     # -- wiring --------------------------------------------------------------------------------
     def _publish(self, topic: str, event: dict[str, Any]) -> Any:
-        return self.publish(topic, event, options=self._publish_options)
+        return self.publish(topic, event, options=self._private_publish.get(topic, self._publish_options))
 
     def _register(self, fn: Any, uri: str, options: RegisterOptions) -> Any:
         """Register within a deadline; a registration that completes after it still counts
@@ -112,6 +131,10 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
 
     @inlineCallbacks
     def _expose(self, room: str):  # type: ignore[no-untyped-def]
+        runner = self.registry.runners.get(room)
+        members = runner.room.access.to_wire() if runner is not None else None
+        if members is not None:
+            self._private_publish[wire.room_topic(room)] = PublishOptions(acknowledge=False, eligible_authid=members)
         if room in self._rooms_exposed:
             return
         options = RegisterOptions(details_arg="details")
@@ -123,22 +146,33 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         self.registry.session_closed(str(session_id))
 
     # -- procedures ------------------------------------------------------------------------------
+    # Client arguments travel as one tuple and one dict from here on: a client keyword that
+    # happens to be named like a parameter (``room``) can't collide with it.
     def _open(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
-        caller_member(details)
-        return self.registry.open(OpenCommand.from_wamp(args, kwargs))
+        member = caller_member(details)
+        cmd = OpenCommand.from_wamp(args, kwargs, self._limits, self._settings.max_members)
+        return self.registry.open(cmd, member)
 
-    def _join(self, room: str, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
+    def _access(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
+        if len(args) != 1 or kwargs:
+            raise InvalidArgument(
+                "room_access takes the room id", field="args", expected="room", got=f"{len(args)} arguments"
+            )
+        return self.registry.access(parse_room_id(args[0]))
+
+    def _join(self, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:
         member = caller_member(details)
         cmd = JoinCommand.from_wamp(args, kwargs)
         return self.registry.runner(room).join(member, caller_session(details), cmd)
 
-    def _act(self, room: str, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
+    def _act(self, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:
         member = caller_member(details)
-        cmd = ActCommand.from_wamp(args, kwargs)
+        cmd = ActCommand.from_wamp(args, kwargs, self._limits)
         return self.registry.runner(room).act(member, cmd)
 
-    def _leave(self, room: str, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
+    def _leave(self, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:
         member = caller_member(details)
+        LeaveCommand.from_wamp(args, kwargs)
         return self.registry.runner(room).leave(member, caller_session(details))
 
     def _unknown_room(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
@@ -148,14 +182,15 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         parse_room_id(room)
         caller_member(details)
         verb = procedure.rpartition(".")[2]
-        if room in self.registry.runners:
-            return getattr(self, "_" + verb)(room, *args, details=details, **kwargs)
+        handlers = {"join": self._join, "act": self._act, "leave": self._leave}
+        if room in self.registry.runners and verb in handlers:
+            return handlers[verb](room, args, kwargs, details)
         self.registry.runner(room)  # raises Unavailable while loading
         raise NoSuchRoom("the room is not open; call kasagi.lobby.open first", field="room", expected="an open room", got=room)
 
 
 def _bound(handler: Any, room: str) -> Any:
     def call(*args: Any, details: CallDetails, **kwargs: Any) -> Any:
-        return handler(room, *args, details=details, **kwargs)
+        return handler(room, args, kwargs, details)
 
     return call

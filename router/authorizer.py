@@ -1,4 +1,9 @@
-"""The dynamic authorizer of the ``client`` role (rules in :mod:`kasagi.authorization`)."""
+"""The dynamic authorizer of the ``client`` role (rules in :mod:`kasagi.authorization`).
+
+Subscriptions to a room topic are decided per member: the authorizer asks the room service
+who may read the room (``kasagi.backend.room_access``) and refuses when the answer does not
+list the member, or when there is no answer (fail closed).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,13 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
 from kasagi import wire
-from kasagi.authorization import authorize_client
+from kasagi.authorization import DENY, CacheBudget, RoomCheck, admits, authorize_client
+from kasagi.deadline import within
 
 __all__ = ["ClientAuthorizer"]
+
+#: Seconds to wait for the room service's answer before refusing a subscription.
+ACCESS_TIMEOUT = 5.0
 
 
 class ClientAuthorizer(ApplicationSession):  # type: ignore[misc]
@@ -19,8 +28,32 @@ class ClientAuthorizer(ApplicationSession):  # type: ignore[misc]
 
     @inlineCallbacks
     def onJoin(self, details: Any):  # type: ignore[no-untyped-def]
+        from twisted.internet import reactor
+
+        self._clock = reactor
+        self._budget = CacheBudget(int((self.config.extra or {}).get("call_cache_limit", 10_000)))
         yield self.register(self.authorize, wire.AUTHORIZE)
         self.log.info("client authorizer ready")
 
-    def authorize(self, session: dict[str, Any], uri: str, action: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-        return authorize_client(uri, action, options)
+    @inlineCallbacks
+    def authorize(self, session: dict[str, Any], uri: str, action: str, options: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+        decision = authorize_client(uri, action, options)
+        if not isinstance(decision, RoomCheck):
+            return self._budget.apply(uri, decision)
+        authid = session.get("authid")
+        try:
+            access = yield within(
+                self.call(wire.ROOM_ACCESS, decision.room), ACCESS_TIMEOUT, self._clock, "room access"
+            )
+        except Exception as exc:  # noqa: BLE001 -- any failure refuses the subscription (fail closed)
+            self.log.warn(
+                "subscription of {authid} to room {room} refused: no access answer ({why})",
+                authid=authid,
+                room=decision.room,
+                why=str(exc)[:200],
+            )
+            return DENY
+        if admits(access, authid):
+            return {"allow": True, "cache": False}
+        self.log.info("subscription of {authid} to private room {room} refused", authid=authid, room=decision.room)
+        return DENY

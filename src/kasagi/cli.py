@@ -18,7 +18,9 @@ __all__ = ["build_parser", "main", "node_options"]
 
 def _service_settings(args: argparse.Namespace) -> dict[str, object]:
     service: dict[str, object] = {}
-    for name in ("tick", "hash_every", "grace", "store", "beacon"):
+    names = ("tick", "hash_every", "grace", "store", "beacon")
+    limits = ("action_rate", "action_burst", "max_members", "max_rooms", "max_state_bytes")
+    for name in names + limits:
         value = getattr(args, name, None)
         if value is not None:
             service[name] = value
@@ -93,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--ping-timeout", type=float, default=10.0, help="seconds to wait for a pong before the connection is closed"
     )
     up.add_argument("--component", choices=("router", "process"), default="router", help="where the room service runs")
+    limit = up.add_argument_group("limits (0: no limit)")
+    limit.add_argument("--action-rate", type=float, default=None, help="actions per second per member (default 200)")
+    limit.add_argument("--action-burst", type=float, default=None, help="actions sent at once (default 200)")
+    limit.add_argument("--max-members", type=int, default=None, help="members per room (default 1000)")
+    limit.add_argument("--max-rooms", type=int, default=None, help="rooms per room-service process (default 10000)")
+    limit.add_argument("--max-state-bytes", type=int, default=None, help="bytes of state per room (default 1 MiB)")
     up.add_argument("--secure", action="store_true", help="accept only signed tickets (needs KASAGI_SECRET)")
     up.add_argument("--loglevel", default="info", choices=("debug", "info", "warn", "error"))
     up.set_defaults(func=cmd_up)

@@ -107,7 +107,7 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
                             "endpoint": {"type": "unix", "path": str(data_dir / "backend.sock")},
                             "serializer": "msgpack",
                         },
-                        "extra": {**rooms["extra"], "authid": "kasagi_backend", "ticket_env": "KASAGI_BACKEND_SECRET"},
+                        "extra": {**rooms["extra"], "authid": "kasagi_backend", "secret_env": "KASAGI_BACKEND_SECRET"},
                     }
                 ],
             }

@@ -11,14 +11,13 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 from typing import Final
+
+from kasagi.wire import AUTHID_RE
 
 __all__ = ["AUTHID_RE", "TokenError", "check_authid", "mint_token", "verify_token"]
 
 VERSION: Final = "v1"
-#: What a member id (authid) may look like.
-AUTHID_RE: Final = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 MAX_TOKEN_LENGTH: Final = 1024
 
 
@@ -39,7 +38,7 @@ def _sign(secret: bytes, signed: str) -> str:
 
 
 def check_authid(authid: object) -> str:
-    if not isinstance(authid, str) or not AUTHID_RE.match(authid):
+    if not isinstance(authid, str) or not AUTHID_RE.fullmatch(authid):
         raise TokenError(f"malformed authid: expected {AUTHID_RE.pattern}")
     return authid
 

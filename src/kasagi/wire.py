@@ -12,8 +12,11 @@ from typing import Final
 PROTOCOL_VERSION: Final = 1
 REALM: Final = "kasagi"
 
-#: A room id: a valid strict WAMP URI component.
+#: A room id: a valid strict WAMP URI component. Match with ``fullmatch`` (``$`` alone
+#: would also accept a trailing newline).
 ROOM_ID_RE: Final = re.compile(r"^[a-z0-9_]{1,64}$")
+#: A member id (the WAMP ``authid`` a client logs in with).
+AUTHID_RE: Final = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 # -- procedures and topics -------------------------------------------------------------------
 LOBBY_OPEN: Final = "kasagi.lobby.open"
@@ -24,6 +27,12 @@ ROOM_VERBS: Final = ("join", "act", "leave")
 AUTHENTICATE: Final = "kasagi.auth.authenticate"
 #: The dynamic authorizer the router calls for client actions.
 AUTHORIZE: Final = "kasagi.auth.authorize"
+#: Backend-only: who may read a room (``{"room", "exists", "members"}``); the client
+#: authorizer calls it to decide subscriptions to private rooms.
+ROOM_ACCESS: Final = "kasagi.backend.room_access"
+#: The key of ``kasagi.lobby.open``'s options that makes a room private (lobby level: it is
+#: never passed to the room type).
+OPEN_MEMBERS: Final = "members"
 #: Router meta events the room service listens to.
 META_SESSION_ON_LEAVE: Final = "wamp.session.on_leave"
 
@@ -57,6 +66,7 @@ class ErrorURI:
     NOT_MEMBER: Final = "kasagi.error.not_member"
     NO_SUCH_ROOM: Final = "kasagi.error.no_such_room"
     RATE_LIMITED: Final = "kasagi.error.rate_limited"
+    FULL: Final = "kasagi.error.full"
     UNAVAILABLE: Final = "kasagi.error.unavailable"
     NOT_AUTHORIZED: Final = "kasagi.error.not_authorized"
 

@@ -14,7 +14,7 @@ from twisted.internet.defer import succeed
 
 from components.room_service import RoomService
 from kasagi import wire
-from kasagi.authorization import authorize_client
+from kasagi.authorization import RoomCheck, admits, authorize_client
 
 CONFIG = Path(__file__).resolve().parents[2] / ".crossbar" / "config.json"
 ACTIONS = ("call", "register", "publish", "subscribe")
@@ -30,7 +30,11 @@ def allowed(role: str, uri: str, action: str, options: dict[str, Any] | None = N
     spec = roles()[role]
     if "authorizer" in spec:
         assert spec["authorizer"] == wire.AUTHORIZE
-        return bool(authorize_client(uri, action, options or {"match": "exact"})["allow"])
+        decision = authorize_client(uri, action, options or {"match": "exact"})
+        if isinstance(decision, RoomCheck):
+            # Depends on the room's member list: here, a public room.
+            return admits({"room": decision.room, "exists": True, "members": None}, "someone")
+        return bool(decision["allow"])
     return bool(RouterRoleStaticAuth(None, role, spec["permissions"]).authorize(None, uri, action, options or {})["allow"])
 
 
@@ -90,15 +94,25 @@ def test_clients_may_call_and_subscribe_to_what_the_client_uses_and_nothing_else
     assert not allowed("client", "wamp.session.list", "call")
     assert not allowed("client", wire.AUTHENTICATE, "call")
     assert not allowed("client", "kasagi.room.r1.other", "call")
+    assert not allowed("client", wire.ROOM_ACCESS, "call")
+    forged = {"forward_for": [{"session": 1, "authid": "b", "authrole": "client"}]}
+    assert not allowed("client", wire.room_procedure("r1", "act"), "call", forged)
 
 
 @pytest.mark.parametrize("action", ACTIONS)
 def test_the_authenticator_role_can_only_register_the_auth_procedures(action):
-    """The role of the router-side auth sessions registers kasagi.auth.* and nothing else."""
+    """The role of the router-side auth sessions registers kasagi.auth.* and calls only room_access."""
     for uri in (wire.LOBBY_OPEN, wire.room_topic("r1"), wire.room_procedure("r1", "act"), wire.META_SESSION_ON_LEAVE):
         assert not allowed("authenticator", uri, action)
     for uri in (wire.AUTHENTICATE, wire.AUTHORIZE):
         assert allowed("authenticator", uri, action) == (action == "register")
+    # The client authorizer asks the room service who may read a private room.
+    assert allowed("authenticator", wire.ROOM_ACCESS, action) == (action == "call")
+
+
+def test_the_room_service_registers_room_access_for_the_authorizer():
+    """The backend registers kasagi.backend.room_access, which the authorizer (authenticator role) may call."""
+    assert ("register", wire.ROOM_ACCESS) in room_service_uses()
 
 
 def test_only_the_backend_publishes_on_room_topics():

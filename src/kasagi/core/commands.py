@@ -2,7 +2,8 @@
 
 Each procedure takes its arguments positionally (in the order of ``docs/protocol.md``) or by
 keyword; :meth:`from_wamp` accepts either and refuses anything else with
-``InvalidArgument`` naming the field.
+``InvalidArgument`` naming the field. Sizes are bounded here too (``ValueLimits``, member
+lists), before anything reaches a room.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kasagi.core.access import RoomAccess, split_open_options
 from kasagi.core.errors import InvalidArgument, describe
 from kasagi.core.room import StreamPosition
 from kasagi.core.values import MAX_SAFE_INTEGER, ValueLimits, check_value
 from kasagi.wire import ROOM_ID_RE
 
-__all__ = ["ActCommand", "JoinCommand", "OpenCommand", "parse_room_id"]
+__all__ = ["ActCommand", "JoinCommand", "LeaveCommand", "OpenCommand", "parse_room_id"]
 
 DEFAULT_TYPE = "arena"
+MAX_TYPE_NAME = 64
+#: Default bound of a private room's member list (the service passes its own).
+DEFAULT_MAX_MEMBERS = 1000
 
 
 def _bind(args: Sequence[Any], kwargs: Mapping[str, Any], names: Sequence[str], call: str) -> dict[str, Any]:
@@ -27,14 +32,18 @@ def _bind(args: Sequence[Any], kwargs: Mapping[str, Any], names: Sequence[str], 
         raise InvalidArgument(
             f"{call} takes at most {len(names)} arguments",
             field="args",
-            expected=", ".join(names),
+            expected=", ".join(names) or "no arguments",
             got=f"{len(args)} positional arguments",
         )
     bound = dict(zip(names, args))
     for key, value in kwargs.items():
         if key not in names:
+            name = str(key)[:64]
             raise InvalidArgument(
-                f"{call} has no argument {key!r}", field=key, expected="one of " + ", ".join(names), got=describe(value)
+                f"{call} has no argument {name!r}",
+                field=name,
+                expected="one of " + ", ".join(names) if names else "no arguments",
+                got=describe(value),
             )
         if key in bound:
             raise InvalidArgument(f"{call} got {key!r} twice", field=key, expected="once", got="twice")
@@ -43,32 +52,46 @@ def _bind(args: Sequence[Any], kwargs: Mapping[str, Any], names: Sequence[str], 
 
 
 def parse_room_id(raw: Any, field: str = "room") -> str:
-    if not isinstance(raw, str) or not ROOM_ID_RE.match(raw):
+    if not isinstance(raw, str) or not ROOM_ID_RE.fullmatch(raw):
         raise InvalidArgument(
             "malformed room id", field=field, expected=f"a string matching {ROOM_ID_RE.pattern}", got=describe(raw)
         )
     return raw
 
 
-def _options(raw: Any, field: str) -> dict[str, Any]:
+def _options(raw: Any, field: str, limits: ValueLimits | None = None) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise InvalidArgument(f"{field} must be a map", field=field, expected="a map", got=describe(raw))
-    check_value(raw, field)
+    if limits is None:
+        check_value(raw, field)
+    else:
+        check_value(raw, field, limits)
     return raw
 
 
 @dataclass(frozen=True)
 class OpenCommand:
-    """``kasagi.lobby.open(room, type="arena", options={})``."""
+    """``kasagi.lobby.open(room, type="arena", options={})``.
+
+    ``options`` are the room type's own; the lobby-level ``members`` (a private room's member
+    list) is split off into :attr:`access` (None when not given).
+    """
 
     room: str
     type: str
     options: dict[str, Any]
+    access: RoomAccess | None = None
 
     @classmethod
-    def from_wamp(cls, args: Sequence[Any], kwargs: Mapping[str, Any]) -> OpenCommand:
+    def from_wamp(
+        cls,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        limits: ValueLimits | None = None,
+        max_members: int = DEFAULT_MAX_MEMBERS,
+    ) -> OpenCommand:
         bound = _bind(args, kwargs, ("room", "type", "options"), "open")
         if "room" not in bound:
             raise InvalidArgument("open needs a room", field="room", expected="a room id", got="missing")
@@ -76,9 +99,15 @@ class OpenCommand:
         kind = bound.get("type", DEFAULT_TYPE)
         if kind is None:
             kind = DEFAULT_TYPE
-        if not isinstance(kind, str):
-            raise InvalidArgument("type must be a string", field="type", expected="a room type name", got=describe(kind))
-        return cls(room, kind, _options(bound.get("options"), "options"))
+        if not isinstance(kind, str) or not 1 <= len(kind) <= MAX_TYPE_NAME:
+            raise InvalidArgument(
+                "type must be a room type name",
+                field="type",
+                expected=f"a room type name of 1 to {MAX_TYPE_NAME} characters",
+                got=describe(kind),
+            )
+        members, options = split_open_options(_options(bound.get("options"), "options", limits))
+        return cls(room, kind, options, RoomAccess.parse(members, max_members))
 
 
 @dataclass(frozen=True)
@@ -91,6 +120,16 @@ class JoinCommand:
     def from_wamp(cls, args: Sequence[Any], kwargs: Mapping[str, Any]) -> JoinCommand:
         bound = _bind(args, kwargs, ("since",), "join")
         return cls(StreamPosition.parse(bound.get("since")))
+
+
+@dataclass(frozen=True)
+class LeaveCommand:
+    """``kasagi.room.<room>.leave()``: no arguments (the member is the caller)."""
+
+    @classmethod
+    def from_wamp(cls, args: Sequence[Any], kwargs: Mapping[str, Any]) -> LeaveCommand:
+        _bind(args, kwargs, (), "leave")
+        return cls()
 
 
 @dataclass(frozen=True)

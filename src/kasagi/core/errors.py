@@ -7,7 +7,8 @@ The tree::
     +-- Rejected                kasagi.error.rejected          the room's rules refused it; do not retry
     +-- NotMember               kasagi.error.not_member        join the room first, then retry
     +-- NoSuchRoom              kasagi.error.no_such_room      open the room first, then retry
-    +-- RateLimited             kasagi.error.rate_limited      retry later (retryable)
+    +-- RateLimited             kasagi.error.rate_limited      retry later (retryable; ``retry_after`` s)
+    +-- Full                    kasagi.error.full              a capacity limit is reached; retry later
     +-- Unavailable             kasagi.error.unavailable       retry with the same cseq (retryable)
     +-- NotAuthorized           kasagi.error.not_authorized    do not retry
 
@@ -23,6 +24,7 @@ from typing import Any, ClassVar
 from kasagi.wire import ErrorURI
 
 __all__ = [
+    "Full",
     "InvalidArgument",
     "KasagiError",
     "NoSuchRoom",
@@ -54,6 +56,14 @@ def describe(value: Any, limit: int = 60) -> str:
     return kind
 
 
+#: Longest text of one error detail.
+MAX_DETAIL = 256
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
+
+
 class KasagiError(Exception):
     """A refusal the client sees as a WAMP error with a stable URI."""
 
@@ -77,14 +87,15 @@ class KasagiError(Exception):
         self.extra = extra
 
     def details(self) -> dict[str, Any]:
-        """Keyword details for the WAMP error (only the keys that are set)."""
+        """Keyword details for the WAMP error (only the keys that are set; each text cut to
+        :data:`MAX_DETAIL` characters, so an error never outgrows what caused it)."""
         out: dict[str, Any] = {}
         if self.field is not None:
-            out["field"] = self.field
+            out["field"] = _cut(self.field)
         if self.expected is not None:
-            out["expected"] = self.expected
+            out["expected"] = _cut(self.expected)
         if self.got is not None:
-            out["got"] = self.got
+            out["got"] = _cut(self.got)
         out.update(self.extra)
         out["retryable"] = self.retryable
         return out
@@ -111,6 +122,11 @@ class NoSuchRoom(KasagiError):
 
 class RateLimited(KasagiError):
     uri = ErrorURI.RATE_LIMITED
+    retryable = True
+
+
+class Full(KasagiError):
+    uri = ErrorURI.FULL
     retryable = True
 
 

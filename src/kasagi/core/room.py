@@ -13,6 +13,11 @@ validate the next one) and ``committed`` (exactly the state at ``seq``, served t
 
 Presence (``state.members``) is derived from the live sessions the room knows of and
 reconciled into ordinary ops; after a rollback or a restore it heals itself.
+
+Limits: a private room admits only its listed members (:class:`~kasagi.core.access.RoomAccess`);
+``max_members`` caps the members a room holds (online or within their grace period) and
+``max_state_bytes`` the size of its state (:mod:`kasagi.core.size`), refusing the join or
+action that would exceed them.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kasagi.core.access import PUBLIC, RoomAccess
 from kasagi.core.canonical import state_hash
-from kasagi.core.errors import InvalidArgument, NotMember, Rejected, describe
+from kasagi.core.errors import Full, InvalidArgument, NotMember, Rejected, describe
 from kasagi.core.history import DeltaLog
 from kasagi.core.ops import Op, OpError, UndoLog, apply_op, apply_ops, compact_ops, del_op, set_op, undo
 from kasagi.core.roomtypes.base import RoomType
+from kasagi.core.size import json_size, size_delta
 from kasagi.core.values import copy_value
 from kasagi.wire import SERVER_OWNED
 
@@ -91,6 +98,10 @@ class RoomConfig:
     history_min_age_ms: int = 120_000
     #: ... but never more than this many.
     history_hard_cap: int = 100_000
+    #: Most members (online or in their grace period) a room holds; 0: no limit.
+    max_members: int = 0
+    #: Largest state (bytes of compact JSON) an action may leave; 0: no limit.
+    max_state_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -156,10 +167,12 @@ class Room:
         state: dict[str, Any] | None = None,
         results: Mapping[str, Mapping[int, int]] | None = None,
         config: RoomConfig | None = None,
+        access: RoomAccess = PUBLIC,
     ) -> None:
         self.room_id = room_id
         self.type = room_type
         self.config = config or RoomConfig()
+        self.access = access
         self.epoch = epoch
         self.seq = seq
         if state is None:
@@ -167,6 +180,9 @@ class Room:
             state.setdefault("members", {})
         self.committed: dict[str, Any] = state
         self.state: dict[str, Any] = copy_value(state)
+        #: ``json_size(self.state)``, kept up to date op by op (only when a limit is set).
+        self._track_size = self.config.max_state_bytes > 0
+        self.state_bytes = json_size(self.state) if self._track_size else 0
         # member -> {cseq: seq}, oldest applied first (the exactly-once window).
         self.results: dict[str, dict[int, int]] = {m: dict(r) for m, r in (results or {}).items()}
         self.history = DeltaLog(
@@ -211,6 +227,16 @@ class Room:
         The reply reflects the committed state; the member's own presence change follows in
         the next event.
         """
+        self.access.check(member)
+        limit = self.config.max_members
+        members = self.state.get("members", {})
+        if limit and member not in members and member not in self._member_sessions and len(members) >= limit:
+            raise Full(
+                "the room is full",
+                field="members",
+                expected=f"at most {limit} members in the room",
+                got=f"{len(members)} members",
+            )
         self.add_session(member, session_id, now_ms)
         return self.catch_up(member, since)
 
@@ -234,6 +260,7 @@ class Room:
 
     def leave(self, member: str, session_id: str, now_ms: int) -> None:
         """The session leaves the room; the member goes offline if it was its last one."""
+        self.access.check(member)
         if self._session_member.get(session_id) != member:
             raise NotMember("this session has not joined the room", field="member", expected="a joined member", got=member)
         self.session_closed(session_id, now_ms)
@@ -292,12 +319,28 @@ class Room:
     def _apply_internal(self, ops: list[Op]) -> None:
         if not ops:
             return
-        apply_ops(self.state, ops)
+        log: UndoLog = []
+        try:
+            grown = self._apply_sized(ops, log)
+        except OpError:
+            undo(log)
+            raise
+        self.state_bytes += grown
         self._pending.ops.extend(ops)
+
+    def _apply_sized(self, ops: list[Op], log: UndoLog) -> int:
+        """Apply ``ops`` recording ``log``; return how many bytes they added to the state."""
+        grown = 0
+        for op in ops:
+            if self._track_size:
+                grown += size_delta(self.state, op)
+            apply_op(self.state, op, log)
+        return grown
 
     # -- actions -------------------------------------------------------------------------------
     def act(self, member: str, cseq: int, action: str, args: Mapping[str, Any]) -> ActOutcome:
         """Validate and apply one action, all or nothing; raise a domain error to refuse it."""
+        self.access.check(member)
         if member not in self._member_sessions:
             raise NotMember("join the room before acting", field="member", expected="a joined member", got=member)
         done = self.results.get(member, {}).get(cseq)
@@ -314,19 +357,30 @@ class Room:
                 )
         log: UndoLog = []
         try:
-            for op in ops:
-                apply_op(self.state, op, log)
+            grown = self._apply_sized(ops, log)
             self.type.check(self.state)
+            self._check_size(grown)
         except OpError as exc:
             undo(log)
             raise Rejected("the action does not apply to the room's state", field="args", expected="an applicable change", got=str(exc)[:200]) from None
         except Rejected:
             undo(log)
             raise
+        self.state_bytes += grown
         self._pending.ops.extend(ops)
         self._pending.acks.append(key)
         self._pending.keys.add(key)
         return Accepted(key)
+
+    def _check_size(self, grown: int) -> None:
+        limit = self.config.max_state_bytes
+        if limit and grown > 0 and self.state_bytes + grown > limit:
+            raise Rejected(
+                "the action would make the room's state too big",
+                field="state",
+                expected=f"a state of at most {limit} bytes",
+                got=f"{self.state_bytes + grown} bytes",
+            )
 
     # -- commits -------------------------------------------------------------------------------
     def begin_commit(self) -> Batch | None:
@@ -373,5 +427,6 @@ class Room:
         self._inflight = None
         self._pending = _Pending()
         self.state = copy_value(self.committed)
+        self.state_bytes = json_size(self.state) if self._track_size else 0
         self.reconcile_presence(now_ms)
         return failed

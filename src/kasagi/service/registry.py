@@ -1,5 +1,11 @@
 """The rooms this process owns: opening (creating or loading) them, finding them, and the
-events that concern all of them (a session closing)."""
+events that concern all of them (a session closing).
+
+Also the process-wide limits: at most ``max_rooms`` rooms at once (``kasagi.error.full``), one
+action rate limiter shared by all rooms, and who may open a private room. A private room's
+member list is stored with the room inside its stored ``options`` (under the lobby-level key
+``members``, next to the room type's options), so every store keeps it without knowing of it.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +13,23 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, fail, inlineCallbacks, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from kasagi.core.access import PUBLIC, RoomAccess, split_open_options
 from kasagi.core.commands import OpenCommand
-from kasagi.core.errors import InvalidArgument, NoSuchRoom, Unavailable, describe
+from kasagi.core.errors import Full, InvalidArgument, NoSuchRoom, Unavailable, describe
 from kasagi.core.ops import apply_ops
+from kasagi.core.ratelimit import RateLimiter
 from kasagi.core.room import Room
 from kasagi.core.roomtypes import BUILTIN_TYPES, RoomType, make_room_type
 from kasagi.deadline import within
 from kasagi.service.runner import Publish, RoomRunner
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.interface import RoomExists, RoomStore, StoredRoom
+from kasagi.wire import OPEN_MEMBERS
 
 __all__ = ["RoomRegistry", "new_epoch", "wall_ms"]
 
@@ -38,6 +47,21 @@ def new_epoch(previous: int, now_ms: int) -> int:
     """A fresh epoch: above every earlier one of the room, and unique across restarts that
     lost the store (it is at least the wall clock in ms)."""
     return max(previous + 1, now_ms)
+
+
+def stored_options(type_options: Mapping[str, Any], access: RoomAccess) -> dict[str, Any]:
+    """The options stored with a room: the type's, plus the member list of a private room."""
+    options = dict(type_options)
+    members = access.to_wire()
+    if members is not None:
+        options[OPEN_MEMBERS] = members
+    return options
+
+
+def access_of_stored(options: Mapping[str, Any]) -> tuple[RoomAccess, dict[str, Any]]:
+    """Split stored options into the room's access and the type's options."""
+    members, type_options = split_open_options(options)
+    return (PUBLIC if members is None else RoomAccess.private(members)), type_options
 
 
 class RoomRegistry:
@@ -68,6 +92,7 @@ class RoomRegistry:
         self.runners: dict[str, RoomRunner] = {}
         self._last_epoch = 0
         self._opening: dict[str, list[Deferred[RoomRunner]]] = {}
+        self.limiter = RateLimiter(settings.action_rate, settings.action_burst)
 
     def runner(self, room: str) -> RoomRunner:
         """The live runner of ``room``; ``NoSuchRoom`` if this process does not serve it."""
@@ -78,21 +103,83 @@ class RoomRegistry:
             raise NoSuchRoom("the room is not open; call kasagi.lobby.open first", field="room", expected="an open room", got=describe(room))
         return runner
 
-    def open(self, cmd: OpenCommand) -> Deferred[dict[str, Any]]:
-        """Serve ``cmd.room``: already live, loaded from the store, or created."""
+    def open(self, cmd: OpenCommand, caller: str | None = None) -> Deferred[dict[str, Any]]:
+        """Serve ``cmd.room``: already live, loaded from the store, or created.
+
+        ``caller`` is the member asking (None: the service itself). A member list must
+        include the caller; a private room opens only for its members; an existing room keeps
+        the member list (or the absence of one) it was created with.
+        """
+        if cmd.access is not None and caller is not None and not cmd.access.admits(caller):
+            return fail(
+                InvalidArgument(
+                    "a private room's member list must include the member who opens it",
+                    field=f"options.{OPEN_MEMBERS}",
+                    expected="a list that includes the caller",
+                    got=f"a list without {caller}",
+                )
+            )
         d = self._runner_for(cmd)
 
         def info(runner: RoomRunner) -> dict[str, Any]:
-            if runner.room.type.name != cmd.type:
+            room = runner.room
+            if caller is not None:
+                room.access.check(caller)
+            if room.type.name != cmd.type:
                 raise InvalidArgument(
                     "the room exists with another type",
                     field="type",
-                    expected=runner.room.type.name,
+                    expected=room.type.name,
                     got=describe(cmd.type),
                 )
-            return {"room": cmd.room, "type": runner.room.type.name, "epoch": runner.room.epoch, "seq": runner.room.seq}
+            if cmd.access is not None and cmd.access != room.access:
+                raise InvalidArgument(
+                    "the room exists with another member list",
+                    field=f"options.{OPEN_MEMBERS}",
+                    expected=("the member list it was created with" if room.access.is_private else "none: it is public"),
+                    got=f"a list of {len(cmd.access.members or ())}",
+                )
+            reply: dict[str, Any] = {"room": cmd.room, "type": room.type.name, "epoch": room.epoch, "seq": room.seq}
+            if room.access.is_private:
+                reply[OPEN_MEMBERS] = room.access.to_wire()
+            return reply
 
         return d.addCallback(info)
+
+    def access(self, room: str) -> Deferred[dict[str, Any]]:
+        """Who may read ``room``: ``{"room", "exists", "members"}`` (members None: public).
+
+        Answered from the live room, or else from the store (any process can answer for any
+        room); fails with ``Unavailable`` when neither can say.
+        """
+
+        def reply(access: RoomAccess, exists: bool = True) -> dict[str, Any]:
+            return {"room": room, "exists": exists, OPEN_MEMBERS: access.to_wire()}
+
+        live = self.runners.get(room)
+        if live is not None:
+            return succeed(reply(live.room.access))
+        waiting = self._opening.get(room)
+        if waiting is not None:
+            d: Deferred[RoomRunner] = Deferred()
+            waiting.append(d)
+            return d.addCallbacks(lambda runner: reply(runner.room.access), lambda _: self._stored_access(room, reply))
+        return self._stored_access(room, reply)
+
+    def _stored_access(self, room: str, reply: Callable[..., dict[str, Any]]) -> Deferred[dict[str, Any]]:
+        d = within(maybeDeferred(self._store.load, room), self._settings.store_deadline, self._clock, "room load")
+
+        def answer(stored: StoredRoom | None) -> dict[str, Any]:
+            if stored is None:
+                return reply(PUBLIC, exists=False)
+            return reply(access_of_stored(stored.options)[0])
+
+        def unknown(failure: Failure) -> Failure:
+            why = failure.getErrorMessage()[:200]
+            error = Unavailable("the room store did not answer", field="store", expected="a loaded room", got=why)
+            return Failure(error)
+
+        return d.addCallbacks(answer, unknown)
 
     def _runner_for(self, cmd: OpenCommand) -> Deferred[RoomRunner]:
         live = self.runners.get(cmd.room)
@@ -103,6 +190,16 @@ class RoomRegistry:
         if waiting is not None:
             waiting.append(d)
             return d
+        limit = self._settings.max_rooms
+        if limit and len(self.runners) + len(self._opening) >= limit:
+            return fail(
+                Full(
+                    "this room service serves as many rooms as it may",
+                    field="rooms",
+                    expected=f"at most {limit} rooms per room-service process",
+                    got=f"{len(self.runners) + len(self._opening)} rooms",
+                )
+            )
         self._opening[cmd.room] = [d]
 
         def done(result: RoomRunner | Failure) -> None:
@@ -121,10 +218,13 @@ class RoomRegistry:
             raise Unavailable("the room store did not answer", field="store", expected="a loaded room", got=str(exc)[:200]) from None
         if stored is None:
             room_type = make_room_type(cmd.type, cmd.options, self._types)
-            room = Room(cmd.room, room_type, epoch=self._fresh_epoch(0), config=self._settings.room_config())
+            access = cmd.access or PUBLIC
+            epoch = self._fresh_epoch(0)
+            room = Room(cmd.room, room_type, epoch=epoch, config=self._settings.room_config(), access=access)
+            options = stored_options(room_type.options(), access)
             try:
                 yield within(
-                    maybeDeferred(self._store.create, cmd.room, room_type.name, room_type.options(), room.epoch, room.committed),
+                    maybeDeferred(self._store.create, cmd.room, room_type.name, options, room.epoch, room.committed),
                     deadline,
                     self._clock,
                     "room create",
@@ -145,6 +245,7 @@ class RoomRegistry:
             settings=self._settings,
             now_ms=self._now_ms,
             on_lost=self._lost,
+            limiter=self.limiter,
         )
         self.runners[cmd.room] = runner
         try:
@@ -166,7 +267,8 @@ class RoomRegistry:
 
     def _restore(self, stored: StoredRoom) -> Room:
         """Rebuild a room from snapshot + tail, exactly."""
-        room_type = make_room_type(stored.type, stored.options, self._types)
+        access, type_options = access_of_stored(stored.options)
+        room_type = make_room_type(stored.type, type_options, self._types)
         state = stored.snapshot
         for event in stored.tail:
             apply_ops(state, event["ops"])
@@ -178,6 +280,7 @@ class RoomRegistry:
             state=state,
             results=stored.results,
             config=self._settings.room_config(),
+            access=access,
         )
         room.history.extend(stored.tail, self._now_ms())
         return room
@@ -190,7 +293,7 @@ class RoomRegistry:
             return
         del self.runners[room]
         self.log.warn("room {room}: reloading from the store ({why})", room=room, why=failure.getErrorMessage())
-        cmd = OpenCommand(room, runner.room.type.name, runner.room.type.options())
+        cmd = OpenCommand(room, runner.room.type.name, runner.room.type.options(), runner.room.access)
         sessions = runner.room.sessions()
 
         def rejoin(new: RoomRunner) -> None:

@@ -7,6 +7,10 @@ is in flight at a time, which keeps seqs gap-free; actions arriving meanwhile wa
 next one. A failed or late store write rolls the room back and fails every caller it holds
 with ``kasagi.error.unavailable`` (retry with the same cseq is safe: the store's seq fence
 refuses a late write that would apply twice).
+
+Each member's actions pass a token bucket first (``action_rate`` per second, bursts of
+``action_burst``; one :class:`~kasagi.core.ratelimit.RateLimiter` per process, shared by its
+rooms): beyond it ``act`` is refused with ``kasagi.error.rate_limited`` and ``retry_after``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kasagi.core.commands import ActCommand, JoinCommand
-from kasagi.core.errors import Unavailable
+from kasagi.core.errors import RateLimited, Unavailable
+from kasagi.core.ratelimit import RateLimiter
 from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room
 from kasagi.deadline import DeadlineExceeded, within
 from kasagi.service.settings import ServiceSettings
@@ -48,8 +53,10 @@ class RoomRunner:
         settings: ServiceSettings,
         now_ms: Callable[[], int],
         on_lost: Callable[[RoomRunner, Failure], None] | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.room = room
+        self._limiter = limiter
         self._clock = clock
         self._store = store
         self._publish = publish
@@ -68,6 +75,7 @@ class RoomRunner:
         self.stopped = False
         #: Counters for metrics and tests.
         self.stats = {"events": 0, "actions": 0, "refused": 0, "failed_commits": 0, "catchups": 0, "snapshots": 0}
+        self.stats["rate_limited"] = 0
 
     # -- calls -------------------------------------------------------------------------------
     def join(self, member: str, session_id: str, cmd: JoinCommand) -> Deferred[dict[str, Any]]:
@@ -126,6 +134,7 @@ class RoomRunner:
     def act(self, member: str, cmd: ActCommand) -> Deferred[dict[str, int]]:
         """Apply an action; fires with ``{"seq", "cseq"}`` once it is durable."""
         self._check_live()
+        self._check_rate(member)
         try:
             outcome = self.room.act(member, cmd.cseq, cmd.action, cmd.args)
         except Exception:
@@ -139,6 +148,21 @@ class RoomRunner:
             self.stats["actions"] += 1
             self._schedule_commit()
         return d
+
+    def _check_rate(self, member: str) -> None:
+        limiter = self._limiter
+        if limiter is None:
+            return
+        wait = limiter.take(member, self._clock.seconds())
+        if wait > 0:
+            self.stats["rate_limited"] += 1
+            raise RateLimited(
+                "too many actions; retry later",
+                field="member",
+                expected=f"at most {limiter.rate:g} actions per second (bursts of {limiter.burst:g})",
+                got=member,
+                retry_after=round(wait, 3),
+            )
 
     def _check_live(self) -> None:
         if self.stopped:

@@ -41,6 +41,23 @@ class ServiceSettings:
     max_depth: int = 32
     max_nodes: int = 10_000
     max_string: int = 16_384
+    #: Actions per second each member may send (token bucket refill; 0: no limit) ...
+    action_rate: float = 200.0
+    #: ... and how many it may send at once (bucket size).
+    action_burst: float = 200.0
+    #: Most members a room holds (online or in their grace period; 0: no limit).
+    max_members: int = 1000
+    #: Most rooms one room-service process serves at once (0: no limit).
+    max_rooms: int = 10_000
+    #: Largest room state, in bytes of compact JSON (0: no limit).
+    max_state_bytes: int = 1_048_576
+
+    def __post_init__(self) -> None:
+        for name in ("action_rate", "max_members", "max_rooms", "max_state_bytes", "tick", "store_deadline"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"room service setting {name} must be >= 0")
+        if self.action_rate > 0 and self.action_burst < 1:
+            raise ValueError("room service setting action_burst must be >= 1")
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None) -> ServiceSettings:
@@ -63,6 +80,8 @@ class ServiceSettings:
             grace_ms=int(self.grace * 1000),
             history_events=self.history_events,
             history_min_age_ms=int(self.history_seconds * 1000),
+            max_members=self.max_members,
+            max_state_bytes=self.max_state_bytes,
         )
 
     def value_limits(self) -> ValueLimits:

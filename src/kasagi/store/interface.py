@@ -47,6 +47,8 @@ class StoredRoom:
 
     room: str
     type: str
+    #: The room's open options: its type's options, plus ``members`` for a private room
+    #: (stored as given; the registry splits them).
     options: dict[str, Any]
     epoch: int
     seq: int

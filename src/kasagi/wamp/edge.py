@@ -1,5 +1,16 @@
 """The WAMP edge: domain errors become ``ApplicationError`` here and nowhere else, and the
-member is taken from the router's caller disclosure, never from a payload."""
+member is taken from the router's caller disclosure, never from a payload.
+
+:func:`screen_invocation` answers two kinds of invocations before Autobahn dispatches them:
+
+- A caller can put a ``forward_for`` list in its CALL options, and Crossbar then discloses the
+  first entry of that list as the caller (meant for router-to-router links). Kasagi has no
+  such links, so an invocation with ``forward_for`` is a forgery: ``kasagi.error.not_authorized``.
+- Autobahn hands a callee the caller's keywords through ``txaio.as_future(fun, *args,
+  **kwargs)`` and ``maybeDeferred(f, ...)``: a keyword named ``self``, ``fun`` or ``f`` makes
+  that dispatch raise, and the call is never answered. No procedure takes such a keyword:
+  ``kasagi.error.invalid_argument``.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +18,31 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from autobahn.wamp import message
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallDetails
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from kasagi.core.errors import KasagiError, NotAuthorized
+from kasagi.core.errors import InvalidArgument, KasagiError, NotAuthorized, describe
 
-__all__ = ["caller_member", "caller_session", "to_application_error", "wamp_errors"]
+__all__ = [
+    "RESERVED_KEYWORDS",
+    "caller_member",
+    "caller_session",
+    "screen_invocation",
+    "to_application_error",
+    "wamp_errors",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _log = Logger()
 
 
 def to_application_error(error: KasagiError) -> ApplicationError:
-    return ApplicationError(error.uri, error.message, **error.details())
+    message = error.message if len(error.message) <= 512 else error.message[:509] + "..."
+    return ApplicationError(error.uri, message, **error.details())
 
 
 def _convert(failure: Failure) -> Failure:
@@ -68,3 +88,45 @@ def caller_session(details: CallDetails | None) -> str:
     if session is None:
         raise NotAuthorized("the router did not disclose the caller", field="caller", expected="a disclosed session", got="none")
     return str(session)
+
+
+#: Keyword names Autobahn's dispatch can't pass on (parameters of ``as_future``/``maybeDeferred``).
+RESERVED_KEYWORDS = frozenset({"self", "fun", "f"})
+
+
+def screen_invocation(msg: Any) -> message.Error | None:
+    """The error answering an invocation that must not reach a procedure, or None."""
+    if not isinstance(msg, message.Invocation):
+        return None
+    if msg.forward_for:
+        return _forged_caller(msg)
+    for key in msg.kwargs or {}:
+        if not isinstance(key, str) or key in RESERVED_KEYWORDS:
+            error = InvalidArgument(
+                "a keyword argument no procedure takes",
+                field=str(key)[:64],
+                expected="string keyword names other than " + ", ".join(sorted(RESERVED_KEYWORDS)),
+                got=describe(key),
+            )
+            return _error(msg, error)
+    return None
+
+
+def _error(msg: Any, error: KasagiError) -> message.Error:
+    kind = message.Invocation.MESSAGE_TYPE
+    return message.Error(kind, msg.request, error.uri, args=[error.message], kwargs=error.details())
+
+
+def _forged_caller(msg: Any) -> message.Error:
+    _log.warn(
+        "refused an invocation of {procedure} that claims to forward for {ff}",
+        procedure=msg.procedure,
+        ff=str(msg.forward_for)[:200],
+    )
+    error = NotAuthorized(
+        "calls forwarded for another member are not accepted",
+        field="forward_for",
+        expected="no forward_for",
+        got="a forward_for list",
+    )
+    return _error(msg, error)
