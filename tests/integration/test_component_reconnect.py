@@ -62,7 +62,7 @@ def test_a_component_rejoins_a_restarted_router_within_the_cap(tmp_path):
             component_transport("rs://localhost", unix_path=str((tmp_path / "node" / "backend.sock").resolve()))
         ],
         realm="kasagi",
-        authentication={"ticket": {"authid": "kasagi_backend", "ticket": env["KASAGI_BACKEND_SECRET"]}},
+        authentication={"wampcra": {"authid": "kasagi_backend", "secret": env["KASAGI_BACKEND_SECRET"]}},
     )
     component.on("join", lambda session, details: joins.append(reactor.seconds()))
     component.on("leave", lambda session, details: leaves.append(reactor.seconds()))
