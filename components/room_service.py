@@ -31,7 +31,7 @@ from kasagi.deadline import within
 from kasagi.service.beacon import HeadBeacon
 from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.settings import ServiceSettings
-from kasagi.store.factory import open_store
+from kasagi.store.factory import describe_store, open_store
 from kasagi.wamp import caller_member, caller_session, screen_invocation, wamp_errors
 
 __all__ = ["RoomService"]
@@ -73,9 +73,21 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
 
         extra = self.config.extra or {}
         settings = ServiceSettings.from_mapping(extra.get("service"))
-        store = yield open_store(
-            settings.store, reactor, history_events=settings.history_events, results_per_member=settings.results_per_member
-        )
+        try:
+            store = yield open_store(
+                settings.store,
+                reactor,
+                limits=settings.store_limits(),
+                data_dir=settings.data_dir,
+                deadline=settings.store_deadline,
+            )
+        except Exception as exc:
+            # A store that is not ours (or damaged) is left untouched; say so plainly.
+            self.log.critical(
+                "room service NOT started: store {store} refused: {why}", store=describe_store(settings.store), why=exc
+            )
+            raise
+        self._store = store
         self._clock = reactor
         self._settings = settings
         self._limits = settings.value_limits()
@@ -114,6 +126,9 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         beacon = getattr(self, "beacon", None)
         if beacon is not None:
             beacon.stop()
+        store = getattr(self, "_store", None)
+        if store is not None:
+            store.close().addErrback(lambda f: self.log.failure("closing the room store", f))
         self.disconnect()
 
     # -- wiring --------------------------------------------------------------------------------

@@ -54,6 +54,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("kasagi up: --ping-interval and --ping-timeout must be > 0", file=sys.stderr)
         return 2
     options = node_options(args, secure=args.secure or bool(os.environ.get("KASAGI_SECRET")))
+    problem = _store_problem(options)
+    if problem is not None:
+        print(f"kasagi up: the room store can't be used: {problem}", file=sys.stderr)
+        return 2
     cbdir = write_node_dir(options)
     env = node_environment(os.environ)
     mode = "secure (signed tickets)" if options.secure else "DEV MODE (any authid accepted; do not expose)"
@@ -61,6 +65,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     cmd = crossbar_command(cbdir, args.loglevel)
     os.execve(cmd[0], cmd, env)
     return 0  # not reached
+
+
+def _store_problem(options: NodeOptions) -> str | None:
+    """Refuse to start on a data file that is not a Kasagi room store (it is left untouched)."""
+    from kasagi.store.factory import sqlite_path
+    from kasagi.store.sqlite import check_file
+
+    path = sqlite_path(str(options.service.get("store", "sqlite")), options.data_dir)
+    return check_file(path) if path is not None else None
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -83,7 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8080)
     up.add_argument("--host", default="", help="interface to listen on (default: all)")
     up.add_argument("--data-dir", default="data", help="where the node keeps its files and rooms")
-    up.add_argument("--store", default=None, help="memory | sqlite (default, in --data-dir) | redis://host:port/db")
+    up.add_argument(
+        "--store",
+        default=None,
+        help="where rooms are kept: sqlite (default: <data-dir>/rooms.sqlite3, durable), sqlite:PATH, "
+        "redis://host:port/db (Redis with appendonly yes), or memory (lost on exit)",
+    )
     up.add_argument("--tick", type=float, default=None, help="seconds between a busy room's events (0: every action)")
     up.add_argument("--hash-every", type=int, default=None, help="put the state hash in every K-th event")
     up.add_argument("--grace", type=float, default=None, help="presence grace period, seconds")

@@ -44,10 +44,13 @@ class NodeOptions:
     port: int = 8080
     host: str = ""
     data_dir: Path = Path("data")
-    #: Room service settings (see :class:`kasagi.service.settings.ServiceSettings`).
+    #: Room service settings (see :class:`kasagi.service.settings.ServiceSettings`); the
+    #: store defaults to ``sqlite`` in ``data_dir``.
     service: Mapping[str, Any] = field(default_factory=dict)
     #: ``router``: the room service runs inside the router worker (fastest, the default);
     #: ``process``: in its own container worker process, connected over the backend socket.
+    #: If any worker dies, Crossbar stops the whole node (``shutdown_on_worker_exit``), so a
+    #: supervisor (or a test) starts it again as a whole.
     component: str = "router"
     loglevel: str = "info"
     secure: bool = False
@@ -86,7 +89,11 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
             transport["endpoint"]["path"] = str(data_dir / "backend.sock")
     components = router["components"]
     rooms = next(c for c in components if c["id"] == "rooms")
-    rooms["extra"]["service"] = dict(options.service)
+    service = dict(options.service)
+    # The embedded store lives in the data directory unless the options say otherwise.
+    service.setdefault("store", "sqlite")
+    service["data_dir"] = str(data_dir)
+    rooms["extra"]["service"] = service
     auth = next(c for c in components if c["id"] == "authenticator")
     auth["extra"]["secure"] = options.secure
     if options.component == "process":

@@ -14,21 +14,21 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, inlineCallbacks, maybeDeferred, succeed
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kasagi.core.access import PUBLIC, RoomAccess, split_open_options
 from kasagi.core.commands import OpenCommand
-from kasagi.core.errors import Full, InvalidArgument, NoSuchRoom, Unavailable, describe
-from kasagi.core.ops import apply_ops
+from kasagi.core.errors import Full, InvalidArgument, NoSuchRoom, RoomDamaged, Unavailable, describe
 from kasagi.core.ratelimit import RateLimiter
 from kasagi.core.room import Room
 from kasagi.core.roomtypes import BUILTIN_TYPES, RoomType, make_room_type
 from kasagi.deadline import within
+from kasagi.service.restore import rebuild
 from kasagi.service.runner import Publish, RoomRunner
 from kasagi.service.settings import ServiceSettings
-from kasagi.store.interface import RoomExists, RoomStore, StoredRoom
+from kasagi.store.interface import CorruptRoom, RoomExists, RoomStore, StoredRoom
 from kasagi.wire import OPEN_MEMBERS
 
 __all__ = ["RoomRegistry", "new_epoch", "wall_ms"]
@@ -93,6 +93,8 @@ class RoomRegistry:
         self._last_epoch = 0
         self._opening: dict[str, list[Deferred[RoomRunner]]] = {}
         self.limiter = RateLimiter(settings.action_rate, settings.action_burst)
+        self._reload_timers: dict[str, IDelayedCall] = {}
+        self._stopped = False
 
     def runner(self, room: str) -> RoomRunner:
         """The live runner of ``room``; ``NoSuchRoom`` if this process does not serve it."""
@@ -211,32 +213,110 @@ class RoomRegistry:
 
     @inlineCallbacks
     def _load_or_create(self, cmd: OpenCommand):  # type: ignore[no-untyped-def]
-        deadline = self._settings.store_deadline
+        room = yield self._load_room(cmd)
+        runner = self._start_runner(room)
         try:
-            stored = yield within(maybeDeferred(self._store.load, cmd.room), deadline, self._clock, "room load")
+            yield maybeDeferred(self._expose, cmd.room)
+        except Exception:
+            del self.runners[cmd.room]
+            runner.stop()
+            raise
+        runner.begin()
+        self.log.info("room {room} open ({type}, epoch {epoch}, seq {seq})", room=cmd.room, type=room.type.name, epoch=room.epoch, seq=room.seq)
+        return runner
+
+    @inlineCallbacks
+    def _load_room(self, cmd: OpenCommand):  # type: ignore[no-untyped-def]
+        """The room as stored (rebuilt), or a new one stored now."""
+        deadline, load_deadline = self._settings.store_deadline, self._settings.load_deadline
+        try:
+            stored = yield within(maybeDeferred(self._store.load, cmd.room), load_deadline, self._clock, "room load")
+        except CorruptRoom as exc:
+            raise self._damaged(exc) from None
         except Exception as exc:
             raise Unavailable("the room store did not answer", field="store", expected="a loaded room", got=str(exc)[:200]) from None
-        if stored is None:
-            room_type = make_room_type(cmd.type, cmd.options, self._types)
-            access = cmd.access or PUBLIC
-            epoch = self._fresh_epoch(0)
-            room = Room(cmd.room, room_type, epoch=epoch, config=self._settings.room_config(), access=access)
-            options = stored_options(room_type.options(), access)
+        if stored is not None:
+            room = yield self._rebuild(stored)
+            return room
+        room_type = make_room_type(cmd.type, cmd.options, self._types)
+        access = cmd.access or PUBLIC
+        room = Room(cmd.room, room_type, epoch=self._fresh_epoch(0), config=self._settings.room_config(), access=access)
+        options = stored_options(room_type.options(), access)
+        try:
+            yield within(
+                maybeDeferred(self._store.create, cmd.room, room_type.name, options, room.epoch, room.committed),
+                deadline,
+                self._clock,
+                "room create",
+            )
+        except RoomExists:
+            # Another worker created it meanwhile (or something is stored under its name).
+            try:
+                stored = yield within(maybeDeferred(self._store.load, cmd.room), load_deadline, self._clock, "room load")
+            except CorruptRoom as exc:
+                raise self._damaged(exc) from None
+            if stored is None:
+                raise Unavailable(
+                    "the room is being created; retry", field="store", expected="a stored room", got="none"
+                ) from None
+            room = yield self._rebuild(stored)
+        except Exception as exc:
+            raise Unavailable("the room store did not answer", field="store", expected="a created room", got=str(exc)[:200]) from None
+        return room
+
+    @inlineCallbacks
+    def _rebuild(self, stored: StoredRoom):  # type: ignore[no-untyped-def]
+        """Snapshot + tail, exactly; a new epoch when history is not intact."""
+        try:
+            rebuilt = rebuild(stored, config=self._settings.room_config(), now_ms=self._now_ms(), types=self._types)
+        except CorruptRoom as exc:
+            raise self._damaged(exc) from None
+        room = rebuilt.room
+        if rebuilt.lost is not None:
+            epoch = self._fresh_epoch(stored.epoch)
+            self.log.warn(
+                "room {room}: history not intact ({why}); continuing from seq {seq} in a new epoch {epoch}",
+                room=stored.room,
+                why=rebuilt.lost,
+                seq=room.seq,
+                epoch=epoch,
+            )
             try:
                 yield within(
-                    maybeDeferred(self._store.create, cmd.room, room_type.name, options, room.epoch, room.committed),
-                    deadline,
+                    maybeDeferred(self._store.set_epoch, stored.room, stored.epoch, epoch, room.seq, room.committed),
+                    self._settings.store_deadline,
                     self._clock,
-                    "room create",
+                    "new epoch",
                 )
-            except RoomExists:
-                # Another worker created it meanwhile: load what it stored.
-                stored = yield within(maybeDeferred(self._store.load, cmd.room), deadline, self._clock, "room load")
-                room = self._restore(stored)
-            except Exception as exc:
-                raise Unavailable("the room store did not answer", field="store", expected="a created room", got=str(exc)[:200]) from None
-        else:
-            room = self._restore(stored)
+            except Exception as exc:  # noqa: BLE001 -- any store failure means: not now
+                why = str(exc)[:200]
+                raise Unavailable(
+                    "the room store did not answer", field="store", expected="a new epoch", got=why
+                ) from None
+            room.epoch = epoch
+            room.history.clear()
+        return room
+
+    def _fresh_epoch(self, previous: int) -> int:
+        """A new epoch, also distinct from every other epoch this process made, so a ``since``
+        taken from another room never matches this one's."""
+        self._last_epoch = max(new_epoch(previous, self._now_ms()), self._last_epoch + 1)
+        return self._last_epoch
+
+    def _damaged(self, exc: CorruptRoom) -> RoomDamaged:
+        self.log.error(
+            "room {room} can't be loaded: {problem} (its stored data is left as it is)",
+            room=exc.room,
+            problem=exc.problem,
+        )
+        return RoomDamaged(
+            f"room {exc.room} can't be loaded: its stored data is damaged ({exc.problem[:200]})",
+            field="store",
+            expected="a valid stored room",
+            got=exc.problem[:200],
+        )
+
+    def _start_runner(self, room: Room) -> RoomRunner:
         runner = RoomRunner(
             room,
             clock=self._clock,
@@ -247,64 +327,65 @@ class RoomRegistry:
             on_lost=self._lost,
             limiter=self.limiter,
         )
-        self.runners[cmd.room] = runner
-        try:
-            yield maybeDeferred(self._expose, cmd.room)
-        except Exception:
-            del self.runners[cmd.room]
-            runner.stop()
-            raise
-        room.reconcile_presence(self._now_ms())
-        runner._after_change()
-        self.log.info("room {room} open ({type}, epoch {epoch}, seq {seq})", room=cmd.room, type=room.type.name, epoch=room.epoch, seq=room.seq)
+        self.runners[room.room_id] = runner
         return runner
 
-    def _fresh_epoch(self, previous: int) -> int:
-        """A new epoch, also distinct from every other epoch this process made, so a ``since``
-        taken from another room never matches this one's."""
-        self._last_epoch = max(new_epoch(previous, self._now_ms()), self._last_epoch + 1)
-        return self._last_epoch
-
-    def _restore(self, stored: StoredRoom) -> Room:
-        """Rebuild a room from snapshot + tail, exactly."""
-        access, type_options = access_of_stored(stored.options)
-        room_type = make_room_type(stored.type, type_options, self._types)
-        state = stored.snapshot
-        for event in stored.tail:
-            apply_ops(state, event["ops"])
-        room = Room(
-            stored.room,
-            room_type,
-            epoch=stored.epoch,
-            seq=stored.seq,
-            state=state,
-            results=stored.results,
-            config=self._settings.room_config(),
-            access=access,
-        )
-        room.history.extend(stored.tail, self._now_ms())
-        return room
-
     def _lost(self, runner: RoomRunner, failure: Failure) -> None:
-        """A runner found its copy stale (or a write undetermined): drop it and reload the
-        room from the store, which alone knows what was written."""
+        """A runner found its copy stale, or a write undetermined: only the store knows what
+        was written. The copy stays reachable for joins (its committed state is still
+        true) while acts fail fast, and the room is reloaded -- retried with backoff until
+        the store answers."""
         room = runner.room.room_id
         if self.runners.get(room) is not runner:
             return
-        del self.runners[room]
+        runner.suspend()
         self.log.warn("room {room}: reloading from the store ({why})", room=room, why=failure.getErrorMessage())
-        cmd = OpenCommand(room, runner.room.type.name, runner.room.type.options(), runner.room.access)
-        sessions = runner.room.sessions()
+        self._reload(runner, 0)
 
-        def rejoin(new: RoomRunner) -> None:
+    def _reload(self, old: RoomRunner, attempt: int) -> None:
+        room = old.room.room_id
+        self._reload_timers.pop(room, None)
+        if self.runners.get(room) is not old or self._stopped:
+            return
+        cmd = OpenCommand(room, old.room.type.name, old.room.type.options(), old.room.access)
+
+        def swap(new_room: Room) -> None:
+            if self.runners.get(room) is not old or self._stopped:
+                return
+            sessions = old.room.sessions()
+            old.stop()
+            new = self._start_runner(new_room)
             new.adopt_sessions(sessions)
+            new.begin()
+            self.log.info(
+                "room {room} reloaded (epoch {epoch}, seq {seq})", room=room, epoch=new_room.epoch, seq=new_room.seq
+            )
 
-        def give_up(f: Failure) -> None:
-            self.log.warn("room {room}: reload failed ({why}); it is closed until opened again", room=room, why=f.getErrorMessage())
-            if self._withdraw is not None:
-                maybeDeferred(self._withdraw, room).addErrback(lambda e: self.log.failure("withdraw {room}", e, room=room))
+        def retry(f: Failure) -> None:
+            if f.check(RoomDamaged):
+                self.log.error("room {room}: closed until repaired", room=room)
+                self._close(old)
+                return
+            delay = min(5.0, 0.2 * 2 ** min(attempt, 5))
+            self.log.warn(
+                "room {room}: reload failed ({why}); retrying in {delay:.1f} s",
+                room=room,
+                why=f.getErrorMessage(),
+                delay=delay,
+            )
+            self._reload_timers[room] = self._clock.callLater(delay, self._reload, old, attempt + 1)
 
-        self._runner_for(cmd).addCallbacks(rejoin, give_up)
+        self._load_room(cmd).addCallbacks(swap, retry).addErrback(
+            lambda f: self.log.failure("room {room}: reload bookkeeping failed", f, room=room)
+        )
+
+    def _close(self, runner: RoomRunner) -> None:
+        room = runner.room.room_id
+        if self.runners.get(room) is runner:
+            del self.runners[room]
+        runner.stop()
+        if self._withdraw is not None:
+            maybeDeferred(self._withdraw, room).addErrback(lambda e: self.log.failure("withdraw {room}", e, room=room))
 
     def session_closed(self, session_id: str) -> None:
         """A WAMP session ended: every room it joined marks it gone."""
@@ -312,6 +393,11 @@ class RoomRegistry:
             runner.session_closed(session_id)
 
     def stop(self) -> None:
+        self._stopped = True
+        for timer in self._reload_timers.values():
+            if timer.active():
+                timer.cancel()
+        self._reload_timers.clear()
         for runner in self.runners.values():
             runner.stop()
 

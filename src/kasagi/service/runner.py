@@ -8,6 +8,12 @@ next one. A failed or late store write rolls the room back and fails every calle
 with ``kasagi.error.unavailable`` (retry with the same cseq is safe: the store's seq fence
 refuses a late write that would apply twice).
 
+When the store is failing, the room degrades instead of queueing: after two failed writes in
+a row, actions are refused at once (``unavailable``) until a backoff (50 ms doubling, at most
+the store deadline) lets the next commit probe the store again. A write that outlived its
+deadline *suspends* the room: joins and leaves are still served from the committed state,
+acts fail fast, and the registry reloads the room from the store when it answers.
+
 Each member's actions pass a token bucket first (``action_rate`` per second, bursts of
 ``action_burst``; one :class:`~kasagi.core.ratelimit.RateLimiter` per process, shared by its
 rooms): beyond it ``act`` is refused with ``kasagi.error.rate_limited`` and ``retry_after``.
@@ -73,6 +79,11 @@ class RoomRunner:
         #: When the last event was published (clock seconds); the head beacon reads it.
         self.last_published = clock.seconds()
         self.stopped = False
+        #: Serving joins from the committed state only, while the registry reloads the room.
+        self.suspended = False
+        #: Consecutive failed commits, and when the next one may probe the store.
+        self._failures = 0
+        self._retry_at = 0.0
         #: Counters for metrics and tests.
         self.stats = {"events": 0, "actions": 0, "refused": 0, "failed_commits": 0, "catchups": 0, "snapshots": 0}
         self.stats["rate_limited"] = 0
@@ -84,7 +95,9 @@ class RoomRunner:
         reply = self.room.join(member, session_id, cmd.since, self._now_ms())
         self._after_change()
         since = cmd.since
-        if "state" in reply and since is not None and since.epoch == self.room.epoch and since.seq < self.room.seq:
+        store_ok = not self.suspended and not self._store_failing()
+        behind = since is not None and since.epoch == self.room.epoch and since.seq < self.room.seq
+        if store_ok and "state" in reply and behind and since is not None:
             # Memory no longer holds the gap: the store's history may.
             return self._catch_up_from_store(member, since.seq, reply)
         self._count_reply(reply)
@@ -134,6 +147,13 @@ class RoomRunner:
     def act(self, member: str, cmd: ActCommand) -> Deferred[dict[str, int]]:
         """Apply an action; fires with ``{"seq", "cseq"}`` once it is durable."""
         self._check_live()
+        if (self.suspended or self._store_failing()) and self.room.results.get(member, {}).get(cmd.cseq) is None:
+            raise Unavailable(
+                "the room's store is not answering; retry with the same cseq",
+                field="store",
+                expected="a reachable store",
+                got="suspended" if self.suspended else f"{self._failures} failed writes",
+            )
         self._check_rate(member)
         try:
             outcome = self.room.act(member, cmd.cseq, cmd.action, cmd.args)
@@ -148,6 +168,9 @@ class RoomRunner:
             self.stats["actions"] += 1
             self._schedule_commit()
         return d
+
+    def _store_failing(self) -> bool:
+        return self._failures > 0 and self._clock.seconds() < self._retry_at
 
     def _check_rate(self, member: str) -> None:
         limiter = self._limiter
@@ -174,9 +197,12 @@ class RoomRunner:
         self._schedule_expiry()
 
     def _schedule_commit(self) -> None:
-        if self._committing or self._commit_timer is not None or not self.room.has_pending or self.stopped:
+        if self._committing or self._commit_timer is not None or not self.room.has_pending:
             return
-        delay = max(0.0, self._last_commit + self._settings.tick - self._clock.seconds())
+        if self.stopped or self.suspended:
+            return
+        now = self._clock.seconds()
+        delay = max(0.0, self._last_commit + self._settings.tick - now, self._retry_at - now if self._failures else 0.0)
         self._commit_timer = self._clock.callLater(delay, self._commit)
 
     def _commit(self) -> None:
@@ -192,6 +218,7 @@ class RoomRunner:
 
     def _committed(self, _: object, batch: Batch) -> None:
         self._committing = False
+        self._failures = 0
         self.room.commit_succeeded(batch, self._now_ms())
         self.stats["events"] += 1
         self.last_published = self._clock.seconds()
@@ -219,16 +246,21 @@ class RoomRunner:
         for key in failed:
             for d in self._waiters.pop(key, []):
                 d.errback(Failure(error))
-        if failure.check(StaleEpoch, SeqConflict) and self._on_lost is not None:
-            # Another owner wrote (or a late write of ours landed): this copy is stale.
-            self.stop()
+        if self.stopped or self.suspended:
+            return
+        if failure.check(StaleEpoch, SeqConflict, DeadlineExceeded) and self._on_lost is not None:
+            # Another owner wrote, a late write of ours landed, or ours may still land: only
+            # a reload from the store knows. Until then joins are served, acts refused.
+            self.suspend()
             self._on_lost(self, failure)
             return
-        if failure.check(DeadlineExceeded) and self._on_lost is not None:
-            # The write may still land later; only a reload from the store knows.
-            self.stop()
-            self._on_lost(self, failure)
-            return
+        self._failures += 1
+        # One failure may be a blip: the next tick tries again. From the second in a row on,
+        # back off (and refuse acts meanwhile) so a dead store is not hammered every tick.
+        backoff = 0.0
+        if self._failures >= 2:
+            backoff = min(self._settings.store_deadline, 0.05 * 2 ** min(self._failures - 2, 8))
+        self._retry_at = self._clock.seconds() + backoff
         self._after_change()
 
     def _maybe_snapshot(self) -> None:
@@ -247,7 +279,7 @@ class RoomRunner:
 
     # -- presence expiry -----------------------------------------------------------------------
     def _schedule_expiry(self) -> None:
-        if self.stopped:
+        if self.stopped or self.suspended:
             return
         when = self.room.next_expiry()
         if self._expiry_timer is not None and self._expiry_timer.active():
@@ -264,6 +296,31 @@ class RoomRunner:
         self._after_change()
 
     # -- life ------------------------------------------------------------------------------------
+    def begin(self) -> None:
+        """Start serving a freshly loaded room: presence follows the live sessions."""
+        self.room.reconcile_presence(self._now_ms())
+        self._after_change()
+
+    def suspend(self) -> None:
+        """Stop writing (acts fail fast) but keep serving joins from the committed state."""
+        if self.suspended or self.stopped:
+            return
+        self.suspended = True
+        for timer in (self._commit_timer, self._expiry_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._commit_timer = self._expiry_timer = None
+        waiters, self._waiters = self._waiters, {}
+        error = Unavailable(
+            "the room is reloading from its store; retry with the same cseq",
+            field="store",
+            expected="a confirmed write",
+            got="undetermined",
+        )
+        for ds in waiters.values():
+            for d in ds:
+                d.errback(Failure(error))
+
     def stop(self) -> None:
         """Stop serving: cancel timers and fail every waiting caller (retryable)."""
         self.stopped = True
