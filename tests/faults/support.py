@@ -148,21 +148,31 @@ def settle_and_check(
     checker = yield KasagiClient.connect(url, "checker", options=client_options())
     try:
         view = yield checker.join(room, room_type)
+        everyone = {**handles, "checker": view}
+        # Read the room, then wait for every client to reach what was read; if the room moved
+        # on meanwhile (a presence change, a reconnection), read it again.
         for _ in range(20):
             snap = yield checker.call(f"kasagi.room.{room}.join", None)
             full = yield checker.call(f"kasagi.room.{room}.join", {"epoch": snap["epoch"], "seq": 0})
-            if full["seq"] == snap["seq"]:
+            if full["seq"] != snap["seq"]:
+                continue
+            assert "events" in full, "the room's history from seq 1 is no longer held (raise history_events)"
+            final, epoch = full["seq"], full["epoch"]
+            try:
+                yield until(
+                    lambda final=final, epoch=epoch: all(
+                        h.epoch == epoch and h.seq >= final and h.in_sync for h in everyone.values()
+                    ),
+                    timeout,
+                    what=f"every client at seq {final}",
+                )
+            except AssertionError as exc:
+                where = {label: (h.epoch, h.seq, h.in_sync, h.stats) for label, h in everyone.items()}
+                raise AssertionError(f"{exc}: room at ({epoch}, {final}); clients {where}") from None
+            if all(h.seq == final for h in everyone.values()):
                 break
         else:
             raise AssertionError("the room kept changing while it was read")
-        assert "events" in full, "the room's history from seq 1 is no longer held (raise history_events)"
-        final = full["seq"]
-        everyone = {**handles, "checker": view}
-        yield until(
-            lambda: all(h.seq == final and h.epoch == full["epoch"] for h in everyone.values()),
-            timeout,
-            what=f"every client at seq {final}",
-        )
         initial = make_room_type(room_type, {}).initial_state()
         initial.setdefault("members", {})
         report: Report = check(
