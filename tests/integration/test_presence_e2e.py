@@ -16,7 +16,7 @@ from kasagi.client import KasagiClient
 from kasagi.node import NodeProcess
 from tests.conftest import start_node
 from tests.faults.proxy import FaultProxy
-from tests.faults.support import client_options, until
+from tests.faults.support import Figures, client_options, until
 
 pytestmark = pytest.mark.node
 
@@ -112,7 +112,7 @@ def test_a_client_that_stops_answering_pings_is_dropped_within_the_bound(presenc
         start = reactor.seconds()
         yield until(lambda: (_member(rb, "alice") or {}).get("online") is False, 2 * PING + 3.0, what="alice offline")
         took = reactor.seconds() - start
-        print(f'\nFIGURES {{"row": "heartbeat {PING:g} s / {PING:g} s", "offline_after_s": {took:.3f}}}')
+        Figures(f"heartbeat {PING:g} s / {PING:g} s: silent client marked offline", {"offline_after_s": took}).emit()
         assert took <= 2 * PING + 1.0
     finally:
         proxy.stop()
@@ -141,7 +141,7 @@ def test_connections_opened_and_closed_in_a_tight_loop_leave_the_room_unaffected
         yield until(lambda: (_member(rb, "mallory") or {}).get("online") is False, 5.0, what="mallory offline")
         yield until(lambda: rb.seq >= acks[-1]["seq"], 5.0)
         growth = (_rss(presence_node) - rss_before) / 2**20
-        print(f"\nFIGURES {{\"row\": \"connect/join/close x150\", \"node_rss_growth_mib\": {growth:.1f}}}")
+        Figures("connect/join/close x150 (half without goodbye)", {"node_rss_growth_mib": growth}).emit()
         fresh = yield KasagiClient.connect(presence_node.url, "carol", options=client_options())
         rc = yield fresh.join("p_churn")
         yield until(lambda: rc.seq == rb.seq and "carol" in rb.state["members"], 5.0)
