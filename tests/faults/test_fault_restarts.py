@@ -133,9 +133,12 @@ def test_room_service_killed_with_an_action_in_flight(tmp_path: Path):
     node = yield threads.deferToThread(start_node, tmp_path, service=SERVICE, component="process")
     history = History(now=reactor.seconds)
     room = "row7_inflight"
-    alice = yield KasagiClient.connect(node.url, "alice", options=client_options(**RESTART_OPTIONS))
-    bob = yield KasagiClient.connect(node.url, "bob", options=client_options(**RESTART_OPTIONS))
+    clients: list[KasagiClient] = []
     try:
+        alice = yield KasagiClient.connect(node.url, "alice", options=client_options(**RESTART_OPTIONS))
+        clients.append(alice)
+        bob = yield KasagiClient.connect(node.url, "bob", options=client_options(**RESTART_OPTIONS))
+        clients.append(bob)
         ra = yield alice.join(room, "doc")
         rb = yield bob.join(room, "doc")
         history.track("alice", ra)
@@ -185,6 +188,6 @@ def test_room_service_killed_with_an_action_in_flight(tmp_path: Path):
         assert first["seq"] == again["seq"]
         assert not report.duplicates
     finally:
-        yield alice.close()
-        yield bob.close()
+        for c in clients:
+            yield c.close()
         node.kill()

@@ -54,7 +54,6 @@ def test_a_component_rejoins_a_restarted_router_within_the_cap(tmp_path):
     env = {**os.environ, "KASAGI_BACKEND_SECRET": secrets.token_urlsafe(24)}
     port = free_port()
     options = NodeOptions(port=port, data_dir=tmp_path / "node", loglevel="warn", service={"store": "memory"})
-    node = NodeProcess(options, env=env).start()
     joins: list[float] = []
     leaves: list[float] = []
     component = Component(
@@ -66,8 +65,11 @@ def test_a_component_rejoins_a_restarted_router_within_the_cap(tmp_path):
     )
     component.on("join", lambda session, details: joins.append(reactor.seconds()))
     component.on("leave", lambda session, details: leaves.append(reactor.seconds()))
-    done = component.start(reactor)
+    node = NodeProcess(options, env=env)
+    done = None
     try:
+        node.start()
+        done = component.start(reactor)
         yield until(lambda: len(joins) == 1, 20.0, what="first join")
         node.kill()
         yield until(lambda: len(leaves) == 1, 10.0, what="the component noticing")
@@ -89,6 +91,7 @@ def test_a_component_rejoins_a_restarted_router_within_the_cap(tmp_path):
         ).emit()
         assert joins[1] - restarted <= (ready - restarted) + RECONNECT_CAP + 2.0
     finally:
-        component.stop()
-        done.addErrback(lambda _: None)
+        if done is not None:
+            component.stop()
+            done.addErrback(lambda _: None)
         node.kill()

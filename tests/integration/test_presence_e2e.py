@@ -106,7 +106,11 @@ def test_a_client_that_stops_answering_pings_is_dropped_within_the_bound(presenc
     """A client that never answers the router's pings (a silent partition) is closed and marked offline within interval
     + timeout + 1 s."""
     proxy = FaultProxy(reactor, "127.0.0.1", presence_node.options.port).start()
-    a, b, _, rb = yield _pair(proxy.url(), presence_node.url, "p_ping", ping_interval=0)
+    try:
+        a, b, _, rb = yield _pair(proxy.url(), presence_node.url, "p_ping", ping_interval=0)
+    except BaseException:
+        proxy.stop()
+        raise
     try:
         proxy.partition()
         start = reactor.seconds()
