@@ -189,3 +189,37 @@ def test_since_from_another_room_or_the_future_gets_a_snapshot(presence_node: No
         assert info.value.error == "kasagi.error.invalid_argument"
     finally:
         yield a.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_restarted_node_marks_vanished_sessions_offline(tmp_path):
+    """After the node restarts on its stored rooms, a member whose client never came back is marked offline with a
+    fresh grace and removed after it, while a member whose client reconnects is online again with its player."""
+    from twisted.internet import threads
+
+    node = yield threads.deferToThread(start_node, tmp_path, service={"store": "sqlite", "tick": 0.02, "grace": GRACE})
+    clients = []
+    try:
+        a = yield KasagiClient.connect(node.url, "alice", options=client_options(reconnect=False))
+        clients.append(a)
+        b = yield KasagiClient.connect(node.url, "bob", options=client_options(connect_timeout=30.0))
+        clients.append(b)
+        yield a.join("p_restart")
+        rb = yield b.join("p_restart")
+        yield until(lambda: {"alice", "bob"} <= set(rb.state["players"]), 10.0, what="both players")
+        bob_player = dict(rb.state["players"]["bob"])
+        node.kill()
+        yield a.close()  # alice's client is gone for good
+        node = NodeProcess(node.options, env=node.env)
+        yield threads.deferToThread(node.start, 120.0)
+        yield until(lambda: rb.in_sync and (_member(rb, "bob") or {}).get("online") is True, 15.0, what="bob back")
+        yield until(lambda: (_member(rb, "alice") or {}).get("online") is False, 5.0, what="alice offline")
+        alice = _member(rb, "alice")
+        assert alice["until"] - alice["since"] == int(GRACE * 1000)
+        assert rb.state["players"]["bob"] == bob_player
+        yield until(lambda: "alice" not in rb.state["players"], GRACE + 5.0, what="alice removed")
+        assert _member(rb, "alice") is None and "bob" in rb.state["players"]
+    finally:
+        for c in clients:
+            yield c.close()
+        node.kill()
