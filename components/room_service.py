@@ -21,12 +21,14 @@ from typing import Any
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp import auth
 from autobahn.wamp.types import CallDetails, PublishOptions, RegisterOptions
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import inlineCallbacks, succeed
 from twisted.logger import Logger
 
 from kasagi import wire
 from kasagi.core.commands import ActCommand, JoinCommand, LeaveCommand, OpenCommand, parse_room_id
 from kasagi.core.errors import InvalidArgument, NoSuchRoom
+from kasagi.deadline import within
+from kasagi.service.beacon import HeadBeacon
 from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import describe_store, open_store
@@ -34,6 +36,10 @@ from kasagi.wamp import caller_member, caller_session, screen_invocation, wamp_e
 from kasagi.wamp.refusals import counting_refusals
 
 __all__ = ["RoomService"]
+
+#: Seconds a registration or subscription with the router may take (an Autobahn request in
+#: flight when the transport drops never completes by itself).
+WAMP_DEADLINE = 10.0
 
 
 class RoomService(ApplicationSession):  # type: ignore[misc]
@@ -83,9 +89,11 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
             )
             raise
         self._store = store
+        self._clock = reactor
         self._settings = settings
         self._limits = settings.value_limits()
         self._rooms_exposed: set[str] = set()
+        self._registered: set[str] = set()
         self._publish_options = PublishOptions(acknowledge=False)
         #: topic -> options of a private room (its members only).
         self._private_publish: dict[str, PublishOptions] = {}
@@ -110,19 +118,28 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
             REGISTRY.register(RoomsCollector(self.registry))
         shared = RegisterOptions(invoke="roundrobin", details_arg="details")
         self._refused = observer.refused if observer is not None else None
-        yield self.register(wamp_errors(counting_refusals(self._open, self._refused)), wire.LOBBY_OPEN, shared)
-        yield self.register(wamp_errors(self._access), wire.ROOM_ACCESS, shared)
+        yield self._register(wamp_errors(counting_refusals(self._open, self._refused)), wire.LOBBY_OPEN, shared)
+        yield self._register(wamp_errors(self._access), wire.ROOM_ACCESS, shared)
         fallback = RegisterOptions(match="wildcard", invoke="roundrobin", details_arg="details")
         for verb in wire.ROOM_VERBS:
             unknown = counting_refusals(self._unknown_room, self._refused)
-            yield self.register(wamp_errors(unknown), wire.room_wildcard(verb), fallback)
-        yield self.subscribe(self._session_left, wire.META_SESSION_ON_LEAVE)
+            yield self._register(wamp_errors(unknown), wire.room_wildcard(verb), fallback)
+        leaving = self.subscribe(self._session_left, wire.META_SESSION_ON_LEAVE)
+        yield within(leaving, WAMP_DEADLINE, reactor, "subscribe to session leaves")
+        registry = self.registry
+        self.beacon = HeadBeacon(
+            clock=reactor, runners=lambda: registry.runners.values(), publish=self._publish, interval=settings.beacon
+        )
+        self.beacon.start()
         self.log.info("room service ready (store {store}, tick {tick}s)", store=settings.store.split("://")[0], tick=settings.tick)
 
     def onLeave(self, details: Any) -> None:
         registry = getattr(self, "registry", None)
         if registry is not None:
             registry.stop()
+        beacon = getattr(self, "beacon", None)
+        if beacon is not None:
+            beacon.stop()
         store = getattr(self, "_store", None)
         if store is not None:
             store.close().addErrback(lambda f: self.log.failure("closing the room store", f))
@@ -131,6 +148,15 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
     # -- wiring --------------------------------------------------------------------------------
     def _publish(self, topic: str, event: dict[str, Any]) -> Any:
         return self.publish(topic, event, options=self._private_publish.get(topic, self._publish_options))
+
+    def _register(self, fn: Any, uri: str, options: RegisterOptions) -> Any:
+        """Register within a deadline; a registration that completes after it still counts
+        (it is remembered, so a retry does not register twice)."""
+        if uri in self._registered:
+            return succeed(None)
+        d = self.register(fn, uri, options)
+        d.addCallback(lambda reg: self._registered.add(uri) or reg)
+        return within(d, WAMP_DEADLINE, self._clock, f"register {uri}")
 
     @inlineCallbacks
     def _expose(self, room: str):  # type: ignore[no-untyped-def]
@@ -144,7 +170,7 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         options = RegisterOptions(details_arg="details", invoke="last")
         for verb, handler in (("join", self._join), ("act", self._act), ("leave", self._leave)):
             bound = counting_refusals(_bound(handler, room), self._refused)
-            yield self.register(wamp_errors(bound), wire.room_procedure(room, verb), options)
+            yield self._register(wamp_errors(bound), wire.room_procedure(room, verb), options)
         self._rooms_exposed.add(room)
 
     def _session_left(self, session_id: Any, *args: Any, **kwargs: Any) -> None:

@@ -14,12 +14,12 @@ if TYPE_CHECKING:
     from twisted.logger import ILogObserver
     from kasagi.node import NodeOptions
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main", "node_options"]
 
 
 def _service_settings(args: argparse.Namespace) -> dict[str, object]:
     service: dict[str, object] = {}
-    names = ("tick", "hash_every", "grace", "store")
+    names = ("tick", "hash_every", "grace", "store", "beacon")
     limits = ("action_rate", "action_burst", "max_members", "max_rooms", "max_state_bytes")
     for name in names + limits:
         value = getattr(args, name, None)
@@ -66,15 +66,11 @@ def _level_filter(observer: ILogObserver, level: str) -> ILogObserver:
     return FilteringLogObserver(observer, [predicate])
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    from kasagi.node import NodeOptions, crossbar_command, node_environment, write_node_dir
+def node_options(args: argparse.Namespace, secure: bool) -> NodeOptions:
+    """The node ``kasagi up`` runs for these arguments."""
+    from kasagi.node import NodeOptions
 
-    if args.role == "worker":
-        return cmd_worker(args)
-    if args.secure and not os.environ.get("KASAGI_SECRET"):
-        print("kasagi up --secure needs the secret in KASAGI_SECRET", file=sys.stderr)
-        return 2
-    options = NodeOptions(
+    return NodeOptions(
         port=args.port,
         host=args.host,
         data_dir=Path(args.data_dir),
@@ -86,8 +82,24 @@ def cmd_up(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
         loglevel=args.loglevel,
-        secure=args.secure or bool(os.environ.get("KASAGI_SECRET")),
+        secure=secure,
+        ping_interval_ms=round(args.ping_interval * 1000),
+        ping_timeout_ms=round(args.ping_timeout * 1000),
     )
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from kasagi.node import crossbar_command, node_environment, write_node_dir
+
+    if args.role == "worker":
+        return cmd_worker(args)
+    if args.secure and not os.environ.get("KASAGI_SECRET"):
+        print("kasagi up --secure needs the secret in KASAGI_SECRET", file=sys.stderr)
+        return 2
+    if args.ping_interval <= 0 or args.ping_timeout <= 0:
+        print("kasagi up: --ping-interval and --ping-timeout must be > 0", file=sys.stderr)
+        return 2
+    options = node_options(args, secure=args.secure or bool(os.environ.get("KASAGI_SECRET")))
     problem = _store_problem(options)
     if problem is not None:
         print(f"kasagi up: the room store can't be used: {problem}", file=sys.stderr)
@@ -143,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--tick", type=float, default=None, help="seconds between a busy room's events (0: every action)")
     up.add_argument("--hash-every", type=int, default=None, help="put the state hash in every K-th event")
     up.add_argument("--grace", type=float, default=None, help="presence grace period, seconds")
+    up.add_argument(
+        "--beacon", type=float, default=None, help="seconds a quiet room waits before repeating its last event (0: off)"
+    )
+    up.add_argument("--ping-interval", type=float, default=10.0, help="seconds between the router's WebSocket pings")
+    up.add_argument(
+        "--ping-timeout", type=float, default=10.0, help="seconds to wait for a pong before the connection is closed"
+    )
     up.add_argument("--component", choices=("router", "process"), default="router", help="where the room service runs")
     up.add_argument(
         "--role",

@@ -28,6 +28,7 @@ from kasagi.cluster.rooms import ClusterRooms, ClusterSettings
 from kasagi.cluster.routers import RouterSessions, WorkerSession
 from kasagi.deadline import within
 from kasagi.metrics import ClusterCollector, RoomsCollector, ServiceMetrics, metrics_site, new_registry
+from kasagi.service.beacon import HeadBeacon
 from kasagi.service.registry import wall_ms
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
@@ -69,9 +70,16 @@ class Worker:
     """The parts of a running worker (kept for tests and shutdown)."""
 
     def __init__(
-        self, cluster: ClusterRooms, routers: RouterSessions, components: list[Any], store: Any, leases: Any
+        self,
+        cluster: ClusterRooms,
+        routers: RouterSessions,
+        components: list[Any],
+        store: Any,
+        leases: Any,
+        beacon: HeadBeacon | None = None,
     ) -> None:
         self.cluster = cluster
+        self.beacon = beacon
         self.routers = routers
         self.components = components
         self.store = store
@@ -96,6 +104,8 @@ class Worker:
     def stop(self):  # type: ignore[no-untyped-def]
         """Graceful: stop taking lobby calls, hand the rooms over, leave the routers."""
         yield self.routers.stop_taking_calls()
+        if self.beacon is not None:
+            self.beacon.stop()
         yield self.cluster.shutdown()
         yield DeferredList([maybeDeferred(c.stop) for c in self.components], consumeErrors=True)
         for closable in (self.store, self.leases):
@@ -148,6 +158,11 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
     registry.register(RoomsCollector(cluster.registry))
     registry.register(ClusterCollector(cluster, routers))
     yield cluster.start()
+    # Quiet rooms repeat their last event, so a client that lost it notices (docs/protocol.md).
+    beacon = HeadBeacon(
+        clock=reactor, runners=lambda: cluster.registry.runners.values(), publish=routers.publish, interval=service.beacon
+    )
+    beacon.start()
 
     components = []
     for url in options.routers:
@@ -175,7 +190,7 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
         d = component.start(reactor)
         d.addErrback(lambda f, n=name: log.failure("worker session to router {router} ended", f, router=n))
         components.append(component)
-    worker = Worker(cluster, routers, components, store, leases)
+    worker = Worker(cluster, routers, components, store, leases, beacon)
     if options.metrics_port:
         reactor.listenTCP(options.metrics_port, metrics_site(registry, worker.ready), interface=options.metrics_host)
     log.info(

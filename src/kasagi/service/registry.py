@@ -104,6 +104,7 @@ class RoomRegistry:
         self.runners: dict[str, RoomRunner] = {}
         #: Counters of runners that are gone (so totals never go backwards).
         self.retired_stats: dict[str, int] = {}
+        self._last_epoch = 0
         self._opening: dict[str, list[Deferred[RoomRunner]]] = {}
         self._reload_timers: dict[str, IDelayedCall] = {}
         self.limiter = RateLimiter(settings.action_rate, settings.action_burst)
@@ -261,7 +262,7 @@ class RoomRegistry:
             return room
         room_type = make_room_type(cmd.type, cmd.options, self._types)
         access = cmd.access or PUBLIC
-        epoch = new_epoch(0, self._now_ms())
+        epoch = self._fresh_epoch(0)
         room = Room(cmd.room, room_type, epoch=epoch, config=self._settings.room_config(), access=access)
         options = stored_options(room_type.options(), access)
         try:
@@ -295,7 +296,7 @@ class RoomRegistry:
             raise self._damaged(exc) from None
         room = rebuilt.room
         if rebuilt.lost is not None:
-            epoch = new_epoch(stored.epoch, self._now_ms())
+            epoch = self._fresh_epoch(stored.epoch)
             self.log.warn(
                 "room {room}: history not intact ({why}); continuing from seq {seq} in a new epoch {epoch}",
                 room=stored.room,
@@ -318,6 +319,12 @@ class RoomRegistry:
             room.epoch = epoch
             room.history.clear()
         return room
+
+    def _fresh_epoch(self, previous: int) -> int:
+        """A new epoch, also distinct from every other epoch this process made, so a ``since``
+        taken from another room never matches this one's."""
+        self._last_epoch = max(new_epoch(previous, self._now_ms()), self._last_epoch + 1)
+        return self._last_epoch
 
     def _damaged(self, exc: CorruptRoom) -> RoomDamaged:
         self.log.error(

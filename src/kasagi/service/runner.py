@@ -82,6 +82,8 @@ class RoomRunner:
         self._commit_started = 0.0
         self._draining: list[Deferred[bool]] | None = None
         self._drain_intact = True
+        #: When the last event was published (clock seconds); the head beacon reads it.
+        self.last_published = clock.seconds()
         self.stopped = False
         #: Serving joins from the committed state only, while the registry reloads the room.
         self.suspended = False
@@ -227,6 +229,7 @@ class RoomRunner:
         self.room.commit_succeeded(batch, self._now_ms())
         self.stats["events"] += 1
         self._observer.committed(batch, self._clock.seconds() - self._commit_started)
+        self.last_published = self._clock.seconds()
         try:
             maybeDeferred(self._publish, self._topic, batch.event).addErrback(self._publish_failed)
         except Exception:  # noqa: BLE001 -- a publish failure must not lose the acks below

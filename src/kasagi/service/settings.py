@@ -34,6 +34,9 @@ class ServiceSettings:
     #: Seconds loading a room may take (a read: a long history replays slowly, and a late
     #: answer can't apply anything twice); callers of ``open`` meanwhile retry.
     load_deadline: float = 30.0
+    #: Seconds a room with live sessions may stay quiet before it repeats its last event
+    #: (the head beacon, see ``kasagi.service.beacon``); 0 turns it off.
+    beacon: float = 5.0
     #: Save a snapshot every this many events (bounds reload time).
     snapshot_every: int = 500
     #: Where rooms are stored: ``memory``, ``sqlite`` (``<data_dir>/rooms.sqlite3``),
