@@ -16,7 +16,6 @@ from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSeri
 from autobahn.wamp.types import ComponentConfig
 from twisted.internet.defer import Deferred, fail, inlineCallbacks, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime
-from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -412,6 +411,8 @@ class RoomHandle:
         self._joined_on: _Session | None = None
         self._syncing = False
         self._resync_again = False
+        #: The backoff a sync loop is sleeping in: (wake-up Deferred, its timer).
+        self._waking: tuple[Deferred[None], IDelayedCall] | None = None
         self._sync_waiters: list[Deferred[None]] = []
         self._stopped = False
         self.synced_once = False
@@ -498,10 +499,26 @@ class RoomHandle:
         self._sync_waiters.append(d)
         if self._syncing:
             self._resync_again = True
+            self._wake_up()  # news (e.g. an event of a new owner): no need to finish a backoff
         else:
             self._syncing = True
             self._sync_loop().addBoth(self._sync_done)
         return d
+
+    def _backoff(self, delay: float) -> Deferred[None]:
+        """Wait ``delay`` seconds before retrying a sync, or less if :meth:`_wake_up` is called."""
+        wake: Deferred[None] = Deferred()
+        timer = self.client.clock.callLater(delay, self._wake_up)
+        self._waking = (wake, timer)
+        return wake
+
+    def _wake_up(self) -> None:
+        waking, self._waking = self._waking, None
+        if waking is not None:
+            wake, timer = waking
+            if timer.active():
+                timer.cancel()
+            wake.callback(None)
 
     def _sync_done(self, outcome: Any) -> None:
         self._syncing = False
@@ -541,7 +558,7 @@ class RoomHandle:
                         if not _is_retryable(Failure()):
                             raise
                 delay = backoff_delay(attempt, options.initial_retry_delay, options.max_retry_delay)
-                yield deferLater(clock, delay, lambda: None)
+                yield self._backoff(delay)
                 attempt += 1
                 continue
             self.stats["snapshots" if "state" in reply else "catchups"] += 1
