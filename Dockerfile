@@ -1,5 +1,6 @@
 # Kasagi node: the same install and start as on a developer machine (`make run`).
-# Roles for scale-out are chosen with `kasagi up` options (see docs/scaling.md when present).
+# The same image serves every role: the default command runs a single node; docker-compose.yml
+# runs routers (`kasagi up --role router`) and workers (`kasagi up --role worker`) from it.
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
@@ -13,5 +14,6 @@ RUN make venv js PYTHON=python3.11
 
 ENV PYTHONUNBUFFERED=1
 VOLUME ["/data"]
-EXPOSE 8080
+# 8080: clients (WebSocket /ws); 8081: workers (rawsocket, --backend-port); 9100: /metrics, /health
+EXPOSE 8080 8081 9100
 CMD ["make", "run", "DATA_DIR=/data", "PORT=8080"]

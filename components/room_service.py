@@ -22,18 +22,25 @@ from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp import auth
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallDetails, EventDetails, PublishOptions, RegisterOptions, SubscribeOptions
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import inlineCallbacks, succeed
 from twisted.logger import Logger
 
 from kasagi import wire
 from kasagi.core.commands import ActCommand, JoinCommand, LeaveCommand, OpenCommand, parse_room_id
 from kasagi.core.errors import InvalidArgument, KasagiError, NoSuchRoom
+from kasagi.deadline import within
+from kasagi.service.beacon import HeadBeacon
 from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.settings import ServiceSettings
-from kasagi.store.factory import open_store
+from kasagi.store.factory import describe_store, open_store
 from kasagi.wamp import caller_member, caller_session, screen_invocation, to_application_error, wamp_errors
+from kasagi.wamp.refusals import counting_refusals
 
 __all__ = ["RoomService"]
+
+#: Seconds a registration or subscription with the router may take (an Autobahn request in
+#: flight when the transport drops never completes by itself).
+WAMP_DEADLINE = 10.0
 
 
 class RoomService(ApplicationSession):  # type: ignore[misc]
@@ -68,15 +75,37 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
 
         extra = self.config.extra or {}
         settings = ServiceSettings.from_mapping(extra.get("service"))
-        store = yield open_store(
-            settings.store, reactor, history_events=settings.history_events, results_per_member=settings.results_per_member
-        )
+        try:
+            store = yield open_store(
+                settings.store,
+                reactor,
+                limits=settings.store_limits(),
+                data_dir=settings.data_dir,
+                deadline=settings.store_deadline,
+            )
+        except Exception as exc:
+            # A store that is not ours (or damaged) is left untouched; say so plainly.
+            self.log.critical(
+                "room service NOT started: store {store} refused: {why}", store=describe_store(settings.store), why=exc
+            )
+            raise
+        self._store = store
+        self._clock = reactor
         self._settings = settings
         self._limits = settings.value_limits()
         self._rooms_exposed: set[str] = set()
+        self._registered: set[str] = set()
         self._publish_options = PublishOptions(acknowledge=False)
         #: topic -> options of a private room (its members only).
         self._private_publish: dict[str, PublishOptions] = {}
+        observer = None
+        if extra.get("metrics"):
+            # Served by the router's metrics component (router/metrics.py) from this process.
+            from prometheus_client import REGISTRY
+
+            from kasagi.metrics import RoomsCollector, ServiceMetrics
+
+            observer = ServiceMetrics(REGISTRY)
         self.registry = RoomRegistry(
             clock=reactor,
             store=store,
@@ -84,27 +113,53 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
             expose=self._expose,
             settings=settings,
             now_ms=wall_ms,
+            observer=observer,
         )
+        if observer is not None:
+            REGISTRY.register(RoomsCollector(self.registry))
         shared = RegisterOptions(invoke="roundrobin", details_arg="details")
-        yield self.register(wamp_errors(self._open), wire.LOBBY_OPEN, shared)
-        yield self.register(wamp_errors(self._access), wire.ROOM_ACCESS, shared)
+        self._refused = observer.refused if observer is not None else None
+        yield self._register(wamp_errors(counting_refusals(self._open, self._refused)), wire.LOBBY_OPEN, shared)
+        yield self._register(wamp_errors(self._access), wire.ROOM_ACCESS, shared)
         fallback = RegisterOptions(match="wildcard", invoke="roundrobin", details_arg="details")
         for verb in wire.ROOM_VERBS:
-            yield self.register(wamp_errors(self._unknown_room), wire.room_wildcard(verb), fallback)
-        yield self.subscribe(self._session_left, wire.META_SESSION_ON_LEAVE)
-        inputs = SubscribeOptions(match="prefix", details_arg="details")
-        yield self.subscribe(self._input, wire.INPUT_PREFIX, inputs)
+            unknown = counting_refusals(self._unknown_room, self._refused)
+            yield self._register(wamp_errors(unknown), wire.room_wildcard(verb), fallback)
+        leaving = self.subscribe(self._session_left, wire.META_SESSION_ON_LEAVE)
+        yield within(leaving, WAMP_DEADLINE, reactor, "subscribe to session leaves")
+        inputs = self.subscribe(self._input, wire.INPUT_PREFIX, SubscribeOptions(match="prefix", details_arg="details"))
+        yield within(inputs, WAMP_DEADLINE, reactor, "subscribe to the input topics")
+        registry = self.registry
+        self.beacon = HeadBeacon(
+            clock=reactor, runners=lambda: registry.runners.values(), publish=self._publish, interval=settings.beacon
+        )
+        self.beacon.start()
         self.log.info("room service ready (store {store}, tick {tick}s)", store=settings.store.split("://")[0], tick=settings.tick)
 
     def onLeave(self, details: Any) -> None:
         registry = getattr(self, "registry", None)
         if registry is not None:
             registry.stop()
+        beacon = getattr(self, "beacon", None)
+        if beacon is not None:
+            beacon.stop()
+        store = getattr(self, "_store", None)
+        if store is not None:
+            store.close().addErrback(lambda f: self.log.failure("closing the room store", f))
         self.disconnect()
 
     # -- wiring --------------------------------------------------------------------------------
     def _publish(self, topic: str, event: dict[str, Any]) -> Any:
         return self.publish(topic, event, options=self._private_publish.get(topic, self._publish_options))
+
+    def _register(self, fn: Any, uri: str, options: RegisterOptions) -> Any:
+        """Register within a deadline; a registration that completes after it still counts
+        (it is remembered, so a retry does not register twice)."""
+        if uri in self._registered:
+            return succeed(None)
+        d = self.register(fn, uri, options)
+        d.addCallback(lambda reg: self._registered.add(uri) or reg)
+        return within(d, WAMP_DEADLINE, self._clock, f"register {uri}")
 
     @inlineCallbacks
     def _expose(self, room: str):  # type: ignore[no-untyped-def]
@@ -114,9 +169,11 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
             self._private_publish[wire.room_topic(room)] = PublishOptions(acknowledge=False, eligible_authid=members)
         if room in self._rooms_exposed:
             return
-        options = RegisterOptions(details_arg="details")
+        # invoke="last": a new owner takes the calls even while an old one is still registered.
+        options = RegisterOptions(details_arg="details", invoke="last")
         for verb, handler in (("join", self._join), ("act", self._act), ("leave", self._leave)):
-            yield self.register(wamp_errors(_bound(handler, room)), wire.room_procedure(room, verb), options)
+            bound = counting_refusals(_bound(handler, room), self._refused)
+            yield self._register(wamp_errors(bound), wire.room_procedure(room, verb), options)
         self._rooms_exposed.add(room)
 
     def _session_left(self, session_id: Any, *args: Any, **kwargs: Any) -> None:
@@ -206,9 +263,7 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         if room in self.registry.runners and verb in handlers:
             return handlers[verb](room, args, kwargs, details)
         self.registry.runner(room)  # raises Unavailable while loading
-        raise NoSuchRoom(
-            "the room is not open; call kasagi.lobby.open first", field="room", expected="an open room", got=room
-        )
+        raise NoSuchRoom("the room is not open; call kasagi.lobby.open first", field="room", expected="an open room", got=room)
 
 
 def _refusal(cseq: Any, error: Any) -> dict[str, Any]:

@@ -44,16 +44,29 @@ class NodeOptions:
     port: int = 8080
     host: str = ""
     data_dir: Path = Path("data")
-    #: Room service settings (see :class:`kasagi.service.settings.ServiceSettings`).
+    #: Room service settings (see :class:`kasagi.service.settings.ServiceSettings`); the
+    #: store defaults to ``sqlite`` in ``data_dir``.
     service: Mapping[str, Any] = field(default_factory=dict)
     #: ``router``: the room service runs inside the router worker (fastest, the default);
     #: ``process``: in its own container worker process, connected over the backend socket.
+    #: If any worker dies, Crossbar stops the whole node (``shutdown_on_worker_exit``), so a
+    #: supervisor (or a test) starts it again as a whole.
     component: str = "router"
     #: The room service's class (``module.Class``); None: the template's RoomService. The
     #: benchmark's raw baseline (``components.raw_baseline.RawBaseline``) is chosen here.
     service_class: str | None = None
     #: Serializer of the backend leg (component="process"): ``msgpack`` or ``cbor``.
     backend_serializer: str = "msgpack"
+    #: ``all``: router and room service (the single-node default); ``router``: the router
+    #: only, for room-service workers that join it over ``backend_port`` (``kasagi up --role
+    #: worker`` runs those, see :mod:`kasagi.cluster.process`).
+    role: str = "all"
+    #: A TCP rawsocket endpoint for workers on other hosts (0: none; the Unix socket only).
+    backend_port: int = 0
+    backend_host: str = "127.0.0.1"
+    #: Serve ``/metrics`` and ``/health/live|ready`` of the router worker here (0: off).
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
     loglevel: str = "info"
     #: Skip Crossbar's evaluation of debug log arguments on the hot path (only when the log
     #: level is not debug; see ``router/tuning.py``).
@@ -104,11 +117,39 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
         elif transport["id"] == "backend":
             transport["endpoint"]["path"] = str(data_dir / "backend.sock")
             transport["serializers"] = [options.backend_serializer]
+    backend = next(t for t in router["transports"] if t["id"] == "backend")
+    if options.backend_port:
+        tcp = copy.deepcopy(backend)
+        tcp["id"] = "backend_tcp"
+        tcp["endpoint"] = {
+            "type": "tcp",
+            "port": options.backend_port,
+            "interface": options.backend_host,
+            "backlog": 1024,
+        }
+        router["transports"].append(tcp)
     components = router["components"]
+    if options.metrics_port:
+        components.append(
+            {
+                "id": "metrics",
+                "type": "class",
+                "classname": "router.metrics.RouterMetrics",
+                "realm": "kasagi",
+                "role": "monitor",
+                "extra": {"port": options.metrics_port, "host": options.metrics_host},
+            }
+        )
     rooms = next(c for c in components if c["id"] == "rooms")
     if options.service_class:
         rooms["classname"] = options.service_class
-    rooms["extra"]["service"] = dict(options.service)
+    service = dict(options.service)
+    # The embedded store lives in the data directory unless the options say otherwise.
+    service.setdefault("store", "sqlite")
+    service["data_dir"] = str(data_dir)
+    rooms["extra"]["service"] = service
+    if options.metrics_port and options.component == "router":
+        rooms["extra"]["metrics"] = True  # served by the router's metrics component, same process
     auth = next(c for c in components if c["id"] == "authenticator")
     auth["extra"]["secure"] = options.secure
     tuning = next(c for c in components if c["id"] == "tuning")
@@ -116,7 +157,11 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
     tuning["extra"]["gc_freeze"] = options.gc_freeze
     tuning["extra"]["gc_report_every"] = options.gc_report_every
     tuning["extra"]["gc_refreeze_every"] = options.gc_refreeze_every
-    if options.component == "process":
+    if options.role == "router":
+        components.remove(rooms)
+    elif options.role != "all":
+        raise ValueError(f"role must be all or router (workers run without Crossbar), not {options.role!r}")
+    elif options.component == "process":
         components.remove(rooms)
         config["workers"].append(
             {
@@ -251,6 +296,8 @@ class NodeProcess:
                 wait_for_websocket("127.0.0.1", self.options.port, min(deadline, time.monotonic() + 1.0))
             except TimeoutError:
                 continue
+            if self.options.role == "router":
+                return  # its room service comes from workers, started separately
             if room_service_answers("127.0.0.1", self.options.port, self._probe_ticket()):
                 return
             time.sleep(0.1)  # polling interval of a readiness probe

@@ -49,21 +49,41 @@ class RecordingPublisher:
 
 
 class FailingStore:
-    """Wraps a store; ``mode`` = ``"ok"`` | ``"fail"`` (appends fail at once) | ``"hang"``
-    (appends never answer, like txredisapi while Redis is down)."""
+    """Wraps a store; ``mode`` = ``"ok"`` | ``"fail"`` (calls fail at once, like a store that
+    refuses connections) | ``"hang"`` (calls never answer, like txredisapi while Redis is
+    down). ``affects`` names the operations the mode applies to (appends only by default;
+    :data:`ALL_OPERATIONS` for a store that is down as a whole)."""
 
-    def __init__(self, inner: MemoryRoomStore | None = None) -> None:
+    ALL_OPERATIONS = frozenset({"load", "create", "append", "save_snapshot", "events_since", "set_epoch"})
+
+    def __init__(self, inner: MemoryRoomStore | None = None, affects: frozenset[str] = frozenset({"append"})) -> None:
         self.inner = inner or MemoryRoomStore()
         self.mode = "ok"
+        self.affects = affects
         self.hanging: list[tuple[Deferred[None], Batch]] = []
+        #: Calls other than appends left hanging: (deferred, operation name, args).
+        self.hanging_calls: list[tuple[Deferred[Any], str, tuple[Any, ...]]] = []
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+        method = getattr(self.inner, name)
+        if name not in self.ALL_OPERATIONS:
+            return method
+
+        def call(*args: Any) -> Deferred[Any]:
+            if name in self.affects and self.mode == "fail":
+                return fail(StoreError("store down"))
+            if name in self.affects and self.mode == "hang":
+                d: Deferred[Any] = Deferred()
+                self.hanging_calls.append((d, name, args))
+                return d
+            return method(*args)  # type: ignore[no-any-return]
+
+        return call
 
     def append(self, batch: Batch) -> Deferred[None]:
-        if self.mode == "fail":
+        if "append" in self.affects and self.mode == "fail":
             return fail(StoreError("store down"))
-        if self.mode == "hang":
+        if "append" in self.affects and self.mode == "hang":
             d: Deferred[None] = Deferred()
             self.hanging.append((d, batch))
             return d

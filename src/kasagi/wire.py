@@ -27,6 +27,10 @@ ROOM_VERBS: Final = ("join", "act", "leave")
 AUTHENTICATE: Final = "kasagi.auth.authenticate"
 #: The dynamic authorizer the router calls for client actions.
 AUTHORIZE: Final = "kasagi.auth.authorize"
+#: Backend-only procedures of one worker process of a cluster (``kasagi.worker.<id>.open``).
+WORKER_PREFIX: Final = "kasagi.worker."
+#: A worker id: a valid strict WAMP URI component.
+WORKER_ID_RE: Final = re.compile(r"^[a-z0-9_]{1,64}$")
 #: Backend-only: who may read a room (``{"room", "exists", "members"}``); the client
 #: authorizer calls it to decide subscriptions to private rooms.
 ROOM_ACCESS: Final = "kasagi.backend.room_access"
@@ -50,6 +54,11 @@ def room_procedure(room: str, verb: str) -> str:
 def room_wildcard(verb: str) -> str:
     """The wildcard URI that matches ``verb`` of every room (``kasagi.room..join``)."""
     return f"{ROOM_PREFIX}.{verb}"
+
+
+def worker_procedure(worker: str, verb: str) -> str:
+    """A procedure only ``worker`` registers (``open``: serve a room there)."""
+    return f"{WORKER_PREFIX}{worker}.{verb}"
 
 
 def input_topic(room: str) -> str:

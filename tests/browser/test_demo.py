@@ -173,6 +173,7 @@ def test_two_tabs_edit_the_shared_doc(web_node: NodeProcess, browser: Any) -> No
     two.click("#items li:first-child button")  # delete item 0: the others shift down
     one.wait_for_function("document.querySelectorAll('#items li').length === 2", timeout=10_000)
     assert [i["text"] for i in _view(one)["state"]["items"]] == ["second", "third"]
+    _same_state(one, two)  # both tabs have applied every event so far
     seq = _view(two)["seq"]
     two.fill("#title", "x" * 201)
     two.dispatch_event("#title", "change")

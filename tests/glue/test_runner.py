@@ -117,7 +117,7 @@ class FailureTests(SynchronousTestCase):
         clock.advance(0.2)
         self.failureResultOf(d, Unavailable)
         self.assertEqual(len(lost), 1, "the room reloads: only the store knows if the write landed")
-        self.assertTrue(runner.stopped)
+        self.assertTrue(runner.suspended, "until the reload, joins are served and acts refused")
 
 
 class PresenceTests(SynchronousTestCase):

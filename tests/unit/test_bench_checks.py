@@ -63,16 +63,20 @@ def test_in_order_events_count_deliveries_and_no_violation() -> None:
     assert bot.violations == {}
 
 
-def test_duplicate_event_is_a_violation_and_a_gap_is_repaired_with_join_since() -> None:
-    """A repeated seq counts as a violation; a skipped seq makes the client call join(since)."""
+def test_an_old_seq_is_a_violation_a_repeated_head_is_not_and_a_gap_is_repaired() -> None:
+    """A seq older than the last counts as a violation; the last one again is the room's head
+    beacon; a skipped seq makes the client call join(since)."""
     bot, conn, _ = _bot()
     conn.on_event(1, [_event(4)], {}, {}, 1.0)
+    conn.on_event(1, [_event(5)], {}, {}, 1.0)
+    conn.on_event(1, [_event(5)], {}, {}, 1.0)
+    assert bot.violations == {}
     conn.on_event(1, [_event(4)], {}, {}, 1.0)
     assert bot.violations == {"duplicate_or_reordered": 1}
-    conn.join_reply = {"room": "r", "epoch": 1, "seq": 6, "member": "me", "events": [_event(5), _event(6)]}
-    conn.on_event(1, [_event(7)], {}, {}, 1.0)
-    assert conn.calls[-1] == ("kasagi.room.r.join", [{"epoch": 1, "seq": 4}])
-    assert bot.seq == 7 and bot.stats["gaps_repaired"] == 1
+    conn.join_reply = {"room": "r", "epoch": 1, "seq": 7, "member": "me", "events": [_event(6), _event(7)]}
+    conn.on_event(1, [_event(8)], {}, {}, 1.0)
+    assert conn.calls[-1] == ("kasagi.room.r.join", [{"epoch": 1, "seq": 5}])
+    assert bot.seq == 8 and bot.stats["gaps_repaired"] == 1
 
 
 def test_own_position_must_follow_own_valid_moves() -> None:
@@ -100,7 +104,8 @@ def test_unseen_moves_are_lost_after_the_drain() -> None:
 def test_profile_summary_attributes_samples() -> None:
     """py-spy samples are attributed to debug-log formatting first, then by the leaf frame's package."""
     lines = [
-        "run (twisted/internet/base.py:1);processPublish (crossbar/router/broker.py:300);hltype (autobahn/util.py:988) 3",
+        "run (twisted/internet/base.py:1);processPublish (crossbar/router/broker.py:300);"
+        "hltype (autobahn/util.py:988) 3",
         "run (twisted/internet/base.py:1);act (/work/x/src/kasagi/core/room.py:10) 1",
     ]
     summary = summarize_stacks(lines)

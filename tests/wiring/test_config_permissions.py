@@ -119,3 +119,93 @@ def test_only_the_backend_publishes_on_room_topics():
     """No role but backend may publish on a room topic."""
     for role in roles():
         assert allowed(role, wire.room_topic("r1"), "publish") == (role == "backend")
+
+
+class RecordingSession:
+    """A WAMP session that records what a worker registers, subscribes, publishes and calls."""
+
+    def __init__(self) -> None:
+        self.used: list[tuple[str, str]] = []
+
+    def register(self, endpoint: Any, procedure: str, options: Any = None) -> Any:
+        self.used.append(("register", procedure))
+        return succeed(None)
+
+    def subscribe(self, handler: Any, topic: str, options: Any = None) -> Any:
+        self.used.append(("subscribe", topic))
+        return succeed(None)
+
+    def publish(self, topic: str, *args: Any, **kwargs: Any) -> None:
+        self.used.append(("publish", topic))
+
+    def call(self, procedure: str, *args: Any, **kwargs: Any) -> Any:
+        self.used.append(("call", procedure))
+        return succeed({})
+
+    def is_attached(self) -> bool:
+        return True
+
+
+def worker_uses() -> set[tuple[str, str]]:
+    """Everything a cluster worker does on a router, recorded from the real RouterSessions."""
+    from twisted.internet.task import Clock
+
+    from kasagi.cluster.leases import MemoryLeases
+    from kasagi.cluster.rooms import ClusterRooms, ClusterSettings
+    from kasagi.cluster.routers import RouterSessions
+    from kasagi.core.commands import JoinCommand, OpenCommand
+    from kasagi.service.settings import ServiceSettings
+    from kasagi.store.memory import MemoryRoomStore
+
+    clock = Clock()
+    routers = RouterSessions("w1")
+    rooms = ClusterRooms(
+        settings=ClusterSettings(worker_id="w1"),
+        service=ServiceSettings(tick=0),
+        clock=clock,
+        store=MemoryRoomStore(),
+        leases=MemoryLeases(clock),
+        publish=routers.publish,
+        expose=routers.expose,
+        withdraw=routers.withdraw,
+        forward=routers.forward,
+    )
+    routers.serve(rooms)
+    session = RecordingSession()
+    rooms.start()
+    for d in (
+        routers.attach("rs://r1", session),
+        rooms.open(OpenCommand("r1", "arena", {})),
+        routers.forward("w2", OpenCommand("r2", "arena", {})),
+    ):
+        failures: list[Any] = []
+        d.addErrback(failures.append)
+        assert d.called and not failures, failures
+    rooms.runner("r1").join("alice", "rs://r1#7", JoinCommand(None))
+    clock.advance(0)
+    return set(session.used)
+
+
+def test_backend_may_do_everything_a_cluster_worker_does():
+    """A worker's registrations (lobby, fallbacks, its own kasagi.worker.<id>.open, the rooms'),
+    its calls to other workers and its publishes are all allowed to the backend role."""
+    uses = worker_uses()
+    assert ("register", wire.worker_procedure("w1", "open")) in uses
+    assert ("call", wire.worker_procedure("w2", "open")) in uses
+    assert ("publish", wire.room_topic("r1")) in uses
+    for action, uri in uses:
+        assert allowed("backend", concrete(uri), action), (action, uri)
+
+
+def test_clients_can_not_reach_the_workers_procedures():
+    """A client may neither call nor register kasagi.worker.*."""
+    for action in ACTIONS:
+        assert not allowed("client", wire.worker_procedure("w1", "open"), action)
+
+
+def test_the_monitor_role_only_asks_whether_procedures_are_registered():
+    """The router's metrics component may call wamp.registration.match and nothing else."""
+    assert allowed("monitor", "wamp.registration.match", "call")
+    for uri in (wire.LOBBY_OPEN, wire.room_topic("r1"), "wamp.session.list", wire.worker_procedure("w1", "open")):
+        for action in ACTIONS:
+            assert not allowed("monitor", uri, action)

@@ -196,7 +196,10 @@ class Bot:
             return
         seq = event["seq"]
         if seq <= self.seq:
-            if seq > self.join_seq:
+            if seq == self.seq:
+                # The room's head beacon repeats its last event while it is quiet.
+                self.stats["repeats"] = self.stats.get("repeats", 0) + 1
+            elif seq > self.join_seq:
                 self._violation("duplicate_or_reordered")
             return
         if seq > self.seq + 1:

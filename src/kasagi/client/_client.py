@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -42,6 +42,9 @@ RETRYABLE_URIS = frozenset(
 )
 #: Errors after which the room must be opened again (its owner restarted or moved).
 REOPEN_URIS = frozenset({wire.ErrorURI.NO_SUCH_ROOM, "wamp.error.no_such_procedure"})
+#: Errors after which the room must be joined again (its owner forgot this session, e.g.
+#: after a restart), then the same call retried.
+REJOIN_URIS = frozenset({wire.ErrorURI.NOT_MEMBER})
 
 
 @dataclass(frozen=True)
@@ -55,12 +58,25 @@ class ClientOptions:
     act_deadline: float = 20.0
     #: Wait this long for a connection before failing a call with ConnectionLost.
     connect_timeout: float = 10.0
+    #: Give up one TCP connection attempt after this long (a silent network can hold a SYN
+    #: for minutes); the next attempt follows the backoff.
+    dial_timeout: float = 5.0
+    #: Local address to connect from (a multi-homed host; tests use it to partition one
+    #: client's address). None: the system's choice.
+    bind_address: str | None = None
     reconnect: bool = True
     initial_retry_delay: float = 0.2
-    max_retry_delay: float = 5.0
+    #: Reconnection waits grow from ``initial_retry_delay`` to at most this (with jitter):
+    #: short enough that a client is back within 3 s of its router coming back.
+    max_retry_delay: float = 2.5
     #: Client-side WebSocket pings, to notice a dead router (0 = off).
     ping_interval: float = 10.0
     ping_timeout: float = 10.0
+    #: A joined room that delivers nothing (no event, no repeated head) for this long is
+    #: joined again from its position -- a cheap catch-up. Rooms with members repeat their
+    #: last event every few seconds when quiet (the head beacon), so such silence means a
+    #: lost subscription or a room owner that restarted and forgot this session. 0 = off.
+    quiet_rejoin: float = 20.0
 
 
 def _is_retryable(failure: Failure) -> bool:
@@ -73,6 +89,18 @@ def _is_retryable(failure: Failure) -> bool:
 
 def _needs_reopen(failure: Failure) -> bool:
     return bool(failure.check(ApplicationError)) and failure.value.error in REOPEN_URIS  # type: ignore[union-attr]
+
+
+def _needs_rejoin(failure: Failure) -> bool:
+    return bool(failure.check(ApplicationError)) and failure.value.error in REJOIN_URIS | REOPEN_URIS  # type: ignore[union-attr]
+
+
+def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random | None = None) -> float:
+    """Capped exponential backoff with jitter: ``[0.5, 1] x min(cap, initial * 2**attempt)``
+    (attempt 0 is the first retry). Never more than ``cap``."""
+    base = min(cap, initial * float(2 ** min(attempt, 32)))
+    jitter: float = (rng or random).uniform(0.5, 1.0)
+    return base * jitter
 
 
 class _Session(ApplicationSession):
@@ -91,11 +119,14 @@ class _Session(ApplicationSession):
     def onJoin(self, details: Any) -> None:
         self._client._on_join(self)
 
-    def onLeave(self, details: Any) -> None:
+    def onLeave(self, details: Any) -> Any:
         self._client._on_leave(self, details)
-        self.disconnect()
+        # Autobahn's own onLeave fails every call still in flight (a call in flight when the
+        # transport drops would otherwise never complete) and disconnects.
+        return super().onLeave(details)
 
     def onDisconnect(self) -> None:
+        super().onDisconnect()
         self._client._on_disconnect(self)
 
 
@@ -104,7 +135,14 @@ class KasagiClient:
 
     log = Logger()
 
-    def __init__(self, url: str, authid: str, ticket: str | None = None, options: ClientOptions | None = None, reactor: Any = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        authid: str,
+        ticket: str | None = None,
+        options: ClientOptions | None = None,
+        reactor: Any = None,
+    ) -> None:
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
@@ -119,8 +157,13 @@ class KasagiClient:
         self.rooms: dict[str, RoomHandle] = {}
         self.closing = False
         self.connects = 0
+        #: Fault injection and tracing seam: ``event_tap(room, event, deliver)`` sees every
+        #: event from a room topic before the room does; it may deliver it at once, later, or
+        #: never (tests drop and reorder events with it). ``None``: deliver at once.
+        self.event_tap: Callable[[str, Any, Callable[[Any], None]], None] | None = None
+        self._connection_listeners: list[Callable[[bool], None]] = []
         self._waiters: list[Deferred[_Session]] = []
-        self._retry_delay = self.options.initial_retry_delay
+        self._retry_attempt = 0
         self._retry_timer: IDelayedCall | None = None
         self._connector: Any = None
         self._last_refusal: str | None = None
@@ -140,7 +183,7 @@ class KasagiClient:
         """Connect and authenticate; fires with the client once its session has joined."""
         opts = options or ClientOptions(serializer=serializer)
         if options is not None and serializer != "cbor":
-            opts = ClientOptions(**{**opts.__dict__, "serializer": serializer})
+            opts = replace(opts, serializer=serializer)
         client = cls(url, authid, ticket, opts, reactor)
         client._dial()
         first: Deferred[_Session] = Deferred()
@@ -158,6 +201,17 @@ class KasagiClient:
 
         return timed.addCallbacks(done, refused)
 
+    def on_connection_change(self, listener: Callable[[bool], None]) -> None:
+        """Call ``listener(True)`` when a session joins, ``listener(False)`` when it is lost."""
+        self._connection_listeners.append(listener)
+
+    def _tell(self, connected: bool) -> None:
+        for listener in list(self._connection_listeners):
+            try:
+                listener(connected)
+            except Exception:  # noqa: BLE001 -- a listener's bug must not break reconnection
+                self.log.failure("connection listener failed")
+
     def _dial(self) -> None:
         if self.closing:
             return
@@ -167,24 +221,29 @@ class KasagiClient:
         def make_session() -> _Session:
             return _Session(config, self)
 
-        factory = WampWebSocketClientFactory(make_session, url=self.url, serializers=[SERIALIZERS[self.options.serializer]()])
+        serializers = [_make_serializer(self.options.serializer)]
+        factory = WampWebSocketClientFactory(make_session, url=self.url, serializers=serializers)
+        protocol_options: dict[str, Any] = {"openHandshakeTimeout": self.options.dial_timeout}
         if self.options.ping_interval:
-            factory.setProtocolOptions(
-                autoPingInterval=self.options.ping_interval, autoPingTimeout=self.options.ping_timeout, openHandshakeTimeout=5
-            )
+            protocol_options["autoPingInterval"] = self.options.ping_interval
+            protocol_options["autoPingTimeout"] = self.options.ping_timeout
+        factory.setProtocolOptions(**protocol_options)
         port = parsed.port or (443 if parsed.scheme == "wss" else 80)
         reactor: IReactorTCP = self.reactor
         dial: Any = _DialFactory(factory, self)  # a ClientFactory by delegation
-        self._connector = reactor.connectTCP(parsed.hostname or "127.0.0.1", port, dial)
+        host = parsed.hostname or "127.0.0.1"
+        bind = (self.options.bind_address, 0) if self.options.bind_address else None
+        self._connector = reactor.connectTCP(host, port, dial, timeout=self.options.dial_timeout, bindAddress=bind)
 
     def _on_join(self, session: _Session) -> None:
         self.session = session
         self.connects += 1
-        self._retry_delay = self.options.initial_retry_delay
+        self._retry_attempt = 0
         self._last_refusal = None
         waiters, self._waiters = self._waiters, []
         for d in waiters:
             d.callback(session)
+        self._tell(True)
         if self.connects > 1:
             for handle in list(self.rooms.values()):
                 handle._resume()
@@ -197,7 +256,10 @@ class KasagiClient:
     def _on_disconnect(self, session: _Session | None) -> None:
         if session is not None and self.session is not session:
             return
+        was_connected = self.session is not None
         self.session = None
+        if was_connected:
+            self._tell(False)
         if self.closing:
             return
         if self._last_refusal is not None and self.connects == 0:
@@ -212,9 +274,15 @@ class KasagiClient:
                 d.errback(Failure(ConnectionLost("disconnected")))
             return
         if self._retry_timer is None:
-            delay = random.uniform(0.5, 1.0) * self._retry_delay
-            self._retry_delay = min(self._retry_delay * 2, self.options.max_retry_delay)
+            delay = self.next_retry_delay()
             self._retry_timer = self.clock.callLater(delay, self._dial)
+
+    def next_retry_delay(self) -> float:
+        """The wait before the next connection attempt: capped exponential backoff with
+        jitter (at most ``max_retry_delay``), reset once a session joins."""
+        delay = backoff_delay(self._retry_attempt, self.options.initial_retry_delay, self.options.max_retry_delay)
+        self._retry_attempt += 1
+        return delay
 
     def wait_connected(self, timeout: float | None = None) -> Deferred[_Session]:
         if self.session is not None:
@@ -223,7 +291,8 @@ class KasagiClient:
             return fail(ConnectionLost("client closed"))
         d: Deferred[_Session] = Deferred()
         self._waiters.append(d)
-        return within(d, timeout if timeout is not None else self.options.connect_timeout, self.clock, "reconnect").addErrback(
+        limit = timeout if timeout is not None else self.options.connect_timeout
+        return within(d, limit, self.clock, "reconnect").addErrback(
             lambda f: Failure(ConnectionLost("not connected")) if f.check(DeadlineExceeded) else f
         )
 
@@ -247,6 +316,8 @@ class KasagiClient:
             d.errback(Failure(ConnectionLost("client closed")))
         if session is not None and session.is_attached():
             session.leave()
+        elif session is not None:
+            session.disconnect()
         elif self._connector is not None:
             self._connector.disconnect()
         return succeed(None)
@@ -257,7 +328,8 @@ class KasagiClient:
         limit = timeout if timeout is not None else self.options.call_timeout
 
         def go(session: _Session) -> Deferred[Any]:
-            return within(session.call(uri, *args, **kwargs), limit, self.clock, uri).addErrback(_timeout_to_call_timeout)
+            d = within(session.call(uri, *args, **kwargs), limit, self.clock, uri)
+            return d.addErrback(_timeout_to_call_timeout)
 
         if self.session is not None and self.session.is_attached():
             return go(self.session)
@@ -275,8 +347,18 @@ class KasagiClient:
         if handle is None:
             handle = RoomHandle(self, room, type, options or {})
             self.rooms[room] = handle
-        yield handle._start()
+        try:
+            yield within(handle._sync(), self.options.act_deadline, self.clock, f"join {room}")
+        except Exception:
+            if self.rooms.get(room) is handle and not handle.synced_once:
+                handle._stop()
+                del self.rooms[room]
+            raise
         return handle
+
+
+def _make_serializer(name: str) -> Any:
+    return SERIALIZERS[name]()
 
 
 def _timeout_to_call_timeout(failure: Failure) -> Failure:
@@ -304,7 +386,13 @@ class _DialFactory:
 
 
 class RoomHandle:
-    """A joined room: its local state, its events, and the member's actions in it."""
+    """A joined room: its local state, its events, and the member's actions in it.
+
+    One sync loop per room keeps it joined: it (re)subscribes on the current session and calls
+    ``join(since)``, retrying with backoff through disconnects, owner restarts (re-opening the
+    room) and timeouts, until the local copy is in sync; gaps, new epochs and reconnects all
+    go through it.
+    """
 
     log = Logger()
 
@@ -320,10 +408,21 @@ class RoomHandle:
         #: Fast-path inputs waiting for their acknowledgement: cseq -> Deferred.
         self._inputs: dict[int, Deferred[dict[str, Any]]] = {}
         self._subscription: Any = None
+        self._subscribed_on: _Session | None = None
+        #: The session on which the room was last joined (acts wait until it is the current one).
+        self._joined_on: _Session | None = None
         self._syncing = False
         self._resync_again = False
+        #: The backoff a sync loop is sleeping in: (wake-up Deferred, its timer).
+        self._waking: tuple[Deferred[None], IDelayedCall] | None = None
+        self._sync_waiters: list[Deferred[None]] = []
         self._stopped = False
-        self.stats = {"events": 0, "dropped": 0, "resyncs": 0, "snapshots": 0, "catchups": 0}
+        self.synced_once = False
+        self._last_heard = client.clock.seconds()
+        self._watchdog: IDelayedCall | None = None
+        self.stats = dict.fromkeys(
+            ("events", "dropped", "resyncs", "snapshots", "catchups", "sync_retries", "act_retries", "quiet_rejoins"), 0
+        )
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -341,6 +440,16 @@ class RoomHandle:
     @property
     def member(self) -> str | None:
         return self.replica.member
+
+    @property
+    def in_sync(self) -> bool:
+        """Joined on the current session, with no gap or resync outstanding."""
+        return (
+            self._joined_on is not None
+            and self._joined_on is self.client.session
+            and not self._syncing
+            and not self.replica.needs_snapshot
+        )
 
     def on_change(self, listener: Callable[[Any], None]) -> None:
         """Call ``listener(event)`` after each applied event (``None`` after a snapshot)."""
@@ -360,119 +469,167 @@ class RoomHandle:
                 self.log.failure("room {room}: change listener failed", room=self.room)
 
     # -- syncing -------------------------------------------------------------------------------
-    @inlineCallbacks
-    def _start(self):  # type: ignore[no-untyped-def]
-        session = yield self.client.wait_connected()
-        self._subscription = yield within(
-            session.subscribe(self._on_event, wire.room_topic(self.room)), self.client.options.call_timeout, self.client.clock, "subscribe"
-        )
-        yield self._sync()
-
     def _resume(self) -> None:
         """After a reconnect: subscribe again and catch up from the last position."""
-        if self._stopped:
-            return
+        if not self._stopped:
+            self._sync().addErrback(self._sync_failed)
 
-        def resubscribe(session: _Session) -> Deferred[Any]:
-            return within(session.subscribe(self._on_event, wire.room_topic(self.room)), self.client.options.call_timeout, self.client.clock, "subscribe")
-
-        d = self.client.wait_connected().addCallback(resubscribe)
-        d.addCallback(lambda sub: setattr(self, "_subscription", sub))
-        d.addCallback(lambda _: self._sync())
-        d.addErrback(self._retry_resume)
-
-    def _retry_resume(self, failure: Failure) -> None:
-        if self._stopped or self.client.closing:
-            return
-        self.log.info("room {room}: resume failed ({why}); retrying", room=self.room, why=failure.getErrorMessage())
-        self.client.clock.callLater(random.uniform(0.2, 1.0), self._resume)
+    def _sync_failed(self, failure: Failure) -> None:
+        if not self._stopped and not self.client.closing:
+            self.log.warn("room {room}: sync failed: {why}", room=self.room, why=failure.getErrorMessage())
 
     def _on_event(self, event: Any = None, *args: Any, **kwargs: Any) -> None:
-        if self._stopped:
-            return
         if event is None and isinstance(kwargs.get("reply"), dict):
+            # The owner's answer to one of this session's fast-path inputs (not an event).
             self._on_reply(kwargs["reply"])
             return
+        tap = self.client.event_tap
+        if tap is not None:
+            tap(self.room, event, self._take_event)
+        else:
+            self._take_event(event)
+
+    def _take_event(self, event: Any) -> None:
+        if self._stopped:
+            return
+        self._last_heard = self.client.clock.seconds()
         verdict = self.replica.offer(event)
-        if verdict is Verdict.APPLIED:
+        for applied in self.replica.pop_applied():
             self.stats["events"] += 1
-            self._notify(event)
-        elif verdict is Verdict.DROPPED:
+            self._notify(applied)
+        if verdict is Verdict.DROPPED:
             self.stats["dropped"] += 1
         elif verdict is Verdict.RESYNC and self.replica.synced:
             self.stats["resyncs"] += 1
-            self._sync().addErrback(lambda f: self.log.warn("room {room}: resync failed: {why}", room=self.room, why=f.getErrorMessage()))
+            self._sync().addErrback(self._sync_failed)
 
-    @inlineCallbacks
-    def _sync(self):  # type: ignore[no-untyped-def]
-        """join(since): catch up from the replica's position (or take a snapshot)."""
+    def _sync(self) -> Deferred[None]:
+        """Fires once the room is joined on the current session and in sync (join(since):
+        catch up from the replica's position, or take a snapshot). Concurrent requests share
+        one loop; fails only on an error that retrying can't fix, or when the room stops."""
+        d: Deferred[None] = Deferred()
+        self._sync_waiters.append(d)
         if self._syncing:
             self._resync_again = True
-            return
-        self._syncing = True
-        try:
-            while True:
-                self._resync_again = False
+            self._wake_up()  # news (e.g. an event of a new owner): no need to finish a backoff
+        else:
+            self._syncing = True
+            self._sync_loop().addBoth(self._sync_done)
+        return d
+
+    def _backoff(self, delay: float) -> Deferred[None]:
+        """Wait ``delay`` seconds before retrying a sync, or less if :meth:`_wake_up` is called."""
+        wake: Deferred[None] = Deferred()
+        timer = self.client.clock.callLater(delay, self._wake_up)
+        self._waking = (wake, timer)
+        return wake
+
+    def _wake_up(self) -> None:
+        waking, self._waking = self._waking, None
+        if waking is not None:
+            wake, timer = waking
+            if timer.active():
+                timer.cancel()
+            wake.callback(None)
+
+    def _sync_done(self, outcome: Any) -> None:
+        self._syncing = False
+        waiters, self._sync_waiters = self._sync_waiters, []
+        for d in waiters:
+            if isinstance(outcome, Failure):
+                d.errback(outcome)
+            else:
+                d.callback(None)
+
+    @inlineCallbacks
+    def _sync_loop(self):  # type: ignore[no-untyped-def]
+        options, clock = self.client.options, self.client.clock
+        attempt = 0
+        while True:
+            if self._stopped or self.client.closing:
+                raise ConnectionLost("the room was left or the client closed")
+            self._resync_again = False
+            try:
+                session = yield self.client.wait_connected()
+                if self._subscribed_on is not session:
+                    subscribing = session.subscribe(self._on_event, wire.room_topic(self.room))
+                    self._subscription = yield within(subscribing, options.call_timeout, clock, "subscribe")
+                    self._subscribed_on = session
                 since = self.replica.position
                 since_arg = None if since is None else {"epoch": since.epoch, "seq": since.seq}
-                try:
-                    reply = yield self.client.call(wire.room_procedure(self.room, "join"), since_arg)
-                except ApplicationError as exc:
-                    if exc.error in REOPEN_URIS:
-                        yield self.client.open(self.room, self.type, self.options)
-                        continue
+                reply = yield self.client.call(wire.room_procedure(self.room, "join"), since_arg)
+            except _RETRY_ERRORS:
+                failure = Failure()
+                if not (_is_retryable(failure) or _needs_reopen(failure)):
                     raise
-                self.stats["snapshots" if "state" in reply else "catchups"] += 1
-                try:
-                    applied = self.replica.load(reply)
-                except ValueError:
-                    self.replica.needs_snapshot = True
-                    continue
-                if "state" in reply:
-                    self._notify(None)
-                for event in applied:
-                    self._notify(event)
-                if not self._resync_again and not self.replica.needs_snapshot:
-                    break
-        finally:
-            self._syncing = False
+                self.stats["sync_retries"] += 1
+                if _needs_reopen(failure):
+                    try:
+                        yield self.client.open(self.room, self.type, self.options)
+                    except _RETRY_ERRORS:
+                        if not _is_retryable(Failure()):
+                            raise
+                delay = backoff_delay(attempt, options.initial_retry_delay, options.max_retry_delay)
+                yield self._backoff(delay)
+                attempt += 1
+                continue
+            self.stats["snapshots" if "state" in reply else "catchups"] += 1
+            try:
+                applied = self.replica.load(reply)
+            except ValueError:
+                self.replica.needs_snapshot = True
+                continue
+            self._joined_on = session
+            self.synced_once = True
+            self._last_heard = clock.seconds()
+            self._watch()
+            if "state" in reply:
+                self._notify(None)
+            for event in applied:
+                self._notify(event)
+            if not self._resync_again and not self.replica.needs_snapshot:
+                return
 
     # -- actions -------------------------------------------------------------------------------
     def next_cseq(self) -> int:
         self._cseq += 1
         return self._cseq
 
-    def act(self, action: str, args: dict[str, Any] | None = None, *, cseq: int | None = None) -> Deferred[dict[str, Any]]:
+    def act(
+        self, action: str, args: dict[str, Any] | None = None, *, cseq: int | None = None
+    ) -> Deferred[dict[str, Any]]:
         """Send an action; fires with ``{"seq", "cseq"}`` once it is durable, or fails with
         the server's ``ApplicationError`` (``.error`` is the ``kasagi.error.*`` URI).
         Retries with the same cseq (applied once) through disconnects and failovers until
-        the act deadline."""
+        the act deadline; each attempt waits until the room is joined on the current session."""
         if cseq is None:
             cseq = self.next_cseq()
-        deadline = self.client.clock.seconds() + self.client.options.act_deadline
+        clock, options = self.client.clock, self.client.options
+        deadline = clock.seconds() + options.act_deadline
         result: Deferred[dict[str, Any]] = Deferred()
         attempt = [0]
+        uri = wire.room_procedure(self.room, "act")
 
         def send() -> None:
             attempt[0] += 1
-            d = self.client.call(wire.room_procedure(self.room, "act"), action, args or {}, cseq)
+            if self._joined_on is not None and self._joined_on is self.client.session:
+                d = self.client.call(uri, action, args or {}, cseq)
+            else:
+                remaining = max(0.1, deadline - clock.seconds())
+                d = within(self._sync(), remaining, clock, "rejoin")
+                d.addCallback(lambda _: self.client.call(uri, action, args or {}, cseq))
             d.addCallbacks(result.callback, retry)
 
         def retry(failure: Failure) -> None:
-            now = self.client.clock.seconds()
-            if self._stopped or not _is_retryable(failure) or now >= deadline:
+            now = clock.seconds()
+            if self._stopped or not (_is_retryable(failure) or _needs_rejoin(failure)) or now >= deadline:
                 result.errback(failure)
                 return
-            delay = min(self.client.options.max_retry_delay, 0.1 * 2 ** min(attempt[0], 6)) * random.uniform(0.5, 1.0)
-            if _needs_reopen(failure):
-                self.client.clock.callLater(delay, reopen_then_send)
-            else:
-                self.client.clock.callLater(min(delay, max(0.0, deadline - now)), send)
-
-        def reopen_then_send() -> None:
-            d = self.client.open(self.room, self.type, self.options)
-            d.addCallback(lambda _: self._sync())
-            d.addCallbacks(lambda _: send(), retry)
+            self.stats["act_retries"] += 1
+            if _needs_rejoin(failure) and self._joined_on is self.client.session:
+                self._joined_on = None  # the owner forgot this session: join again first
+            delay = backoff_delay(attempt[0] - 1, 0.1, options.max_retry_delay)
+            clock.callLater(min(delay, max(0.0, deadline - now)), send)
 
         send()
         return result
@@ -515,9 +672,41 @@ class RoomHandle:
         self._stop()
         self.client.rooms.pop(self.room, None)
         d = self.client.call(wire.room_procedure(self.room, "leave"))
-        if self._subscription is not None and self._subscription.active:
-            d.addBoth(lambda r: self._subscription.unsubscribe().addBoth(lambda _: r))
+        subscription = self._subscription
+        if subscription is not None and subscription.active:
+            clock, limit = self.client.clock, self.client.options.call_timeout
+
+            def unsubscribe(result: Any) -> Deferred[Any]:
+                done = within(subscription.unsubscribe(), limit, clock, "unsubscribe")
+                return done.addBoth(lambda _: result)
+
+            d.addBoth(unsubscribe)
         return d
 
     def _stop(self) -> None:
         self._stopped = True
+        if self._watchdog is not None and self._watchdog.active():
+            self._watchdog.cancel()
+        self._watchdog = None
+
+    # -- silence -------------------------------------------------------------------------------
+    def _watch(self) -> None:
+        quiet = self.client.options.quiet_rejoin
+        if quiet > 0 and self._watchdog is None and not self._stopped:
+            self._watchdog = self.client.clock.callLater(quiet / 2, self._check_quiet)
+
+    def _check_quiet(self) -> None:
+        self._watchdog = None
+        if self._stopped or self.client.closing:
+            return
+        silent_for = self.client.clock.seconds() - self._last_heard
+        if not self._syncing and self.client.session is not None and silent_for >= self.client.options.quiet_rejoin:
+            self.stats["quiet_rejoins"] += 1
+            self._last_heard = self.client.clock.seconds()
+            self._joined_on = None
+            self._sync().addErrback(self._sync_failed)
+        self._watch()
+
+
+#: What a sync attempt may fail with and still be retried (classified by _is_retryable).
+_RETRY_ERRORS = (ApplicationError, CallTimeout, ConnectionLost, TransportLost, DeadlineExceeded)

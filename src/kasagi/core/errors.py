@@ -10,6 +10,7 @@ The tree::
     +-- RateLimited             kasagi.error.rate_limited      retry later (retryable; ``retry_after`` s)
     +-- Full                    kasagi.error.full              a capacity limit is reached; retry later
     +-- Unavailable             kasagi.error.unavailable       retry with the same cseq (retryable)
+    |   +-- RoomDamaged         kasagi.error.unavailable       the room's stored data is damaged (not retryable)
     +-- NotAuthorized           kasagi.error.not_authorized    do not retry
 
 The core raises these; only the WAMP edge turns them into ``ApplicationError``. Every error
@@ -32,6 +33,7 @@ __all__ = [
     "NotMember",
     "RateLimited",
     "Rejected",
+    "RoomDamaged",
     "Unavailable",
     "describe",
 ]
@@ -133,6 +135,12 @@ class Full(KasagiError):
 class Unavailable(KasagiError):
     uri = ErrorURI.UNAVAILABLE
     retryable = True
+
+
+class RoomDamaged(Unavailable):
+    """The room's stored data can't be loaded (damaged or foreign); an operator must look."""
+
+    retryable = False
 
 
 class NotAuthorized(KasagiError):

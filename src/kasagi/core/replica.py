@@ -51,6 +51,7 @@ class RoomReplica:
         self.needs_snapshot = False
         self._buffer: dict[int, Mapping[str, Any]] = {}
         self._max_buffer = max_buffer
+        self._applied: list[Mapping[str, Any]] = []
 
     @property
     def synced(self) -> bool:
@@ -63,14 +64,20 @@ class RoomReplica:
             return None
         return StreamPosition(self.epoch, self.seq)
 
+    def pop_applied(self) -> list[Mapping[str, Any]]:
+        """The events applied since the last call, in order (an event offered may also apply
+        buffered successors; an event offered twice is applied once)."""
+        applied, self._applied = self._applied, []
+        return applied
+
     def load(self, reply: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         """Apply a join reply (snapshot or catch-up); return the events applied from it and
-        from the buffer. Raises ``ValueError`` for a reply of the wrong shape."""
+        from the buffer, each once. Raises ``ValueError`` for a reply of the wrong shape."""
         epoch, seq = reply.get("epoch"), reply.get("seq")
         if not isinstance(epoch, int) or not isinstance(seq, int):
             raise ValueError("join reply without a position")
         self.member = reply.get("member", self.member)
-        applied: list[Mapping[str, Any]] = []
+        self._applied = []
         if "state" in reply:
             state = reply["state"]
             if not isinstance(state, dict):
@@ -90,14 +97,13 @@ class RoomReplica:
                 if event["seq"] != self.seq + 1:
                     raise ValueError("catch-up reply with a gap")
                 if not self._apply(event):
-                    return applied
-                applied.append(event)
+                    return self.pop_applied()
             if self.seq < seq:
                 raise ValueError("catch-up reply did not reach its own seq")
         else:
             raise ValueError("join reply with neither state nor events")
-        applied.extend(self._drain())
-        return applied
+        self._drain()
+        return self.pop_applied()
 
     def offer(self, event: Any) -> Verdict:
         """Take one event from the topic."""
@@ -136,6 +142,7 @@ class RoomReplica:
             self.needs_snapshot = True
             return False
         self.seq = event["seq"]
+        self._applied.append(event)
         digest = event.get("hash")
         if digest is not None:
             self.hash_checked += 1

@@ -14,39 +14,37 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, inlineCallbacks, maybeDeferred, succeed
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kasagi.core.access import PUBLIC, RoomAccess, split_open_options
 from kasagi.core.commands import OpenCommand
-from kasagi.core.errors import Full, InvalidArgument, NoSuchRoom, Unavailable, describe
-from kasagi.core.ops import apply_ops
+from kasagi.core.errors import Full, InvalidArgument, KasagiError, NoSuchRoom, RoomDamaged, Unavailable, describe
 from kasagi.core.ratelimit import RateLimiter
 from kasagi.core.room import Room
 from kasagi.core.roomtypes import BUILTIN_TYPES, RoomType, make_room_type
 from kasagi.deadline import within
+from kasagi.service.observer import ServiceObserver
+from kasagi.service.restore import rebuild
 from kasagi.service.runner import Publish, RoomRunner
 from kasagi.service.settings import ServiceSettings
-from kasagi.store.interface import RoomExists, RoomStore, StoredRoom
+from kasagi.store.interface import CorruptRoom, RoomExists, RoomStore, StoredRoom
 from kasagi.wire import OPEN_MEMBERS
 
-__all__ = ["RoomRegistry", "new_epoch", "wall_ms"]
+__all__ = ["NotOwner", "RoomRegistry", "new_epoch", "wall_ms"]
 
 #: ``expose(room)``: make the room's procedures reachable (register them with the router).
 Expose = Callable[[str], Any]
 #: ``withdraw(room)``: unregister them.
 Withdraw = Callable[[str], Any]
+#: ``load(room)``: read a room before serving it (default: the store's ``load``; a cluster
+#: claims the room first and fences out its previous owner).
+Load = Callable[[str], "Deferred[StoredRoom | None]"]
 
 
-def wall_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def new_epoch(previous: int, now_ms: int) -> int:
-    """A fresh epoch: above every earlier one of the room, and unique across restarts that
-    lost the store (it is at least the wall clock in ms)."""
-    return max(previous + 1, now_ms)
+class NotOwner(Unavailable):
+    """``load`` refused: another process serves the room (a retry finds it through the lobby)."""
 
 
 def stored_options(type_options: Mapping[str, Any], access: RoomAccess) -> dict[str, Any]:
@@ -62,6 +60,16 @@ def access_of_stored(options: Mapping[str, Any]) -> tuple[RoomAccess, dict[str, 
     """Split stored options into the room's access and the type's options."""
     members, type_options = split_open_options(options)
     return (PUBLIC if members is None else RoomAccess.private(members)), type_options
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_epoch(previous: int, now_ms: int) -> int:
+    """A fresh epoch: above every earlier one of the room, and unique across restarts that
+    lost the store (it is at least the wall clock in ms)."""
+    return max(previous + 1, now_ms)
 
 
 class RoomRegistry:
@@ -80,6 +88,8 @@ class RoomRegistry:
         settings: ServiceSettings,
         now_ms: Callable[[], int] = wall_ms,
         types: Mapping[str, type[RoomType]] = BUILTIN_TYPES,
+        load: Load | None = None,
+        observer: ServiceObserver | None = None,
     ) -> None:
         self._clock = clock
         self._store = store
@@ -89,9 +99,16 @@ class RoomRegistry:
         self._settings = settings
         self._now_ms = now_ms
         self._types = types
+        self._load = load or store.load
+        self._observer = observer
         self.runners: dict[str, RoomRunner] = {}
+        #: Counters of runners that are gone (so totals never go backwards).
+        self.retired_stats: dict[str, int] = {}
+        self._last_epoch = 0
         self._opening: dict[str, list[Deferred[RoomRunner]]] = {}
+        self._reload_timers: dict[str, IDelayedCall] = {}
         self.limiter = RateLimiter(settings.action_rate, settings.action_burst)
+        self._stopped = False
 
     def runner(self, room: str) -> RoomRunner:
         """The live runner of ``room``; ``NoSuchRoom`` if this process does not serve it."""
@@ -102,12 +119,16 @@ class RoomRegistry:
             raise NoSuchRoom("the room is not open; call kasagi.lobby.open first", field="room", expected="an open room", got=describe(room))
         return runner
 
-    def open(self, cmd: OpenCommand, caller: str | None = None) -> Deferred[dict[str, Any]]:
+    def open(
+        self, cmd: OpenCommand, caller: str | None = None, sessions: Mapping[str, str] | None = None
+    ) -> Deferred[dict[str, Any]]:
         """Serve ``cmd.room``: already live, loaded from the store, or created.
 
         ``caller`` is the member asking (None: the service itself). A member list must
         include the caller; a private room opens only for its members; an existing room keeps
-        the member list (or the absence of one) it was created with.
+        the member list (or the absence of one) it was created with. ``sessions`` (session id
+        -> member) are live sessions of the room handed over by its previous owner: a room
+        loaded now starts with them, so their members stay online.
         """
         if cmd.access is not None and caller is not None and not cmd.access.admits(caller):
             return fail(
@@ -118,7 +139,7 @@ class RoomRegistry:
                     got=f"a list without {caller}",
                 )
             )
-        d = self._runner_for(cmd)
+        d = self._runner_for(cmd, sessions)
 
         def info(runner: RoomRunner) -> dict[str, Any]:
             room = runner.room
@@ -180,7 +201,7 @@ class RoomRegistry:
 
         return d.addCallbacks(answer, unknown)
 
-    def _runner_for(self, cmd: OpenCommand) -> Deferred[RoomRunner]:
+    def _runner_for(self, cmd: OpenCommand, sessions: Mapping[str, str] | None = None) -> Deferred[RoomRunner]:
         live = self.runners.get(cmd.room)
         if live is not None:
             return succeed(live)
@@ -205,37 +226,120 @@ class RoomRegistry:
             for w in self._opening.pop(cmd.room, []):
                 w.errback(result) if isinstance(result, Failure) else w.callback(result)
 
-        self._load_or_create(cmd).addBoth(done)
+        self._load_or_create(cmd, sessions).addBoth(done)
         return d
 
     @inlineCallbacks
-    def _load_or_create(self, cmd: OpenCommand):  # type: ignore[no-untyped-def]
-        deadline = self._settings.store_deadline
+    def _load_or_create(self, cmd: OpenCommand, sessions: Mapping[str, str] | None = None):  # type: ignore[no-untyped-def]
+        room = yield self._load_room(cmd)
+        runner = self._start_runner(room)
+        for session_id, member in (sessions or {}).items():
+            room.add_session(member, session_id, self._now_ms())
         try:
-            stored = yield within(maybeDeferred(self._store.load, cmd.room), deadline, self._clock, "room load")
+            yield maybeDeferred(self._expose, cmd.room)
+        except Exception:
+            del self.runners[cmd.room]
+            runner.stop()
+            raise
+        runner.begin()
+        self.log.info("room {room} open ({type}, epoch {epoch}, seq {seq})", room=cmd.room, type=room.type.name, epoch=room.epoch, seq=room.seq)
+        return runner
+
+    @inlineCallbacks
+    def _load_room(self, cmd: OpenCommand):  # type: ignore[no-untyped-def]
+        """The room as stored (rebuilt), or a new one stored now."""
+        deadline, load_deadline = self._settings.store_deadline, self._settings.load_deadline
+        try:
+            stored = yield within(maybeDeferred(self._load, cmd.room), load_deadline, self._clock, "room load")
+        except CorruptRoom as exc:
+            raise self._damaged(exc) from None
+        except KasagiError:
+            raise
         except Exception as exc:
             raise Unavailable("the room store did not answer", field="store", expected="a loaded room", got=str(exc)[:200]) from None
-        if stored is None:
-            room_type = make_room_type(cmd.type, cmd.options, self._types)
-            access = cmd.access or PUBLIC
-            epoch = new_epoch(0, self._now_ms())
-            room = Room(cmd.room, room_type, epoch=epoch, config=self._settings.room_config(), access=access)
-            options = stored_options(room_type.options(), access)
+        if stored is not None:
+            room = yield self._rebuild(stored)
+            return room
+        room_type = make_room_type(cmd.type, cmd.options, self._types)
+        access = cmd.access or PUBLIC
+        epoch = self._fresh_epoch(0)
+        room = Room(cmd.room, room_type, epoch=epoch, config=self._settings.room_config(), access=access)
+        options = stored_options(room_type.options(), access)
+        try:
+            yield within(
+                maybeDeferred(self._store.create, cmd.room, room_type.name, options, room.epoch, room.committed),
+                deadline,
+                self._clock,
+                "room create",
+            )
+        except RoomExists:
+            # Another worker created it meanwhile (or something is stored under its name).
+            try:
+                stored = yield within(maybeDeferred(self._load, cmd.room), load_deadline, self._clock, "room load")
+            except CorruptRoom as exc:
+                raise self._damaged(exc) from None
+            if stored is None:
+                raise Unavailable(
+                    "the room is being created; retry", field="store", expected="a stored room", got="none"
+                ) from None
+            room = yield self._rebuild(stored)
+        except Exception as exc:
+            raise Unavailable("the room store did not answer", field="store", expected="a created room", got=str(exc)[:200]) from None
+        return room
+
+    @inlineCallbacks
+    def _rebuild(self, stored: StoredRoom):  # type: ignore[no-untyped-def]
+        """Snapshot + tail, exactly; a new epoch when history is not intact."""
+        try:
+            rebuilt = rebuild(stored, config=self._settings.room_config(), now_ms=self._now_ms(), types=self._types)
+        except CorruptRoom as exc:
+            raise self._damaged(exc) from None
+        room = rebuilt.room
+        if rebuilt.lost is not None:
+            epoch = self._fresh_epoch(stored.epoch)
+            self.log.warn(
+                "room {room}: history not intact ({why}); continuing from seq {seq} in a new epoch {epoch}",
+                room=stored.room,
+                why=rebuilt.lost,
+                seq=room.seq,
+                epoch=epoch,
+            )
             try:
                 yield within(
-                    maybeDeferred(self._store.create, cmd.room, room_type.name, options, room.epoch, room.committed),
-                    deadline,
+                    maybeDeferred(self._store.set_epoch, stored.room, stored.epoch, epoch, room.seq, room.committed),
+                    self._settings.store_deadline,
                     self._clock,
-                    "room create",
+                    "new epoch",
                 )
-            except RoomExists:
-                # Another worker created it meanwhile: load what it stored.
-                stored = yield within(maybeDeferred(self._store.load, cmd.room), deadline, self._clock, "room load")
-                room = self._restore(stored)
-            except Exception as exc:
-                raise Unavailable("the room store did not answer", field="store", expected="a created room", got=str(exc)[:200]) from None
-        else:
-            room = self._restore(stored)
+            except Exception as exc:  # noqa: BLE001 -- any store failure means: not now
+                why = str(exc)[:200]
+                raise Unavailable(
+                    "the room store did not answer", field="store", expected="a new epoch", got=why
+                ) from None
+            room.epoch = epoch
+            room.history.clear()
+        return room
+
+    def _fresh_epoch(self, previous: int) -> int:
+        """A new epoch, also distinct from every other epoch this process made, so a ``since``
+        taken from another room never matches this one's."""
+        self._last_epoch = max(new_epoch(previous, self._now_ms()), self._last_epoch + 1)
+        return self._last_epoch
+
+    def _damaged(self, exc: CorruptRoom) -> RoomDamaged:
+        self.log.error(
+            "room {room} can't be loaded: {problem} (its stored data is left as it is)",
+            room=exc.room,
+            problem=exc.problem,
+        )
+        return RoomDamaged(
+            f"room {exc.room} can't be loaded: its stored data is damaged ({exc.problem[:200]})",
+            field="store",
+            expected="a valid stored room",
+            got=exc.problem[:200],
+        )
+
+    def _start_runner(self, room: Room) -> RoomRunner:
         runner = RoomRunner(
             room,
             clock=self._clock,
@@ -244,60 +348,100 @@ class RoomRegistry:
             settings=self._settings,
             now_ms=self._now_ms,
             on_lost=self._lost,
+            observer=self._observer,
             limiter=self.limiter,
         )
-        self.runners[cmd.room] = runner
-        try:
-            yield maybeDeferred(self._expose, cmd.room)
-        except Exception:
-            del self.runners[cmd.room]
-            runner.stop()
-            raise
-        room.reconcile_presence(self._now_ms())
-        runner._after_change()
-        self.log.info("room {room} open ({type}, epoch {epoch}, seq {seq})", room=cmd.room, type=room.type.name, epoch=room.epoch, seq=room.seq)
+        self.runners[room.room_id] = runner
         return runner
 
-    def _restore(self, stored: StoredRoom) -> Room:
-        """Rebuild a room from snapshot + tail, exactly."""
-        access, type_options = access_of_stored(stored.options)
-        room_type = make_room_type(stored.type, type_options, self._types)
-        state = stored.snapshot
-        for event in stored.tail:
-            apply_ops(state, event["ops"])
-        room = Room(
-            stored.room,
-            room_type,
-            epoch=stored.epoch,
-            seq=stored.seq,
-            state=state,
-            results=stored.results,
-            config=self._settings.room_config(),
-            access=access,
-        )
-        room.history.extend(stored.tail, self._now_ms())
-        return room
-
     def _lost(self, runner: RoomRunner, failure: Failure) -> None:
-        """A runner found its copy stale (or a write undetermined): drop it and reload the
-        room from the store, which alone knows what was written."""
+        """A runner found its copy stale, or a write undetermined: only the store knows what
+        was written. The copy stays reachable for joins (its committed state is still
+        true) while acts fail fast, and the room is reloaded -- retried with backoff until
+        the store answers."""
         room = runner.room.room_id
         if self.runners.get(room) is not runner:
             return
-        del self.runners[room]
+        runner.suspend()
         self.log.warn("room {room}: reloading from the store ({why})", room=room, why=failure.getErrorMessage())
-        cmd = OpenCommand(room, runner.room.type.name, runner.room.type.options(), runner.room.access)
-        sessions = runner.room.sessions()
+        self._reload(runner, 0)
 
-        def rejoin(new: RoomRunner) -> None:
+    def _reload(self, old: RoomRunner, attempt: int) -> None:
+        room = old.room.room_id
+        self._reload_timers.pop(room, None)
+        if self.runners.get(room) is not old or self._stopped:
+            return
+        cmd = OpenCommand(room, old.room.type.name, old.room.type.options(), old.room.access)
+
+        def swap(new_room: Room) -> None:
+            if self.runners.get(room) is not old or self._stopped:
+                return
+            sessions = old.room.sessions()
+            old.stop()
+            self._retire(old)
+            new = self._start_runner(new_room)
             new.adopt_sessions(sessions)
+            new.begin()
+            self.log.info(
+                "room {room} reloaded (epoch {epoch}, seq {seq})", room=room, epoch=new_room.epoch, seq=new_room.seq
+            )
 
-        def give_up(f: Failure) -> None:
-            self.log.warn("room {room}: reload failed ({why}); it is closed until opened again", room=room, why=f.getErrorMessage())
-            if self._withdraw is not None:
-                maybeDeferred(self._withdraw, room).addErrback(lambda e: self.log.failure("withdraw {room}", e, room=room))
+        def retry(f: Failure) -> None:
+            if f.check(RoomDamaged):
+                self.log.error("room {room}: closed until repaired", room=room)
+                self._close(old)
+                return
+            if f.check(NotOwner):
+                self.log.warn("room {room}: another process serves it now; closed here", room=room)
+                self._close(old)
+                return
+            delay = min(5.0, 0.2 * 2 ** min(attempt, 5))
+            self.log.warn(
+                "room {room}: reload failed ({why}); retrying in {delay:.1f} s",
+                room=room,
+                why=f.getErrorMessage(),
+                delay=delay,
+            )
+            self._reload_timers[room] = self._clock.callLater(delay, self._reload, old, attempt + 1)
 
-        self._runner_for(cmd).addCallbacks(rejoin, give_up)
+        self._load_room(cmd).addCallbacks(swap, retry).addErrback(
+            lambda f: self.log.failure("room {room}: reload bookkeeping failed", f, room=room)
+        )
+
+    def _close(self, runner: RoomRunner) -> None:
+        room = runner.room.room_id
+        if self.runners.get(room) is runner:
+            del self.runners[room]
+            self._retire(runner)
+        runner.stop()
+        if self._withdraw is not None:
+            maybeDeferred(self._withdraw, room).addErrback(lambda e: self.log.failure("withdraw {room}", e, room=room))
+
+    def close_room(self, room: str) -> Deferred[bool]:
+        """Stop serving ``room`` here: commit what was accepted, unregister its procedures.
+        Fires True when its history is intact (every write of this process succeeded)."""
+        runner = self.runners.get(room)
+        if runner is None:
+            return succeed(False)
+        timer = self._reload_timers.pop(room, None)
+        if timer is not None and timer.active():
+            timer.cancel()
+
+        def closed(intact: bool) -> Deferred[bool]:
+            if self.runners.get(room) is runner:
+                del self.runners[room]
+                self._retire(runner)
+            if self._withdraw is None:
+                return succeed(intact)
+            d = maybeDeferred(self._withdraw, room)
+            d.addErrback(lambda f: self.log.failure("withdraw {room}", f, room=room))
+            return d.addCallback(lambda _: intact)
+
+        return runner.drain().addCallback(closed)
+
+    def _retire(self, runner: RoomRunner) -> None:
+        for key, value in runner.stats.items():
+            self.retired_stats[key] = self.retired_stats.get(key, 0) + value
 
     def session_closed(self, session_id: str) -> None:
         """A WAMP session ended: every room it joined marks it gone."""
@@ -305,6 +449,11 @@ class RoomRegistry:
             runner.session_closed(session_id)
 
     def stop(self) -> None:
+        self._stopped = True
+        for timer in self._reload_timers.values():
+            if timer.active():
+                timer.cancel()
+        self._reload_timers.clear()
         for runner in self.runners.values():
             runner.stop()
 

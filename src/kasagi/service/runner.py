@@ -8,6 +8,12 @@ next one. A failed or late store write rolls the room back and fails every calle
 with ``kasagi.error.unavailable`` (retry with the same cseq is safe: the store's seq fence
 refuses a late write that would apply twice).
 
+When the store is failing, the room degrades instead of queueing: after two failed writes in
+a row, actions are refused at once (``unavailable``) until a backoff (50 ms doubling, at most
+the store deadline) lets the next commit probe the store again. A write that outlived its
+deadline *suspends* the room: joins and leaves are still served from the committed state,
+acts fail fast, and the registry reloads the room from the store when it answers.
+
 Each member's actions pass a token bucket first (``action_rate`` per second, bursts of
 ``action_burst``; one :class:`~kasagi.core.ratelimit.RateLimiter` per process, shared by its
 rooms): beyond it ``act`` is refused with ``kasagi.error.rate_limited`` and ``retry_after``.
@@ -28,6 +34,7 @@ from kasagi.core.errors import RateLimited, Unavailable
 from kasagi.core.ratelimit import RateLimiter
 from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room
 from kasagi.deadline import DeadlineExceeded, within
+from kasagi.service.observer import NullObserver, ServiceObserver
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.interface import RoomStore, SeqConflict, StaleEpoch
 from kasagi.wire import room_topic
@@ -53,6 +60,7 @@ class RoomRunner:
         settings: ServiceSettings,
         now_ms: Callable[[], int],
         on_lost: Callable[[RoomRunner, Failure], None] | None = None,
+        observer: ServiceObserver | None = None,
         limiter: RateLimiter | None = None,
     ) -> None:
         self.room = room
@@ -63,6 +71,7 @@ class RoomRunner:
         self._settings = settings
         self._now_ms = now_ms
         self._on_lost = on_lost
+        self._observer: ServiceObserver = observer or NullObserver()
         self._topic = room_topic(room.room_id)
         self._waiters: dict[AckKey, list[Deferred[dict[str, int]]]] = {}
         self._commit_timer: IDelayedCall | None = None
@@ -70,7 +79,17 @@ class RoomRunner:
         self._committing = False
         self._last_commit = -1e18
         self._last_snapshot_seq = room.seq
+        self._commit_started = 0.0
+        self._draining: list[Deferred[bool]] | None = None
+        self._drain_intact = True
+        #: When the last event was published (clock seconds); the head beacon reads it.
+        self.last_published = clock.seconds()
         self.stopped = False
+        #: Serving joins from the committed state only, while the registry reloads the room.
+        self.suspended = False
+        #: Consecutive failed commits, and when the next one may probe the store.
+        self._failures = 0
+        self._retry_at = 0.0
         #: Counters for metrics and tests.
         self.stats = {"events": 0, "actions": 0, "refused": 0, "failed_commits": 0, "catchups": 0, "snapshots": 0}
         self.stats["rate_limited"] = 0
@@ -82,7 +101,9 @@ class RoomRunner:
         reply = self.room.join(member, session_id, cmd.since, self._now_ms())
         self._after_change()
         since = cmd.since
-        if "state" in reply and since is not None and since.epoch == self.room.epoch and since.seq < self.room.seq:
+        store_ok = not self.suspended and not self._store_failing()
+        behind = since is not None and since.epoch == self.room.epoch and since.seq < self.room.seq
+        if store_ok and "state" in reply and behind and since is not None:
             # Memory no longer holds the gap: the store's history may.
             return self._catch_up_from_store(member, since.seq, reply)
         self._count_reply(reply)
@@ -111,6 +132,7 @@ class RoomRunner:
 
     def _count_reply(self, reply: dict[str, Any]) -> None:
         self.stats["catchups" if "events" in reply else "snapshots"] += 1
+        self._observer.joined("events" in reply)
 
     def leave(self, member: str, session_id: str) -> dict[str, Any]:
         self._check_live()
@@ -133,6 +155,13 @@ class RoomRunner:
         """Apply an action; fires with ``{"seq", "cseq"}`` once it is durable. ``announce``:
         it came by the fast input path (its event acknowledges it)."""
         self._check_live()
+        if (self.suspended or self._store_failing()) and self.room.results.get(member, {}).get(cmd.cseq) is None:
+            raise Unavailable(
+                "the room's store is not answering; retry with the same cseq",
+                field="store",
+                expected="a reachable store",
+                got="suspended" if self.suspended else f"{self._failures} failed writes",
+            )
         self._check_rate(member)
         try:
             outcome = self.room.act(member, cmd.cseq, cmd.action, cmd.args, announce)
@@ -147,6 +176,9 @@ class RoomRunner:
             self.stats["actions"] += 1
             self._schedule_commit()
         return d
+
+    def _store_failing(self) -> bool:
+        return self._failures > 0 and self._clock.seconds() < self._retry_at
 
     def _check_rate(self, member: str) -> None:
         limiter = self._limiter
@@ -164,7 +196,7 @@ class RoomRunner:
             )
 
     def _check_live(self) -> None:
-        if self.stopped:
+        if self.stopped or self._draining is not None:
             raise Unavailable("the room is moving to another owner", field="room", expected="a live owner", got=self.room.room_id)
 
     # -- commits -------------------------------------------------------------------------------
@@ -173,9 +205,12 @@ class RoomRunner:
         self._schedule_expiry()
 
     def _schedule_commit(self) -> None:
-        if self._committing or self._commit_timer is not None or not self.room.has_pending or self.stopped:
+        if self._committing or self._commit_timer is not None or not self.room.has_pending:
             return
-        delay = max(0.0, self._last_commit + self._settings.tick - self._clock.seconds())
+        if self.stopped or self.suspended:
+            return
+        now = self._clock.seconds()
+        delay = max(0.0, self._last_commit + self._settings.tick - now, self._retry_at - now if self._failures else 0.0)
         self._commit_timer = self._clock.callLater(delay, self._commit)
 
     def _commit(self) -> None:
@@ -184,15 +219,18 @@ class RoomRunner:
         if batch is None:
             return
         self._committing = True
-        self._last_commit = self._clock.seconds()
+        self._last_commit = self._commit_started = self._clock.seconds()
         d = within(maybeDeferred(self._store.append, batch), self._settings.store_deadline, self._clock, "store append")
         d.addCallbacks(self._committed, self._commit_failed, callbackArgs=(batch,), errbackArgs=(batch,))
         d.addErrback(lambda f: self.log.failure("room {room}: commit bookkeeping failed", f, room=self.room.room_id))
 
     def _committed(self, _: object, batch: Batch) -> None:
         self._committing = False
+        self._failures = 0
         self.room.commit_succeeded(batch, self._now_ms())
         self.stats["events"] += 1
+        self._observer.committed(batch, self._clock.seconds() - self._commit_started)
+        self.last_published = self._clock.seconds()
         try:
             maybeDeferred(self._publish, self._topic, batch.event).addErrback(self._publish_failed)
         except Exception:  # noqa: BLE001 -- a publish failure must not lose the acks below
@@ -202,6 +240,7 @@ class RoomRunner:
                 d.callback({"seq": batch.seq, "cseq": key[1]})
         self._maybe_snapshot()
         self._after_change()
+        self._check_drained()
 
     def _publish_failed(self, failure: Failure) -> None:
         # Clients notice the missing event by seq and catch up from history.
@@ -210,6 +249,7 @@ class RoomRunner:
     def _commit_failed(self, failure: Failure, batch: Batch) -> None:
         self._committing = False
         self.stats["failed_commits"] += 1
+        self._observer.commit_failed(batch, self._clock.seconds() - self._commit_started, type(failure.value).__name__)
         failed = self.room.commit_failed(batch, self._now_ms())
         why = failure.getErrorMessage()
         self.log.warn("room {room}: commit of seq {seq} failed: {why}", room=self.room.room_id, seq=batch.seq, why=why)
@@ -217,16 +257,26 @@ class RoomRunner:
         for key in failed:
             for d in self._waiters.pop(key, []):
                 d.errback(Failure(error))
-        if failure.check(StaleEpoch, SeqConflict) and self._on_lost is not None:
-            # Another owner wrote (or a late write of ours landed): this copy is stale.
+        if self._draining is not None:
+            # Closing: whatever the store holds now is for the next owner to find.
+            self._drain_intact = False
             self.stop()
+            return
+        if self.stopped or self.suspended:
+            return
+        if failure.check(StaleEpoch, SeqConflict, DeadlineExceeded) and self._on_lost is not None:
+            # Another owner wrote, a late write of ours landed, or ours may still land: only
+            # a reload from the store knows. Until then joins are served, acts refused.
+            self.suspend()
             self._on_lost(self, failure)
             return
-        if failure.check(DeadlineExceeded) and self._on_lost is not None:
-            # The write may still land later; only a reload from the store knows.
-            self.stop()
-            self._on_lost(self, failure)
-            return
+        self._failures += 1
+        # One failure may be a blip: the next tick tries again. From the second in a row on,
+        # back off (and refuse acts meanwhile) so a dead store is not hammered every tick.
+        backoff = 0.0
+        if self._failures >= 2:
+            backoff = min(self._settings.store_deadline, 0.05 * 2 ** min(self._failures - 2, 8))
+        self._retry_at = self._clock.seconds() + backoff
         self._after_change()
 
     def _maybe_snapshot(self) -> None:
@@ -245,7 +295,7 @@ class RoomRunner:
 
     # -- presence expiry -----------------------------------------------------------------------
     def _schedule_expiry(self) -> None:
-        if self.stopped:
+        if self.stopped or self.suspended:
             return
         when = self.room.next_expiry()
         if self._expiry_timer is not None and self._expiry_timer.active():
@@ -262,6 +312,58 @@ class RoomRunner:
         self._after_change()
 
     # -- life ------------------------------------------------------------------------------------
+    def drain(self) -> Deferred[bool]:
+        """Stop taking calls, commit what was already accepted, then stop. Fires True when
+        every write succeeded: the store then holds exactly the events this runner published
+        (a successor may keep the epoch)."""
+        if self.stopped:
+            return succeed(False)
+        if self.suspended:
+            # A write of ours is undetermined: the successor must not trust this history.
+            self._drain_intact = False
+            self._draining = self._draining or []
+            d0: Deferred[bool] = Deferred()
+            self._draining.append(d0)
+            self.stop()
+            return d0
+        d: Deferred[bool] = Deferred()
+        if self._draining is None:
+            self._draining = []
+        self._draining.append(d)
+        self._schedule_commit()
+        self._check_drained()
+        return d
+
+    def _check_drained(self) -> None:
+        if self._draining is None or self._committing or (self.room.has_pending and not self.stopped):
+            return
+        self.stop()
+
+    def begin(self) -> None:
+        """Start serving a freshly loaded room: presence follows the live sessions."""
+        self.room.reconcile_presence(self._now_ms())
+        self._after_change()
+
+    def suspend(self) -> None:
+        """Stop writing (acts fail fast) but keep serving joins from the committed state."""
+        if self.suspended or self.stopped:
+            return
+        self.suspended = True
+        for timer in (self._commit_timer, self._expiry_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._commit_timer = self._expiry_timer = None
+        waiters, self._waiters = self._waiters, {}
+        error = Unavailable(
+            "the room is reloading from its store; retry with the same cseq",
+            field="store",
+            expected="a confirmed write",
+            got="undetermined",
+        )
+        for ds in waiters.values():
+            for d in ds:
+                d.errback(Failure(error))
+
     def stop(self) -> None:
         """Stop serving: cancel timers and fail every waiting caller (retryable)."""
         self.stopped = True
@@ -274,3 +376,6 @@ class RoomRunner:
         for ds in waiters.values():
             for d in ds:
                 d.errback(Failure(error))
+        drained, self._draining = self._draining, ([] if self._draining is not None else None)
+        for waiter in drained or []:
+            waiter.callback(self._drain_intact)

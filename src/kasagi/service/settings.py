@@ -8,6 +8,7 @@ from typing import Any
 
 from kasagi.core.room import RoomConfig
 from kasagi.core.values import ValueLimits
+from kasagi.store.interface import StoreLimits
 
 __all__ = ["ServiceSettings"]
 
@@ -30,10 +31,19 @@ class ServiceSettings:
     results_per_member: int = 64
     #: Seconds a store operation may take before callers get ``kasagi.error.unavailable``.
     store_deadline: float = 2.0
+    #: Seconds loading a room may take (a read: a long history replays slowly, and a late
+    #: answer can't apply anything twice); callers of ``open`` meanwhile retry.
+    load_deadline: float = 30.0
+    #: Seconds a room with live sessions may stay quiet before it repeats its last event
+    #: (the head beacon, see ``kasagi.service.beacon``); 0 turns it off.
+    beacon: float = 5.0
     #: Save a snapshot every this many events (bounds reload time).
     snapshot_every: int = 500
-    #: Where rooms are stored: ``memory``, ``sqlite:PATH`` or ``redis://host:port/db``.
-    store: str = "memory"
+    #: Where rooms are stored: ``memory``, ``sqlite`` (``<data_dir>/rooms.sqlite3``),
+    #: ``sqlite:PATH`` or ``redis://host:port/db`` (see :mod:`kasagi.store.factory`).
+    store: str = "sqlite"
+    #: The node's data directory (``kasagi up --data-dir``), where ``sqlite`` lives.
+    data_dir: str = ""
     #: Maximum size of a client-supplied value.
     max_depth: int = 32
     max_nodes: int = 10_000
@@ -79,6 +89,13 @@ class ServiceSettings:
             history_min_age_ms=int(self.history_seconds * 1000),
             max_members=self.max_members,
             max_state_bytes=self.max_state_bytes,
+        )
+
+    def store_limits(self) -> StoreLimits:
+        return StoreLimits(
+            history_events=self.history_events,
+            history_seconds=self.history_seconds,
+            results_per_member=self.results_per_member,
         )
 
     def value_limits(self) -> ValueLimits:

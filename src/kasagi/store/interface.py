@@ -1,18 +1,34 @@
 """The storage seam: what a room needs from durable storage.
 
 Every implementation returns Deferreds (the memory one too), and all of them pass the same
-contract suite (``tests/contract/test_store_contract.py``). Guarantees asked of every store:
+contract suite (``tests/contract/``). Guarantees asked of every store:
 
 - ``append`` is atomic: the event, the new head seq and the cseq results of its actions are
   stored together or not at all;
 - ``append`` is fenced: it fails with :class:`StaleEpoch` unless the stored epoch equals the
   batch's, and with :class:`SeqConflict` unless the stored seq is ``batch.seq - 1`` -- so a
   write that arrives late (after its caller gave up) can never apply twice or out of order;
-- events are kept contiguous, for at least the history window, until trimmed.
+- events are kept contiguous, for at least the history window (:class:`StoreLimits`), and
+  trimmed (oldest first, never past the snapshot) when a snapshot is saved;
+- ``load`` returns what was stored, decoded and checked: data that is not what Kasagi wrote
+  (bad JSON, a key of the wrong type, an event of another epoch) fails with
+  :class:`CorruptRoom` naming the room and the problem, and nothing is overwritten.
+
+The errors::
+
+    StoreError              the store refused or failed an operation
+    +-- StaleEpoch          another owner moved the room to a new epoch (fence)
+    +-- SeqConflict         the stored head is not where the writer believes (fence)
+    +-- RoomExists          ``create`` of a stored room
+    +-- StoreUnavailable    the store can't be reached now (fails fast; retry later)
+    +-- CorruptRoom         one room's stored data is damaged or foreign
+    +-- CorruptStore        the whole store is not a Kasagi room store (or a newer format)
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,9 +36,29 @@ from twisted.internet.defer import Deferred
 
 from kasagi.core.room import Batch
 
-__all__ = ["RoomExists", "RoomStore", "SeqConflict", "StaleEpoch", "StoreError", "StoredRoom"]
+__all__ = [
+    "CorruptRoom",
+    "CorruptStore",
+    "Event",
+    "NowMs",
+    "RoomExists",
+    "RoomStore",
+    "SeqConflict",
+    "StaleEpoch",
+    "StoreError",
+    "StoreLimits",
+    "StoreUnavailable",
+    "StoredRoom",
+    "wall_ms",
+]
 
 Event = dict[str, Any]
+#: A clock in milliseconds (wall time), injected into stores for history retention.
+NowMs = Callable[[], int]
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class StoreError(Exception):
@@ -41,6 +77,46 @@ class RoomExists(StoreError):
     """``create`` for a room that is already stored."""
 
 
+class StoreUnavailable(StoreError):
+    """The store can't be reached right now (the operation was not sent)."""
+
+
+class CorruptRoom(StoreError):
+    """A room's stored data is damaged or was not written by Kasagi."""
+
+    def __init__(self, room: str, problem: str) -> None:
+        super().__init__(f"room {room}: {problem}")
+        self.room = room
+        self.problem = problem
+
+
+class CorruptStore(StoreError):
+    """The store as a whole is not a Kasagi room store this version can use."""
+
+
+@dataclass(frozen=True)
+class StoreLimits:
+    """How much a store keeps: the history window and the exactly-once window."""
+
+    #: Keep at least the last this many events ...
+    history_events: int = 1000
+    #: ... and every event younger than this (seconds) ...
+    history_seconds: float = 120.0
+    #: ... but never more than this many before the snapshot.
+    hard_cap: int = 100_000
+    #: cseq results kept per member.
+    results_per_member: int = 64
+
+    def deletable(self, seq: int, t_ms: int, *, head_seq: int, snapshot_seq: int, now_ms: int) -> bool:
+        """Whether the event ``seq`` (stored at ``t_ms``) is outside the history window.
+
+        Stores trim the longest prefix of deletable events, so history stays contiguous.
+        """
+        if seq > snapshot_seq or seq > head_seq - self.history_events:
+            return False
+        return t_ms < now_ms - int(self.history_seconds * 1000) or seq <= head_seq - self.hard_cap
+
+
 @dataclass(frozen=True)
 class StoredRoom:
     """A room as loaded from the store: the latest snapshot plus the events after it."""
@@ -54,9 +130,11 @@ class StoredRoom:
     seq: int
     snapshot_seq: int
     snapshot: dict[str, Any]
-    #: Events ``snapshot_seq + 1 .. seq`` of ``epoch``, in order.
+    #: The stored events after ``snapshot_seq``, in seq order. Normally exactly
+    #: ``snapshot_seq + 1 .. seq``; anything else means history was lost (see
+    #: :func:`kasagi.service.restore.rebuild`).
     tail: list[Event] = field(default_factory=list)
-    #: member -> {cseq: seq} for the last results of each member.
+    #: member -> {cseq: seq}, each member's results oldest first.
     results: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
@@ -64,24 +142,30 @@ class RoomStore(Protocol):
     """Durable storage of rooms; one implementation per backend."""
 
     def load(self, room: str) -> Deferred[StoredRoom | None]:
-        """The stored room, or None if it was never created."""
+        """The stored room, or None if it was never created; :class:`CorruptRoom` if its
+        data is not what Kasagi writes."""
 
-    def create(self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]) -> Deferred[None]:
-        """Store a new room at seq 0; :class:`RoomExists` if it is stored already."""
+    def create(
+        self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]
+    ) -> Deferred[None]:
+        """Store a new room at seq 0; :class:`RoomExists` if anything is stored under it."""
 
     def append(self, batch: Batch) -> Deferred[None]:
         """Store one batch atomically, fenced by epoch and seq (see the module docstring)."""
 
     def save_snapshot(self, room: str, epoch: int, seq: int, state: dict[str, Any]) -> Deferred[None]:
-        """Record the state at ``seq`` so reloads start there; may trim older events beyond
-        the history window."""
+        """Record the state at ``seq`` (if newer than the stored snapshot) so reloads start
+        there, and trim events outside the history window; :class:`StaleEpoch` if the room
+        is in another epoch."""
 
     def events_since(self, room: str, epoch: int, seq: int) -> Deferred[list[Event] | None]:
-        """Every stored event after ``seq`` in ``epoch``, or None when they are not all held."""
+        """Every stored event after ``seq`` in ``epoch`` up to the head, in order, or None
+        when they are not all held (another epoch, trimmed, a seq in the future)."""
 
-    def set_epoch(self, room: str, old_epoch: int, new_epoch: int) -> Deferred[None]:
-        """Move the room to a new epoch (history restarts from the current state);
-        :class:`StaleEpoch` unless the stored epoch is ``old_epoch``."""
+    def set_epoch(self, room: str, old_epoch: int, new_epoch: int, seq: int, state: dict[str, Any]) -> Deferred[None]:
+        """Restart the room's history in ``new_epoch`` at ``seq`` with ``state`` (events are
+        dropped, and results after ``seq``); :class:`StaleEpoch` unless the stored epoch is
+        ``old_epoch``."""
 
     def close(self) -> Deferred[None]:
-        """Release connections and files."""
+        """Release connections, threads and files."""

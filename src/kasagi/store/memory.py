@@ -1,5 +1,6 @@
 """An in-memory :class:`~kasagi.store.interface.RoomStore`: for tests, and for a node that
-wants no durability. It behaves like the durable stores (Deferreds, fencing, copies)."""
+wants no durability. It behaves like the durable stores (Deferreds, fencing, copies,
+retention), and passes the same contract suite."""
 
 from __future__ import annotations
 
@@ -8,14 +9,21 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from kasagi.core.ops import apply_ops
 from kasagi.core.room import Batch
 from kasagi.core.values import copy_value
-from kasagi.store.interface import RoomExists, SeqConflict, StaleEpoch, StoredRoom, StoreError
+from kasagi.store.interface import (
+    Event,
+    NowMs,
+    RoomExists,
+    SeqConflict,
+    StaleEpoch,
+    StoredRoom,
+    StoreError,
+    StoreLimits,
+    wall_ms,
+)
 
 __all__ = ["MemoryRoomStore"]
-
-Event = dict[str, Any]
 
 
 @dataclass
@@ -26,23 +34,49 @@ class _Record:
     seq: int
     snapshot_seq: int
     snapshot: dict[str, Any]
-    events: list[Event] = field(default_factory=list)
+    #: (event, stored at ms), contiguous by seq.
+    events: list[tuple[Event, int]] = field(default_factory=list)
     results: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
 class MemoryRoomStore:
-    """Rooms in a dict; ``history_events`` bounds the events kept before the snapshot."""
+    """Rooms in a dict. ``history_events`` / ``results_per_member`` are shortcuts for the
+    matching :class:`StoreLimits` fields."""
 
-    def __init__(self, history_events: int = 1000, results_per_member: int = 64) -> None:
-        self.history_events = history_events
-        self.results_per_member = results_per_member
+    def __init__(
+        self,
+        history_events: int | None = None,
+        results_per_member: int | None = None,
+        *,
+        limits: StoreLimits | None = None,
+        now_ms: NowMs = wall_ms,
+    ) -> None:
+        limits = limits or StoreLimits()
+        if history_events is not None or results_per_member is not None:
+            limits = StoreLimits(
+                history_events=limits.history_events if history_events is None else history_events,
+                history_seconds=limits.history_seconds,
+                hard_cap=limits.hard_cap,
+                results_per_member=limits.results_per_member if results_per_member is None else results_per_member,
+            )
+        self.limits = limits
+        self._now_ms = now_ms
         self._rooms: dict[str, _Record] = {}
+
+    @property
+    def history_events(self) -> int:
+        return self.limits.history_events
+
+    @property
+    def results_per_member(self) -> int:
+        return self.limits.results_per_member
 
     def load(self, room: str) -> Deferred[StoredRoom | None]:
         rec = self._rooms.get(room)
         if rec is None:
             return succeed(None)
-        tail = [copy_value(e) for e in rec.events if e["seq"] > rec.snapshot_seq]
+        first = rec.events[0][0]["seq"] if rec.events else rec.snapshot_seq + 1
+        tail = [copy_value(e) for e, _ in rec.events[max(0, rec.snapshot_seq + 1 - first) :]]
         return succeed(
             StoredRoom(
                 room=room,
@@ -57,7 +91,9 @@ class MemoryRoomStore:
             )
         )
 
-    def create(self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]) -> Deferred[None]:
+    def create(
+        self, room: str, type_name: str, options: dict[str, Any], epoch: int, state: dict[str, Any]
+    ) -> Deferred[None]:
         if room in self._rooms:
             return fail(RoomExists(room))
         self._rooms[room] = _Record(type_name, copy_value(options), epoch, 0, 0, copy_value(state))
@@ -71,12 +107,13 @@ class MemoryRoomStore:
             return fail(StaleEpoch(f"room {batch.room}: stored epoch {rec.epoch}, writer {batch.epoch}"))
         if rec.seq != batch.seq - 1:
             return fail(SeqConflict(f"room {batch.room}: stored seq {rec.seq}, batch {batch.seq}"))
-        rec.events.append(copy_value(batch.event))
+        rec.events.append((copy_value(batch.event), self._now_ms()))
         rec.seq = batch.seq
+        keep = self.limits.results_per_member
         for member, cseq in batch.acks:
             results = rec.results.setdefault(member, {})
             results[cseq] = batch.seq
-            while len(results) > self.results_per_member:
+            while len(results) > keep:
                 del results[next(iter(results))]
         return succeed(None)
 
@@ -84,29 +121,34 @@ class MemoryRoomStore:
         rec = self._rooms.get(room)
         if rec is None or rec.epoch != epoch:
             return fail(StaleEpoch(room))
+        if seq > rec.seq:
+            return fail(SeqConflict(f"room {room}: snapshot at {seq} beyond the head {rec.seq}"))
         if seq > rec.snapshot_seq:
             rec.snapshot_seq, rec.snapshot = seq, copy_value(state)
-        keep_from = min(rec.snapshot_seq, rec.seq - self.history_events)
-        rec.events = [e for e in rec.events if e["seq"] > keep_from]
+        now, drop = self._now_ms(), 0
+        for event, t in rec.events:
+            if not self.limits.deletable(event["seq"], t, head_seq=rec.seq, snapshot_seq=rec.snapshot_seq, now_ms=now):
+                break
+            drop += 1
+        del rec.events[:drop]
         return succeed(None)
 
     def events_since(self, room: str, epoch: int, seq: int) -> Deferred[list[Event] | None]:
         rec = self._rooms.get(room)
-        if rec is None or rec.epoch != epoch or seq > rec.seq:
+        if rec is None or rec.epoch != epoch or seq > rec.seq or seq < 0:
             return succeed(None)
         if seq == rec.seq:
             return succeed([])
-        if not rec.events or rec.events[0]["seq"] > seq + 1:
+        if not rec.events or rec.events[0][0]["seq"] > seq + 1:
             return succeed(None)
-        return succeed([copy_value(e) for e in rec.events if e["seq"] > seq])
+        return succeed([copy_value(e) for e, _ in rec.events if e["seq"] > seq])
 
-    def set_epoch(self, room: str, old_epoch: int, new_epoch: int) -> Deferred[None]:
+    def set_epoch(self, room: str, old_epoch: int, new_epoch: int, seq: int, state: dict[str, Any]) -> Deferred[None]:
         rec = self._rooms.get(room)
         if rec is None or rec.epoch != old_epoch:
             return fail(StaleEpoch(room))
-        state = copy_value(rec.snapshot)
-        apply_ops(state, [op for e in rec.events if e["seq"] > rec.snapshot_seq for op in e["ops"]])
-        rec.epoch, rec.snapshot_seq, rec.snapshot, rec.events = new_epoch, rec.seq, state, []
+        rec.epoch, rec.seq, rec.snapshot_seq, rec.snapshot, rec.events = new_epoch, seq, seq, copy_value(state), []
+        rec.results = {m: {c: s for c, s in r.items() if s <= seq} for m, r in rec.results.items()}
         return succeed(None)
 
     def close(self) -> Deferred[None]:

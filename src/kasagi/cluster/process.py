@@ -1,0 +1,243 @@
+"""A worker process: the room service of a cluster, joined to every router.
+
+``kasagi up --role worker --router rs://HOST:PORT [--router ...] --store redis://...`` runs
+this (no Crossbar in the process: Autobahn components, one per router, sharing one
+:class:`~kasagi.cluster.rooms.ClusterRooms`). It serves ``/metrics`` and ``/health/*`` on
+``--metrics-port``. SIGTERM hands every room over to the other workers, then exits; SIGKILL
+leaves them to be taken over when the lease expires.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import secrets
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks, maybeDeferred
+from twisted.logger import Logger
+
+from kasagi import wire
+from kasagi.cluster.leases import Leases, MemoryLeases
+from kasagi.cluster.redis_leases import RedisLeases
+from kasagi.cluster.rooms import ClusterRooms, ClusterSettings
+from kasagi.cluster.routers import RouterSessions, WorkerSession
+from kasagi.deadline import within
+from kasagi.metrics import ClusterCollector, RoomsCollector, ServiceMetrics, metrics_site, new_registry
+from kasagi.service.beacon import HeadBeacon
+from kasagi.service.registry import wall_ms
+from kasagi.service.settings import ServiceSettings
+from kasagi.store.factory import open_store
+
+__all__ = ["WorkerOptions", "new_worker_id", "run_worker", "start_worker"]
+
+log = Logger()
+
+
+def new_worker_id(name: str = "") -> str:
+    """A worker id unique to this process start (a restarted worker is a new worker)."""
+    base = re.sub(r"[^a-z0-9_]", "_", (name or socket.gethostname()).lower())[:40] or "worker"
+    return f"{base}_{os.getpid()}_{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """What ``kasagi up --role worker`` configures."""
+
+    #: The routers' backend endpoints, ``rs://host:port`` (rawsocket, msgpack).
+    routers: Sequence[str]
+    #: Room service settings (``store`` is the rooms' store).
+    service: Mapping[str, Any] = field(default_factory=dict)
+    #: The backend ticket (the routers' ``KASAGI_BACKEND_SECRET``).
+    secret: str = ""
+    authid: str = "kasagi_backend"
+    #: ``redis://...`` holding leases; default: the store's Redis. Without Redis, leases are
+    #: kept in memory: fine for one worker, wrong for several.
+    coordination: str = ""
+    worker_id: str = ""
+    name: str = ""
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    lease_ttl: float = 1.2
+    heartbeat: float = 0.3
+
+
+class Worker:
+    """The parts of a running worker (kept for tests and shutdown)."""
+
+    def __init__(
+        self,
+        cluster: ClusterRooms,
+        routers: RouterSessions,
+        components: list[Any],
+        store: Any,
+        leases: Any,
+        beacon: HeadBeacon | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.beacon = beacon
+        self.routers = routers
+        self.components = components
+        self.store = store
+        self.leases = leases
+        self.expected_routers = len(components)
+
+    @inlineCallbacks
+    def ready(self):  # type: ignore[no-untyped-def]
+        """Joined to every router, the lease renewed and the store answering."""
+        joined = len(self.routers.sessions)
+        if joined < self.expected_routers:
+            return (False, f"joined {joined} of {self.expected_routers} routers")
+        if not self.cluster.lease_ok:
+            return (False, "lease not renewed")
+        try:
+            yield within(maybeDeferred(self.store.load, "kasagi_health"), 1.0, self.cluster._clock, "store check")
+        except Exception as exc:  # noqa: BLE001 -- any failure means "not ready"
+            return (False, f"store: {exc}")
+        return (True, "")
+
+    @inlineCallbacks
+    def stop(self):  # type: ignore[no-untyped-def]
+        """Graceful: stop taking lobby calls, hand the rooms over, leave the routers."""
+        yield self.routers.stop_taking_calls()
+        if self.beacon is not None:
+            self.beacon.stop()
+        yield self.cluster.shutdown()
+        yield DeferredList([maybeDeferred(c.stop) for c in self.components], consumeErrors=True)
+        for closable in (self.store, self.leases):
+            close = getattr(closable, "close", None)
+            if close is not None:
+                yield maybeDeferred(close).addErrback(lambda f: None)
+
+
+@inlineCallbacks
+def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyped-def]
+    """Open the store and leases, join every router; returns the running :class:`Worker`."""
+    from autobahn.twisted.component import Component
+
+    service = ServiceSettings.from_mapping(options.service)
+    worker_id = options.worker_id or new_worker_id(options.name)
+    if not wire.WORKER_ID_RE.match(worker_id):
+        raise ValueError(f"worker id {worker_id!r} must match {wire.WORKER_ID_RE.pattern}")
+    store = yield open_store(
+        service.store,
+        reactor,
+        limits=service.store_limits(),
+        data_dir=service.data_dir,
+        deadline=service.store_deadline,
+    )
+    coordination = options.coordination or (service.store if service.store.startswith("redis://") else "")
+    leases: Leases
+    if coordination:
+        leases = RedisLeases.connect(coordination, reactor, ttl=options.lease_ttl)
+    else:
+        log.warn("worker {worker}: no Redis for leases; ownership is local (run one worker only)", worker=worker_id)
+        leases = MemoryLeases(reactor, ttl=options.lease_ttl)
+    registry = new_registry()
+    observer = ServiceMetrics(registry)
+    routers = RouterSessions(worker_id, refused=observer.refused, settings=service)
+    cluster = ClusterRooms(
+        settings=ClusterSettings(worker_id=worker_id, lease_ttl=options.lease_ttl, heartbeat=options.heartbeat),
+        service=service,
+        clock=reactor,
+        store=store,
+        leases=leases,
+        publish=routers.publish,
+        expose=routers.expose,
+        withdraw=routers.withdraw,
+        forward=routers.forward,
+        observer=observer,
+        now_ms=wall_ms,
+        rng=random.Random(),
+    )
+    routers.serve(cluster)
+    registry.register(RoomsCollector(cluster.registry))
+    registry.register(ClusterCollector(cluster, routers))
+    yield cluster.start()
+    # Quiet rooms repeat their last event, so a client that lost it notices (docs/protocol.md).
+    beacon = HeadBeacon(
+        clock=reactor, runners=lambda: cluster.registry.runners.values(), publish=routers.publish, interval=service.beacon
+    )
+    beacon.start()
+
+    components = []
+    for url in options.routers:
+        name = url  # the same on every worker: session ids are namespaced by it
+        component = Component(
+            transports=[
+                {
+                    "type": "rawsocket",
+                    "url": url,
+                    "serializer": "msgpack",
+                    "max_retries": -1,
+                    "initial_retry_delay": 0.2,
+                    "max_retry_delay": 2.0,
+                    "retry_delay_growth": 1.5,
+                    "retry_delay_jitter": 0.1,
+                }
+            ],
+            realm=wire.REALM,
+            # WAMP-CRA: the backend secret itself never crosses the socket.
+            authentication={"wampcra": {"authid": options.authid, "secret": options.secret}},
+            session_factory=WorkerSession,
+        )
+        component.on("join", _joined(routers, name))
+        component.on("leave", _left(routers, name))
+        d = component.start(reactor)
+        d.addErrback(lambda f, n=name: log.failure("worker session to router {router} ended", f, router=n))
+        components.append(component)
+    worker = Worker(cluster, routers, components, store, leases, beacon)
+    if options.metrics_port:
+        reactor.listenTCP(options.metrics_port, metrics_site(registry, worker.ready), interface=options.metrics_host)
+    log.info(
+        "worker {worker} up: routers {routers}, store {store}, metrics {port}",
+        worker=worker_id,
+        routers=", ".join(options.routers),
+        store=service.store.split("://")[0],
+        port=options.metrics_port or "off",
+    )
+    return worker
+
+
+def _joined(routers: RouterSessions, name: str) -> Any:
+    def on_join(session: Any, details: Any) -> Deferred[Any]:
+        d: Deferred[Any] = routers.attach(name, session)
+        return d.addErrback(lambda f: log.failure("registering on router {router} failed", f, router=name))
+
+    return on_join
+
+
+def _left(routers: RouterSessions, name: str) -> Any:
+    def on_leave(session: Any, details: Any) -> None:
+        routers.detach(name)
+
+    return on_leave
+
+
+def run_worker(options: WorkerOptions) -> int:
+    """Run a worker until SIGTERM/SIGINT (then hand its rooms over) -- blocks."""
+    from twisted.internet import reactor
+    from twisted.internet.task import react
+
+    def main(reactor_: Any) -> Deferred[None]:
+        done: Deferred[None] = Deferred()
+        d = start_worker(reactor_, options)
+
+        def started(worker: Worker) -> None:
+            def graceful() -> Deferred[Any]:
+                stop = within(worker.stop(), worker.cluster.settings.drain_timeout + 5.0, reactor_, "graceful stop")
+                return stop.addErrback(lambda f: log.failure("graceful stop did not finish", f))
+
+            reactor_.addSystemEventTrigger("before", "shutdown", graceful)
+
+        d.addCallback(started)
+        d.addErrback(done.errback)
+        return done
+
+    del reactor
+    react(main)
+    return 0

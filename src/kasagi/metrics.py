@@ -1,0 +1,259 @@
+"""Prometheus metrics and health endpoints, built on the counters the service already keeps.
+
+The service itself never imports Prometheus: the runner and registry report through
+:class:`~kasagi.service.observer.ServiceObserver` (implemented here by
+:class:`ServiceMetrics`) and keep plain ``stats`` counters that the collectors below read
+when Prometheus scrapes. Everything is served from the reactor thread (the stock Twisted
+resource of ``prometheus_client`` collects in a thread pool, which would read the service's
+dicts while the reactor changes them).
+
+Endpoints of :func:`metrics_site`:
+
+- ``/metrics``: the Prometheus text format;
+- ``/health/live``: 200 while the process runs;
+- ``/health/ready``: 200 only when the process can do its job (a worker: joined to its
+  routers, its store and lease answering; a router: a room service registered on it), else
+  503 with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.process_collector import ProcessCollector
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request, Site
+
+from kasagi.core.room import Batch
+
+__all__ = [
+    "ClusterCollector",
+    "RoomsCollector",
+    "RouterCollector",
+    "ServiceMetrics",
+    "metrics_site",
+    "new_registry",
+]
+
+_log = Logger()
+#: Readiness: ``(ready, reason)``, or a Deferred of it.
+Readiness = Callable[[], "tuple[bool, str] | Deferred[tuple[bool, str]]"]
+
+
+def new_registry() -> CollectorRegistry:
+    """A registry with the process's CPU, memory and file descriptors."""
+    registry = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=registry)
+    return registry
+
+
+def _reason(uri: str) -> str:
+    return uri.rpartition(".")[2] or uri
+
+
+class ServiceMetrics:
+    """The :class:`~kasagi.service.observer.ServiceObserver` that feeds Prometheus."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.batch_actions = Histogram(
+            "kasagi_batch_actions",
+            "Actions acknowledged by one event (group commit size).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=registry,
+        )
+        self.batch_ops = Histogram(
+            "kasagi_batch_ops", "Ops in one event.", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024), registry=registry
+        )
+        self.store_latency = Histogram(
+            "kasagi_store_append_seconds",
+            "Time for the store to confirm one event (ack after durable).",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0),
+            registry=registry,
+        )
+        self.commit_failures = Counter(
+            "kasagi_commit_failures", "Store writes refused or not confirmed, by reason.", ["reason"], registry=registry
+        )
+        self.refusals = Counter(
+            "kasagi_actions_refused", "Calls refused with a kasagi.error.*, by reason.", ["reason"], registry=registry
+        )
+        self.joins = Counter(
+            "kasagi_joins", "Joins answered, by kind (catch_up or snapshot).", ["kind"], registry=registry
+        )
+
+    def committed(self, batch: Batch, seconds: float) -> None:
+        self.batch_actions.observe(len(batch.acks))
+        self.batch_ops.observe(len(batch.ops))
+        self.store_latency.observe(seconds)
+
+    def commit_failed(self, batch: Batch, seconds: float, reason: str) -> None:
+        self.commit_failures.labels(reason).inc()
+
+    def refused(self, uri: str) -> None:
+        self.refusals.labels(_reason(uri)).inc()
+
+    def joined(self, catch_up: bool) -> None:
+        self.joins.labels("catch_up" if catch_up else "snapshot").inc()
+
+
+class RoomsCollector:
+    """Rooms, members and the runners' counters of one process, read at scrape time
+    (``registry`` is a :class:`~kasagi.service.registry.RoomRegistry`)."""
+
+    def __init__(self, registry: Any) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        runners = list(self._registry.runners.values())
+        totals: dict[str, int] = dict(self._registry.retired_stats)
+        members = sessions = 0
+        for runner in runners:
+            for key, value in runner.stats.items():
+                totals[key] = totals.get(key, 0) + value
+            members += len(runner.room.online_members())
+            sessions += len(runner.room.sessions())
+        yield GaugeMetricFamily("kasagi_rooms", "Rooms served by this process.", value=len(runners))
+        yield GaugeMetricFamily("kasagi_members_online", "Members online in the rooms of this process.", value=members)
+        yield GaugeMetricFamily(
+            "kasagi_client_sessions", "Client sessions joined to the rooms of this process.", value=sessions
+        )
+        counters = {
+            "actions": ("kasagi_actions_accepted", "Actions accepted (applied, then committed or failed)."),
+            "events": ("kasagi_events_committed", "Events committed to the store (one per busy tick)."),
+            "failed_commits": ("kasagi_failed_commits", "Commits that failed (rolled back)."),
+            "catchups": ("kasagi_catchups_served", "Joins answered with the missing events (catch-up)."),
+            "snapshots": ("kasagi_snapshots_sent", "Joins answered with a full snapshot."),
+        }
+        for key, (name, doc) in counters.items():
+            yield CounterMetricFamily(name, doc, value=totals.get(key, 0))
+
+
+class ClusterCollector:
+    """A worker's ownership and router-session counters
+    (:class:`~kasagi.cluster.rooms.ClusterRooms` and
+    :class:`~kasagi.cluster.routers.RouterSessions` stats)."""
+
+    def __init__(self, cluster: Any, routers: Any) -> None:
+        self._cluster = cluster
+        self._routers = routers
+
+    def collect(self) -> Iterator[Metric]:
+        stats: Mapping[str, int] = self._cluster.stats
+        described = {
+            "lease_renewals": "Lease renewals (heartbeats) that succeeded.",
+            "lease_failures": "Lease renewals that failed or timed out.",
+            "lease_lapses": "Times this worker found its own lease had expired.",
+            "failovers": "Rooms taken over from a dead or stale owner (new epoch).",
+            "handovers_in": "Rooms taken over after a graceful handover (same epoch).",
+            "handovers_out": "Rooms handed over by a graceful stop.",
+            "rooms_lost": "Rooms this worker stopped serving because another took them.",
+            "forwards": "Lobby opens forwarded to the owning or chosen worker.",
+            "reaped_workers": "Dead workers whose rooms this worker redistributed.",
+        }
+        for key, doc in described.items():
+            yield CounterMetricFamily(f"kasagi_{key}", doc, value=stats.get(key, 0))
+        r = self._routers.stats
+        yield CounterMetricFamily(
+            "kasagi_events_published", "Events published (once per router).", value=r["published"]
+        )
+        yield CounterMetricFamily("kasagi_publish_failures", "Publishes that raised.", value=r["publish_failures"])
+        yield GaugeMetricFamily(
+            "kasagi_router_sessions", "Routers this worker is joined to.", value=len(self._routers.sessions)
+        )
+        workers = self._cluster.workers
+        yield GaugeMetricFamily(
+            "kasagi_workers_alive",
+            "Workers holding a lease (as of the last heartbeat).",
+            value=sum(1 for w in workers.values() if w.alive),
+        )
+        yield GaugeMetricFamily(
+            "kasagi_lease_ok", "1 when the last lease renewal succeeded.", value=1 if self._cluster.lease_ok else 0
+        )
+
+
+class RouterCollector:
+    """Router-level figures: sessions and WAMP messages by type, from the router's own
+    counters (``stats()`` of the realm's router: sessions, messages sent/received by type)."""
+
+    def __init__(self, stats: Callable[[], Mapping[str, Any]]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            stats = self._stats()
+        except Exception:  # noqa: BLE001 -- a scrape must not fail because the router is starting
+            return
+        yield GaugeMetricFamily(
+            "kasagi_router_sessions_joined", "WAMP sessions joined to the realm.", value=stats.get("sessions", 0)
+        )
+        messages = stats.get("messages", {})
+        for direction in ("sent", "received"):
+            family = CounterMetricFamily(
+                f"kasagi_router_messages_{direction}",
+                f"WAMP messages {direction} by the router, by type.",
+                labels=["type"],
+            )
+            for kind, count in sorted(messages.get(direction, {}).items()):
+                family.add_metric([str(kind).lower()], count)
+            yield family
+
+
+class _MetricsResource(Resource):
+    isLeaf = True
+
+    def __init__(self, registries: Sequence[CollectorRegistry]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # twisted.web is unannotated
+        self._registries = registries
+
+    def render_GET(self, request: Request) -> bytes:
+        request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode("ascii"))
+        return b"".join(generate_latest(r) for r in self._registries)
+
+
+class _HealthResource(Resource):
+    isLeaf = True
+
+    def __init__(self, ready: Readiness) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # twisted.web is unannotated
+        self._ready = ready
+
+    def render_GET(self, request: Request) -> bytes | int:
+        if request.postpath == [b"live"]:
+            return b"live\n"
+        if request.postpath != [b"ready"]:
+            request.setResponseCode(404)
+            return b"not found\n"
+
+        def answer(outcome: tuple[bool, str]) -> None:
+            if request.finished or getattr(request, "_disconnected", False):
+                return
+            ok, why = outcome
+            request.setResponseCode(200 if ok else 503)
+            request.write((("ready" if ok else "not ready") + (f": {why}" if why else "") + "\n").encode("utf-8"))
+            request.finish()
+
+        def failed(failure: Failure) -> None:
+            answer((False, failure.getErrorMessage()))
+
+        maybeDeferred(self._ready).addCallbacks(answer, failed).addErrback(
+            lambda f: _log.failure("health check failed to answer", f)
+        )
+        return NOT_DONE_YET
+
+
+def metrics_site(registry: CollectorRegistry | Sequence[CollectorRegistry], ready: Readiness) -> Site:
+    """The HTTP site serving ``/metrics`` (one registry, or several concatenated) and
+    ``/health/live|ready``."""
+    registries = [registry] if isinstance(registry, CollectorRegistry) else list(registry)
+    root = Resource()
+    root.putChild(b"metrics", _MetricsResource(registries))
+    root.putChild(b"health", _HealthResource(ready))
+    site = Site(root)
+    site.noisy = False
+    return site

@@ -1,0 +1,128 @@
+"""What only the embedded store has: its file, its durability settings, files that aren't ours."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import pytest_twisted
+from twisted.internet import reactor
+
+from kasagi.core.room import Batch
+from kasagi.store.interface import CorruptStore
+from kasagi.store.sqlite import APPLICATION_ID, SqliteRoomStore, check_file
+
+EPOCH = 1_700_000_000_000
+
+
+def _bytes(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path: Path):
+    """Opening a data file that is not SQLite fails with CorruptStore naming the file, and the
+    file's bytes are unchanged."""
+    path = tmp_path / "rooms.sqlite3"
+    path.write_bytes(b"these are not the rooms you are looking for\n" * 100)
+    before = _bytes(path)
+    with pytest.raises(CorruptStore) as info:
+        yield SqliteRoomStore.open(path, reactor)
+    assert str(path) in str(info.value) and "not" in str(info.value)
+    assert _bytes(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rooms.sqlite3"]
+
+
+@pytest_twisted.inlineCallbacks
+def test_another_applications_database_is_refused_untouched(tmp_path: Path):
+    """A SQLite file of another application is refused (CorruptStore naming its tables) and
+    left exactly as it was -- no Kasagi tables, no WAL mode."""
+    path = tmp_path / "rooms.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        conn.execute("INSERT INTO invoices (total) VALUES (9.5)")
+    conn.close()
+    before = _bytes(path)
+    with pytest.raises(CorruptStore) as info:
+        yield SqliteRoomStore.open(path, reactor)
+    assert "another application" in str(info.value) and "invoices" in str(info.value)
+    assert _bytes(path) == before
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_store_of_a_newer_schema_is_refused(tmp_path: Path):
+    """A store written by a newer Kasagi (a higher schema version) is refused, not migrated down."""
+    path = tmp_path / "rooms.sqlite3"
+    store = yield SqliteRoomStore.open(path, reactor)
+    yield store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 7")
+    conn.close()
+    with pytest.raises(CorruptStore) as info:
+        yield SqliteRoomStore.open(path, reactor)
+    assert "newer Kasagi" in str(info.value) and "schema 7" in str(info.value)
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_missing_data_directory_is_reported(tmp_path: Path):
+    """A store in a data directory that does not exist fails with a message naming it."""
+    with pytest.raises(CorruptStore) as info:
+        yield SqliteRoomStore.open(tmp_path / "nope" / "rooms.sqlite3", reactor)
+    assert "nope" in str(info.value)
+
+
+@pytest_twisted.inlineCallbacks
+def test_new_store_is_marked_as_kasagi_in_wal_mode_with_full_sync(tmp_path: Path):
+    """A new store carries Kasagi's application id, runs in WAL mode and fsyncs every commit
+    (synchronous=FULL: 2)."""
+    path = tmp_path / "rooms.sqlite3"
+    store = yield SqliteRoomStore.open(path, reactor)
+    try:
+        assert store._writer.execute("PRAGMA synchronous").fetchone()[0] == 2
+        assert check_file(path) is None, "kasagi up's check accepts a store in use"
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.close()
+    finally:
+        yield store.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_appends_arriving_together_share_one_transaction(tmp_path: Path):
+    """Appends to many rooms that arrive while a commit runs are written in a shared
+    transaction (group commit), and all of them land."""
+    from twisted.internet import defer
+
+    store = yield SqliteRoomStore.open(tmp_path / "rooms.sqlite3", reactor)
+    try:
+        rooms = [f"g{i}" for i in range(30)]
+        yield defer.gatherResults([store.create(r, "doc", {}, EPOCH, {"members": {}}) for r in rooms])
+        before = dict(store.stats)
+        yield defer.gatherResults(
+            [store.append(Batch(r, EPOCH, 1, [["set", ["x"], 1]], None, ((r, 1),))) for r in rooms]
+        )
+        assert store.stats["appends"] - before["appends"] == 30
+        assert store.stats["transactions"] - before["transactions"] < 30
+    finally:
+        yield store.close()
+
+
+def test_kasagi_up_refuses_a_data_dir_holding_another_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """`kasagi up` on a data directory whose rooms.sqlite3 is not a Kasagi store stops at once
+    (exit 2) with a message naming the file, and leaves the file as it was."""
+    from kasagi.cli import main
+
+    path = tmp_path / "rooms.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    conn.close()
+    before = _bytes(path)
+    assert main(["up", "--data-dir", str(tmp_path), "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "can't be used" in err and str(path) in err and "another application" in err
+    assert _bytes(path) == before
+    path.write_bytes(b"\x00garbage" * 64)
+    assert main(["up", "--data-dir", str(tmp_path), "--port", "1"]) == 2
+    assert "not a usable Kasagi room store" in capsys.readouterr().err
