@@ -46,7 +46,7 @@ chromium: /usr/bin/chromium
 run: venv js
 	$(VENV)/bin/kasagi up --port $(PORT) --data-dir $(DATA_DIR)
 
-test: venv js chromium test-js
+test: venv js chromium lint test-js
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-js: js

@@ -134,7 +134,9 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
             clock=reactor, runners=lambda: registry.runners.values(), publish=self._publish, interval=settings.beacon
         )
         self.beacon.start()
-        self.log.info("room service ready (store {store}, tick {tick}s)", store=settings.store.split("://")[0], tick=settings.tick)
+        self.log.info(
+            "room service ready (store {store}, tick {tick}s)", store=settings.store.split("://")[0], tick=settings.tick
+        )
 
     def onLeave(self, details: Any) -> None:
         registry = getattr(self, "registry", None)
@@ -263,7 +265,9 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         if room in self.registry.runners and verb in handlers:
             return handlers[verb](room, args, kwargs, details)
         self.registry.runner(room)  # raises Unavailable while loading
-        raise NoSuchRoom("the room is not open; call kasagi.lobby.open first", field="room", expected="an open room", got=room)
+        raise NoSuchRoom(
+            "the room is not open; call kasagi.lobby.open first", field="room", expected="an open room", got=room
+        )
 
 
 def _refusal(cseq: Any, error: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from twisted.logger import ILogObserver
+
     from kasagi.node import NodeOptions
 
 __all__ = ["build_parser", "main", "node_options"]
@@ -113,7 +114,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         flush=True,
     )
     cmd = crossbar_command(cbdir, args.loglevel)
-    os.execve(cmd[0], cmd, env)
+    os.execve(cmd[0], cmd, env)  # noqa: S606 -- the node replaces this process; cmd is our own crossbar path
     return 0  # not reached
 
 

@@ -241,7 +241,11 @@ def room_service_answers(host: str, port: int, ticket: str = "dev", timeout: flo
 
     try:
         with connect(f"ws://{host}:{port}/ws", subprotocols=["wamp.2.json"], open_timeout=timeout) as ws:  # type: ignore[list-item]
-            ws.send(json.dumps([1, "kasagi", {"roles": {"caller": {}}, "authmethods": ["ticket"], "authid": "kasagi_probe"}]))
+            ws.send(
+                json.dumps(
+                    [1, "kasagi", {"roles": {"caller": {}}, "authmethods": ["ticket"], "authid": "kasagi_probe"}]
+                )
+            )
             msg = json.loads(ws.recv(timeout))
             if msg[0] == 4:
                 ws.send(json.dumps([5, ticket, {}]))
@@ -259,7 +263,12 @@ class NodeProcess:
     """A Kasagi node as a child process in its own process group (tests, benchmarks)."""
 
     def __init__(
-        self, options: NodeOptions, *, env: Mapping[str, str] | None = None, log_path: Path | None = None, cpus: str | None = None
+        self,
+        options: NodeOptions,
+        *,
+        env: Mapping[str, str] | None = None,
+        log_path: Path | None = None,
+        cpus: str | None = None,
     ) -> None:
         self.options = options
         self.env = node_environment(env if env is not None else os.environ, options)
@@ -278,7 +287,8 @@ class NodeProcess:
             cmd = ["taskset", "-c", self.cpus, *cmd]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        # cmd is built here from our own crossbar path and options, never from client input.
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)  # noqa: S603
         log.close()
         try:
             self.wait_ready(timeout)

@@ -60,7 +60,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     data = Path(tempfile.mkdtemp(prefix="kasagi-probe-"))
     options = NodeOptions(
-        port=free_port(), data_dir=data, loglevel="warn", component=args.component, service={"tick": args.tick, "store": args.store}
+        port=free_port(),
+        data_dir=data,
+        loglevel="warn",
+        component=args.component,
+        service={"tick": args.tick, "store": args.store},
     )
     node = NodeProcess(options)
     t0 = time.monotonic()
@@ -76,7 +80,9 @@ def main(argv: list[str] | None = None) -> None:
         for serializer in ("cbor", "msgpack", "json"):
             samples = await round_trips(node.url, serializer, args.moves)
             q = statistics.quantiles(samples, n=10)
-            print(f"  act -> own event, {serializer:7s}: median {statistics.median(samples):.2f} ms, p90 {q[-1]:.2f} ms ({len(samples)} moves)")
+            median = statistics.median(samples)
+            n = len(samples)
+            print(f"  act -> own event, {serializer:7s}: median {median:.2f} ms, p90 {q[-1]:.2f} ms ({n} moves)")
 
     try:
         task.react(lambda reactor: defer.ensureDeferred(measure(reactor)))

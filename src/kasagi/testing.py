@@ -90,7 +90,14 @@ class FailingStore:
         return self.inner.append(batch)
 
 
-def make_room(room_id: str = "r1", type_name: str = "arena", options: dict[str, Any] | None = None, *, epoch: int = 1, config: RoomConfig | None = None) -> Room:
+def make_room(
+    room_id: str = "r1",
+    type_name: str = "arena",
+    options: dict[str, Any] | None = None,
+    *,
+    epoch: int = 1,
+    config: RoomConfig | None = None,
+) -> Room:
     return Room(room_id, make_room_type(type_name, options or {}), epoch=epoch, config=config)
 
 

@@ -38,7 +38,9 @@ class Cluster:
     def add(self, name: str, ttl: float, beat: float) -> ClusterRooms:
         self.exposed[name] = []
 
-        def forward(target: str, cmd: OpenCommand, sessions: Any = None, caller: Any = None) -> Deferred[dict[str, Any]]:
+        def forward(
+            target: str, cmd: OpenCommand, sessions: Any = None, caller: Any = None
+        ) -> Deferred[dict[str, Any]]:
             if target in self.down or target not in self.workers:
                 return fail(Unavailable("no such procedure"))
             return self.workers[target].open_here(cmd, sessions=sessions, caller=caller)

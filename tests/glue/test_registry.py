@@ -14,7 +14,7 @@ from kasagi.testing import make_registry
 class OpenTests(SynchronousTestCase):
     def test_open_creates_once_and_exposes_the_room(self):
         """Opening a room twice (even concurrently) creates it once and registers it once."""
-        registry, clock, _, exposed = make_registry()
+        registry, _clock, _, exposed = make_registry()
         d1 = registry.open(OpenCommand("r1", "arena", {}))
         d2 = registry.open(OpenCommand("r1", "arena", {}))
         info = self.successResultOf(d1)

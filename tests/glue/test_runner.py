@@ -37,7 +37,7 @@ class BatchingTests(SynchronousTestCase):
 
     def test_tick_zero_commits_each_action_at_once(self):
         """With tick 0 every action gets its own event as soon as the reactor turns."""
-        runner, clock, published = make_runner(settings=ServiceSettings(tick=0))
+        runner, clock, _ = make_runner(settings=ServiceSettings(tick=0))
         runner.join("alice", "s1", JoinCommand(None))
         clock.advance(0)
         d = act(runner, "alice", 1)
@@ -123,7 +123,7 @@ class FailureTests(SynchronousTestCase):
 class PresenceTests(SynchronousTestCase):
     def test_grace_expiry_removes_the_member_without_any_call(self):
         """After the last session closes, the member is removed when its grace period ends."""
-        runner, clock, published = make_runner(settings=ServiceSettings(tick=0.01, grace=30))
+        runner, clock, _ = make_runner(settings=ServiceSettings(tick=0.01, grace=30))
         runner.join("alice", "s1", JoinCommand(None))
         clock.advance(0.01)
         runner.session_closed("s1")

@@ -42,7 +42,10 @@ def test_two_clients_converge_to_a_fresh_join(node: NodeProcess, serializer: str
     try:
         ra = yield a.join(room_id)
         rb = yield b.join(room_id)
-        acks = yield defer.gatherResults([ra.act("move", {"dx": 3, "dy": -2, "t": 1.5}) for _ in range(5)] + [rb.act("move", {"dx": -1, "dy": 4}) for _ in range(5)])
+        acks = yield defer.gatherResults(
+            [ra.act("move", {"dx": 3, "dy": -2, "t": 1.5}) for _ in range(5)]
+            + [rb.act("move", {"dx": -1, "dy": 4}) for _ in range(5)]
+        )
         last = max(ack["seq"] for ack in acks)
         yield until(lambda: ra.seq >= last and rb.seq >= last)
         c = yield KasagiClient.connect(node.url, "carol", serializer=serializer)
@@ -91,7 +94,7 @@ def test_repeated_cseq_returns_the_first_seq(node: NodeProcess, serializer: str)
         cseq = ra.next_cseq()
         results = yield defer.gatherResults([ra.act("move", {"dx": 5, "dy": 0}, cseq=cseq) for _ in range(3)])
         again = yield ra.act("move", {"dx": 5, "dy": 0}, cseq=cseq)
-        assert len({r["seq"] for r in results + [again]}) == 1
+        assert len({r["seq"] for r in [*results, again]}) == 1
         yield until(lambda: ra.seq >= again["seq"])
         assert ra.state["players"]["alice"]["x"] == min(1000, x0 + 5)
     finally:

@@ -220,8 +220,14 @@ doc_actions = st.lists(
     st.tuples(
         st.sampled_from(["alice", "bob"]),
         st.one_of(
-            st.builds(lambda p, v: ("set", {"path": p, "value": v}), st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3), st.integers(0, 9)),
-            st.builds(lambda p: ("del", {"path": p}), st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=2)),
+            st.builds(
+                lambda p, v: ("set", {"path": p, "value": v}),
+                st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3),
+                st.integers(0, 9),
+            ),
+            st.builds(
+                lambda p: ("del", {"path": p}), st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=2)
+            ),
         ),
         st.booleans(),
     ),

@@ -88,7 +88,9 @@ def test_open_defaults_to_arena_and_checks_options():
     assert info.value.field == "options"
 
 
-@pytest.mark.parametrize("since", [5, {"epoch": 1}, {"epoch": "1", "seq": 2}, {"epoch": 1, "seq": -1}, {"epoch": True, "seq": 1}])
+@pytest.mark.parametrize(
+    "since", [5, {"epoch": 1}, {"epoch": "1", "seq": 2}, {"epoch": 1, "seq": -1}, {"epoch": True, "seq": 1}]
+)
 def test_malformed_since_is_refused(since):
     """since must be null or {epoch, seq} with integers >= 0."""
     with pytest.raises(InvalidArgument) as info:

@@ -35,7 +35,9 @@ def allowed(role: str, uri: str, action: str, options: dict[str, Any] | None = N
             # Depends on the room's member list: here, a public room.
             return admits({"room": decision.room, "exists": True, "members": None}, "someone")
         return bool(decision["allow"])
-    return bool(RouterRoleStaticAuth(None, role, spec["permissions"]).authorize(None, uri, action, options or {})["allow"])
+    return bool(
+        RouterRoleStaticAuth(None, role, spec["permissions"]).authorize(None, uri, action, options or {})["allow"]
+    )
 
 
 class RecordingRoomService(RoomService):

@@ -218,6 +218,7 @@ class KasagiClient:
         self._retry_timer = None
         parsed = urlparse(self.url)
         config = ComponentConfig(realm=wire.REALM)
+
         def make_session() -> _Session:
             return _Session(config, self)
 

@@ -160,7 +160,10 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
     yield cluster.start()
     # Quiet rooms repeat their last event, so a client that lost it notices (docs/protocol.md).
     beacon = HeadBeacon(
-        clock=reactor, runners=lambda: cluster.registry.runners.values(), publish=routers.publish, interval=service.beacon
+        clock=reactor,
+        runners=lambda: cluster.registry.runners.values(),
+        publish=routers.publish,
+        interval=service.beacon,
     )
     beacon.start()
 

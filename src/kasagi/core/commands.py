@@ -35,7 +35,7 @@ def _bind(args: Sequence[Any], kwargs: Mapping[str, Any], names: Sequence[str], 
             expected=", ".join(names) or "no arguments",
             got=f"{len(args)} positional arguments",
         )
-    bound = dict(zip(names, args))
+    bound = dict(zip(names, args, strict=False))  # fewer args than names is fine; more was refused above
     for key, value in kwargs.items():
         if key not in names:
             name = str(key)[:64]
@@ -141,9 +141,7 @@ class ActCommand:
     cseq: int
 
     @classmethod
-    def from_wamp(
-        cls, args: Sequence[Any], kwargs: Mapping[str, Any], limits: ValueLimits | None = None
-    ) -> ActCommand:
+    def from_wamp(cls, args: Sequence[Any], kwargs: Mapping[str, Any], limits: ValueLimits | None = None) -> ActCommand:
         bound = _bind(args, kwargs, ("action", "args", "cseq"), "act")
         action = bound.get("action")
         if not isinstance(action, str) or not action or len(action) > 64:

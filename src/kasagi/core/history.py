@@ -52,9 +52,7 @@ class DeltaLog:
 
     def trim(self, now_ms: int) -> None:
         events, times = self._events, self._times
-        while len(events) > self.hard_cap or (
-            len(events) > self.max_events and times[0] < now_ms - self.min_age_ms
-        ):
+        while len(events) > self.hard_cap or (len(events) > self.max_events and times[0] < now_ms - self.min_age_ms):
             events.popleft()
             times.popleft()
 

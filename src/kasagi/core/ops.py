@@ -15,7 +15,7 @@ Semantics (the same in every client; see ``docs/protocol.md``, Ops):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any
 
 from kasagi.core.errors import InvalidArgument, describe
 from kasagi.core.values import copy_value
@@ -35,7 +35,7 @@ __all__ = [
     "undo",
 ]
 
-PathItem = Union[str, int]
+PathItem = str | int
 Path = tuple[PathItem, ...]
 #: The wire form of an op: ``["set", [..path..], value]`` or ``["del", [..path..]]``.
 Op = list[Any]

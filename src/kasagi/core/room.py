@@ -267,7 +267,9 @@ class Room:
         """The session leaves the room; the member goes offline if it was its last one."""
         self.access.check(member)
         if self._session_member.get(session_id) != member:
-            raise NotMember("this session has not joined the room", field="member", expected="a joined member", got=member)
+            raise NotMember(
+                "this session has not joined the room", field="member", expected="a joined member", got=member
+            )
         self.session_closed(session_id, now_ms)
 
     def session_closed(self, session_id: str, now_ms: int) -> bool:
@@ -362,7 +364,10 @@ class Room:
         for op in ops:
             if op[1] and op[1][0] in SERVER_OWNED:
                 raise Rejected(
-                    f"{op[1][0]} is owned by the server", field="args", expected="no change to members", got=describe(op[1])
+                    f"{op[1][0]} is owned by the server",
+                    field="args",
+                    expected="no change to members",
+                    got=describe(op[1]),
                 )
         log: UndoLog = []
         try:
@@ -371,7 +376,12 @@ class Room:
             self._check_size(grown)
         except OpError as exc:
             undo(log)
-            raise Rejected("the action does not apply to the room's state", field="args", expected="an applicable change", got=str(exc)[:200]) from None
+            raise Rejected(
+                "the action does not apply to the room's state",
+                field="args",
+                expected="an applicable change",
+                got=str(exc)[:200],
+            ) from None
         except Rejected:
             undo(log)
             raise

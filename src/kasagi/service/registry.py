@@ -115,8 +115,15 @@ class RoomRegistry:
         runner = self.runners.get(room)
         if runner is None:
             if room in self._opening:
-                raise Unavailable("the room is loading; retry", field="room", expected="a live room", got=describe(room))
-            raise NoSuchRoom("the room is not open; call kasagi.lobby.open first", field="room", expected="an open room", got=describe(room))
+                raise Unavailable(
+                    "the room is loading; retry", field="room", expected="a live room", got=describe(room)
+                )
+            raise NoSuchRoom(
+                "the room is not open; call kasagi.lobby.open first",
+                field="room",
+                expected="an open room",
+                got=describe(room),
+            )
         return runner
 
     def open(
@@ -156,7 +163,9 @@ class RoomRegistry:
                 raise InvalidArgument(
                     "the room exists with another member list",
                     field=f"options.{OPEN_MEMBERS}",
-                    expected=("the member list it was created with" if room.access.is_private else "none: it is public"),
+                    expected=(
+                        "the member list it was created with" if room.access.is_private else "none: it is public"
+                    ),
                     got=f"a list of {len(cmd.access.members or ())}",
                 )
             reply: dict[str, Any] = {"room": cmd.room, "type": room.type.name, "epoch": room.epoch, "seq": room.seq}
@@ -242,7 +251,13 @@ class RoomRegistry:
             runner.stop()
             raise
         runner.begin()
-        self.log.info("room {room} open ({type}, epoch {epoch}, seq {seq})", room=cmd.room, type=room.type.name, epoch=room.epoch, seq=room.seq)
+        self.log.info(
+            "room {room} open ({type}, epoch {epoch}, seq {seq})",
+            room=cmd.room,
+            type=room.type.name,
+            epoch=room.epoch,
+            seq=room.seq,
+        )
         return runner
 
     @inlineCallbacks
@@ -255,8 +270,10 @@ class RoomRegistry:
             raise self._damaged(exc) from None
         except KasagiError:
             raise
-        except Exception as exc:
-            raise Unavailable("the room store did not answer", field="store", expected="a loaded room", got=str(exc)[:200]) from None
+        except Exception as exc:  # noqa: BLE001 -- any store failure is "unavailable" to the caller
+            raise Unavailable(
+                "the room store did not answer", field="store", expected="a loaded room", got=str(exc)[:200]
+            ) from None
         if stored is not None:
             room = yield self._rebuild(stored)
             return room
@@ -283,8 +300,10 @@ class RoomRegistry:
                     "the room is being created; retry", field="store", expected="a stored room", got="none"
                 ) from None
             room = yield self._rebuild(stored)
-        except Exception as exc:
-            raise Unavailable("the room store did not answer", field="store", expected="a created room", got=str(exc)[:200]) from None
+        except Exception as exc:  # noqa: BLE001 -- any store failure is "unavailable" to the caller
+            raise Unavailable(
+                "the room store did not answer", field="store", expected="a created room", got=str(exc)[:200]
+            ) from None
         return room
 
     @inlineCallbacks
@@ -456,4 +475,3 @@ class RoomRegistry:
         self._reload_timers.clear()
         for runner in self.runners.values():
             runner.stop()
-

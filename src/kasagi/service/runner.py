@@ -111,7 +111,12 @@ class RoomRunner:
 
     def _catch_up_from_store(self, member: str, since_seq: int, snapshot: dict[str, Any]) -> Deferred[dict[str, Any]]:
         epoch, seq = snapshot["epoch"], snapshot["seq"]
-        d = within(self._store.events_since(self.room.room_id, epoch, since_seq), self._settings.store_deadline, self._clock, "history read")
+        d = within(
+            self._store.events_since(self.room.room_id, epoch, since_seq),
+            self._settings.store_deadline,
+            self._clock,
+            "history read",
+        )
 
         def answer(events: list[dict[str, Any]] | None) -> dict[str, Any]:
             if events is not None:
@@ -124,7 +129,11 @@ class RoomRunner:
             return reply
 
         def fallback(failure: Failure) -> dict[str, Any]:
-            self.log.warn("room {room}: history read failed ({why}); sending a snapshot", room=self.room.room_id, why=failure.getErrorMessage())
+            self.log.warn(
+                "room {room}: history read failed ({why}); sending a snapshot",
+                room=self.room.room_id,
+                why=failure.getErrorMessage(),
+            )
             self._count_reply(snapshot)
             return snapshot
 
@@ -197,7 +206,9 @@ class RoomRunner:
 
     def _check_live(self) -> None:
         if self.stopped or self._draining is not None:
-            raise Unavailable("the room is moving to another owner", field="room", expected="a live owner", got=self.room.room_id)
+            raise Unavailable(
+                "the room is moving to another owner", field="room", expected="a live owner", got=self.room.room_id
+            )
 
     # -- commits -------------------------------------------------------------------------------
     def _after_change(self) -> None:
@@ -253,7 +264,12 @@ class RoomRunner:
         failed = self.room.commit_failed(batch, self._now_ms())
         why = failure.getErrorMessage()
         self.log.warn("room {room}: commit of seq {seq} failed: {why}", room=self.room.room_id, seq=batch.seq, why=why)
-        error = Unavailable("the room's store did not confirm the write; retry with the same cseq", field="store", expected="a durable write", got=why[:200])
+        error = Unavailable(
+            "the room's store did not confirm the write; retry with the same cseq",
+            field="store",
+            expected="a durable write",
+            got=why[:200],
+        )
         for key in failed:
             for d in self._waiters.pop(key, []):
                 d.errback(Failure(error))
@@ -291,7 +307,11 @@ class RoomRunner:
             self._clock,
             "snapshot",
         )
-        d.addErrback(lambda f: self.log.warn("room {room}: snapshot failed: {why}", room=self.room.room_id, why=f.getErrorMessage()))
+        d.addErrback(
+            lambda f: self.log.warn(
+                "room {room}: snapshot failed: {why}", room=self.room.room_id, why=f.getErrorMessage()
+            )
+        )
 
     # -- presence expiry -----------------------------------------------------------------------
     def _schedule_expiry(self) -> None:
@@ -372,7 +392,9 @@ class RoomRunner:
                 timer.cancel()
         self._commit_timer = self._expiry_timer = None
         waiters, self._waiters = self._waiters, {}
-        error = Unavailable("the room stopped; retry with the same cseq", field="room", expected="a live owner", got=self.room.room_id)
+        error = Unavailable(
+            "the room stopped; retry with the same cseq", field="room", expected="a live owner", got=self.room.room_id
+        )
         for ds in waiters.values():
             for d in ds:
                 d.errback(Failure(error))

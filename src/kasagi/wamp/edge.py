@@ -66,7 +66,7 @@ def wamp_errors(fn: F) -> F:
             raise to_application_error(exc) from None
         except ApplicationError:
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 -- logged by _convert; the caller gets a generic error
             return _convert(Failure()).raiseException()
         if isinstance(result, Deferred):
             return result.addErrback(_convert)
@@ -79,14 +79,18 @@ def caller_member(details: CallDetails | None) -> str:
     """The calling member (authid disclosed by the router)."""
     authid = getattr(details, "caller_authid", None)
     if not isinstance(authid, str) or not authid:
-        raise NotAuthorized("the router did not disclose the caller", field="caller", expected="a disclosed authid", got="none")
+        raise NotAuthorized(
+            "the router did not disclose the caller", field="caller", expected="a disclosed authid", got="none"
+        )
     return authid
 
 
 def caller_session(details: CallDetails | None) -> str:
     session = getattr(details, "caller", None)
     if session is None:
-        raise NotAuthorized("the router did not disclose the caller", field="caller", expected="a disclosed session", got="none")
+        raise NotAuthorized(
+            "the router did not disclose the caller", field="caller", expected="a disclosed session", got="none"
+        )
     return str(session)
 
 

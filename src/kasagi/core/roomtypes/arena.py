@@ -58,13 +58,19 @@ class Arena(RoomType):
         require_keys(args, {"dx", "dy"}, {"t"}, "move")
         dx, dy = _number(args, "dx"), _number(args, "dy")
         if abs(dx) > MAX_STEP:
-            raise Rejected("move is faster than the speed limit", field="args.dx", expected=f"|dx| <= {MAX_STEP}", got=describe(dx))
+            raise Rejected(
+                "move is faster than the speed limit", field="args.dx", expected=f"|dx| <= {MAX_STEP}", got=describe(dx)
+            )
         if abs(dy) > MAX_STEP:
-            raise Rejected("move is faster than the speed limit", field="args.dy", expected=f"|dy| <= {MAX_STEP}", got=describe(dy))
+            raise Rejected(
+                "move is faster than the speed limit", field="args.dy", expected=f"|dy| <= {MAX_STEP}", got=describe(dy)
+            )
         t = _number(args, "t") if "t" in args else 0
         player = state.get("players", {}).get(member)
         if player is None:
-            raise Rejected("the member has no player in this room", field="member", expected="a joined player", got=member)
+            raise Rejected(
+                "the member has no player in this room", field="member", expected="a joined player", got=member
+            )
         moved = {"x": _clamp(player["x"] + dx), "y": _clamp(player["y"] + dy), "hp": player["hp"], "t": t}
         return [set_op(["players", member], moved)]
 

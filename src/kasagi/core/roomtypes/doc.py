@@ -49,7 +49,9 @@ class Doc(RoomType):
         if schema is None:
             return cls()
         if not isinstance(schema, dict):
-            raise InvalidArgument("schema must be a map", field="options.schema", expected="a JSON Schema map", got=describe(schema))
+            raise InvalidArgument(
+                "schema must be a map", field="options.schema", expected="a JSON Schema map", got=describe(schema)
+            )
         check_value(schema, "options.schema")
         try:
             jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator).check_schema(schema)
@@ -76,7 +78,9 @@ class Doc(RoomType):
             path = parse_path(args["path"], "args.path")
             self._writable(path)
             return [del_op(path)]
-        raise InvalidArgument(f"doc has no action {action!r}", field="action", expected="set or del", got=describe(action))
+        raise InvalidArgument(
+            f"doc has no action {action!r}", field="action", expected="set or del", got=describe(action)
+        )
 
     @staticmethod
     def _writable(path: tuple[Any, ...]) -> None:
