@@ -7,7 +7,7 @@ from collections.abc import Callable
 from twisted.internet import defer, reactor
 
 
-def until(predicate: Callable[[], object], timeout: float = 5.0, interval: float = 0.01) -> defer.Deferred[None]:
+def until(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.01) -> defer.Deferred[None]:
     """Fire when ``predicate()`` is true; fail after ``timeout`` seconds."""
     d: defer.Deferred[None] = defer.Deferred()
     deadline = reactor.seconds() + timeout  # type: ignore[attr-defined]

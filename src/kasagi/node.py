@@ -12,15 +12,15 @@ import copy
 import json
 import os
 import secrets
-import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from kasagi.processes import ProcessGroup
 
 __all__ = ["NodeOptions", "NodeProcess", "build_config", "load_template", "project_root", "wait_for_websocket"]
 
@@ -259,7 +259,7 @@ def room_service_answers(host: str, port: int, ticket: str = "dev", timeout: flo
         return False
 
 
-class NodeProcess:
+class NodeProcess(ProcessGroup):
     """A Kasagi node as a child process in its own process group (tests, benchmarks)."""
 
     def __init__(
@@ -274,28 +274,21 @@ class NodeProcess:
         self.env = node_environment(env if env is not None else os.environ, options)
         self.log_path = log_path or options.data_dir / "node.log"
         self.cpus = cpus
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc = None
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.options.port}/ws"
 
-    def start(self, timeout: float = 60.0) -> NodeProcess:
-        cbdir = write_node_dir(self.options)
-        cmd = crossbar_command(cbdir, self.options.loglevel)
-        if self.cpus is not None:
-            cmd = ["taskset", "-c", self.cpus, *cmd]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        # cmd is built here from our own crossbar path and options, never from client input.
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)  # noqa: S603
-        log.close()
-        try:
-            self.wait_ready(timeout)
-        except BaseException:
-            self.kill()
-            raise
-        return self
+    def command(self) -> list[str]:
+        cmd = crossbar_command(write_node_dir(self.options), self.options.loglevel)
+        return ["taskset", "-c", self.cpus, *cmd] if self.cpus is not None else cmd
+
+    def environment(self) -> Mapping[str, str]:
+        return self.env
+
+    #: The address the readiness probe reaches the node at.
+    probe_host = "127.0.0.1"
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -303,12 +296,12 @@ class NodeProcess:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"the node exited with {self.proc.returncode}; see {self.log_path}")
             try:
-                wait_for_websocket("127.0.0.1", self.options.port, min(deadline, time.monotonic() + 1.0))
+                wait_for_websocket(self.probe_host, self.options.port, min(deadline, time.monotonic() + 1.0))
             except TimeoutError:
                 continue
             if self.options.role == "router":
                 return  # its room service comes from workers, started separately
-            if room_service_answers("127.0.0.1", self.options.port, self._probe_ticket()):
+            if room_service_answers(self.probe_host, self.options.port, self._probe_ticket()):
                 return
             time.sleep(0.1)  # polling interval of a readiness probe
         raise TimeoutError(f"the node was not ready within {timeout} s; see {self.log_path}")
@@ -320,46 +313,3 @@ class NodeProcess:
         from kasagi.tokens import mint_token
 
         return mint_token("kasagi_probe", secret.encode("utf-8"), time.time(), 60)
-
-    def signal(self, sig: int) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-
-    def kill(self) -> None:
-        """kill -9 the whole process group."""
-        self.signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait(timeout=10)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, then kill -9 what is left after ``timeout``."""
-        if self.proc is None:
-            return
-        self.signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        self.signal(signal.SIGKILL)  # stray workers of the group
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-
-    def pids(self) -> list[int]:
-        """Every live process of the node's group (controller, workers)."""
-        if self.proc is None:
-            return []
-        pgid = self.proc.pid
-        out = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    if os.getpgid(int(entry.name)) == pgid:
-                        out.append(int(entry.name))
-                except (ProcessLookupError, PermissionError):
-                    continue
-        return out

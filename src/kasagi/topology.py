@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -25,12 +21,14 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from kasagi.node import NodeOptions, NodeProcess, project_root
+from kasagi.processes import ProcessGroup
+from kasagi.store.redis_server import RedisServer
 from kasagi.testing import free_port
 
-__all__ = ["RedisProcess", "RouterProcess", "Topology", "WorkerProcess", "http_get"]
+__all__ = ["RouterProcess", "Topology", "WorkerProcess", "http_get"]
 
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
@@ -42,99 +40,6 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
         return exc.code, exc.read().decode("utf-8", "replace")
     except (OSError, ValueError):
         return 0, ""
-
-
-class _Group:
-    """A child process in its own process group."""
-
-    proc: subprocess.Popen[bytes] | None = None
-
-    def signal(self, sig: int) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-
-    def kill(self) -> None:
-        """kill -9 the group."""
-        self.signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.signal(signal.SIGCONT)  # a stopped process must run to die
-            self.proc.wait(timeout=10)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM, then kill -9 whatever is left after ``timeout``."""
-        if self.proc is None:
-            return
-        self.signal(signal.SIGCONT)
-        self.signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        self.signal(signal.SIGKILL)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-
-class RedisProcess(_Group):
-    """A private redis-server: free port, its own directory, AOF with ``appendfsync always``."""
-
-    def __init__(self, directory: Path, port: int | None = None) -> None:
-        self.directory = directory
-        self.port = port or free_port()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, timeout: float = 20.0) -> RedisProcess:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        exe = shutil.which("redis-server") or "redis-server"
-        cmd = [
-            exe,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.directory),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-            "--daemonize",
-            "no",
-        ]
-        log = (self.directory / "redis.log").open("ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.ping():
-                return self
-            if not self.alive:
-                raise RuntimeError(f"redis-server exited; see {self.directory / 'redis.log'}")
-            time.sleep(0.05)  # polling interval of a readiness probe
-        self.kill()
-        raise TimeoutError("redis-server did not answer PING")
-
-    def ping(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
 
 
 def _cli_env(secret: str) -> dict[str, str]:
@@ -160,7 +65,7 @@ def _set_flag(argv: list[str], flag: str, value: str) -> None:
             argv[i + 1] = value
 
 
-class RouterProcess(_Group):
+class RouterProcess(ProcessGroup):
     """``kasagi up --role router`` (a literal command line) as a child process."""
 
     def __init__(self, name: str, argv: Sequence[str], *, secret: str, directory: Path) -> None:
@@ -176,27 +81,22 @@ class RouterProcess(_Group):
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    def start(self, timeout: float = 60.0) -> RouterProcess:
+    def command(self) -> list[str]:
+        return _kasagi(self.argv)
+
+    def environment(self) -> dict[str, str]:
+        return _cli_env(self.secret)
+
+    def wait_ready(self, timeout: float) -> None:
         from kasagi.node import wait_for_websocket
 
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        cmd = _kasagi(self.argv)
-        env = _cli_env(self.secret)
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)  # noqa: S603
-        log.close()
-        try:
-            wait_for_websocket("127.0.0.1", self.port, time.monotonic() + timeout)
-        except BaseException:
-            self.kill()
-            raise
-        return self
+        wait_for_websocket("127.0.0.1", self.port, time.monotonic() + timeout)
 
     def pids(self) -> list[int]:
         return [self.proc.pid] if self.proc is not None else []
 
 
-class WorkerProcess(_Group):
+class WorkerProcess(ProcessGroup):
     """``kasagi up --role worker`` as a child process."""
 
     def __init__(
@@ -246,19 +146,12 @@ class WorkerProcess(_Group):
             cmd = ["taskset", "-c", self.cpus, *cmd]
         return cmd
 
-    def start(self, timeout: float = 60.0) -> WorkerProcess:
-        env = _cli_env(self.secret)
+    def environment(self) -> dict[str, str]:
+        return _cli_env(self.secret)
+
+    def start(self, timeout: float = 60.0) -> Self:
         self.directory.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        cmd = self.command()  # built here from our own options
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)  # noqa: S603
-        log.close()
-        try:
-            self.wait_ready(timeout)
-        except BaseException:
-            self.kill()
-            raise
-        return self
+        return super().start(timeout)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -304,7 +197,7 @@ class Topology:
     #: CPU lists for ``taskset`` (routers, workers, redis); None: no pinning.
     router_cpus: Sequence[str | None] | None = None
     worker_cpus: str | None = None
-    redis: RedisProcess | None = None
+    redis: RedisServer | None = None
     nodes: list[NodeProcess | RouterProcess] = field(default_factory=list)
     members: list[WorkerProcess] = field(default_factory=list)
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -333,7 +226,7 @@ class Topology:
         if self.compose is not None:
             return self._start_compose(self.compose)
         try:
-            self.redis = RedisProcess(self.directory / "redis").start()
+            self.redis = RedisServer(self.directory / "redis", free_port()).start()
             env = dict(os.environ)
             env["KASAGI_BACKEND_SECRET"] = self.secret
             for i in range(self.routers):
@@ -368,7 +261,7 @@ class Topology:
         if _flag(command, "--appendonly") != ["yes"] or _flag(command, "--appendfsync") != ["always"]:
             raise ValueError("the compose file's Redis must run with --appendonly yes --appendfsync always")
         try:
-            self.redis = RedisProcess(self.directory / "redis").start()
+            self.redis = RedisServer(self.directory / "redis", free_port()).start()
             backend_of: dict[str, int] = {}
             for name, argv in routers.items():
                 local = list(argv)

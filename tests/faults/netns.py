@@ -11,10 +11,8 @@ import os
 import random
 import shutil
 import subprocess
-import time
-from pathlib import Path
 
-from kasagi.node import NodeOptions, NodeProcess, crossbar_command, write_node_dir
+from kasagi.node import NodeOptions, NodeProcess
 
 __all__ = ["NetNamespace", "NetnsNode", "unavailable"]
 
@@ -143,38 +141,11 @@ class NetnsNode(NodeProcess):
     def __init__(self, options: NodeOptions, netns: NetNamespace) -> None:
         super().__init__(options)
         self.netns = netns
+        self.probe_host = netns.ip
 
     @property
     def url(self) -> str:
         return f"ws://{self.netns.ip}:{self.options.port}/ws"
 
-    def start(self, timeout: float = 60.0) -> NetnsNode:
-        cbdir = write_node_dir(self.options)
-        cmd = ["ip", "netns", "exec", self.netns.name, *crossbar_command(cbdir, self.options.loglevel)]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with Path(self.log_path).open("ab") as log:
-            self.proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
-            )
-        try:
-            self.wait_ready(timeout)
-        except BaseException:
-            self.kill()
-            raise
-        return self
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        from kasagi.node import room_service_answers, wait_for_websocket
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"the node exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                wait_for_websocket(self.netns.ip, self.options.port, min(deadline, time.monotonic() + 1.0))
-            except TimeoutError:
-                continue
-            if room_service_answers(self.netns.ip, self.options.port):
-                return
-            time.sleep(0.1)  # polling interval of a readiness probe
-        raise TimeoutError(f"the node was not ready within {timeout} s; see {self.log_path}")
+    def command(self) -> list[str]:
+        return ["ip", "netns", "exec", self.netns.name, *super().command()]

@@ -5,31 +5,15 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
-from twisted.internet import defer, reactor
+from twisted.internet import defer
 
 from kasagi.client import KasagiClient
 from kasagi.core.canonical import state_hash
 from kasagi.node import NodeProcess
+from tests.waiting import until
 
 pytestmark = pytest.mark.node
 SERIALIZERS = ["cbor", "msgpack", "json"]
-
-
-def until(predicate, timeout: float = 5.0, interval: float = 0.01) -> defer.Deferred:
-    """Fire when ``predicate()`` is true; fail after ``timeout`` seconds."""
-    d: defer.Deferred = defer.Deferred()
-    deadline = reactor.seconds() + timeout
-
-    def check() -> None:
-        if predicate():
-            d.callback(None)
-        elif reactor.seconds() > deadline:
-            d.errback(AssertionError(f"condition not met within {timeout} s"))
-        else:
-            reactor.callLater(interval, check)
-
-    check()
-    return d
 
 
 @pytest_twisted.inlineCallbacks

@@ -13,7 +13,8 @@ from kasagi.client import KasagiClient
 from kasagi.deadline import within
 from kasagi.node import NodeProcess
 from tests.security.nodes import token
-from tests.security.wamp_raw import Login, close, connect_unix, connect_ws, until
+from tests.security.wamp_raw import Login, close, connect_unix, connect_ws
+from tests.waiting import until
 
 pytestmark = pytest.mark.node
 NOT_AUTHORIZED = "wamp.error.not_authorized"

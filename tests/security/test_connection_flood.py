@@ -11,7 +11,7 @@ from kasagi.deadline import within
 from kasagi.node import NodeProcess
 from tests.security.nodes import token
 from tests.security.test_malformed_frames import UPGRADE
-from tests.security.wamp_raw import until
+from tests.waiting import until
 
 pytestmark = pytest.mark.node
 

@@ -15,7 +15,8 @@ from kasagi.client import KasagiClient
 from kasagi.node import NodeProcess
 from tests.security.nodes import start
 from tests.security.test_authorization import refused
-from tests.security.wamp_raw import Login, close, connect_ws, until
+from tests.security.wamp_raw import Login, close, connect_ws
+from tests.waiting import until
 
 pytestmark = pytest.mark.node
 

@@ -145,23 +145,6 @@ def close(*sessions: RawSession | None):  # type: ignore[no-untyped-def]
         yield within(defer.DeferredList(waits), 10.0, reactor, "close").addErrback(lambda _: None)  # best effort
 
 
-def until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01) -> defer.Deferred:
-    """Fire when ``predicate()`` is true; fail after ``timeout`` seconds."""
-    d: defer.Deferred = defer.Deferred()
-    deadline = reactor.seconds() + timeout
-
-    def check() -> None:
-        if predicate():
-            d.callback(None)
-        elif reactor.seconds() > deadline:
-            d.errback(AssertionError(f"condition not met within {timeout} s"))
-        else:
-            reactor.callLater(interval, check)
-
-    check()
-    return d
-
-
 @defer.inlineCallbacks
 def when_served(call: Callable[[], defer.Deferred], timeout: float = 60.0):  # type: ignore[no-untyped-def]
     """Retry ``call()`` while nobody serves the procedure yet (a room service in its own

@@ -3,13 +3,13 @@ process group, AOF on; kill -9 it and start it again on the same directory."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
+from typing import Self
+
+from kasagi.processes import ProcessGroup
 
 __all__ = ["RedisServer", "redis_available"]
 
@@ -18,7 +18,7 @@ def redis_available() -> bool:
     return shutil.which("redis-server") is not None
 
 
-class RedisServer:
+class RedisServer(ProcessGroup):
     """``redis-server`` on 127.0.0.1:``port`` with its data in ``directory``."""
 
     def __init__(self, directory: Path, port: int, *, appendfsync: str = "always", cpus: str | None = None) -> None:
@@ -26,7 +26,7 @@ class RedisServer:
         self.port = port
         self.appendfsync = appendfsync
         self.cpus = cpus
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc = None
 
     @property
     def url(self) -> str:
@@ -48,21 +48,18 @@ class RedisServer:
         ]  # fmt: skip
         return ["taskset", "-c", self.cpus, *cmd] if self.cpus else cmd
 
-    def start(self, timeout: float = 30.0) -> RedisServer:
+    def start(self, timeout: float = 30.0) -> Self:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(  # noqa: S603 -- a fixed command line of our own
-            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
+        return super().start(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"redis-server exited with {self.proc.returncode}; see {self.directory / 'redis.log'}"
-                )
+            if not self.alive:
+                raise RuntimeError(f"redis-server exited; see {self.directory / 'redis.log'}")
             if self.ping():
-                return self
+                return
             time.sleep(0.02)  # polling interval of a readiness probe
-        self.kill()
         raise TimeoutError(f"redis-server on port {self.port} not ready within {timeout} s")
 
     def ping(self) -> bool:
@@ -76,16 +73,10 @@ class RedisServer:
 
     def kill(self) -> None:
         """kill -9 the server's process group."""
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout=10)
+        super().kill()
         self.proc = None
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         self.kill()
 
     def aof_files(self) -> list[Path]:
