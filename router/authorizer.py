@@ -2,7 +2,10 @@
 
 Subscriptions to a room topic are decided per member: the authorizer asks the room service
 who may read the room (``kasagi.backend.room_access``) and refuses when the answer does not
-list the member, or when there is no answer (fail closed).
+list the member. When there is no answer (the room service is restarting, moving the room,
+or its store is down) the subscription is not made either (fail closed), but the authorizer
+fails instead of refusing: Crossbar then answers ``wamp.error.authorization_failed`` (which
+clients retry) rather than ``wamp.error.not_authorized`` (which they must not).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from autobahn.twisted.wamp import ApplicationSession
+from autobahn.wamp.exception import ApplicationError
 from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
@@ -45,14 +49,17 @@ class ClientAuthorizer(ApplicationSession):  # type: ignore[misc]
             access = yield within(
                 self.call(wire.ROOM_ACCESS, decision.room), ACCESS_TIMEOUT, self._clock, "room access"
             )
-        except Exception as exc:  # noqa: BLE001 -- any failure refuses the subscription (fail closed)
+        except Exception as exc:  # noqa: BLE001 -- no answer: no subscription (fail closed), retryable
+            why = str(exc)[:200]
             self.log.warn(
-                "subscription of {authid} to room {room} refused: no access answer ({why})",
+                "subscription of {authid} to room {room} not decided: no access answer ({why})",
                 authid=authid,
                 room=decision.room,
-                why=str(exc)[:200],
+                why=why,
             )
-            return DENY
+            raise ApplicationError(
+                wire.ErrorURI.UNAVAILABLE, f"room {decision.room}: no access answer from the room service ({why})"
+            ) from None
         if admits(access, authid):
             return {"allow": True, "cache": False}
         self.log.info("subscription of {authid} to private room {room} refused", authid=authid, room=decision.room)

@@ -16,9 +16,18 @@ authoritative event history (from the store, or a ``join`` from seq 0 after reco
 - **I6** every call ended -- ack or definite error or given up -- within its deadline.
 
 To find which action an event carries, actions must leave a mark in the ops. The convention
-of :func:`keyed_effects` (used by the fault suite): a ``doc`` room where the action of member
-``m`` with cseq ``c`` is ``set ["log", "m:c"] = ...``; pass another ``effects`` function for
-another workload.
+of :func:`keyed_effects` (used by the fault suite and the scale-out tests): a ``doc`` room where
+the action of member ``m`` with cseq ``c`` is ``set ["log", "m:c"] = ...``; pass another
+``effects`` function for another workload (the crash runs use one that keeps the state small).
+
+Two entry points share these checks:
+
+- :func:`check` for a history of one epoch that the store still holds from seq 1 (faults,
+  crashes);
+- :func:`check_failover` for a room that changed owners: each takeover starts a new epoch and
+  the store keeps only the latest, so I1 is checked against the store's per-member results
+  (``cseq -> seq``, the exactly-once record) and I2 against every event any client applied
+  (the same ``(epoch, seq)`` must carry the same ops for everyone).
 """
 
 from __future__ import annotations
@@ -27,11 +36,14 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kasagi.core.canonical import state_hash
 from kasagi.core.ops import apply_ops
 from kasagi.core.values import copy_value
+
+if TYPE_CHECKING:
+    from kasagi.store.interface import StoredRoom
 
 __all__ = [
     "DEFINITE_ERRORS",
@@ -39,9 +51,11 @@ __all__ = [
     "History",
     "Report",
     "check",
+    "check_failover",
     "counts",
     "effect_key",
     "keyed_effects",
+    "keyed_in_state",
 ]
 
 Event = Mapping[str, Any]
@@ -118,6 +132,8 @@ class Applied:
     epoch: int | None
     seq: int
     at: float
+    #: The event's ops (events only), for comparing what different clients applied.
+    ops: Any = None
 
 
 class History:
@@ -156,8 +172,8 @@ class History:
     def heal(self, fault: Fault) -> None:
         fault.end = self.now()
 
-    def observe(self, client: str, room: str, kind: str, epoch: int | None, seq: int) -> None:
-        self.applied[(client, room)].append(Applied(kind, epoch, seq, self.now()))
+    def observe(self, client: str, room: str, kind: str, epoch: int | None, seq: int, ops: Any = None) -> None:
+        self.applied[(client, room)].append(Applied(kind, epoch, seq, self.now(), ops))
 
     def track(self, client: str, handle: Any) -> None:
         """Record what a room handle (``.room``, ``.epoch``, ``.seq``, ``.on_change``) applies
@@ -169,7 +185,7 @@ class History:
             if event is None:
                 self.observe(client, handle.room, "snapshot", handle.epoch, handle.seq)
             else:
-                self.observe(client, handle.room, "event", event.get("epoch"), event.get("seq"))
+                self.observe(client, handle.room, "event", event.get("epoch"), event.get("seq"), event.get("ops"))
 
         handle.on_change(changed)
 
@@ -179,6 +195,14 @@ class History:
     # -- views -------------------------------------------------------------------------------------
     def by_outcome(self, outcome: str) -> list[Call]:
         return [c for c in self.calls if c.outcome == outcome]
+
+    def first_applied_after_epoch(self, client: str, room: str, epoch: int) -> float | None:
+        """When ``client`` first applied anything of ``room`` in an epoch other than ``epoch``
+        (a takeover seen), or None."""
+        for a in self.applied[(client, room)]:
+            if a.epoch is not None and a.epoch != epoch:
+                return a.at
+        return None
 
     def first_ack_after(self, t: float, client: str | None = None) -> float | None:
         """When the first call started at or after ``t`` was acknowledged (None if never)."""
@@ -208,6 +232,8 @@ class Report:
     duplicates: list[tuple[ActionKey, list[int]]] = field(default_factory=list)
     failed_applied: list[ActionKey] = field(default_factory=list)
     holes: list[str] = field(default_factory=list)
+    #: I2 across epochs: an ``(epoch, seq)`` that carried other ops for another client.
+    inconsistent: list[str] = field(default_factory=list)
     #: Undetermined calls that turned out to have been applied (allowed: at most once).
     undetermined_applied: int = 0
     #: I3: per client, the first out-of-order application seen.
@@ -235,6 +261,8 @@ class Report:
             out.append(f"I2: {len(self.duplicates)} actions applied more than once: {self.duplicates[:5]}")
         if self.failed_applied:
             out.append(f"I2: {len(self.failed_applied)} refused actions applied: {self.failed_applied[:5]}")
+        if self.inconsistent:
+            out.append(f"I2: clients applied different ops at one position: {self.inconsistent[:5]}")
         if self.disorder:
             out.append(f"I3: {self.disorder[:5]}")
         if self.diverged:
@@ -309,16 +337,116 @@ def check(
     for event in events:
         for key in effects(event):
             applied_at[key].append(int(event["seq"]))
+    _duplicates(applied_at, report)
+
+    # I1 and the fate of failed / undetermined calls.
+    def where(c: Call) -> list[int]:
+        return applied_at.get(c.key, [])
+
+    _outcomes(calls, where, report)
+    _unexplained(calls, events, effects, server_owned, report)
+    _order(history, room, report)
+
+    # I4: states.
+    store_digest = _states(store_state, final_states, report)
+    if initial_state is not None:
+        replay = copy_value(dict(initial_state))
+        try:
+            for event in events:
+                apply_ops(replay, event["ops"])
+        except Exception:  # noqa: BLE001 -- any failure to replay is the finding
+            report.replay_mismatch = True
+        else:
+            report.replay_mismatch = state_hash(replay) != store_digest
+
+    _deadlines(calls, deadline, report)
+    return report
+
+
+def keyed_in_state(state: Mapping[str, Any], key: ActionKey, prefix: str = "log") -> bool:
+    """Whether the keyed workload's action ``key`` left its mark in ``state``."""
+    return effect_key(*key) in state.get(prefix, {})
+
+
+def check_failover(
+    history: History,
+    *,
+    room: str,
+    stored: StoredRoom,
+    store_state: Mapping[str, Any],
+    final_states: Mapping[str, Mapping[str, Any]] | None = None,
+    effects: Callable[[Event], list[ActionKey]] = keyed_effects,
+    in_state: Callable[[Mapping[str, Any], ActionKey], bool] = keyed_in_state,
+    server_owned: frozenset[str] = frozenset({"members", "players"}),
+    deadline: float | None = None,
+) -> Report:
+    """Check I1-I6 for ``room`` after owners changed (several epochs).
+
+    ``stored``: the room as the store holds it now (head, tail, per-member results);
+    ``store_state``: its state at ``stored.seq``; ``final_states``: client label -> its state
+    at the same position; ``in_state``: whether an action's effect is in a state.
+    """
+    report = Report(final_seq=stored.seq)
+    calls = [c for c in history.calls if c.room == room]
+
+    # Every event any client applied, once per position; a position with two different
+    # contents means two owners wrote the same seq (I2).
+    seen: dict[tuple[int | None, int], Event] = {}
+    for (client, r), applied in history.applied.items():
+        if r != room:
+            continue
+        for a in applied:
+            if a.kind != "event":
+                continue
+            event: Event = {"epoch": a.epoch, "seq": a.seq, "ops": a.ops or []}
+            first = seen.setdefault((a.epoch, a.seq), event)
+            if first["ops"] != event["ops"]:
+                report.inconsistent.append(f"{client} at epoch {a.epoch} seq {a.seq}")
+    report.events = len(seen)
+    tail = [e["seq"] for e in stored.tail]
+    if tail != list(range(stored.snapshot_seq + 1, stored.seq + 1)):
+        report.holes.append(f"stored tail not contiguous after {stored.snapshot_seq}: {tail[:5]}")
+
+    # Seqs run on across epochs (a takeover continues from the stored head), so an action's
+    # positions are its distinct seqs.
+    applied_at: dict[ActionKey, list[int]] = defaultdict(list)
+    for (_, seq), carried in sorted(seen.items(), key=lambda item: item[0][1]):
+        for key in effects(carried):
+            if seq not in applied_at[key]:
+                applied_at[key].append(seq)
+    _duplicates(applied_at, report)
+
+    def where(c: Call) -> list[int]:
+        if c.outcome == "ok":
+            # The store's exactly-once record says where it was applied; its mark must be
+            # in the state too.
+            at = stored.results.get(c.member, {}).get(c.cseq)
+            return [at] if at is not None and in_state(store_state, c.key) else []
+        seqs = applied_at.get(c.key, [])
+        return seqs or ([-1] if in_state(store_state, c.key) else [])
+
+    _outcomes(calls, where, report)
+    _unexplained(calls, seen.values(), effects, server_owned, report)
+    _order(history, room, report)
+    _states(store_state, final_states, report)
+    _deadlines(calls, deadline, report)
+    return report
+
+
+def _duplicates(applied_at: Mapping[ActionKey, list[int]], report: Report) -> None:
+    """I2: an action that took effect at more than one seq."""
     for key, seqs in applied_at.items():
         if len(seqs) > 1:
             report.duplicates.append((key, seqs))
 
-    # I1 and the fate of failed / undetermined calls.
+
+def _outcomes(calls: list[Call], where: Callable[[Call], list[int]], report: Report) -> None:
+    """I1 (an acked action is where its ack says) and I2 (a refused one is nowhere); tallies."""
     by_key: dict[ActionKey, list[Call]] = defaultdict(list)
     for c in calls:
         by_key[c.key].append(c)
     for c in calls:
-        seqs = applied_at.get(c.key, [])
+        seqs = where(c)
         if c.outcome == "ok":
             report.acked += 1
             if not seqs:
@@ -335,8 +463,16 @@ def check(
         else:
             report.pending += 1
 
-    # I5: every change is presence or an action someone sent.
-    asked = set(by_key)
+
+def _unexplained(
+    calls: list[Call],
+    events: Iterable[Event],
+    effects: Callable[[Event], list[ActionKey]],
+    server_owned: frozenset[str],
+    report: Report,
+) -> None:
+    """I5: every change is the owner's own (presence) or an action someone sent."""
+    asked = {c.key for c in calls}
     for event in events:
         for op in event.get("ops", []):
             if _server_owned(op, server_owned):
@@ -345,7 +481,9 @@ def check(
             if not keys or not set(keys) <= asked:
                 report.unexplained.append(f"seq {event['seq']}: op {op!r}")
 
-    # I3: contiguous application per client.
+
+def _order(history: History, room: str, report: Report) -> None:
+    """I3: each client applied events contiguously and in order within an epoch."""
     for (client, r), applied in history.applied.items():
         if r != room:
             continue
@@ -364,28 +502,25 @@ def check(
                     break
                 last = a.seq
 
-    # I4: states.
-    store_digest = state_hash(dict(store_state))
-    for client, state in (final_states or {}).items():
-        if state_hash(dict(state)) != store_digest:
-            report.diverged.append(client)
-    if initial_state is not None:
-        replay = copy_value(dict(initial_state))
-        try:
-            for event in events:
-                apply_ops(replay, event["ops"])
-        except Exception:  # noqa: BLE001 -- any failure to replay is the finding
-            report.replay_mismatch = True
-        else:
-            report.replay_mismatch = state_hash(replay) != store_digest
 
-    # I6: answers within the deadline.
+def _states(
+    store_state: Mapping[str, Any], final_states: Mapping[str, Mapping[str, Any]] | None, report: Report
+) -> str:
+    """I4: every client ends with the store's state. Returns the store state's hash."""
+    digest = state_hash(dict(store_state))
+    for client, state in (final_states or {}).items():
+        if state_hash(dict(state)) != digest:
+            report.diverged.append(client)
+    return digest
+
+
+def _deadlines(calls: list[Call], deadline: float | None, report: Report) -> None:
+    """I6: every call ended, within ``deadline`` if one is given."""
     for c in calls:
         if c.end is None:
             report.overdue.append(f"call {c.id} ({c.member}:{c.cseq}) never answered")
         elif deadline is not None and c.end - c.start > deadline:
             report.overdue.append(f"call {c.id} ({c.member}:{c.cseq}) took {c.end - c.start:.2f} s")
-    return report
 
 
 def counts(history: History) -> Counter[str]:

@@ -1,12 +1,13 @@
 """Crash runs with real processes: 4 writers act at ~20/s in one room while a part of the
-system is killed with SIGKILL and restarted; afterwards invariants I1-I4 are checked from the
-recorded history (see ``tests/crash/history.py``)."""
+system is killed with SIGKILL and restarted; afterwards invariants I1-I6 are checked from the
+recorded history (see :mod:`kasagi.testing_history`)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,10 @@ from kasagi.node import NodeProcess
 from kasagi.service.restore import rebuild
 from kasagi.store.factory import open_store
 from kasagi.store.redis_server import RedisServer
+from kasagi.testing_history import History, check, counts
 from tests.conftest import start_node
 from tests.crash.conftest import worker_pid
-from tests.crash.history import History, check
-from tests.crash.workload import Writer
+from tests.crash.workload import Writer, slot_effects
 from tests.waiting import until
 
 pytestmark = [pytest.mark.node, pytest.mark.redis]
@@ -77,28 +78,31 @@ class Run:
     def finish_and_check(self, store_url: str):  # type: ignore[no-untyped-def]
         for w in self.writers:
             yield within(w.stop(), 90, reactor, "writer drain")
-        assert self.history.pending() == [], "every call ended (acked, refused or timed out)"
+        assert self.history.by_outcome("pending") == [], "every call ended (acked, refused or timed out)"
         store = yield open_store(store_url, reactor, data_dir=self.node.options.data_dir.resolve())  # type: ignore[union-attr]
         try:
             stored = yield self._quiet_store(store)
             events = yield store.events_since(self.room, stored.epoch, 0)
             assert events is not None, "the whole history is held (nothing trimmed in this run)"
             state = rebuild(stored, config=RoomConfig(history_events=10**6), now_ms=0).room.committed
-            violations = check(
+            report = check(
                 self.history,
-                events,
+                room=self.room,
+                events=events,
+                store_state=state,
                 initial_state={"members": {}},
-                stored_state=state,
-                client_states={w.member: w.handle.state for w in self.writers},
+                final_states={w.member: w.handle.state for w in self.writers},
+                effects=slot_effects,
             )
         finally:
             yield store.close()
             for w in self.writers:
                 yield w.close()
-        assert violations == [], "\n".join(violations[:20])
-        counts = self.history.counts()
-        assert counts.get("error", 0) == 0, f"valid actions were refused: {counts}"
-        return counts
+        report.assert_ok()
+        outcomes = counts(self.history)
+        refusals = Counter(c.error for c in self.history.by_outcome("fail"))
+        assert outcomes["fail"] == 0, f"valid actions were refused: {outcomes}, {refusals}"
+        return dict(outcomes)
 
     @defer.inlineCallbacks
     def _quiet_store(self, store: Any):  # type: ignore[no-untyped-def]
@@ -154,9 +158,9 @@ def test_kill_9_loses_no_acknowledged_action(
         yield until(run.each_acked(1), 90)
         record_property("recovered_s", round(reactor.seconds() - restarted, 2))
         yield until(run.each_acked(ACKS), 90)
-        counts = yield run.finish_and_check(_store_spec(kind, crash_redis))
+        outcomes = yield run.finish_and_check(_store_spec(kind, crash_redis))
         spanning = [c for c in run.history.calls if c.start <= fault_at and c.end is not None and c.end > fault_at]
-        record_property("calls", counts)
+        record_property("calls", outcomes)
         record_property("in_flight_at_fault", len(spanning))
         assert spanning, "the fault hit with actions in flight"
         assert sum(run.acked()) > before

@@ -1,4 +1,9 @@
-"""Writers for crash runs: clients acting at a steady rate, recording everything in a History."""
+"""Writers for crash runs: clients acting at a steady rate, recording everything in a History.
+
+Each writer's action ``cseq`` sets a path of its own to the value ``cseq`` (cycling through
+:data:`SLOTS` keys per writer, so the state stays small): :func:`slot_effects` reads back from
+an event which actions it carries.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,24 @@ from twisted.python.failure import Failure
 
 from kasagi.client import KasagiClient
 from kasagi.client._client import ClientOptions
-from tests.crash.history import History, action_path
+from kasagi.testing_history import History
 
-#: A refusal that says the action did not happen (and never will): the rest are undetermined.
-DEFINITE = frozenset({"kasagi.error.rejected", "kasagi.error.invalid_argument"})
+#: Paths cycle through this many keys per writer (keeps the state small).
+SLOTS = 64
+
+
+def action_path(member: str, cseq: int) -> list[str]:
+    return ["w", member, str(cseq % SLOTS)]
+
+
+def slot_effects(event: Any) -> list[tuple[str, int]]:
+    """The actions an event carries: each ``set ["w", member, slot] = cseq``."""
+    found = []
+    for op in event.get("ops", []):
+        path = op[1] if len(op) > 1 else None
+        if op[0] == "set" and isinstance(path, list) and len(path) == 3 and path[0] == "w":
+            found.append((str(path[1]), int(op[2])))
+    return found
 
 
 class Writer:
@@ -28,6 +47,7 @@ class Writer:
         self.max_inflight = max_inflight
         self.client: KasagiClient | None = None
         self.handle: Any = None
+        self.room = ""
         self.inflight = 0
         self.acked = 0
         self._loop: LoopingCall | None = None
@@ -38,27 +58,28 @@ class Writer:
     def connect(self, url: str, room: str):  # type: ignore[no-untyped-def]
         options = ClientOptions(call_timeout=5.0, act_deadline=45.0, max_retry_delay=1.0, connect_timeout=30.0)
         self.client = yield KasagiClient.connect(url, self.member, options=options)
+        self.room = room
         self.handle = yield self.client.join(room, "doc")
         self._record_applied()
 
     def _record_applied(self) -> None:
         """Log what the client's replica applies (I3): snapshots and single events."""
         replica = self.handle.replica
-        log = self.history.applied.setdefault(self.member, [])
         load, apply = replica.load, replica._apply
+        member, room, history = self.member, self.room, self.history
 
         def recording_load(reply: Any) -> Any:
             if isinstance(reply, dict) and "state" in reply:
-                log.append(("snap", reply["epoch"], reply["seq"]))
+                history.observe(member, room, "snapshot", reply["epoch"], reply["seq"])
             return load(reply)
 
         def recording_apply(event: Any) -> bool:
             ok = bool(apply(event))
             if ok:
-                log.append(("ev", event["epoch"], event["seq"]))
+                history.observe(member, room, "event", event["epoch"], event["seq"], event["ops"])
             return ok
 
-        log.append(("snap", replica.epoch, replica.seq))
+        history.observe(member, room, "snapshot", replica.epoch, replica.seq)
         replica.load, replica._apply = recording_load, recording_apply
 
     def start(self) -> None:
@@ -89,7 +110,7 @@ class Writer:
         if self.inflight >= self.max_inflight:
             return
         cseq = self.handle.next_cseq()
-        call = self.history.start(self.member, cseq)
+        call = self.history.invoke(self.member, self.room, self.member, cseq)
         self.inflight += 1
         d = self.handle.act("set", {"path": action_path(self.member, cseq), "value": cseq}, cseq=cseq)
 
@@ -99,7 +120,7 @@ class Writer:
 
         def failed(failure: Failure) -> None:
             uri = failure.value.error if isinstance(failure.value, ApplicationError) else type(failure.value).__name__
-            self.history.failed(call, str(uri), definite=uri in DEFINITE)
+            self.history.fail(call, str(uri))
 
         def ended(_: object) -> None:
             self.inflight -= 1

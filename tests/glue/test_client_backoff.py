@@ -80,3 +80,23 @@ class BackoffTests(SynchronousTestCase):
         factory.clientConnectionFailed(None, Failure(ConnectionRefusedError()))
         reactor.advance(60)
         self.assertEqual(len(reactor.tcpClients), 1)
+
+
+class RetryClassTests(SynchronousTestCase):
+    """Which failures an ``act`` or a re-join retries (same cseq) and which end it."""
+
+    def test_a_router_that_could_not_decide_is_retried_and_a_refusal_is_not(self) -> None:
+        """``wamp.error.authorization_failed`` (the authorizer had no answer from the room
+        service, e.g. while it restarts) is retried; ``wamp.error.not_authorized`` and the
+        room's definite refusals are not."""
+        from autobahn.wamp.exception import ApplicationError
+
+        from kasagi.client._client import _is_retryable
+
+        def retried(uri: str) -> bool:
+            return _is_retryable(Failure(ApplicationError(uri)))
+
+        self.assertTrue(retried("wamp.error.authorization_failed"))
+        self.assertTrue(retried("kasagi.error.unavailable"))
+        self.assertFalse(retried("wamp.error.not_authorized"))
+        self.assertFalse(retried("kasagi.error.rejected"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from autobahn.wamp.exception import ApplicationError
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -164,19 +165,21 @@ class AuthorizerTests(SynchronousTestCase):
         authorizer.call = lambda *args, **kwargs: answer  # type: ignore[method-assign]
         return authorizer
 
-    def test_a_subscription_is_refused_when_the_room_service_fails_or_is_silent(self) -> None:
-        """No answer (an error, or none within 5 s) refuses the subscription: fail closed."""
+    def test_a_subscription_is_not_made_when_the_room_service_fails_or_is_silent(self) -> None:
+        """No answer (an error, or none within 5 s) makes no subscription (fail closed), and
+        says so with kasagi.error.unavailable -- Crossbar turns an authorizer that fails into
+        wamp.error.authorization_failed, which clients retry, where a refusal would be
+        wamp.error.not_authorized, which they must not."""
         session = {"authid": "alice"}
         failing = self.authorizer(fail(Exception("no callee")))
-        self.assertEqual(
-            self.successResultOf(failing.authorize(session, "kasagi.room.r1", "subscribe", {})),
-            {"allow": False, "cache": False},
-        )
+        failure = self.failureResultOf(failing.authorize(session, "kasagi.room.r1", "subscribe", {}), ApplicationError)
+        self.assertEqual(failure.value.error, "kasagi.error.unavailable")
+        self.assertIn("no callee", failure.value.args[0])
         silent = self.authorizer(Deferred())
         d = silent.authorize(session, "kasagi.room.r1", "subscribe", {})
         self.assertNoResult(d)
         self.clock.advance(5)
-        self.assertEqual(self.successResultOf(d), {"allow": False, "cache": False})
+        self.assertEqual(self.failureResultOf(d, ApplicationError).value.error, "kasagi.error.unavailable")
 
     def test_a_subscription_follows_the_member_list(self) -> None:
         """A listed member is admitted (uncached); anyone else is refused."""

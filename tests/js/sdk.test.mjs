@@ -231,6 +231,14 @@ test('an unavailable answer is retried with the same cseq until it succeeds', as
   client.close();
 });
 
+test('a router that could not decide is retried; a refusal is not', () => {
+  // wamp.error.authorization_failed: the router's authorizer had no answer from the room
+  // service (it is restarting or moving the room); wamp.error.not_authorized: a refusal.
+  assert.equal(new KasagiError('wamp.error.authorization_failed', 'no access answer').retryable, true);
+  assert.equal(new KasagiError('wamp.error.not_authorized', 'no').retryable, false);
+  assert.equal(new KasagiError(ErrorURI.REJECTED, 'no').retryable, false);
+});
+
 test('cseqs start from the clock in microseconds and count up', async () => {
   const { client, room } = await joined();
   const first = room.nextCseq();

@@ -25,8 +25,9 @@ from kasagi.service.restore import rebuild
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
 from kasagi.testing import free_port
+from kasagi.testing_history import History, check_failover
 from kasagi.topology import Topology, WorkerProcess
-from tests.topology.scale_history import History, check, drive
+from tests.topology.keyed_workload import drive
 from tests.waiting import until
 
 pytestmark = [pytest.mark.node, pytest.mark.redis]
@@ -95,7 +96,7 @@ def stored_room(topo: Topology, room: str):  # type: ignore[no-untyped-def]
 
 @defer.inlineCallbacks
 def settle_and_check(topo: Topology, room: str, history: History, handles: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """Wait until every client sits at the store's head, then check I1-I4."""
+    """Wait until every client sits at the store's head, then check I1-I6."""
     deadline = time.monotonic() + 30
     while True:
         stored, state = yield stored_room(topo, room)
@@ -104,8 +105,7 @@ def settle_and_check(topo: Topology, room: str, history: History, handles: dict[
             break
         yield until(lambda s=stored: all(h.seq >= s.seq or h.epoch != s.epoch for h in handles.values()), timeout=10)
     finals = {label: h.state for label, h in handles.items()}
-    problems = check(history, stored, state, finals)
-    assert not problems, "\n".join(problems)
+    check_failover(history, room=room, stored=stored, store_state=state, final_states=finals).assert_ok()
     return stored
 
 
@@ -181,17 +181,17 @@ def test_killed_owner_is_replaced_within_two_seconds_and_nothing_is_lost(topolog
         epoch = handles["k1"].epoch
         stop = [False]
         streams = [drive(history, handles[m], m, actions=60, stop=stop) for m in members]
-        yield until(lambda: len(history.acked()) >= 20, timeout=30)
+        yield until(lambda: len(history.by_outcome("ok")) >= 20, timeout=30)
         t_kill = time.monotonic()
         owner.kill()
-        yield until(lambda: all(history.first_seen_epoch_after(m, epoch) for m in members), timeout=30)
-        takeover = max(history.first_seen_epoch_after(m, epoch) - t_kill for m in members)
-        acked_at_kill = len(history.acked())
-        yield until(lambda: len(history.acked()) >= acked_at_kill + 20, timeout=60)
+        yield until(lambda: all(history.first_applied_after_epoch(m, room, epoch) for m in members), timeout=30)
+        takeover = max(history.first_applied_after_epoch(m, room, epoch) - t_kill for m in members)
+        acked_at_kill = len(history.by_outcome("ok"))
+        yield until(lambda: len(history.by_outcome("ok")) >= acked_at_kill + 20, timeout=60)
         stop[0] = True
         yield defer.gatherResults(streams)
         yield settle_and_check(topology, room, history, handles)
-        print(f"\ntakeover after kill -9: {takeover:.3f} s; acked {len(history.acked())}, lost 0")
+        print(f"\ntakeover after kill -9: {takeover:.3f} s; acked {len(history.by_outcome('ok'))}, lost 0")
         assert takeover <= TAKEOVER_BOUND, f"takeover took {takeover:.2f} s"
     finally:
         for c in clients:
@@ -219,12 +219,12 @@ def test_paused_owner_is_fenced_out_when_it_wakes(topology: Topology):
         epoch = handles["p1"].epoch
         stop = [False]
         streams = [drive(history, handles[m], m, actions=60, stop=stop) for m in members]
-        yield until(lambda: len(history.acked()) >= 15, timeout=30)
+        yield until(lambda: len(history.by_outcome("ok")) >= 15, timeout=30)
         t_stop = time.monotonic()
         owner.signal(signal.SIGSTOP)
         try:
-            yield until(lambda: all(history.first_seen_epoch_after(m, epoch) for m in members), timeout=30)
-            takeover = max(history.first_seen_epoch_after(m, epoch) - t_stop for m in members)
+            yield until(lambda: all(history.first_applied_after_epoch(m, room, epoch) for m in members), timeout=30)
+            takeover = max(history.first_applied_after_epoch(m, room, epoch) - t_stop for m in members)
         finally:
             owner.signal(signal.SIGCONT)
 
@@ -235,8 +235,8 @@ def test_paused_owner_is_fenced_out_when_it_wakes(topology: Topology):
             ) and m.get("kasagi_rooms_lost_total", 0) > before.get("kasagi_rooms_lost_total", 0)
 
         yield until(refused, timeout=30)
-        acked_at_wake = len(history.acked())
-        yield until(lambda: len(history.acked()) >= acked_at_wake + 10, timeout=60)
+        acked_at_wake = len(history.by_outcome("ok"))
+        yield until(lambda: len(history.by_outcome("ok")) >= acked_at_wake + 10, timeout=60)
         stop[0] = True
         yield defer.gatherResults(streams)
         stored = yield settle_and_check(topology, room, history, handles)
@@ -268,11 +268,11 @@ def test_graceful_stop_hands_rooms_over_in_the_same_epoch(topology: Topology):
         snapshots = {m: handles[m].stats["snapshots"] for m in members}
         stop = [False]
         streams = [drive(history, handles[m], m, actions=60, stop=stop) for m in members]
-        yield until(lambda: len(history.acked()) >= 10, timeout=30)
+        yield until(lambda: len(history.by_outcome("ok")) >= 10, timeout=30)
         owner.signal(signal.SIGTERM)
         yield until(lambda: not owner.alive, timeout=30)
-        acked_at_stop = len(history.acked())
-        yield until(lambda: len(history.acked()) >= acked_at_stop + 10, timeout=60)
+        acked_at_stop = len(history.by_outcome("ok"))
+        yield until(lambda: len(history.by_outcome("ok")) >= acked_at_stop + 10, timeout=60)
         stop[0] = True
         yield defer.gatherResults(streams)
         stored = yield settle_and_check(topology, room, history, handles)
@@ -307,19 +307,20 @@ def test_takeover_times_over_ten_kills(topology: Topology):
             epoch = handles[members[0]].epoch
             stop = [False]
             streams = [drive(history, handles[m], m, actions=60, stop=stop) for m in members]
-            yield until(lambda h=history: len(h.acked()) >= 10, timeout=30)
+            yield until(lambda h=history: len(h.by_outcome("ok")) >= 10, timeout=30)
             t_kill = time.monotonic()
             owner.kill()
             yield until(
-                lambda h=history, e=epoch, ms=members: all(h.first_seen_epoch_after(m, e) for m in ms), timeout=30
+                lambda h=history, e=epoch, ms=members, r=room: all(h.first_applied_after_epoch(m, r, e) for m in ms),
+                timeout=30,
             )
-            times.append(max(history.first_seen_epoch_after(m, epoch) - t_kill for m in members))
-            n = len(history.acked())
-            yield until(lambda h=history, n=n: len(h.acked()) >= n + 10, timeout=60)
+            times.append(max(history.first_applied_after_epoch(m, room, epoch) - t_kill for m in members))
+            n = len(history.by_outcome("ok"))
+            yield until(lambda h=history, n=n: len(h.by_outcome("ok")) >= n + 10, timeout=60)
             stop[0] = True
             yield defer.gatherResults(streams)
             stored, _ = yield stored_room(topology, room)
-            lost += sum(1 for c in history.acked() if stored.results.get(c.member, {}).get(c.cseq) != c.seq)
+            lost += sum(1 for c in history.by_outcome("ok") if stored.results.get(c.member, {}).get(c.cseq) != c.seq)
             yield settle_and_check(topology, room, history, handles)
         finally:
             for c in clients:
@@ -413,14 +414,14 @@ def test_a_router_killed_and_restarted_loses_nothing(topology: Topology):
             history.track(member, handles[member])
         stop = [False]
         streams = [drive(history, handles[m], m, actions=60, stop=stop) for m in members]
-        yield until(lambda: len(history.acked()) >= 12, timeout=30)
+        yield until(lambda: len(history.by_outcome("ok")) >= 12, timeout=30)
         router.kill()
         yield until(lambda: not handles["q1"].state["members"]["q2"]["online"], timeout=30)
-        acked = {m: sum(1 for c in history.acked() if c.member == m) for m in members}
-        yield until(lambda: sum(1 for c in history.acked() if c.member == "q1") >= acked["q1"] + 5, timeout=30)
+        acked = {m: sum(1 for c in history.by_outcome("ok") if c.member == m) for m in members}
+        yield until(lambda: sum(1 for c in history.by_outcome("ok") if c.member == "q1") >= acked["q1"] + 5, timeout=30)
         yield threads.deferToThread(router.start)  # blocks until its WebSocket answers
         yield until(lambda: handles["q1"].state["members"]["q2"]["online"], timeout=60)
-        yield until(lambda: sum(1 for c in history.acked() if c.member == "q2") >= acked["q2"] + 5, timeout=60)
+        yield until(lambda: sum(1 for c in history.by_outcome("ok") if c.member == "q2") >= acked["q2"] + 5, timeout=60)
         stop[0] = True
         yield defer.gatherResults(streams)
         yield settle_and_check(topology, room, history, handles)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kasagi.testing_history import History, check, effect_key
+from kasagi.store.interface import StoredRoom
+from kasagi.testing_history import History, check, check_failover, effect_key
 
 
 class _Clock:
@@ -98,3 +99,61 @@ def test_a_change_nobody_asked_for_and_a_hung_call_are_found():
     events = [_ev(1), _ev(2, ("alice", 1), ("mallory", 5))]
     report = _run(h, events)
     assert report.unexplained and report.overdue
+
+
+# -- across a failover ---------------------------------------------------------------------------
+
+
+def _stored(seq: int, results: dict, tail_seqs: list[int] | None = None) -> StoredRoom:
+    tail = [{"epoch": 2, "seq": s, "ops": []} for s in (tail_seqs if tail_seqs is not None else [seq])]
+    return StoredRoom("r", "doc", {}, 2, seq, seq - len(tail), {}, tail, results)
+
+
+def _failover_history() -> History:
+    """alice acked at 2 (epoch 1) and 4 (epoch 2, after a takeover at 2), her cseq 2
+    undetermined and applied at 3; bob refused. Both clients saw the takeover as a snapshot of
+    the new epoch."""
+    h = _history()
+    h.ok(h.invoke("c1", "r", "alice", 3), 4)
+    for client in ("c1", "c2"):
+        h.observe(client, "r", "snapshot", 1, 0)
+        h.observe(client, "r", "event", 1, 1, _ev(1, members=True)["ops"])
+        h.observe(client, "r", "event", 1, 2, _ev(2, ("alice", 1))["ops"])
+        h.observe(client, "r", "snapshot", 2, 2)
+        h.observe(client, "r", "event", 2, 3, _ev(3, ("alice", 2))["ops"])
+        h.observe(client, "r", "event", 2, 4, _ev(4, ("alice", 3))["ops"])
+    return h
+
+
+def _failover_state() -> dict:
+    return {"members": {"alice": {"online": True, "since": 1}}, "log": {effect_key("alice", c): c for c in (1, 2, 3)}}
+
+
+def test_a_clean_failover_passes():
+    """Acks found in the store's results and state, one seq per action across epochs: no violation."""
+    stored = _stored(4, {"alice": {1: 2, 2: 3, 3: 4}})
+    state = _failover_state()
+    report = check_failover(
+        _failover_history(), room="r", stored=stored, store_state=state, final_states={"c1": state, "c2": state}
+    )
+    assert report.violations == []
+    assert (report.acked, report.undetermined_applied, report.failed, report.events) == (2, 1, 1, 4)
+
+
+def test_failover_findings():
+    """An ack the store records at another seq (I1), two clients with different ops at one
+    position, an action at two seqs and a refused action in the state (I2), and a hole in the
+    stored tail are each reported."""
+    h = _failover_history()
+    h.observe("c2", "r", "event", 2, 5, _ev(5, ("alice", 1))["ops"])
+    h.observe("c1", "r", "event", 2, 5, _ev(5, ("alice", 2))["ops"])
+    state = _failover_state()
+    state["log"][effect_key("bob", 1)] = 1
+    stored = _stored(5, {"alice": {1: 2, 2: 3, 3: 3}}, tail_seqs=[3, 5])
+    report = check_failover(h, room="r", stored=stored, store_state=state)
+    assert report.wrong_seq == [(("alice", 3), 4, [3])]
+    assert report.inconsistent == ["c2 at epoch 2 seq 5"]
+    assert report.duplicates == [(("alice", 2), [3, 5])]
+    assert report.failed_applied == [("bob", 1)]
+    assert report.holes
+    assert len(report.violations) == 5

@@ -55,6 +55,7 @@ const RETRYABLE = new Set([
   ErrorURI.TIMEOUT,
   ErrorURI.CONNECTION_LOST,
   'wamp.error.no_such_procedure',
+  'wamp.error.authorization_failed', // the router could not decide (room service silent): retry
   'wamp.error.canceled',
   'wamp.error.timeout',
   'wamp.close.transport_lost',

@@ -35,6 +35,9 @@ RETRYABLE_URIS = frozenset(
         wire.ErrorURI.UNAVAILABLE,
         wire.ErrorURI.RATE_LIMITED,
         "wamp.error.no_such_procedure",
+        # The router's authorizer could not decide (the room service did not answer): the
+        # subscription was not made; a later attempt may be.
+        "wamp.error.authorization_failed",
         "wamp.error.canceled",
         "wamp.error.timeout",
         "wamp.close.transport_lost",
