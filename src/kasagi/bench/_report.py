@@ -85,7 +85,10 @@ def plot(path: Path, rows: Sequence[dict[str, Any]], runs: Sequence[RunResult], 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    has_ramp = any(r.point == "D" for r in runs)
+    # The ramp's row only when the ramp ran (no empty panels).
+    fig, grid = plt.subplots(2 if has_ramp else 1, 2, figsize=(13, 9 if has_ramp else 4.8), squeeze=False)
+    axes = list(grid)
     points = sorted({r["point"] for r in rows if r["point"] not in ("D", "E")})
     variants = sorted({r["variant"] for r in rows})
     width = 0.8 / max(1, len(variants))
@@ -105,7 +108,7 @@ def plot(path: Path, rows: Sequence[dict[str, Any]], runs: Sequence[RunResult], 
     ax.set_yscale("log")
     ax.set_ylabel("latency ms (p50 solid, p90, p99 light)")
     ax.set_title("latency per load point")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
 
     ax = axes[0][1]
     for vi, variant in enumerate(variants):
@@ -119,7 +122,10 @@ def plot(path: Path, rows: Sequence[dict[str, Any]], runs: Sequence[RunResult], 
     ax.set_xticks([p + width * (len(variants) - 1) / 2 for p in range(len(points))], points)
     ax.set_ylabel("deliveries/s (black line: expected)")
     ax.set_title("throughput per load point")
-    ax.legend()
+    ax.legend(loc="upper left", fontsize="small")
+    if not has_ramp:
+        _save(fig, title, path)
+        return
 
     ax = axes[1][0]
     ax2 = axes[1][1]
@@ -158,6 +164,12 @@ def plot(path: Path, rows: Sequence[dict[str, Any]], runs: Sequence[RunResult], 
     ax2.set_ylabel("p99 latency ms")
     ax2.set_title("ramp: p99 latency")
     ax2.legend()
+    _save(fig, title, path)
+
+
+def _save(fig: Any, title: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
     fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
