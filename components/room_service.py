@@ -26,8 +26,8 @@ from twisted.internet.defer import inlineCallbacks, succeed
 from twisted.logger import Logger
 
 from kasagi import wire
-from kasagi.core.commands import ActCommand, JoinCommand, LeaveCommand, OpenCommand, parse_room_id
-from kasagi.core.errors import InvalidArgument, KasagiError, NoSuchRoom
+from kasagi.core.commands import AccessQuery, ActCommand, JoinCommand, LeaveCommand, OpenCommand, parse_room_id
+from kasagi.core.errors import KasagiError, NoSuchRoom
 from kasagi.deadline import within
 from kasagi.service.beacon import HeadBeacon
 from kasagi.service.registry import RoomRegistry, wall_ms
@@ -190,11 +190,7 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         return self.registry.open(cmd, member)
 
     def _access(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
-        if len(args) != 1 or kwargs:
-            raise InvalidArgument(
-                "room_access takes the room id", field="args", expected="room", got=f"{len(args)} arguments"
-            )
-        return self.registry.access(parse_room_id(args[0]))
+        return self.registry.access(AccessQuery.from_wamp(args, kwargs).room)
 
     def _join(self, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:
         member = caller_member(details)

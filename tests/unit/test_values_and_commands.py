@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from kasagi.core.commands import ActCommand, JoinCommand, OpenCommand, parse_room_id
+from kasagi.core.commands import AccessQuery, ActCommand, JoinCommand, OpenCommand, parse_room_id
 from kasagi.core.errors import InvalidArgument
 from kasagi.core.room import StreamPosition
 from kasagi.core.values import MAX_SAFE_INTEGER, ValueLimits, check_value
@@ -97,3 +97,14 @@ def test_malformed_since_is_refused(since):
         JoinCommand.from_wamp([since], {})
     assert info.value.field.startswith("since")
     assert JoinCommand.from_wamp([{"epoch": 3, "seq": 4}], {}).since == StreamPosition(3, 4)
+
+
+def test_room_access_takes_exactly_one_room_id():
+    """The authorizer's question names one well-formed room, by position or keyword; anything
+    else is refused naming the field."""
+    assert AccessQuery.from_wamp(["r1"], {}).room == "r1"
+    assert AccessQuery.from_wamp([], {"room": "r1"}).room == "r1"
+    for args, kwargs, field in (([], {}, "room"), (["r1", "r2"], {}, "args"), (["Bad Id"], {}, "room")):
+        with pytest.raises(InvalidArgument) as info:
+            AccessQuery.from_wamp(args, kwargs)
+        assert info.value.field == field

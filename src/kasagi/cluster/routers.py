@@ -31,7 +31,7 @@ from twisted.python.failure import Failure
 
 from kasagi import wire
 from kasagi.cluster.rooms import ClusterRooms
-from kasagi.core.commands import ActCommand, JoinCommand, LeaveCommand, OpenCommand, parse_room_id
+from kasagi.core.commands import AccessQuery, ActCommand, JoinCommand, LeaveCommand, OpenCommand, parse_room_id
 from kasagi.core.errors import (
     Full,
     InvalidArgument,
@@ -226,11 +226,7 @@ class RouterSessions:
         return self.rooms.open(cmd, member)
 
     def _access(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
-        if len(args) != 1 or kwargs:
-            raise InvalidArgument(
-                "room_access takes the room id", field="args", expected="room", got=f"{len(args)} arguments"
-            )
-        return self.rooms.registry.access(parse_room_id(args[0]))
+        return self.rooms.registry.access(AccessQuery.from_wamp(args, kwargs).room)
 
     def _open_here(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
         """Another worker's forwarded open (backend only: clients may not call it)."""

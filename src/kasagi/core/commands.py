@@ -18,7 +18,7 @@ from kasagi.core.room import StreamPosition
 from kasagi.core.values import MAX_SAFE_INTEGER, ValueLimits, check_value
 from kasagi.wire import ROOM_ID_RE
 
-__all__ = ["ActCommand", "JoinCommand", "LeaveCommand", "OpenCommand", "parse_room_id"]
+__all__ = ["AccessQuery", "ActCommand", "JoinCommand", "LeaveCommand", "OpenCommand", "parse_room_id"]
 
 DEFAULT_TYPE = "arena"
 MAX_TYPE_NAME = 64
@@ -120,6 +120,20 @@ class JoinCommand:
     def from_wamp(cls, args: Sequence[Any], kwargs: Mapping[str, Any]) -> JoinCommand:
         bound = _bind(args, kwargs, ("since",), "join")
         return cls(StreamPosition.parse(bound.get("since")))
+
+
+@dataclass(frozen=True)
+class AccessQuery:
+    """``kasagi.backend.room_access(room)``: who may read a room (the router's authorizer asks)."""
+
+    room: str
+
+    @classmethod
+    def from_wamp(cls, args: Sequence[Any], kwargs: Mapping[str, Any]) -> AccessQuery:
+        bound = _bind(args, kwargs, ("room",), "room_access")
+        if "room" not in bound:
+            raise InvalidArgument("room_access takes the room id", field="room", expected="room", got="nothing")
+        return cls(parse_room_id(bound["room"]))
 
 
 @dataclass(frozen=True)
