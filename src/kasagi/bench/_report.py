@@ -25,55 +25,54 @@ def _fmt(value: Any, spec: str = ",.0f") -> str:
     return format(value, spec)
 
 
+#: The figures of a summary row: (terminal header, Markdown header, key, format).
+_FIGURES = (
+    ("offered/s", "offered moves/s", "offered_s", ",.0f"),
+    ("accepted/s", "accepted moves/s", "accepted_s", ",.0f"),
+    ("deliv/s", "deliveries/s", "deliveries_s", ",.0f"),
+    ("p50 ms", "p50 ms", "p50_ms", ".1f"),
+    ("p90 ms", "p90 ms", "p90_ms", ".1f"),
+    ("p99 ms", "p99 ms", "p99_ms", ".1f"),
+    ("max ms", "max ms", "max_ms", ".0f"),
+    ("B/deliv", "bytes/delivery", "bytes_per_delivery", ".0f"),
+    ("viol", "violations", "violations", ".0f"),
+    ("srv CPU%", "server CPU %", "server_cpu_pct", ".0f"),
+    ("us/msg", "CPU us/msg", "cpu_us_per_message", ".0f"),
+    ("srv RSS MB", "server RSS MB", "server_rss_mb", ".0f"),
+    ("gen CPU%", "generator CPU %", "generator_cpu_pct", ".0f"),
+)
+
+
+def _figures(row: dict[str, Any]) -> list[str]:
+    return [_fmt(row.get(key), spec) for _, _, key, spec in _FIGURES]
+
+
+def _point(row: dict[str, Any], *, short: bool) -> str:
+    """The load point, with the ramp's last passing rate (D) or the memory per connection (E)."""
+    point = str(row["point"])
+    if point == "D" and row.get("rate") is not None:
+        return point + (f" (ramp: {row['rate']:g} Hz)" if short else f" (last passing step: {row['rate']:g} Hz)")
+    if point == "E" and row.get("kb_per_connection") is not None:
+        kib = row["kb_per_connection"]
+        return point + (f" ({kib:.1f} KiB/conn)" if short else f" ({kib:.1f} KiB per connection)")
+    return point
+
+
+def _ordered(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (r["point"], r["variant"]))
+
+
 def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
     table = Table(title="kasagi bench: medians per load point (room-sync v1)")
-    for name in (
-        "point",
-        "variant",
-        "runs",
-        "offered/s",
-        "accepted/s",
-        "deliv/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms",
-        "B/deliv",
-        "viol",
-        "srv CPU%",
-        "us/msg",
-        "srv RSS MB",
-        "gen CPU%",
-        "targets",
-    ):
-        table.add_column(name, justify="right" if name not in ("point", "variant", "targets") else "left")
-    for row in sorted(rows, key=lambda r: (r["point"], r["variant"])):
-        meets = row.get("meets", {})
-        target = " ".join(f"{k}:{'ok' if v else 'MISS'}" for k, v in meets.items())
-        extra = ""
-        if row["point"] == "D" and row.get("rate") is not None:
-            extra = f" (ramp: {row['rate']:g} Hz)"
-        if row["point"] == "E" and row.get("kb_per_connection") is not None:
-            extra = f" ({row['kb_per_connection']:.1f} KiB/conn)"
-        table.add_row(
-            row["point"] + extra,
-            row["variant"],
-            str(row["runs"]),
-            _fmt(row.get("offered_s")),
-            _fmt(row.get("accepted_s")),
-            _fmt(row.get("deliveries_s")),
-            _fmt(row.get("p50_ms"), ".1f"),
-            _fmt(row.get("p90_ms"), ".1f"),
-            _fmt(row.get("p99_ms"), ".1f"),
-            _fmt(row.get("max_ms"), ".0f"),
-            _fmt(row.get("bytes_per_delivery"), ".0f"),
-            _fmt(row.get("violations"), ".0f"),
-            _fmt(row.get("server_cpu_pct"), ".0f"),
-            _fmt(row.get("cpu_us_per_message"), ".0f"),
-            _fmt(row.get("server_rss_mb"), ".0f"),
-            _fmt(row.get("generator_cpu_pct"), ".0f"),
-            target,
-        )
+    table.add_column("point")
+    table.add_column("variant")
+    table.add_column("runs", justify="right")
+    for short, _, _, _ in _FIGURES:
+        table.add_column(short, justify="right")
+    table.add_column("targets")
+    for row in _ordered(rows):
+        target = " ".join(f"{k}:{'ok' if v else 'MISS'}" for k, v in row.get("meets", {}).items())
+        table.add_row(_point(row, short=True), row["variant"], str(row["runs"]), *_figures(row), target)
     return table
 
 
@@ -179,37 +178,10 @@ def _save(fig: Any, title: str, path: Path) -> None:
 
 def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The medians as a Markdown table (for BENCHMARKS.md)."""
-    head = (
-        "| point | variant | runs | offered moves/s | accepted moves/s | deliveries/s "
-        "| p50 ms | p90 ms | p99 ms | max ms | bytes/delivery | violations "
-        "| server CPU % | CPU us/msg | server RSS MB | generator CPU % | targets |"
-    )
-    lines = [head, "|" + "---|" * 17]
-    for row in sorted(rows, key=lambda r: (r["point"], r["variant"])):
-        point = row["point"]
-        if point == "D" and row.get("rate") is not None:
-            point += f" (last passing step: {row['rate']:g} Hz)"
-        if point == "E" and row.get("kb_per_connection") is not None:
-            point += f" ({row['kb_per_connection']:.1f} KiB per connection)"
+    names = ["point", "variant", "runs", *(long for _, long, _, _ in _FIGURES), "targets"]
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    for row in _ordered(rows):
         meets = ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in row.get("meets", {}).items())
-        cells = [
-            point,
-            row["variant"],
-            str(row["runs"]),
-            _fmt(row.get("offered_s")),
-            _fmt(row.get("accepted_s")),
-            _fmt(row.get("deliveries_s")),
-            _fmt(row.get("p50_ms"), ".1f"),
-            _fmt(row.get("p90_ms"), ".1f"),
-            _fmt(row.get("p99_ms"), ".1f"),
-            _fmt(row.get("max_ms"), ".0f"),
-            _fmt(row.get("bytes_per_delivery"), ".0f"),
-            _fmt(row.get("violations"), ".0f"),
-            _fmt(row.get("server_cpu_pct"), ".0f"),
-            _fmt(row.get("cpu_us_per_message"), ".0f"),
-            _fmt(row.get("server_rss_mb"), ".0f"),
-            _fmt(row.get("generator_cpu_pct"), ".0f"),
-            meets,
-        ]
+        cells = [_point(row, short=False), row["variant"], str(row["runs"]), *_figures(row), meets]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
