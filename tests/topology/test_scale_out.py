@@ -25,9 +25,9 @@ from kasagi.service.restore import rebuild
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
 from kasagi.testing import free_port
-from kasagi.testing_history import History, check_failover
+from kasagi.testing_history import check_failover
 from kasagi.topology import Topology, WorkerProcess
-from tests.topology.keyed_workload import drive
+from tests.topology.keyed_workload import KeyedRun
 from tests.waiting import until
 
 pytestmark = [pytest.mark.node, pytest.mark.redis]
@@ -95,8 +95,22 @@ def stored_room(topo: Topology, room: str):  # type: ignore[no-untyped-def]
 
 
 @defer.inlineCallbacks
-def settle_and_check(topo: Topology, room: str, history: History, handles: dict[str, Any]):  # type: ignore[no-untyped-def]
+def keyed_run(topo: Topology, room: str, members: list[str], **options: Any):  # type: ignore[no-untyped-def]
+    """Members spread over the routers, joined to ``room`` and recorded (not acting yet)."""
+    clients = yield connect_spread(topo, members, **options)
+    run = KeyedRun(room, members, clients)
+    try:
+        yield run.join()
+    except Exception:
+        yield run.close()
+        raise
+    return run
+
+
+@defer.inlineCallbacks
+def settle_and_check(topo: Topology, run: KeyedRun):  # type: ignore[no-untyped-def]
     """Wait until every client sits at the store's head, then check I1-I6."""
+    room, history, handles = run.room, run.history, run.handles
     deadline = time.monotonic() + 30
     while True:
         stored, state = yield stored_room(topo, room)
@@ -167,35 +181,25 @@ def test_killed_owner_is_replaced_within_two_seconds_and_nothing_is_lost(topolog
     """kill -9 of a room's owner mid-stream: clients on both routers see a new owner (new
     epoch) within 2 s, every acknowledged action survives with its seq, none applies twice,
     and every client ends with the store's state."""
-    room = "kill_owner"
-    members = ["k1", "k2", "k3", "k4"]
-    clients = yield connect_spread(topology, members)
-    history = History()
+    run = yield keyed_run(topology, "kill_owner", ["k1", "k2", "k3", "k4"])
     try:
-        handles = {}
-        for member, c in zip(members, clients, strict=True):
-            handles[member] = yield c.join(room, "doc")
-            history.track(member, handles[member])
-        owner = owner_of(topology, room)
+        owner = owner_of(topology, run.room)
         assert owner is not None
-        epoch = handles["k1"].epoch
-        stop = [False]
-        streams = [drive(history, handles[m], m, actions=60, stop=stop) for m in members]
-        yield until(lambda: len(history.by_outcome("ok")) >= 20, timeout=30)
+        epoch = run.epoch
+        run.start()
+        yield until(lambda: run.acked() >= 20, timeout=30)
         t_kill = time.monotonic()
         owner.kill()
-        yield until(lambda: all(history.first_applied_after_epoch(m, room, epoch) for m in members), timeout=30)
-        takeover = max(history.first_applied_after_epoch(m, room, epoch) - t_kill for m in members)
-        acked_at_kill = len(history.by_outcome("ok"))
-        yield until(lambda: len(history.by_outcome("ok")) >= acked_at_kill + 20, timeout=60)
-        stop[0] = True
-        yield defer.gatherResults(streams)
-        yield settle_and_check(topology, room, history, handles)
-        print(f"\ntakeover after kill -9: {takeover:.3f} s; acked {len(history.by_outcome('ok'))}, lost 0")
+        yield until(lambda: run.left_epoch(epoch), timeout=30)
+        takeover = run.takeover_s(epoch, t_kill)
+        acked_at_kill = run.acked()
+        yield until(lambda: run.acked() >= acked_at_kill + 20, timeout=60)
+        yield run.stop()
+        yield settle_and_check(topology, run)
+        print(f"\ntakeover after kill -9: {takeover:.3f} s; acked {run.acked()}, lost 0")
         assert takeover <= TAKEOVER_BOUND, f"takeover took {takeover:.2f} s"
     finally:
-        for c in clients:
-            yield c.close()
+        yield run.close()
         replace_dead_workers(topology)
 
 
@@ -204,27 +208,19 @@ def test_paused_owner_is_fenced_out_when_it_wakes(topology: Topology):
     """SIGSTOP of a room's owner past its lease: another worker takes the room over; on
     SIGCONT the old owner's writes are refused by the epoch fence, it drops the room, and the
     invariants hold."""
-    room = "pause_owner"
-    members = ["p1", "p2", "p3"]
-    clients = yield connect_spread(topology, members, call_timeout=3.0)
-    history = History()
+    run = yield keyed_run(topology, "pause_owner", ["p1", "p2", "p3"], call_timeout=3.0)
     try:
-        handles = {}
-        for member, c in zip(members, clients, strict=True):
-            handles[member] = yield c.join(room, "doc")
-            history.track(member, handles[member])
-        owner = owner_of(topology, room)
+        owner = owner_of(topology, run.room)
         assert owner is not None
         before = owner.metrics()
-        epoch = handles["p1"].epoch
-        stop = [False]
-        streams = [drive(history, handles[m], m, actions=60, stop=stop) for m in members]
-        yield until(lambda: len(history.by_outcome("ok")) >= 15, timeout=30)
+        epoch = run.epoch
+        run.start()
+        yield until(lambda: run.acked() >= 15, timeout=30)
         t_stop = time.monotonic()
         owner.signal(signal.SIGSTOP)
         try:
-            yield until(lambda: all(history.first_applied_after_epoch(m, room, epoch) for m in members), timeout=30)
-            takeover = max(history.first_applied_after_epoch(m, room, epoch) - t_stop for m in members)
+            yield until(lambda: run.left_epoch(epoch), timeout=30)
+            takeover = run.takeover_s(epoch, t_stop)
         finally:
             owner.signal(signal.SIGCONT)
 
@@ -235,53 +231,41 @@ def test_paused_owner_is_fenced_out_when_it_wakes(topology: Topology):
             ) and m.get("kasagi_rooms_lost_total", 0) > before.get("kasagi_rooms_lost_total", 0)
 
         yield until(refused, timeout=30)
-        acked_at_wake = len(history.by_outcome("ok"))
-        yield until(lambda: len(history.by_outcome("ok")) >= acked_at_wake + 10, timeout=60)
-        stop[0] = True
-        yield defer.gatherResults(streams)
-        stored = yield settle_and_check(topology, room, history, handles)
+        acked_at_wake = run.acked()
+        yield until(lambda: run.acked() >= acked_at_wake + 10, timeout=60)
+        yield run.stop()
+        stored = yield settle_and_check(topology, run)
         assert stored.epoch != epoch
-        assert owner_of(topology, room) is not owner
+        assert owner_of(topology, run.room) is not owner
         print(f"\ntakeover after SIGSTOP: {takeover:.3f} s; the woken owner's writes were refused")
         assert takeover <= TAKEOVER_BOUND, f"takeover took {takeover:.2f} s"
     finally:
-        for c in clients:
-            yield c.close()
+        yield run.close()
 
 
 @pytest_twisted.inlineCallbacks
 def test_graceful_stop_hands_rooms_over_in_the_same_epoch(topology: Topology):
     """SIGTERM of a room's owner: another worker serves the room at the same epoch, clients
     continue by catching up (no snapshot), and nothing is lost."""
-    room = "handover"
-    members = ["h1", "h2"]
-    clients = yield connect_spread(topology, members)
-    history = History()
+    run = yield keyed_run(topology, "handover", ["h1", "h2"])
     try:
-        handles = {}
-        for member, c in zip(members, clients, strict=True):
-            handles[member] = yield c.join(room, "doc")
-            history.track(member, handles[member])
-        owner = owner_of(topology, room)
+        owner = owner_of(topology, run.room)
         assert owner is not None
-        epoch = handles["h1"].epoch
-        snapshots = {m: handles[m].stats["snapshots"] for m in members}
-        stop = [False]
-        streams = [drive(history, handles[m], m, actions=60, stop=stop) for m in members]
-        yield until(lambda: len(history.by_outcome("ok")) >= 10, timeout=30)
+        epoch = run.epoch
+        snapshots = {m: h.stats["snapshots"] for m, h in run.handles.items()}
+        run.start()
+        yield until(lambda: run.acked() >= 10, timeout=30)
         owner.signal(signal.SIGTERM)
         yield until(lambda: not owner.alive, timeout=30)
-        acked_at_stop = len(history.by_outcome("ok"))
-        yield until(lambda: len(history.by_outcome("ok")) >= acked_at_stop + 10, timeout=60)
-        stop[0] = True
-        yield defer.gatherResults(streams)
-        stored = yield settle_and_check(topology, room, history, handles)
+        acked_at_stop = run.acked()
+        yield until(lambda: run.acked() >= acked_at_stop + 10, timeout=60)
+        yield run.stop()
+        stored = yield settle_and_check(topology, run)
         assert stored.epoch == epoch, "a clean handover keeps the epoch"
-        assert all(handles[m].stats["snapshots"] == snapshots[m] for m in members), "clients caught up, no snapshot"
-        assert owner_of(topology, room) not in (None, owner)
+        assert {m: h.stats["snapshots"] for m, h in run.handles.items()} == snapshots, "clients caught up, no snapshot"
+        assert owner_of(topology, run.room) not in (None, owner)
     finally:
-        for c in clients:
-            yield c.close()
+        yield run.close()
         replace_dead_workers(topology)
 
 
@@ -293,38 +277,26 @@ def test_takeover_times_over_ten_kills(topology: Topology):
     times = []
     lost = 0
     for round_ in range(10):
-        room = f"kills_{round_}"
-        members = [f"r{round_}a", f"r{round_}b"]
-        clients = yield connect_spread(topology, members)
-        history = History()
+        run = yield keyed_run(topology, f"kills_{round_}", [f"r{round_}a", f"r{round_}b"])
         try:
-            handles = {}
-            for member, c in zip(members, clients, strict=True):
-                handles[member] = yield c.join(room, "doc")
-                history.track(member, handles[member])
-            owner = owner_of(topology, room)
+            owner = owner_of(topology, run.room)
             assert owner is not None
-            epoch = handles[members[0]].epoch
-            stop = [False]
-            streams = [drive(history, handles[m], m, actions=60, stop=stop) for m in members]
-            yield until(lambda h=history: len(h.by_outcome("ok")) >= 10, timeout=30)
+            epoch = run.epoch
+            run.start()
+            yield until(lambda r=run: r.acked() >= 10, timeout=30)
             t_kill = time.monotonic()
             owner.kill()
-            yield until(
-                lambda h=history, e=epoch, ms=members, r=room: all(h.first_applied_after_epoch(m, r, e) for m in ms),
-                timeout=30,
-            )
-            times.append(max(history.first_applied_after_epoch(m, room, epoch) - t_kill for m in members))
-            n = len(history.by_outcome("ok"))
-            yield until(lambda h=history, n=n: len(h.by_outcome("ok")) >= n + 10, timeout=60)
-            stop[0] = True
-            yield defer.gatherResults(streams)
-            stored, _ = yield stored_room(topology, room)
-            lost += sum(1 for c in history.by_outcome("ok") if stored.results.get(c.member, {}).get(c.cseq) != c.seq)
-            yield settle_and_check(topology, room, history, handles)
+            yield until(lambda r=run, e=epoch: r.left_epoch(e), timeout=30)
+            times.append(run.takeover_s(epoch, t_kill))
+            n = run.acked()
+            yield until(lambda r=run, n=n: r.acked() >= n + 10, timeout=60)
+            yield run.stop()
+            stored, _ = yield stored_room(topology, run.room)
+            acked = run.history.by_outcome("ok")
+            lost += sum(1 for c in acked if stored.results.get(c.member, {}).get(c.cseq) != c.seq)
+            yield settle_and_check(topology, run)
         finally:
-            for c in clients:
-                yield c.close()
+            yield run.close()
             replace_dead_workers(topology)
     print(
         f"\ntakeover over {len(times)} kills: median {statistics.median(times):.3f} s, max {max(times):.3f} s, "
@@ -402,34 +374,26 @@ def test_a_router_killed_and_restarted_loses_nothing(topology: Topology):
     workers drop the dead router's client sessions (those members go offline), and when it
     comes back workers re-register the rooms on it, its clients reconnect and re-join, and
     everyone converges with nothing acknowledged lost."""
-    room = "router_restart"
-    members = ["q1", "q2", "q3", "q4"]  # q1, q3 on router 0; q2, q4 on router 1
-    clients = yield connect_spread(topology, members)
-    history = History()
+    # q1, q3 on router 0; q2, q4 on router 1
+    run = yield keyed_run(topology, "router_restart", ["q1", "q2", "q3", "q4"])
     router = topology.nodes[1]
+    q1 = run.handles["q1"]
     try:
-        handles = {}
-        for member, c in zip(members, clients, strict=True):
-            handles[member] = yield c.join(room, "doc")
-            history.track(member, handles[member])
-        stop = [False]
-        streams = [drive(history, handles[m], m, actions=60, stop=stop) for m in members]
-        yield until(lambda: len(history.by_outcome("ok")) >= 12, timeout=30)
+        run.start()
+        yield until(lambda: run.acked() >= 12, timeout=30)
         router.kill()
-        yield until(lambda: not handles["q1"].state["members"]["q2"]["online"], timeout=30)
-        acked = {m: sum(1 for c in history.by_outcome("ok") if c.member == m) for m in members}
-        yield until(lambda: sum(1 for c in history.by_outcome("ok") if c.member == "q1") >= acked["q1"] + 5, timeout=30)
+        yield until(lambda: not q1.state["members"]["q2"]["online"], timeout=30)
+        acked = {m: run.acked(m) for m in run.members}
+        yield until(lambda: run.acked("q1") >= acked["q1"] + 5, timeout=30)
         yield threads.deferToThread(router.start)  # blocks until its WebSocket answers
-        yield until(lambda: handles["q1"].state["members"]["q2"]["online"], timeout=60)
-        yield until(lambda: sum(1 for c in history.by_outcome("ok") if c.member == "q2") >= acked["q2"] + 5, timeout=60)
-        stop[0] = True
-        yield defer.gatherResults(streams)
-        yield settle_and_check(topology, room, history, handles)
+        yield until(lambda: q1.state["members"]["q2"]["online"], timeout=60)
+        yield until(lambda: run.acked("q2") >= acked["q2"] + 5, timeout=60)
+        yield run.stop()
+        yield settle_and_check(topology, run)
         # Every worker rejoins the restarted router (each retries with its own backoff).
         yield until(lambda: all(w.health()[0] == 200 for w in topology.members), timeout=30)
     finally:
-        for c in clients:
-            yield c.close()
+        yield run.close()
 
 
 @pytest_twisted.inlineCallbacks
