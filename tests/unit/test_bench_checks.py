@@ -106,7 +106,7 @@ def test_profile_summary_attributes_samples() -> None:
     lines = [
         "run (twisted/internet/base.py:1);processPublish (crossbar/router/broker.py:300);"
         "hltype (autobahn/util.py:988) 3",
-        "run (twisted/internet/base.py:1);act (/work/x/src/kasagi/core/room.py:10) 1",
+        "run (twisted/internet/base.py:1);act (/opt/app/src/kasagi/core/room.py:10) 1",
     ]
     summary = summarize_stacks(lines)
     assert summary.samples == 4
