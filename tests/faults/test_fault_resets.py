@@ -54,6 +54,39 @@ def _detect_times(history: History, faults: list) -> list[float]:
     return out
 
 
+@defer.inlineCallbacks
+def _faults_every_3_s(
+    history: History, url: str, room: str, handles: dict, writers: list, inject: dict, row: str, count: str
+):  # type: ignore[no-untyped-def]
+    """Writers act while each fault of ``inject`` (name -> a call that injects it and returns
+    how many connections it hit) strikes, 3 s apart; then the invariants are checked, the
+    row's figures printed, and every client must have resumed within 3 s of each fault."""
+    for w in writers:
+        w.start()
+    yield pause(1.0)
+    faults = []
+    for name, strike in inject.items():
+        fault = history.fault(name)
+        assert strike() >= len(WRITERS)
+        faults.append(fault)
+        yield pause(3.0)
+    yield defer.gatherResults([w.stop() for w in writers])
+    report = yield settle_and_check(history, url, room, handles)
+    resume, detect = _resume_times(history, faults), _detect_times(history, faults)
+    fig = Figures(row)
+    fig.add(
+        **{count: len(faults)},
+        detect_max_s=max(detect),
+        resume_max_s=max(resume),
+        act_retries=sum(h.stats["act_retries"] for h in handles.values()),
+        **report.summary(),
+    )
+    fig.emit()
+    report.assert_ok()
+    assert max(resume) <= 3.0, f"resume took {max(resume):.2f} s"
+    return report
+
+
 @pytest_twisted.inlineCallbacks
 def test_resets_every_3_s_lose_nothing(fault_node: NodeProcess, proxy: FaultProxy):
     """Row 1: with every client connection reset every 3 s, no acked action is lost or doubled and each client resumes
@@ -62,31 +95,11 @@ def test_resets_every_3_s_lose_nothing(fault_node: NodeProcess, proxy: FaultProx
     room = "row1_resets"
     clients, handles, writers = yield _writers(history, proxy.url(), room)
     try:
-        for w in writers:
-            w.start()
-        yield pause(1.0)
-        faults = []
-        for _ in range(5):
-            fault = history.fault("reset")
-            assert proxy.reset() >= len(WRITERS)
-            faults.append(fault)
-            yield pause(3.0)
-        yield defer.gatherResults([w.stop() for w in writers])
-        report = yield settle_and_check(history, fault_node.url, room, handles)
-        resume, detect = _resume_times(history, faults), _detect_times(history, faults)
-        fig = Figures("1 reset every 3 s")
-        retried = sum(h.stats["act_retries"] for h in handles.values())
-        fig.add(
-            resets=len(faults),
-            detect_max_s=max(detect),
-            resume_max_s=max(resume),
-            act_retries=retried,
-            **report.summary(),
+        resets = {f"reset {i + 1}": proxy.reset for i in range(5)}
+        report = yield _faults_every_3_s(
+            history, fault_node.url, room, handles, writers, resets, "1 reset every 3 s", "resets"
         )
-        fig.emit()
-        report.assert_ok()
         assert report.acked > 50
-        assert max(resume) <= 3.0, f"resume took {max(resume):.2f} s"
         assert all(h.stats["catchups"] >= 1 for h in handles.values())
     finally:
         for c in clients.values():
@@ -102,30 +115,12 @@ def test_connections_cut_mid_frame_lose_nothing(fault_node: NodeProcess, proxy: 
     room = f"row2_cut_{direction}"
     clients, handles, writers = yield _writers(history, proxy.url(), room)
     try:
-        for w in writers:
-            w.start()
-        yield pause(1.0)
-        faults = []
-        for nbytes in (1, 7, 33, 150, 500):
-            fault = history.fault(f"cut {direction} after {nbytes} bytes")
-            assert proxy.cut_after(nbytes, direction) >= len(WRITERS)
-            faults.append(fault)
-            yield pause(3.0)
-        yield defer.gatherResults([w.stop() for w in writers])
-        report = yield settle_and_check(history, fault_node.url, room, handles)
-        resume, detect = _resume_times(history, faults), _detect_times(history, faults)
-        fig = Figures(f"2 cut mid-frame ({direction})")
-        retried = sum(h.stats["act_retries"] for h in handles.values())
-        fig.add(
-            cuts=len(faults),
-            detect_max_s=max(detect),
-            resume_max_s=max(resume),
-            act_retries=retried,
-            **report.summary(),
+        cuts = {
+            f"cut {direction} after {n} bytes": lambda n=n: proxy.cut_after(n, direction) for n in (1, 7, 33, 150, 500)
+        }
+        yield _faults_every_3_s(
+            history, fault_node.url, room, handles, writers, cuts, f"2 cut mid-frame ({direction})", "cuts"
         )
-        fig.emit()
-        report.assert_ok()
-        assert max(resume) <= 3.0, f"resume took {max(resume):.2f} s"
     finally:
         for c in clients.values():
             yield c.close()
