@@ -29,6 +29,7 @@ __all__ = [
     "MemoryRoomStore",
     "RecordingPublisher",
     "free_port",
+    "make_failing_runner",
     "make_registry",
     "make_room",
     "make_runner",
@@ -125,6 +126,18 @@ def make_runner(
         now_ms=lambda: int(clock.seconds() * 1000),
     )
     return runner, clock, publish
+
+
+def make_failing_runner(
+    settings: ServiceSettings, room: Room | None = None
+) -> tuple[RoomRunner, Clock, RecordingPublisher, FailingStore]:
+    """A runner on a ``Clock`` whose store (already holding the room) can be made to fail or
+    hang through the returned :class:`FailingStore`."""
+    room = room or make_room()
+    store = FailingStore()
+    store.inner.create(room.room_id, room.type.name, room.type.options(), room.epoch, room.committed)
+    runner, clock, publish = make_runner(room, store=store, settings=settings)
+    return runner, clock, publish, store
 
 
 def make_registry(

@@ -9,7 +9,7 @@ from kasagi.core.errors import RoomDamaged, Unavailable
 from kasagi.core.room import StreamPosition
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.memory import MemoryRoomStore
-from kasagi.testing import FailingStore, make_registry, make_room, make_runner
+from kasagi.testing import FailingStore, make_failing_runner, make_registry
 
 
 def act(runner, member, cseq, dx=1):  # type: ignore[no-untyped-def]
@@ -21,10 +21,7 @@ class FailingStoreTests(SynchronousTestCase):
         """After two failed writes in a row acts are refused at once (no waiting on a dead
         store) while joins still answer; once the store is back the next probe commits and
         acts work again -- the same cseq applied once."""
-        room = make_room()
-        store = FailingStore()
-        store.inner.create(room.room_id, "arena", {}, room.epoch, room.committed)
-        runner, clock, published = make_runner(room, store=store, settings=ServiceSettings(tick=0.01, store_deadline=2))
+        runner, clock, published, store = make_failing_runner(ServiceSettings(tick=0.01, store_deadline=2))
         runner.join("alice", "s1", JoinCommand(None))
         clock.advance(0.01)
         store.mode = "fail"
@@ -37,7 +34,7 @@ class FailingStoreTests(SynchronousTestCase):
         with self.assertRaises(Unavailable) as refused:
             act(runner, "alice", 1)
         self.assertIn("not answering", refused.exception.message)
-        reply = self.successResultOf(runner.join("bob", "s2", JoinCommand(StreamPosition(room.epoch, 0))))
+        reply = self.successResultOf(runner.join("bob", "s2", JoinCommand(StreamPosition(runner.room.epoch, 0))))
         self.assertEqual(reply["seq"], 1, "a join is answered from the committed state")
         self.assertEqual([e["seq"] for e in reply["events"]], [1], "catch-up from memory still works")
         store.mode = "ok"
@@ -53,10 +50,7 @@ class FailingStoreTests(SynchronousTestCase):
 
     def test_backoff_is_capped_by_the_store_deadline(self):
         """However long the store stays down, a probe happens at least every store deadline."""
-        room = make_room()
-        store = FailingStore()
-        store.inner.create(room.room_id, "arena", {}, room.epoch, room.committed)
-        runner, clock, _ = make_runner(room, store=store, settings=ServiceSettings(tick=0.01, store_deadline=1.5))
+        runner, clock, _, store = make_failing_runner(ServiceSettings(tick=0.01, store_deadline=1.5))
         store.mode = "fail"
         runner.join("alice", "s1", JoinCommand(None))
         for _ in range(40):

@@ -7,7 +7,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from kasagi.core.commands import ActCommand, JoinCommand
 from kasagi.core.errors import Unavailable
 from kasagi.service.settings import ServiceSettings
-from kasagi.testing import FailingStore, MemoryRoomStore, make_room, make_runner
+from kasagi.testing import MemoryRoomStore, make_failing_runner, make_room, make_runner
 from kasagi.wire import room_topic
 
 
@@ -50,10 +50,7 @@ class BatchingTests(SynchronousTestCase):
 
     def test_ack_waits_for_the_store_and_next_batch_waits_for_the_first(self):
         """A caller is answered only when the store confirms; later actions queue for the next write."""
-        room = make_room()
-        store = FailingStore()
-        store.inner.create(room.room_id, "arena", {}, room.epoch, room.committed)
-        runner, clock, published = make_runner(room, store=store, settings=ServiceSettings(tick=0.01, store_deadline=5))
+        runner, clock, published, store = make_failing_runner(ServiceSettings(tick=0.01, store_deadline=5))
         runner.join("alice", "s1", JoinCommand(None))
         clock.advance(0.01)
         store.mode = "hang"
@@ -78,21 +75,18 @@ class BatchingTests(SynchronousTestCase):
 class FailureTests(SynchronousTestCase):
     def test_store_failure_fails_callers_with_unavailable_and_changes_nothing(self):
         """When the store refuses, every waiting caller gets kasagi.error.unavailable and state rolls back."""
-        room = make_room()
-        store = FailingStore()
-        store.inner.create(room.room_id, "arena", {}, room.epoch, room.committed)
-        runner, clock, published = make_runner(room, store=store, settings=ServiceSettings(tick=0.01))
+        runner, clock, published, store = make_failing_runner(ServiceSettings(tick=0.01))
         runner.join("alice", "s1", JoinCommand(None))
         clock.advance(0.01)
-        before = dict(room.committed["players"]["alice"])
+        before = dict(runner.room.committed["players"]["alice"])
         store.mode = "fail"
         clock.advance(1)
         d = act(runner, "alice", 1, dx=5)
         clock.advance(0.01)
         failure = self.failureResultOf(d, Unavailable)
         self.assertTrue(failure.value.retryable)
-        self.assertEqual(room.committed["players"]["alice"], before)
-        self.assertEqual(room.state["players"]["alice"], before)
+        self.assertEqual(runner.room.committed["players"]["alice"], before)
+        self.assertEqual(runner.room.state["players"]["alice"], before)
         self.assertEqual(len(published.events()), 1)
         store.mode = "ok"
         d = act(runner, "alice", 1, dx=5)
@@ -101,11 +95,8 @@ class FailureTests(SynchronousTestCase):
 
     def test_store_that_hangs_is_cut_off_at_the_deadline(self):
         """A write that never answers fails its callers when the store deadline passes."""
-        room = make_room()
-        store = FailingStore()
-        store.inner.create(room.room_id, "arena", {}, room.epoch, room.committed)
         lost = []
-        runner, clock, _ = make_runner(room, store=store, settings=ServiceSettings(tick=0.01, store_deadline=2))
+        runner, clock, _, store = make_failing_runner(ServiceSettings(tick=0.01, store_deadline=2))
         runner._on_lost = lambda r, f: lost.append(f)
         runner.join("alice", "s1", JoinCommand(None))
         clock.advance(0.01)
