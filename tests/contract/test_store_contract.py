@@ -79,6 +79,20 @@ def test_append_stores_event_head_and_results_together(stores: StoreUnderTest):
 
 
 @pytest_twisted.inlineCallbacks
+def test_events_with_fast_path_acks_load_back_with_them(stores: StoreUnderTest):
+    """An event that acknowledges fast-path inputs (``acks``) is stored, reloaded after a
+    restart and served for catch-up with its ``acks`` (a reload must not find it damaged)."""
+    store = yield stores.open()
+    yield store.create("r1", "doc", {}, EPOCH, INITIAL)
+    b = Batch("r1", EPOCH, 1, [["set", ["doc", "k"], 1]], None, (("alice", 5), ("bob", 7)), {"alice": [5], "bob": [7]})
+    yield store.append(b)
+    store = yield stores.reopen()
+    stored = yield store.load("r1")
+    assert stored.tail == [b.event] and stored.tail[0]["acks"] == {"alice": [5], "bob": [7]}
+    assert (yield store.events_since("r1", EPOCH, 0)) == [b.event]
+
+
+@pytest_twisted.inlineCallbacks
 def test_epoch_fence_refuses_a_stale_owner(stores: StoreUnderTest):
     """An append from another epoch fails with StaleEpoch and stores nothing."""
     store = yield stores.open()
@@ -318,6 +332,8 @@ def test_a_damaged_snapshot_is_reported_and_left_alone(durable_stores: StoreUnde
         ({"epoch": EPOCH, "seq": 2, "ops": [["mv", ["a"], 1]]}, "not a set or del op"),
         ({"epoch": EPOCH, "seq": 2, "ops": [["set", ["doc", "x"], float("nan")]]}, "NaN"),
         ({"epoch": EPOCH, "seq": 2, "ops": [["set", ["doc", "x"], 2**60]]}, "2**53"),
+        ({"epoch": EPOCH, "seq": 2, "ops": [], "acks": {"alice": ["1"]}}, "acks"),
+        ({"epoch": EPOCH, "seq": 2, "ops": [], "who": 1}, "unknown keys"),
     ],
 )
 @pytest_twisted.inlineCallbacks

@@ -20,7 +20,7 @@ from kasagi.wire import OP_DEL, OP_SET
 __all__ = ["decode_event", "decode_int", "decode_json", "decode_map", "dumps"]
 
 _INT_RE = re.compile(r"-?[0-9]{1,19}")
-_EVENT_KEYS = frozenset({"epoch", "seq", "ops", "hash"})
+_EVENT_KEYS = frozenset({"epoch", "seq", "ops", "hash", "acks"})
 
 
 def dumps(value: Any) -> str:
@@ -100,7 +100,19 @@ def decode_event(raw: str | bytes | bytearray | Event, room: str, epoch: int, se
         _check_op(op, room, f"{where} op {i}")
     if "hash" in event and not isinstance(event["hash"], str):
         raise CorruptRoom(room, f"{where} has a hash that is not a string")
+    if "acks" in event and not _acks_shape(event["acks"]):
+        raise CorruptRoom(room, f"{where} has acks that are not a map of members to lists of cseqs")
     return event
+
+
+def _acks_shape(acks: Any) -> bool:
+    """The fast input path's acknowledgements: member -> [cseq, ...] (positive integers)."""
+    return isinstance(acks, dict) and all(
+        isinstance(member, str)
+        and isinstance(cseqs, list)
+        and all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in cseqs)
+        for member, cseqs in acks.items()
+    )
 
 
 def _check_op(op: Any, room: str, where: str) -> None:
