@@ -108,3 +108,18 @@ def test_room_access_takes_exactly_one_room_id():
         with pytest.raises(InvalidArgument) as info:
             AccessQuery.from_wamp(args, kwargs)
         assert info.value.field == field
+
+
+def test_a_doc_room_takes_values_up_to_the_configured_limits():
+    """Values are checked once, at the boundary, with the service's limits: a doc room then
+    stores a string longer than the default limit when the operator allows it."""
+    from kasagi.testing import make_room
+
+    long = "x" * 20_000
+    with pytest.raises(InvalidArgument):
+        ActCommand.from_wamp(["set", {"path": ["a"], "value": long}, 1], {})
+    cmd = ActCommand.from_wamp(["set", {"path": ["a"], "value": long}, 1], {}, ValueLimits(max_string=50_000))
+    room = make_room(type_name="doc")
+    room.join("alice", "s1", None, 0)
+    room.act("alice", cmd.cseq, cmd.action, cmd.args)
+    assert room.state["a"] == long
