@@ -71,13 +71,16 @@ def test_refused_action_changes_nothing_and_takes_no_seq():
 
 
 def test_repeated_cseq_returns_the_first_result_in_flight_and_after():
-    """The same cseq while pending is the same ticket; after commit it returns the first seq."""
+    """The same cseq while pending or being written is the same ticket; after commit it returns the first seq."""
     room = joined(make_room(), "alice")
     commit(room)
     first = room.act("alice", 7, "move", {"dx": 1, "dy": 0})
     assert isinstance(first, Accepted)
     assert room.act("alice", 7, "move", {"dx": 5, "dy": 5}) == InFlight(("alice", 7))
-    batch = commit(room)
+    batch = room.begin_commit()
+    assert batch is not None
+    assert room.act("alice", 7, "move", {"dx": 5, "dy": 5}) == InFlight(("alice", 7)), "while the store writes it"
+    room.commit_succeeded(batch, 0)
     assert room.act("alice", 7, "move", {"dx": 5, "dy": 5}) == Applied(batch.seq)
     assert not room.has_pending
 

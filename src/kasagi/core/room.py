@@ -195,6 +195,8 @@ class Room:
         )
         self._pending = _Pending()
         self._inflight: Batch | None = None
+        #: The actions of the batch in flight (a retry of one answers InFlight, not twice).
+        self._inflight_keys: set[AckKey] = set()
         self._session_member: dict[str, str] = {}
         self._member_sessions: dict[str, set[str]] = {}
 
@@ -207,15 +209,8 @@ class Room:
     def has_pending(self) -> bool:
         return bool(self._pending.ops)
 
-    @property
-    def inflight(self) -> Batch | None:
-        return self._inflight
-
     def online_members(self) -> set[str]:
         return set(self._member_sessions)
-
-    def is_joined(self, member: str) -> bool:
-        return member in self._member_sessions
 
     def snapshot(self, member: str | None = None) -> dict[str, Any]:
         """The committed state as a join reply (a copy: the caller may keep it)."""
@@ -358,7 +353,7 @@ class Room:
         if done is not None:
             return Applied(done)
         key = (member, cseq)
-        if key in self._pending.keys or (self._inflight is not None and key in self._inflight.acks):
+        if key in self._pending.keys or key in self._inflight_keys:
             return InFlight(key)
         ops = self.type.apply(self.state, member, action, args)
         for op in ops:
@@ -417,6 +412,7 @@ class Room:
         batch = Batch(self.room_id, self.epoch, seq, ops, digest, tuple(pending.acks), pending.announced)
         self._pending = _Pending()
         self._inflight = batch
+        self._inflight_keys = pending.keys
         return batch
 
     def commit_succeeded(self, batch: Batch, now_ms: int) -> None:
@@ -424,6 +420,7 @@ class Room:
         if batch is not self._inflight:
             raise ValueError("not the batch in flight")
         self._inflight = None
+        self._inflight_keys = set()
         apply_ops(self.committed, batch.ops)
         self.seq = batch.seq
         self.history.append(batch.event, now_ms)
@@ -448,6 +445,7 @@ class Room:
             raise ValueError("not the batch in flight")
         failed = list(batch.acks) + list(self._pending.acks)
         self._inflight = None
+        self._inflight_keys = set()
         self._pending = _Pending()
         self.state = copy_value(self.committed)
         self.state_bytes = json_size(self.state) if self._track_size else 0
