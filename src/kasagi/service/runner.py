@@ -81,6 +81,8 @@ class RoomRunner:
         self._last_snapshot_seq = room.seq
         self._commit_started = 0.0
         self._draining: list[Deferred[bool]] | None = None
+        #: When the expiry timer fires (room time, ms), while it is set.
+        self._expiry_at: int | None = None
         self._drain_intact = True
         #: When the last event was published (clock seconds); the head beacon reads it.
         self.last_published = clock.seconds()
@@ -250,7 +252,7 @@ class RoomRunner:
             for d in self._waiters.pop(key, []):
                 d.callback({"seq": batch.seq, "cseq": key[1]})
         self._maybe_snapshot()
-        self._after_change()
+        self._schedule_commit()  # what was accepted meanwhile; a commit changes no presence
         self._check_drained()
 
     def _publish_failed(self, failure: Failure) -> None:
@@ -318,11 +320,15 @@ class RoomRunner:
         if self.stopped or self.suspended:
             return
         when = self.room.next_expiry()
-        if self._expiry_timer is not None and self._expiry_timer.active():
-            self._expiry_timer.cancel()
+        timer = self._expiry_timer
+        if timer is not None and timer.active():
+            if when == self._expiry_at:
+                return  # already set for that moment
+            timer.cancel()
         self._expiry_timer = None
         if when is None:
             return
+        self._expiry_at = when
         delay = max(0.0, (when - self._now_ms()) / 1000.0)
         self._expiry_timer = self._clock.callLater(delay, self._expire)
 
