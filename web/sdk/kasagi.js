@@ -40,6 +40,7 @@ export const ErrorURI = Object.freeze({
   RATE_LIMITED: 'kasagi.error.rate_limited',
   UNAVAILABLE: 'kasagi.error.unavailable',
   NOT_AUTHORIZED: 'kasagi.error.not_authorized',
+  FULL: 'kasagi.error.full', // a capacity limit: the room or the room service is full
   // Raised by this client, never sent by a server:
   TIMEOUT: 'kasagi.client.timeout', // no answer within the deadline: it may or may not have happened
   CONNECTION_LOST: 'kasagi.client.connection_lost', // the connection dropped before the answer

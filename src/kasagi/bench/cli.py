@@ -60,8 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME:KEY=VALUE,...",
-        help="run this server variant side by side (keys: tick, component, input, serializer, loglevel, "
-        "hash_every, raw, skiplog, optimize, gcfreeze, refreeze); repeatable",
+        help=f"run this server variant side by side (keys: {', '.join(sorted(_VARIANT_KEYS))}); repeatable",
     )
     p.add_argument(
         "--serializer", choices=("msgpack", "cbor", "json"), default="msgpack", help="the clients' WAMP serializer"
