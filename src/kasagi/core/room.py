@@ -267,6 +267,9 @@ class Room:
             )
         self.session_closed(session_id, now_ms)
 
+    def has_session(self, session_id: str) -> bool:
+        return session_id in self._session_member
+
     def session_closed(self, session_id: str, now_ms: int) -> bool:
         """A session ended (left, closed, or missed its heartbeat). True if it was in the room."""
         member = self._session_member.pop(session_id, None)

@@ -159,7 +159,8 @@ class RoomRunner:
         self._after_change()
 
     def session_closed(self, session_id: str) -> None:
-        if self.room.session_closed(session_id, self._now_ms()):
+        # Every room hears of every session that ends: most never saw it (no clock read then).
+        if self.room.has_session(session_id) and self.room.session_closed(session_id, self._now_ms()):
             self._after_change()
 
     def act(self, member: str, cmd: ActCommand, announce: bool = False) -> Deferred[dict[str, int]]:
@@ -375,35 +376,37 @@ class RoomRunner:
         if self.suspended or self.stopped:
             return
         self.suspended = True
-        for timer in (self._commit_timer, self._expiry_timer):
-            if timer is not None and timer.active():
-                timer.cancel()
-        self._commit_timer = self._expiry_timer = None
-        waiters, self._waiters = self._waiters, {}
-        error = Unavailable(
-            "the room is reloading from its store; retry with the same cseq",
-            field="store",
-            expected="a confirmed write",
-            got="undetermined",
+        self._halt(
+            Unavailable(
+                "the room is reloading from its store; retry with the same cseq",
+                field="store",
+                expected="a confirmed write",
+                got="undetermined",
+            )
         )
-        for ds in waiters.values():
-            for d in ds:
-                d.errback(Failure(error))
 
     def stop(self) -> None:
         """Stop serving: cancel timers and fail every waiting caller (retryable)."""
         self.stopped = True
+        self._halt(
+            Unavailable(
+                "the room stopped; retry with the same cseq",
+                field="room",
+                expected="a live owner",
+                got=self.room.room_id,
+            )
+        )
+        drained, self._draining = self._draining, ([] if self._draining is not None else None)
+        for waiter in drained or []:
+            waiter.callback(self._drain_intact)
+
+    def _halt(self, error: Unavailable) -> None:
+        """Cancel the timers and fail every caller still waiting for a commit with ``error``."""
         for timer in (self._commit_timer, self._expiry_timer):
             if timer is not None and timer.active():
                 timer.cancel()
         self._commit_timer = self._expiry_timer = None
         waiters, self._waiters = self._waiters, {}
-        error = Unavailable(
-            "the room stopped; retry with the same cseq", field="room", expected="a live owner", got=self.room.room_id
-        )
         for ds in waiters.values():
             for d in ds:
                 d.errback(Failure(error))
-        drained, self._draining = self._draining, ([] if self._draining is not None else None)
-        for waiter in drained or []:
-            waiter.callback(self._drain_intact)
