@@ -116,7 +116,7 @@ class RoomsCollector:
         for runner in runners:
             for key, value in runner.stats.items():
                 totals[key] = totals.get(key, 0) + value
-            members += len(runner.room.online_members())
+            members += runner.room.online_count
             sessions += len(runner.room.sessions())
         yield GaugeMetricFamily("kasagi_rooms", "Rooms served by this process.", value=len(runners))
         yield GaugeMetricFamily("kasagi_members_online", "Members online in the rooms of this process.", value=members)

@@ -212,6 +212,11 @@ class Room:
     def online_members(self) -> set[str]:
         return set(self._member_sessions)
 
+    @property
+    def online_count(self) -> int:
+        """How many members have a live session (no copy of the set)."""
+        return len(self._member_sessions)
+
     def snapshot(self, member: str | None = None) -> dict[str, Any]:
         """The committed state as a join reply (a copy: the caller may keep it)."""
         reply: dict[str, Any] = {"room": self.room_id, "epoch": self.epoch, "seq": self.seq}

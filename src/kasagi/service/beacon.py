@@ -62,7 +62,7 @@ class HeadBeacon:
         for runner in list(self._runners()):
             room = runner.room
             live.add(room.room_id)
-            if runner.stopped or not room.online_members():
+            if runner.stopped or not room.online_count:
                 continue
             quiet_since = max(runner.last_published, self._repeated.get(room.room_id, 0.0))
             if now - quiet_since >= self.interval:
