@@ -109,6 +109,32 @@ def test_appends_arriving_together_share_one_transaction(tmp_path: Path):
         yield store.close()
 
 
+@pytest_twisted.inlineCallbacks
+def test_a_batch_sqlite_cannot_take_fails_alone(tmp_path: Path):
+    """A batch with text SQLite cannot store (a lone surrogate, which the room service refuses
+    at the boundary anyway) fails by itself; the batches sharing its transaction land."""
+    from twisted.internet import defer
+
+    from kasagi.store.interface import CorruptRoom
+
+    store = yield SqliteRoomStore.open(tmp_path / "rooms.sqlite3", reactor)
+    try:
+        yield defer.gatherResults([store.create(r, "doc", {}, EPOCH, {"members": {}}) for r in ("good", "bad")])
+        results = yield defer.DeferredList(
+            [
+                store.append(Batch("bad", EPOCH, 1, [["set", ["x"], "\ud83d"]], None, (("m", 1),))),
+                store.append(Batch("good", EPOCH, 1, [["set", ["x"], 1]], None, (("m", 1),))),
+            ],
+            consumeErrors=True,
+        )
+        (bad_ok, bad), (good_ok, _) = results
+        assert not bad_ok and bad.check(CorruptRoom)
+        assert good_ok and (yield store.load("good")).seq == 1
+        assert (yield store.load("bad")).seq == 0
+    finally:
+        yield store.close()
+
+
 def test_kasagi_up_refuses_a_data_dir_holding_another_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     """`kasagi up` on a data directory whose rooms.sqlite3 is not a Kasagi store stops at once
     (exit 2) with a message naming the file, and leaves the file as it was."""

@@ -123,3 +123,17 @@ def test_a_doc_room_takes_values_up_to_the_configured_limits():
     room.join("alice", "s1", None, 0)
     room.act("alice", cmd.cseq, cmd.action, cmd.args)
     assert room.state["a"] == long
+
+
+def test_half_characters_are_refused_and_errors_quoting_them_stay_sendable():
+    """A lone surrogate (half of an emoji, which no serializer can send or store) in a value
+    or a key is refused at the boundary; an error that quotes one still encodes as UTF-8."""
+    for args in ({"path": ["a"], "value": "x\ud83d"}, {"path": ["a"], "value": {"\ud83d": 1}}):
+        with pytest.raises(InvalidArgument) as info:
+            ActCommand.from_wamp(["set", args, 1], {})
+        assert "surrogate" in (info.value.got or "")
+    with pytest.raises(InvalidArgument) as info:
+        ActCommand.from_wamp([], {"\ud83dz": 1})
+    details = info.value.details()
+    assert all(isinstance(v, str) and v.encode("utf-8") for v in details.values() if isinstance(v, str))
+    assert details["field"].endswith("z")

@@ -62,7 +62,18 @@ def describe(value: Any, limit: int = 60) -> str:
 MAX_DETAIL = 256
 
 
+def sendable(text: str) -> str:
+    """``text`` as valid UTF-8: a lone surrogate (half of a character, which no WAMP
+    serializer can send) becomes U+FFFD, so an error that quotes bad input can still be sent."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
 def _cut(text: str) -> str:
+    text = sendable(text)
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
 
 

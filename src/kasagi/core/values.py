@@ -42,6 +42,17 @@ def check_value(value: Any, field: str, limits: ValueLimits = DEFAULT_LIMITS) ->
     return value
 
 
+def _is_utf8(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8 (no lone surrogates): what every serializer sends."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check(value: Any, where: str, depth: int, limits: ValueLimits, budget: list[int]) -> None:
     budget[0] -= 1
     if budget[0] < 0:
@@ -76,6 +87,13 @@ def _check(value: Any, where: str, depth: int, limits: ValueLimits, budget: list
             f"{where} is not a finite number", field=where, expected="a finite number", got=repr(value)
         )
     if isinstance(value, str):
+        if not _is_utf8(value):
+            raise InvalidArgument(
+                f"{where} is not valid text",
+                field=where,
+                expected="a string of whole Unicode characters",
+                got="a lone surrogate (half of a character)",
+            )
         if len(value) > limits.max_string:
             raise InvalidArgument(
                 f"{where} is too long",
@@ -96,6 +114,13 @@ def _check(value: Any, where: str, depth: int, limits: ValueLimits, budget: list
                     field=where,
                     expected="string keys",
                     got=describe(key),
+                )
+            if not _is_utf8(key):
+                raise InvalidArgument(
+                    f"{where} has a key that is not valid text",
+                    field=where,
+                    expected="keys of whole Unicode characters",
+                    got="a lone surrogate (half of a character)",
                 )
             if len(key) > limits.max_string:
                 raise InvalidArgument(

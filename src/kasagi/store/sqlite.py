@@ -328,7 +328,7 @@ class SqliteRoomStore:
                 conn.execute("SAVEPOINT one")
                 try:
                     self._append_one(conn, batch, event, t_ms)
-                except (StoreError, sqlite3.Error) as exc:
+                except (StoreError, sqlite3.Error, ValueError) as exc:  # ValueError: text SQLite cannot take
                     conn.execute("ROLLBACK TO one")
                     conn.execute("RELEASE one")
                     outcomes.append(

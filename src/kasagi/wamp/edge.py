@@ -25,7 +25,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from kasagi.core.errors import InvalidArgument, KasagiError, NotAuthorized, describe
+from kasagi.core.errors import InvalidArgument, KasagiError, NotAuthorized, describe, sendable
 
 __all__ = [
     "RESERVED_KEYWORDS",
@@ -41,7 +41,8 @@ _log = Logger()
 
 
 def to_application_error(error: KasagiError) -> ApplicationError:
-    message = error.message if len(error.message) <= 512 else error.message[:509] + "..."
+    message = sendable(error.message)
+    message = message if len(message) <= 512 else message[:509] + "..."
     return ApplicationError(error.uri, message, **error.details())
 
 
