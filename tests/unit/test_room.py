@@ -194,6 +194,37 @@ def test_doc_with_an_invalid_schema_is_refused_at_open():
     assert info.value.field == "options.schema"
 
 
+@pytest.mark.parametrize(
+    ("schema", "field"),
+    [
+        ({"properties": {"a": {"pattern": "^(a+)+$"}}}, "options.schema.properties.a.pattern"),
+        ({"propertyNames": {"pattern": "x"}}, "options.schema.propertyNames.pattern"),
+        ({"patternProperties": {"^a": {}}}, "options.schema.patternProperties"),
+        ({"$ref": "#/$defs/nope"}, "options.schema.$ref"),
+        ({"properties": {"a": {"$ref": "https://example.com/s.json"}}}, "options.schema.properties.a.$ref"),
+    ],
+)
+def test_doc_schemas_may_not_run_client_regexes_or_point_outside(schema, field):
+    """A client's schema may not use regular expressions (a backtracking pattern could hold the
+    room service for hours) nor a $ref that does not resolve inside it (every act would fail):
+    both are refused at open, naming the keyword."""
+    with pytest.raises(InvalidArgument) as info:
+        make_room(type_name="doc", options={"schema": schema})
+    assert info.value.field == field
+
+
+def test_doc_schema_words_used_as_property_names_and_local_refs_are_fine():
+    """A property named "pattern" is data, not the keyword; a local $ref applies."""
+    schema = {
+        "$defs": {"n": {"type": "integer"}},
+        "properties": {"pattern": {"type": "string"}, "count": {"$ref": "#/$defs/n"}},
+    }
+    room = joined(make_room(type_name="doc", options={"schema": schema}), "alice")
+    assert isinstance(room.act("alice", 1, "set", {"path": ["pattern"], "value": "x"}), Accepted)
+    with pytest.raises(Rejected):
+        room.act("alice", 2, "set", {"path": ["count"], "value": "not a number"})
+
+
 def test_doc_del_of_missing_path_is_rejected():
     """Deleting a path that does not exist is rejected, naming the path."""
     room = joined(make_room(type_name="doc"), "alice")
@@ -267,3 +298,13 @@ def test_snapshot_at_n_plus_events_after_it_equals_snapshot_at_m(actions, cut):
         if event["seq"] > start:
             apply_ops(state, event["ops"])
     assert state == room.committed
+
+
+def test_a_doc_schema_that_cannot_be_applied_refuses_instead_of_failing():
+    """Should a schema that can't be applied reach a room (one stored before the open-time
+    checks), an action is refused with rejected naming the schema, not an internal error."""
+    from kasagi.core.roomtypes.doc import Doc
+
+    with pytest.raises(Rejected) as info:
+        Doc({"$ref": "#/$defs/nope"}).check({"members": {}})
+    assert info.value.field == "options.schema"

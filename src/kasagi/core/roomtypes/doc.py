@@ -53,6 +53,7 @@ class Doc(RoomType):
                 "schema must be a map", field="options.schema", expected="a JSON Schema map", got=describe(schema)
             )
         check_value(schema, "options.schema")
+        _check_schema_safety(schema, schema, "options.schema")
         try:
             jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator).check_schema(schema)
         except jsonschema.exceptions.SchemaError as exc:
@@ -96,7 +97,15 @@ class Doc(RoomType):
         if self._validator is None:
             return
         document = {k: v for k, v in state.items() if k not in SERVER_OWNED}
-        error = jsonschema.exceptions.best_match(self._validator.iter_errors(document))
+        try:
+            error = jsonschema.exceptions.best_match(self._validator.iter_errors(document))
+        except Exception as exc:  # noqa: BLE001 -- a schema that can't be applied refuses, never crashes
+            raise Rejected(
+                "the room's schema cannot be applied",
+                field="options.schema",
+                expected="a schema that applies",
+                got=str(exc)[:200],
+            ) from None
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "(root)"
             raise Rejected(
@@ -105,3 +114,63 @@ class Doc(RoomType):
                 expected=f"{error.validator} {error.validator_value!r}"[:200],
                 got=str(error.message)[:200],
             )
+
+
+#: Keywords whose value maps names to subschemas (the names are data, not keywords).
+_NAMED_SUBSCHEMAS = frozenset({"properties", "$defs", "definitions", "dependentSchemas"})
+#: Keywords whose value is data, not a schema.
+_DATA = frozenset({"enum", "const", "default", "examples", "required", "dependentRequired", "type"})
+#: Keywords that run a regular expression: a client's pattern could take the room service
+#: hours to match (catastrophic backtracking), so client schemas may not use them.
+_REGEX = frozenset({"pattern", "patternProperties"})
+
+
+def _check_schema_safety(node: Any, root: Mapping[str, Any], where: str) -> None:
+    """Refuse what a client-supplied schema may not do: regular expressions, and ``$ref``
+    other than a local JSON pointer that resolves within the schema."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            _check_schema_safety(item, root, f"{where}[{i}]")
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        at = f"{where}.{key}"
+        if key in _REGEX:
+            raise InvalidArgument(
+                "schemas may not use regular expressions",
+                field=at,
+                expected="a schema without pattern or patternProperties",
+                got=describe(value),
+            )
+        if key in ("$ref", "$dynamicRef"):
+            if not isinstance(value, str) or not _resolves(root, value):
+                raise InvalidArgument(
+                    f"{key} must point inside the schema",
+                    field=at,
+                    expected="a local reference such as #/$defs/name that exists",
+                    got=describe(value),
+                )
+        elif key in _NAMED_SUBSCHEMAS and isinstance(value, dict):
+            for name, sub in value.items():
+                _check_schema_safety(sub, root, f"{at}.{name}")
+        elif key not in _DATA:
+            _check_schema_safety(value, root, at)
+
+
+def _resolves(root: Mapping[str, Any], ref: str) -> bool:
+    """Whether ``ref`` is ``#`` or a JSON pointer ``#/a/b`` naming a part of ``root``."""
+    if ref == "#":
+        return True
+    if not ref.startswith("#/"):
+        return False
+    node: Any = root
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
