@@ -207,3 +207,46 @@ class OwnershipTests(SynchronousTestCase):
         other = "w2" if owner == "w1" else "w1"
         cluster.down.add(owner)
         self.failureResultOf(cluster.workers[other].open(OpenCommand("r1", "arena", {})), Unavailable)
+
+
+class WildcardFallbackTests(SynchronousTestCase):
+    """Calls that reach a worker through the room wildcard (the room's own registration on
+    that router not there yet) are served or refused like the room's own procedures."""
+
+    def test_a_keyword_named_like_a_parameter_is_refused_as_bad_input(self):
+        """``join(router=1)`` is the client's keyword, not the handler's: invalid_argument
+        naming it for an open room, no_such_room for another -- never an internal error."""
+        from autobahn.wamp.request import Registration
+        from autobahn.wamp.types import CallDetails
+
+        from kasagi.cluster.routers import RouterSessions, _on_router_call
+        from kasagi.core.errors import InvalidArgument, NoSuchRoom
+
+        clock = Clock()
+        routers = RouterSessions("w1")
+        rooms = ClusterRooms(
+            settings=ClusterSettings(worker_id="w1"),
+            service=ServiceSettings(tick=0),
+            clock=clock,
+            store=MemoryRoomStore(),
+            leases=MemoryLeases(clock),
+            publish=routers.publish,
+            expose=routers.expose,
+            withdraw=routers.withdraw,
+            forward=routers.forward,
+        )
+        routers.serve(rooms)
+        rooms.start()
+        self.successResultOf(rooms.open(OpenCommand("r1", "arena", {})))
+        wildcard = _on_router_call(routers._unknown_room, "rs://r1")
+
+        def details(room: str) -> CallDetails:
+            registration = Registration(None, 1, "kasagi.room.", None)
+            return CallDetails(registration, procedure=f"kasagi.room.{room}.join", caller=7, caller_authid="alice")
+
+        with self.assertRaises(InvalidArgument) as refused:
+            wildcard(details=details("r1"), router=1)
+        self.assertEqual(refused.exception.field, "router")
+        with self.assertRaises(NoSuchRoom):
+            wildcard(details=details("r2"), router=1)
+        rooms.shutdown()

@@ -113,7 +113,7 @@ class RouterSessions:
         regs = [(yield session.register(wamp_errors(self._counted(self._lobby_open)), wire.LOBBY_OPEN, shared))]
         regs.append((yield session.register(wamp_errors(self._access), wire.ROOM_ACCESS, shared)))
         for verb in wire.ROOM_VERBS:
-            handler = wamp_errors(self._counted(_on_router(self._unknown_room, router)))
+            handler = wamp_errors(self._counted(_on_router_call(self._unknown_room, router)))
             regs.append((yield session.register(handler, wire.room_wildcard(verb), fallback)))
         own = RegisterOptions(details_arg="details")
         regs.append(
@@ -259,7 +259,7 @@ class RouterSessions:
         LeaveCommand.from_wamp(args, kwargs)
         return self.rooms.runner(room).leave(member, f"{router}#{caller_session(details)}")
 
-    def _unknown_room(self, router: str, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
+    def _unknown_room(self, router: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:
         """Calls to rooms nobody registered on this router land here."""
         procedure = details.procedure or ""
         room = procedure[len(wire.ROOM_PREFIX) :].rpartition(".")[0]
@@ -281,6 +281,16 @@ class RouterSessions:
 def _on_router(handler: Callable[..., Any], router: str) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
         return handler(router, *args, **kwargs)
+
+    return call
+
+
+def _on_router_call(handler: Callable[..., Any], router: str) -> Callable[..., Any]:
+    """A procedure of ``router``: the client's arguments travel as one tuple and one dict, so
+    a keyword named like a parameter (``router=``) can't collide with it."""
+
+    def call(*args: Any, details: CallDetails, **kwargs: Any) -> Any:
+        return handler(router, args, kwargs, details)
 
     return call
 
