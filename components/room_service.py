@@ -20,20 +20,20 @@ from typing import Any
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp import auth
-from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallDetails, EventDetails, PublishOptions, RegisterOptions, SubscribeOptions
 from twisted.internet.defer import inlineCallbacks, succeed
 from twisted.logger import Logger
 
 from kasagi import wire
 from kasagi.core.commands import AccessQuery, ActCommand, JoinCommand, LeaveCommand, OpenCommand, parse_room_id
-from kasagi.core.errors import KasagiError, NoSuchRoom
+from kasagi.core.errors import NoSuchRoom
 from kasagi.deadline import within
 from kasagi.service.beacon import HeadBeacon
 from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import describe_store, open_store
-from kasagi.wamp import caller_member, caller_session, screen_invocation, to_application_error, wamp_errors
+from kasagi.wamp import caller_member, caller_session, screen_invocation, wamp_errors
+from kasagi.wamp.inputs import handle_input
 from kasagi.wamp.refusals import counting_refusals
 
 __all__ = ["RoomService"]
@@ -209,42 +209,7 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
 
     # -- the fast input path ----------------------------------------------------------------------
     def _input(self, *args: Any, details: EventDetails, **kwargs: Any) -> None:
-        """An action published on ``kasagi.input.<room>``: applied like ``act``; its event
-        acknowledges it, and a refusal (or the result of a repeated cseq) goes to the
-        publishing session only."""
-        session = details.publisher
-        room = (details.topic or "")[len(wire.INPUT_PREFIX) :]
-        if details.forward_for:
-            # Only router-to-router links forward; a client claiming to is forging a publisher.
-            self.log.warn(
-                "input on {topic} claiming to forward for {ff}: dropped",
-                topic=details.topic,
-                ff=str(details.forward_for)[:200],
-            )
-            return
-        cseq = None
-        if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
-            args, kwargs = (), args[0]
-        try:
-            member = details.publisher_authid
-            if not isinstance(member, str) or session is None:
-                self.log.warn("input on {topic} without publisher disclosure: dropped", topic=details.topic)
-                return
-            cseq = kwargs.get("cseq") if kwargs else (args[2] if len(args) > 2 else None)
-            runner = self.registry.runner(parse_room_id(room))
-            d = runner.act(member, ActCommand.from_wamp(args, kwargs, self._limits), announce=True)
-        except KasagiError as exc:
-            self._reply(room, session, _refusal(cseq, exc))
-            return
-        except Exception:  # noqa: BLE001 -- a bug must not go unanswered or reach the router
-            self.log.failure("input on {topic} failed", topic=details.topic)
-            self._reply(room, session, _refusal(cseq, None))
-            return
-        if d.called:
-            # A repeat of an applied cseq: answer with its first result.
-            d.addCallback(lambda result: self._reply(room, session, result))
-        d.addErrback(lambda f: self._reply(room, session, _refusal(cseq, f.value)))
-        d.addErrback(lambda f: self.log.failure("input reply on {room} failed", f, room=room))
+        handle_input(args, kwargs, details, runner_for=self.registry.runner, limits=self._limits, reply=self._reply)
 
     def _reply(self, room: str, session: int, reply: dict[str, Any]) -> None:
         options = PublishOptions(acknowledge=False, eligible=[session])
@@ -264,16 +229,6 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
         raise NoSuchRoom(
             "the room is not open; call kasagi.lobby.open first", field="room", expected="an open room", got=room
         )
-
-
-def _refusal(cseq: Any, error: Any) -> dict[str, Any]:
-    """The reply to a refused input: ``{"cseq", "error", "message", "details"}``."""
-    if isinstance(error, KasagiError):
-        error = to_application_error(error)
-    if not isinstance(error, ApplicationError):
-        error = ApplicationError(wire.ErrorURI.UNAVAILABLE, "internal error; retry later", retryable=True)
-    message = error.args[0] if error.args else ""
-    return {"cseq": cseq, "error": error.error, "message": message, "details": dict(error.kwargs or {})}
 
 
 def _bound(handler: Any, room: str) -> Any:

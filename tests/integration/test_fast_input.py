@@ -100,3 +100,46 @@ def test_repeated_input_cseq_is_applied_once_and_answered(node: NodeProcess):
         assert ra.state["players"]["alice"]["x"] == min(1000, x0 + 3)
     finally:
         yield a.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_map_form_of_an_input_is_applied(node: NodeProcess):
+    """An input published as one map {"action", "args", "cseq"} is applied and acknowledged
+    like the positional form."""
+    a = yield KasagiClient.connect(node.url, "alice")
+    try:
+        ra = yield a.join("fast_map")
+        yield until(lambda: "alice" in ra.state["players"])
+        x0 = ra.state["players"]["alice"]["x"]
+        acked: list[int] = []
+        ra.on_change(lambda event: acked.extend(((event or {}).get("acks") or {}).get("alice", [])))
+        a.session.publish("kasagi.input.fast_map", {"action": "move", "args": {"dx": 4, "dy": 0}, "cseq": 77})
+        yield until(lambda: 77 in acked)
+        assert ra.state["players"]["alice"]["x"] == min(1000, x0 + 4)
+    finally:
+        yield a.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_input_claiming_to_forward_for_another_member_moves_nobody(node: NodeProcess):
+    """A client that puts bob in its input's forward_for (Crossbar would then disclose bob as
+    the publisher) moves neither bob nor itself, even after a normal input of its own."""
+    from autobahn.wamp.types import PublishOptions
+
+    a = yield KasagiClient.connect(node.url, "alice")
+    b = yield KasagiClient.connect(node.url, "bob")
+    try:
+        ra = yield a.join("fast_forged")
+        rb = yield b.join("fast_forged")
+        yield until(lambda: "alice" in rb.state["players"] and "bob" in ra.state["players"])
+        yield ra.send("move", {"dx": 1, "dy": 0})  # the publish permission is warm now
+        bob_before = dict(ra.state["players"]["bob"])
+        forged = PublishOptions(forward_for=[{"session": b.session._session_id, "authid": "bob", "authrole": "client"}])
+        a.session.publish("kasagi.input.fast_forged", "move", {"dx": 5, "dy": 5}, 900, options=forged)
+        ok = yield ra.send("move", {"dx": 0, "dy": 1})  # published after the forged one
+        yield until(lambda: ra.seq >= ok["seq"] and rb.seq >= ok["seq"])
+        assert ra.state["players"]["bob"] == bob_before
+        assert rb.state["players"]["bob"] == bob_before
+    finally:
+        yield a.close()
+        yield b.close()

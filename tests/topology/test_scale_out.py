@@ -424,3 +424,23 @@ def test_a_private_room_stays_private_across_routers_and_workers(topology: Topol
     finally:
         for c in [alice, bob, *carol]:
             yield c.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_fast_input_path_works_through_every_router(topology: Topology):
+    """Inputs published on either router reach the room's owner, whichever worker it is: each
+    is acknowledged in an event seen on both routers, and a refused one is answered to its
+    sender."""
+    clients = yield connect_spread(topology, ["fi_a", "fi_b"])
+    try:
+        handles = yield defer.gatherResults([c.join("fast_cluster") for c in clients])
+        acks = yield defer.gatherResults([h.send("move", {"dx": 1, "dy": 0}) for h in handles for _ in range(3)])
+        last = max(a["seq"] for a in acks)
+        yield until(lambda: all(h.seq >= last for h in handles), timeout=20)
+        assert handles[0].state == handles[1].state
+        with pytest.raises(ApplicationError) as info:
+            yield handles[1].send("move", {"dx": 99, "dy": 0})
+        assert info.value.error == "kasagi.error.rejected"
+    finally:
+        for c in clients:
+            yield c.close()

@@ -24,7 +24,7 @@ from typing import Any
 
 from autobahn.twisted.wamp import Session
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import CallDetails, PublishOptions, RegisterOptions
+from autobahn.wamp.types import CallDetails, EventDetails, PublishOptions, RegisterOptions, SubscribeOptions
 from twisted.internet.defer import Deferred, DeferredList, fail, inlineCallbacks, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -46,6 +46,7 @@ from kasagi.core.errors import (
 from kasagi.service.registry import stored_options
 from kasagi.service.settings import ServiceSettings
 from kasagi.wamp import caller_member, caller_session, screen_invocation, wamp_errors
+from kasagi.wamp.inputs import handle_input
 from kasagi.wamp.refusals import counting_refusals
 
 __all__ = ["RouterSessions", "WorkerSession", "domain_error"]
@@ -121,6 +122,10 @@ class RouterSessions:
         )
         self._shared[router] = regs
         yield session.subscribe(_on_router(self._session_left, router), wire.META_SESSION_ON_LEAVE)
+        # The fast input path: every worker hears every input on this router; the room's owner
+        # applies it and answers on this router, the others leave it (see _input).
+        inputs = SubscribeOptions(match="prefix", details_arg="details")
+        yield session.subscribe(_on_router(self._input, router), wire.INPUT_PREFIX, inputs)
         rooms = list(self.rooms.registry.runners)
         yield DeferredList([self._register_room(router, session, room) for room in rooms], consumeErrors=True)
         self.stats["router_joins"] += 1
@@ -272,6 +277,18 @@ class RouterSessions:
         self.rooms.runner(room)  # raises Unavailable while loading
         raise NoSuchRoom(
             "the room is not open; call kasagi.lobby.open first", field="room", expected="an open room", got=room
+        )
+
+    def _input(self, router: str, *args: Any, details: EventDetails, **kwargs: Any) -> None:
+        def reply(room: str, session: int, payload: dict[str, Any]) -> None:
+            target = self.sessions.get(router)
+            if target is not None:
+                options = PublishOptions(acknowledge=False, eligible=[session])
+                target.publish(wire.room_topic(room), reply=payload, options=options)
+
+        # Rooms of other workers are theirs to answer: only this worker's runners take inputs.
+        handle_input(
+            args, kwargs, details, runner_for=self.rooms.registry.runners.get, limits=self._limits, reply=reply
         )
 
     def _session_left(self, router: str, session_id: Any, *args: Any, **kwargs: Any) -> None:
