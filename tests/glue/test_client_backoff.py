@@ -100,3 +100,17 @@ class RetryClassTests(SynchronousTestCase):
         self.assertTrue(retried("kasagi.error.unavailable"))
         self.assertFalse(retried("wamp.error.not_authorized"))
         self.assertFalse(retried("kasagi.error.rejected"))
+
+    def test_an_error_the_server_marks_final_is_not_retried(self) -> None:
+        """kasagi.error.unavailable with retryable false (a room whose stored data is damaged)
+        ends the action at once instead of retrying it until the deadline."""
+        from autobahn.wamp.exception import ApplicationError
+
+        from kasagi.client._client import _is_retryable
+
+        self.assertFalse(
+            _is_retryable(Failure(ApplicationError("kasagi.error.unavailable", "damaged", retryable=False)))
+        )
+        self.assertTrue(_is_retryable(Failure(ApplicationError("kasagi.error.unavailable", "busy", retryable=True))))
+        reopen = ApplicationError("kasagi.error.no_such_room", "open it", retryable=False)
+        self.assertTrue(_is_retryable(Failure(reopen)), "the room is opened again, then the call retried")

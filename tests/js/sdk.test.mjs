@@ -239,6 +239,14 @@ test('a router that could not decide is retried; a refusal is not', () => {
   assert.equal(new KasagiError(ErrorURI.REJECTED, 'no').retryable, false);
 });
 
+test('an error the server marks final is not retried', () => {
+  // kasagi.error.unavailable with retryable: false -- a room whose stored data is damaged.
+  assert.equal(new KasagiError(ErrorURI.UNAVAILABLE, 'damaged', { retryable: false }).retryable, false);
+  assert.equal(new KasagiError(ErrorURI.UNAVAILABLE, 'busy', { retryable: true }).retryable, true);
+  // not_member and no_such_room say retryable false too, yet the SDK recovers: re-join / re-open.
+  assert.equal(new KasagiError(ErrorURI.NOT_MEMBER, 'join first', { retryable: false }).retryable, true);
+});
+
 test('cseqs start from the clock in microseconds and count up', async () => {
   const { client, room } = await joined();
   const first = room.nextCseq();

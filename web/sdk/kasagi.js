@@ -71,7 +71,9 @@ export class KasagiError extends Error {
     this.error = uri;
     this.details = details;
     this.args = args;
-    this.retryable = RETRYABLE.has(uri);
+    // kasagi.error.unavailable with retryable false is final (a room whose stored data is damaged).
+    const final = uri === ErrorURI.UNAVAILABLE && isMap(details) && details.retryable === false;
+    this.retryable = RETRYABLE.has(uri) && !final;
   }
 
   /** From an Autobahn error (or anything a transport rejected with). */

@@ -86,7 +86,10 @@ def _is_retryable(failure: Failure) -> bool:
     if failure.check(CallTimeout, ConnectionLost, TransportLost, DeadlineExceeded):
         return True
     if failure.check(ApplicationError):
-        return failure.value.error in RETRYABLE_URIS or failure.value.error in REOPEN_URIS  # type: ignore[union-attr]
+        error: ApplicationError = failure.value  # type: ignore[assignment]
+        if error.error == wire.ErrorURI.UNAVAILABLE and (error.kwargs or {}).get("retryable") is False:
+            return False  # final: a room whose stored data is damaged
+        return error.error in RETRYABLE_URIS or error.error in REOPEN_URIS
     return False
 
 
