@@ -183,3 +183,44 @@ class StoredDataTests(SynchronousTestCase):
         stored = self.successResultOf(store.load("r1"))
         self.assertEqual((stored.epoch, stored.seq, stored.tail), (info["epoch"], head - 2, []))
         self.assertNotIn(4, stored.results["alice"], "the lost action's result is gone: a retry applies it again")
+
+
+class AnswersDuringAnOutageTests(SynchronousTestCase):
+    def test_a_repeated_applied_cseq_is_answered_while_the_store_is_down(self):
+        """While acts are refused fast (the store failed twice), a retry of an action that was
+        already applied still gets its first result; a new action gets unavailable."""
+        runner, clock, _, store = make_failing_runner(ServiceSettings(tick=0.01, store_deadline=2))
+        runner.join("alice", "s1", JoinCommand(None))
+        clock.advance(0.01)
+        first = act(runner, "alice", 1)
+        clock.advance(0.01)
+        seq = self.successResultOf(first)["seq"]
+        store.mode = "fail"
+        for cseq in (2, 3):
+            d = act(runner, "alice", cseq)
+            clock.advance(0.01)
+            self.failureResultOf(d, Unavailable)
+        self.assertEqual(self.successResultOf(act(runner, "alice", 1)), {"seq": seq, "cseq": 1})
+        with self.assertRaises(Unavailable):
+            act(runner, "alice", 4)
+
+    def test_a_failed_history_read_answers_the_join_with_a_snapshot(self):
+        """A join(since) older than memory holds, while the store's history can't be read,
+        gets a snapshot at the head instead of an error."""
+        from kasagi.core.room import RoomConfig
+        from kasagi.testing import make_room, make_runner
+
+        room = make_room(config=RoomConfig(history_events=2, history_min_age_ms=0))
+        store = FailingStore(MemoryRoomStore(history_events=100), affects=frozenset({"events_since"}))
+        store.inner.create(room.room_id, "arena", {}, room.epoch, room.committed)
+        runner, clock, _ = make_runner(room, store=store, settings=ServiceSettings(tick=0))
+        runner.join("alice", "s1", JoinCommand(None))
+        clock.advance(0)
+        for c in range(1, 6):
+            act(runner, "alice", c)
+            clock.advance(1)  # events age, so memory keeps only the last two
+        reply = self.successResultOf(runner.join("alice", "s1", JoinCommand(StreamPosition(room.epoch, 1))))
+        self.assertEqual([e["seq"] for e in reply["events"]], [2, 3, 4, 5, 6], "the store's history serves it")
+        store.mode = "fail"
+        reply = self.successResultOf(runner.join("alice", "s1", JoinCommand(StreamPosition(room.epoch, 1))))
+        self.assertEqual((reply["seq"], reply["state"]), (runner.room.seq, runner.room.committed))
