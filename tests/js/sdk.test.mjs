@@ -247,6 +247,27 @@ test('an error the server marks final is not retried', () => {
   assert.equal(new KasagiError(ErrorURI.NOT_MEMBER, 'join first', { retryable: false }).retryable, true);
 });
 
+test('an act refused with not_member (the owner forgot this session) joins again and lands', async () => {
+  const { client, room } = await joined();
+  const joinsBefore = server.joins.length;
+  let forgot = true;
+  server.onAct = (call) => {
+    if (forgot) {
+      forgot = false;
+      throw wampError(ErrorURI.NOT_MEMBER, 'join the room before acting', { retryable: false });
+    }
+    server.emit([['set', ['done'], true]]);
+    return { seq: server.seq, cseq: call.args[2] };
+  };
+  const done = room.act('set', { path: ['done'], value: true });
+  await clock.advance(5000);
+  const ack = await done;
+  assert.equal(ack.seq, server.seq);
+  assert.ok(server.joins.length > joinsBefore, 'joined again before the retry');
+  assert.equal(new Set(server.acts.map((a) => a[2])).size, 1, 'one cseq for both attempts');
+  client.close();
+});
+
 test('cseqs start from the clock in microseconds and count up', async () => {
   const { client, room } = await joined();
   const first = room.nextCseq();
