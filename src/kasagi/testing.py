@@ -177,3 +177,29 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port below the ephemeral range")
+
+
+def make_cluster_worker(worker_id: str = "w1") -> tuple[Any, Any, Clock]:
+    """A cluster worker's router sessions and rooms on a ``Clock``, with a memory store and
+    in-memory leases (attach router sessions with ``routers.attach``); returns
+    ``(routers, rooms, clock)`` with the rooms started."""
+    from kasagi.cluster.leases import MemoryLeases
+    from kasagi.cluster.rooms import ClusterRooms, ClusterSettings
+    from kasagi.cluster.routers import RouterSessions
+
+    clock = Clock()
+    routers = RouterSessions(worker_id)
+    rooms = ClusterRooms(
+        settings=ClusterSettings(worker_id=worker_id),
+        service=ServiceSettings(tick=0),
+        clock=clock,
+        store=MemoryRoomStore(),
+        leases=MemoryLeases(clock),
+        publish=routers.publish,
+        expose=routers.expose,
+        withdraw=routers.withdraw,
+        forward=routers.forward,
+    )
+    routers.serve(rooms)
+    rooms.start()
+    return routers, rooms, clock

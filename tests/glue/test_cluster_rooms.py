@@ -219,24 +219,11 @@ class WildcardFallbackTests(SynchronousTestCase):
         from autobahn.wamp.request import Registration
         from autobahn.wamp.types import CallDetails
 
-        from kasagi.cluster.routers import RouterSessions, _on_router_call
+        from kasagi.cluster.routers import _on_router_call
         from kasagi.core.errors import InvalidArgument, NoSuchRoom
+        from kasagi.testing import make_cluster_worker
 
-        clock = Clock()
-        routers = RouterSessions("w1")
-        rooms = ClusterRooms(
-            settings=ClusterSettings(worker_id="w1"),
-            service=ServiceSettings(tick=0),
-            clock=clock,
-            store=MemoryRoomStore(),
-            leases=MemoryLeases(clock),
-            publish=routers.publish,
-            expose=routers.expose,
-            withdraw=routers.withdraw,
-            forward=routers.forward,
-        )
-        routers.serve(rooms)
-        rooms.start()
+        routers, rooms, _ = make_cluster_worker("w1")
         self.successResultOf(rooms.open(OpenCommand("r1", "arena", {})))
         wildcard = _on_router_call(routers._unknown_room, "rs://r1")
 

@@ -150,31 +150,11 @@ class RecordingSession:
 
 def worker_uses() -> set[tuple[str, str]]:
     """Everything a cluster worker does on a router, recorded from the real RouterSessions."""
-    from twisted.internet.task import Clock
-
-    from kasagi.cluster.leases import MemoryLeases
-    from kasagi.cluster.rooms import ClusterRooms, ClusterSettings
-    from kasagi.cluster.routers import RouterSessions
     from kasagi.core.commands import JoinCommand, OpenCommand
-    from kasagi.service.settings import ServiceSettings
-    from kasagi.store.memory import MemoryRoomStore
+    from kasagi.testing import make_cluster_worker
 
-    clock = Clock()
-    routers = RouterSessions("w1")
-    rooms = ClusterRooms(
-        settings=ClusterSettings(worker_id="w1"),
-        service=ServiceSettings(tick=0),
-        clock=clock,
-        store=MemoryRoomStore(),
-        leases=MemoryLeases(clock),
-        publish=routers.publish,
-        expose=routers.expose,
-        withdraw=routers.withdraw,
-        forward=routers.forward,
-    )
-    routers.serve(rooms)
+    routers, rooms, clock = make_cluster_worker("w1")
     session = RecordingSession()
-    rooms.start()
     for d in (
         routers.attach("rs://r1", session),
         rooms.open(OpenCommand("r1", "arena", {})),
