@@ -20,6 +20,7 @@ from twisted.logger import Logger
 from components.room_service import RoomService
 from kasagi import wire
 from kasagi.core.roomtypes.arena import START_HP, start_position
+from kasagi.wamp import caller_member
 
 __all__ = ["RawBaseline"]
 
@@ -74,7 +75,7 @@ class RawBaseline(RoomService):
         return {"room": room, "exists": True, wire.OPEN_MEMBERS: None}
 
     def _join_raw(self, room: str, details: CallDetails) -> dict[str, Any]:
-        member = details.caller_authid
+        member = caller_member(details)
         players = self._rooms[room]
         reply = {
             "room": room,

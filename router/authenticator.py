@@ -25,7 +25,7 @@ __all__ = ["TicketAuthenticator"]
 CLIENT_ROLE = "client"
 
 
-class TicketAuthenticator(ApplicationSession):  # type: ignore[misc]
+class TicketAuthenticator(ApplicationSession):
     log = Logger()
 
     @inlineCallbacks

@@ -27,7 +27,7 @@ __all__ = ["ClientAuthorizer"]
 ACCESS_TIMEOUT = 5.0
 
 
-class ClientAuthorizer(ApplicationSession):  # type: ignore[misc]
+class ClientAuthorizer(ApplicationSession):
     log = Logger()
 
     @inlineCallbacks

@@ -24,7 +24,7 @@ from kasagi.metrics import RouterCollector, metrics_site
 __all__ = ["RouterMetrics"]
 
 
-class RouterMetrics(ApplicationSession):  # type: ignore[misc]
+class RouterMetrics(ApplicationSession):
     log = Logger()
 
     def onJoin(self, details: Any) -> None:
@@ -36,7 +36,9 @@ class RouterMetrics(ApplicationSession):  # type: ignore[misc]
         if router is not None:
             own.register(RouterCollector(router.stats))
         site = metrics_site([own, REGISTRY], self._ready)
-        self._port = reactor.listenTCP(int(extra["port"]), site, interface=extra.get("host", "127.0.0.1"))
+        host = extra.get("host", "127.0.0.1")
+        # twisted.web's Site is a ServerFactory its stubs do not describe as one.
+        self._port = reactor.listenTCP(int(extra["port"]), site, interface=host)  # type: ignore[arg-type]
         self.log.info(
             "router metrics on http://{host}:{port}/metrics", host=extra.get("host", "127.0.0.1"), port=extra["port"]
         )

@@ -114,7 +114,7 @@ class GcPauses:
         return self
 
 
-class RouterTuning(ApplicationSession):  # type: ignore[misc]
+class RouterTuning(ApplicationSession):
     """Applies the tuning its ``extra`` asks for, in the router worker's process:
 
     - ``skip_debug_log_args``: :func:`skip_debug_log_args` (set when the node does not log at

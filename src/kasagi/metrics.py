@@ -137,7 +137,7 @@ class RoomsCollector:
 class ClusterCollector:
     """A worker's ownership and router-session counters
     (:class:`~kasagi.cluster.rooms.ClusterRooms` and
-    :class:`~kasagi.cluster.routers.RouterSessions` stats)."""
+    :class:`~kasagi.wamp.procedures.RoomProcedures` stats)."""
 
     def __init__(self, cluster: Any, routers: Any) -> None:
         self._cluster = cluster

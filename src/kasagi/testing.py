@@ -185,10 +185,10 @@ def make_cluster_worker(worker_id: str = "w1") -> tuple[Any, Any, Clock]:
     ``(routers, rooms, clock)`` with the rooms started."""
     from kasagi.cluster.leases import MemoryLeases
     from kasagi.cluster.rooms import ClusterRooms, ClusterSettings
-    from kasagi.cluster.routers import RouterSessions
+    from kasagi.cluster.routers import WorkerProcedures
 
     clock = Clock()
-    routers = RouterSessions(worker_id)
+    routers = WorkerProcedures(worker_id, clock=clock)
     rooms = ClusterRooms(
         settings=ClusterSettings(worker_id=worker_id),
         service=ServiceSettings(tick=0),

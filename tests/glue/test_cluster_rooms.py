@@ -219,13 +219,13 @@ class WildcardFallbackTests(SynchronousTestCase):
         from autobahn.wamp.request import Registration
         from autobahn.wamp.types import CallDetails
 
-        from kasagi.cluster.routers import _on_router_call
         from kasagi.core.errors import InvalidArgument, NoSuchRoom
         from kasagi.testing import make_cluster_worker
+        from kasagi.wamp.procedures import _on_link_call
 
         routers, rooms, _ = make_cluster_worker("w1")
         self.successResultOf(rooms.open(OpenCommand("r1", "arena", {})))
-        wildcard = _on_router_call(routers._unknown_room, "rs://r1")
+        wildcard = _on_link_call(routers._unknown_room, "rs://r1")
 
         def details(room: str) -> CallDetails:
             registration = Registration(None, 1, "kasagi.room.", None)

@@ -107,3 +107,25 @@ def test_keywords_autobahn_cannot_dispatch_are_answered_with_invalid_argument(ke
 
     error = screen_invocation(message.Invocation(9, 1, args=[], kwargs={key: 1}))
     assert error is not None and error.request == 9 and error.error == "kasagi.error.invalid_argument"
+
+
+@pytest.mark.parametrize(
+    "session_class", ["components.room_service.RoomService", "kasagi.cluster.routers.WorkerSession"]
+)
+def test_a_forged_invocation_arriving_after_the_transport_is_gone_is_dropped(session_class):
+    """Regression: the single-node room service answered a screened invocation with
+    ``self._transport.send`` even when its transport was gone (None), raising AttributeError
+    inside Autobahn's message loop; both deployments' sessions now drop it quietly."""
+    import importlib
+
+    from autobahn.wamp import message
+    from autobahn.wamp.types import ComponentConfig
+
+    module, _, name = session_class.rpartition(".")
+    session = getattr(importlib.import_module(module), name)(ComponentConfig(realm="kasagi"))
+    forged = message.Invocation(7, 1, args=[], forward_for=[{"session": 1, "authid": "bob", "authrole": "client"}])
+    session.onMessage(forged)  # no transport: nothing to answer on, and no error
+    sent: list[object] = []
+    session.onOpen(type("Transport", (), {"send": lambda self, msg: sent.append(msg)})())
+    session.onMessage(forged)
+    assert [m.error for m in sent if isinstance(m, message.Error)] == ["kasagi.error.not_authorized"]

@@ -55,15 +55,25 @@ class RecordingRoomService(RoomService):
         self.used.append(("subscribe", topic or ""))
         return succeed(None)
 
+    def publish(self, topic: str, *args: Any, **kwargs: Any) -> None:
+        self.used.append(("publish", topic))
+
 
 def room_service_uses() -> set[tuple[str, str]]:
+    """Everything the single-node room service does on its router, recorded from the real session."""
+    from kasagi.core.commands import OpenCommand
+
     service = RecordingRoomService()
-    for d in (service.onJoin(None), service._expose("r1")):
-        failures: list[Any] = []
-        d.addErrback(failures.append)
-        assert d.called and not failures, failures
-    runner_topic = wire.room_topic("r1")
-    return {*service.used, ("publish", runner_topic)}
+    try:
+        for d in (service.onJoin(None), service.registry.open(OpenCommand("r1", "arena", {}))):
+            failures: list[Any] = []
+            d.addErrback(failures.append)
+            assert d.called and not failures, failures
+        # What a room's runner publishes goes through the procedures' publish.
+        service.procedures.publish(wire.room_topic("r1"), {"epoch": 1, "seq": 1, "ops": []})
+    finally:
+        service.onLeave(None)
+    return set(service.used)
 
 
 def concrete(uri: str) -> str:
@@ -71,23 +81,35 @@ def concrete(uri: str) -> str:
     return uri.replace("..", ".r1.")
 
 
-def test_backend_may_do_everything_the_room_service_does():
-    """Each register/subscribe/publish of the room service is allowed to the backend role."""
-    uses = room_service_uses()
+def deployment_uses(deployment: str) -> set[tuple[str, str]]:
+    return room_service_uses() if deployment == "single_node" else worker_uses()
+
+
+DEPLOYMENTS = pytest.mark.parametrize("deployment", ["single_node", "cluster_worker"])
+
+
+@DEPLOYMENTS
+def test_backend_may_do_everything_the_room_service_does(deployment):
+    """Each register/subscribe/publish of the room service (single node or cluster worker) is allowed to the backend
+    role."""
+    uses = deployment_uses(deployment)
     assert ("register", wire.LOBBY_OPEN) in uses
+    assert ("publish", wire.room_topic("r1")) in uses
     assert {("register", wire.room_procedure("r1", v)) for v in wire.ROOM_VERBS} <= uses
     assert ("subscribe", wire.META_SESSION_ON_LEAVE) in uses
     for action, uri in uses:
         assert allowed("backend", concrete(uri), action), (action, uri)
 
 
-def test_clients_may_call_and_subscribe_to_what_the_client_uses_and_nothing_else():
-    """Clients call the lobby and room procedures and subscribe to exact room topics, but never register or publish."""
+@DEPLOYMENTS
+def test_clients_may_call_and_subscribe_to_what_the_client_uses_and_nothing_else(deployment):
+    """Clients call the lobby and room procedures and subscribe to exact room topics, but never register or publish
+    what a room service (single node or cluster worker) registers or publishes."""
     for verb in wire.ROOM_VERBS:
         assert allowed("client", wire.room_procedure("r1", verb), "call")
     assert allowed("client", wire.LOBBY_OPEN, "call")
     assert allowed("client", wire.room_topic("r1"), "subscribe")
-    for action, uri in room_service_uses():
+    for action, uri in deployment_uses(deployment):
         if action in ("register", "publish"):
             assert not allowed("client", concrete(uri), action), (action, uri)
     assert not allowed("client", wire.room_topic("r1"), "subscribe", {"match": "prefix"})
@@ -112,9 +134,11 @@ def test_the_authenticator_role_can_only_register_the_auth_procedures(action):
     assert allowed("authenticator", wire.ROOM_ACCESS, action) == (action == "call")
 
 
-def test_the_room_service_registers_room_access_for_the_authorizer():
-    """The backend registers kasagi.backend.room_access, which the authorizer (authenticator role) may call."""
-    assert ("register", wire.ROOM_ACCESS) in room_service_uses()
+@DEPLOYMENTS
+def test_the_room_service_registers_room_access_for_the_authorizer(deployment):
+    """The backend (single node or cluster worker) registers kasagi.backend.room_access, which the authorizer
+    (authenticator role) may call."""
+    assert ("register", wire.ROOM_ACCESS) in deployment_uses(deployment)
 
 
 def test_only_the_backend_publishes_on_room_topics():
@@ -191,3 +215,10 @@ def test_the_monitor_role_only_asks_whether_procedures_are_registered():
     for uri in (wire.LOBBY_OPEN, wire.room_topic("r1"), "wamp.session.list", wire.worker_procedure("w1", "open")):
         for action in ACTIONS:
             assert not allowed("monitor", uri, action)
+
+
+def test_both_deployments_use_the_same_uris_but_the_workers_own():
+    """A single node and a cluster worker register, subscribe and publish the same URIs; a worker adds only its own
+    kasagi.worker.<id>.open and calls other workers'."""
+    worker_only = {("register", wire.worker_procedure("w1", "open")), ("call", wire.worker_procedure("w2", "open"))}
+    assert worker_uses() - worker_only == room_service_uses()

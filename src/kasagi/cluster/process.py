@@ -1,8 +1,11 @@
 """A worker process: the room service of a cluster, joined to every router.
 
 ``kasagi up --role worker --router rs://HOST:PORT [--router ...] --store redis://...`` runs
-this (no Crossbar in the process: Autobahn components, one per router, sharing one
-:class:`~kasagi.cluster.rooms.ClusterRooms`). It serves ``/metrics`` and ``/health/*`` on
+this (no Crossbar in the process: Autobahn components, one per router, reconnecting with
+:func:`~kasagi.wamp.reconnect.component_transport`, sharing one
+:class:`~kasagi.cluster.rooms.ClusterRooms` and its
+:class:`~kasagi.cluster.routers.WorkerProcedures`; the start-up shared with a single node is
+:class:`~kasagi.service.assembly.Assembly`). It serves ``/metrics`` and ``/health/*`` on
 ``--metrics-port``. SIGTERM hands every room over to the other workers, then exits; SIGKILL
 leaves them to be taken over when the lease expires.
 """
@@ -25,13 +28,13 @@ from kasagi import wire
 from kasagi.cluster.leases import Leases, MemoryLeases
 from kasagi.cluster.redis_leases import RedisLeases
 from kasagi.cluster.rooms import ClusterRooms, ClusterSettings
-from kasagi.cluster.routers import RouterSessions, WorkerSession
+from kasagi.cluster.routers import WorkerProcedures, WorkerSession
 from kasagi.deadline import within
-from kasagi.metrics import ClusterCollector, RoomsCollector, ServiceMetrics, metrics_site, new_registry
-from kasagi.service.beacon import HeadBeacon
+from kasagi.metrics import ClusterCollector, metrics_site, new_registry
+from kasagi.service.assembly import Assembly
 from kasagi.service.registry import wall_ms
 from kasagi.service.settings import ServiceSettings
-from kasagi.store.factory import open_store
+from kasagi.wamp.reconnect import component_transport
 
 __all__ = ["WorkerOptions", "new_worker_id", "run_worker", "start_worker"]
 
@@ -72,17 +75,17 @@ class Worker:
     def __init__(
         self,
         cluster: ClusterRooms,
-        routers: RouterSessions,
+        routers: WorkerProcedures,
         components: list[Any],
-        store: Any,
+        parts: Assembly,
         leases: Any,
-        beacon: HeadBeacon | None = None,
     ) -> None:
         self.cluster = cluster
-        self.beacon = beacon
+        self.parts = parts
+        self.beacon = parts.beacon
         self.routers = routers
         self.components = components
-        self.store = store
+        self.store = parts.store
         self.leases = leases
         self.expected_routers = len(components)
 
@@ -95,7 +98,7 @@ class Worker:
         if not self.cluster.lease_ok:
             return (False, "lease not renewed")
         try:
-            yield within(maybeDeferred(self.store.load, "kasagi_health"), 1.0, self.cluster._clock, "store check")
+            yield within(maybeDeferred(self.store.load, "kasagi_health"), 1.0, self.parts.clock, "store check")
         except Exception as exc:  # noqa: BLE001 -- any failure means "not ready"
             return (False, f"store: {exc}")
         return (True, "")
@@ -104,14 +107,13 @@ class Worker:
     def stop(self):  # type: ignore[no-untyped-def]
         """Graceful: stop taking lobby calls, hand the rooms over, leave the routers."""
         yield self.routers.stop_taking_calls()
-        if self.beacon is not None:
-            self.beacon.stop()
+        self.parts.stop_beacon()
         yield self.cluster.shutdown()
         yield DeferredList([maybeDeferred(c.stop) for c in self.components], consumeErrors=True)
-        for closable in (self.store, self.leases):
-            close = getattr(closable, "close", None)
-            if close is not None:
-                yield maybeDeferred(close).addErrback(lambda f: None)
+        yield self.parts.close()
+        close = getattr(self.leases, "close", None)
+        if close is not None:
+            yield maybeDeferred(close).addErrback(lambda f: None)
 
 
 @inlineCallbacks
@@ -123,13 +125,8 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
     worker_id = options.worker_id or new_worker_id(options.name)
     if not wire.WORKER_ID_RE.match(worker_id):
         raise ValueError(f"worker id {worker_id!r} must match {wire.WORKER_ID_RE.pattern}")
-    store = yield open_store(
-        service.store,
-        reactor,
-        limits=service.store_limits(),
-        data_dir=service.data_dir,
-        deadline=service.store_deadline,
-    )
+    registry = new_registry()
+    parts: Assembly = yield Assembly.open(reactor, service, metrics=registry)
     coordination = options.coordination or (service.store if service.store.startswith("redis://") else "")
     leases: Leases
     if coordination:
@@ -137,52 +134,31 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
     else:
         log.warn("worker {worker}: no Redis for leases; ownership is local (run one worker only)", worker=worker_id)
         leases = MemoryLeases(reactor, ttl=options.lease_ttl)
-    registry = new_registry()
-    observer = ServiceMetrics(registry)
-    routers = RouterSessions(worker_id, refused=observer.refused, settings=service)
+    routers = WorkerProcedures(worker_id, clock=reactor, settings=service, refused=parts.refused)
     cluster = ClusterRooms(
         settings=ClusterSettings(worker_id=worker_id, lease_ttl=options.lease_ttl, heartbeat=options.heartbeat),
         service=service,
         clock=reactor,
-        store=store,
+        store=parts.store,
         leases=leases,
         publish=routers.publish,
         expose=routers.expose,
         withdraw=routers.withdraw,
         forward=routers.forward,
-        observer=observer,
+        observer=parts.observer,
         now_ms=wall_ms,
         rng=random.Random(),
     )
     routers.serve(cluster)
-    registry.register(RoomsCollector(cluster.registry))
     registry.register(ClusterCollector(cluster, routers))
     yield cluster.start()
-    # Quiet rooms repeat their last event, so a client that lost it notices (docs/protocol.md).
-    beacon = HeadBeacon(
-        clock=reactor,
-        runners=lambda: cluster.registry.runners.values(),
-        publish=routers.publish,
-        interval=service.beacon,
-    )
-    beacon.start()
+    parts.watch(cluster.registry, routers.publish)
 
     components = []
     for url in options.routers:
         name = url  # the same on every worker: session ids are namespaced by it
         component = Component(
-            transports=[
-                {
-                    "type": "rawsocket",
-                    "url": url,
-                    "serializer": "msgpack",
-                    "max_retries": -1,
-                    "initial_retry_delay": 0.2,
-                    "max_retry_delay": 2.0,
-                    "retry_delay_growth": 1.5,
-                    "retry_delay_jitter": 0.1,
-                }
-            ],
+            transports=[component_transport(url)],
             realm=wire.REALM,
             # WAMP-CRA: the backend secret itself never crosses the socket.
             authentication={"wampcra": {"authid": options.authid, "secret": options.secret}},
@@ -193,7 +169,7 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
         d = component.start(reactor)
         d.addErrback(lambda f, n=name: log.failure("worker session to router {router} ended", f, router=n))
         components.append(component)
-    worker = Worker(cluster, routers, components, store, leases, beacon)
+    worker = Worker(cluster, routers, components, parts, leases)
     if options.metrics_port:
         reactor.listenTCP(options.metrics_port, metrics_site(registry, worker.ready), interface=options.metrics_host)
     log.info(
@@ -206,7 +182,7 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
     return worker
 
 
-def _joined(routers: RouterSessions, name: str) -> Any:
+def _joined(routers: WorkerProcedures, name: str) -> Any:
     def on_join(session: Any, details: Any) -> Deferred[Any]:
         d: Deferred[Any] = routers.attach(name, session)
         return d.addErrback(lambda f: log.failure("registering on router {router} failed", f, router=name))
@@ -214,7 +190,7 @@ def _joined(routers: RouterSessions, name: str) -> Any:
     return on_join
 
 
-def _left(routers: RouterSessions, name: str) -> Any:
+def _left(routers: WorkerProcedures, name: str) -> Any:
     def on_leave(session: Any, details: Any) -> None:
         routers.detach(name)
 

@@ -44,8 +44,7 @@ from kasagi.core.commands import OpenCommand
 from kasagi.core.errors import KasagiError, Unavailable, describe
 from kasagi.deadline import within
 from kasagi.service.observer import ServiceObserver
-from kasagi.service.registry import NotOwner, RoomRegistry, new_epoch, wall_ms
-from kasagi.service.restore import rebuild
+from kasagi.service.registry import Fence, NotOwner, RoomRegistry, wall_ms
 from kasagi.service.runner import Publish, RoomRunner
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.interface import RoomStore, StoredRoom
@@ -119,7 +118,6 @@ class ClusterRooms:
         self._now_ms = now_ms
         self._rng = rng or random.Random()
         self._withdraw = withdraw
-        self._service = service
         self.registry = RoomRegistry(
             clock=clock,
             store=store,
@@ -224,8 +222,17 @@ class ClusterRooms:
             )
 
     # -- opening ---------------------------------------------------------------------------------
+    @property
+    def runners(self) -> Mapping[str, RoomRunner]:
+        """The live rooms this worker serves."""
+        return self.registry.runners
+
     def runner(self, room: str) -> RoomRunner:
         return self.registry.runner(room)
+
+    def access(self, room: str) -> Deferred[dict[str, Any]]:
+        """Who may read ``room`` (any worker answers, from the store if need be)."""
+        return self.registry.access(room)
 
     @inlineCallbacks
     def open(self, cmd: OpenCommand, caller: str | None = None):  # type: ignore[no-untyped-def]
@@ -354,22 +361,20 @@ class ClusterRooms:
                 epoch=stored.epoch,
             )
             return stored
-        # Fence: restart the stored room's history in a new epoch, from its current state.
-        rebuilt = rebuild(stored, config=self._service.room_config(), now_ms=self._now_ms())
-        epoch = new_epoch(stored.epoch, self._now_ms())
-        yield self._store.set_epoch(room, stored.epoch, epoch, rebuilt.room.seq, rebuilt.room.committed)
-        del self._to_fence[room]
+        # Fence: the registry restarts the stored room's history in a new epoch.
+        return Fence(stored, lambda old, new, seq: self._fenced(room, previous, old, new, seq))
+
+    def _fenced(self, room: str, previous: OwnerRecord | None, old: int, new: int, seq: int) -> None:
+        self._to_fence.pop(room, None)
         self.stats["failovers"] += 1
         self.log.info(
             "room {room}: taken over from {prev} (epoch {old} -> {new}, seq {seq})",
             room=room,
             prev=previous.worker if previous is not None else "nobody",
-            old=stored.epoch,
-            new=epoch,
-            seq=rebuilt.room.seq,
+            old=old,
+            new=new,
+            seq=seq,
         )
-        stored = yield self._store.load(room)
-        return stored
 
     def _withdrawn(self, room: str) -> Any:
         """The registry stopped serving ``room`` (lost it, or closed it)."""
@@ -385,10 +390,11 @@ class ClusterRooms:
     def sessions_closed(self, prefix: str) -> None:
         """Every client session whose id starts with ``prefix`` is gone (its router was lost)."""
         now = self._clock.seconds()
-        for runner in list(self.registry.runners.values()):
-            for session_id in [s for s in runner.room.sessions() if s.startswith(prefix)]:
-                self._recently_closed[session_id] = now
-                runner.session_closed(session_id)
+        for runner in self.registry.runners.values():
+            for session_id in runner.room.sessions():
+                if session_id.startswith(prefix):
+                    self._recently_closed[session_id] = now
+        self.registry.sessions_closed(prefix)
 
     def _forget_closed(self) -> None:
         horizon = self._clock.seconds() - CLOSED_MEMORY

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, inlineCallbacks, maybeDeferred, succeed
@@ -32,15 +33,25 @@ from kasagi.service.settings import ServiceSettings
 from kasagi.store.interface import CorruptRoom, RoomExists, RoomStore, StoredRoom
 from kasagi.wire import OPEN_MEMBERS
 
-__all__ = ["NotOwner", "RoomRegistry", "new_epoch", "wall_ms"]
+__all__ = ["Fence", "NotOwner", "RoomRegistry", "new_epoch", "wall_ms"]
 
 #: ``expose(room)``: make the room's procedures reachable (register them with the router).
 Expose = Callable[[str], Any]
 #: ``withdraw(room)``: unregister them.
 Withdraw = Callable[[str], Any]
 #: ``load(room)``: read a room before serving it (default: the store's ``load``; a cluster
-#: claims the room first and fences out its previous owner).
-Load = Callable[[str], "Deferred[StoredRoom | None]"]
+#: claims the room first, and asks for a :class:`Fence` when it comes from another owner).
+Load = Callable[[str], "Deferred[StoredRoom | Fence | None]"]
+
+
+@dataclass(frozen=True)
+class Fence:
+    """What ``load`` answers for a stored room whose history must restart in a new epoch
+    before it is served here: from then on writes at the old epoch (a previous owner's) fail
+    with ``StaleEpoch``. ``fenced(old_epoch, new_epoch, seq)`` is called once it is done."""
+
+    stored: StoredRoom
+    fenced: Callable[[int, int, int], None]
 
 
 class NotOwner(Unavailable):
@@ -307,22 +318,26 @@ class RoomRegistry:
         return room
 
     @inlineCallbacks
-    def _rebuild(self, stored: StoredRoom):  # type: ignore[no-untyped-def]
-        """Snapshot + tail, exactly; a new epoch when history is not intact."""
+    def _rebuild(self, loaded: StoredRoom | Fence):  # type: ignore[no-untyped-def]
+        """Snapshot + tail, exactly; a new epoch when history is not intact, or when ``load``
+        asked for a fence (the one place a stored room moves to a new epoch)."""
+        fence = loaded if isinstance(loaded, Fence) else None
+        stored = loaded.stored if isinstance(loaded, Fence) else loaded
         try:
             rebuilt = rebuild(stored, config=self._settings.room_config(), now_ms=self._now_ms(), types=self._types)
         except CorruptRoom as exc:
             raise self._damaged(exc) from None
         room = rebuilt.room
-        if rebuilt.lost is not None:
+        if rebuilt.lost is not None or fence is not None:
             epoch = self._fresh_epoch(stored.epoch)
-            self.log.warn(
-                "room {room}: history not intact ({why}); continuing from seq {seq} in a new epoch {epoch}",
-                room=stored.room,
-                why=rebuilt.lost,
-                seq=room.seq,
-                epoch=epoch,
-            )
+            if rebuilt.lost is not None:
+                self.log.warn(
+                    "room {room}: history not intact ({why}); continuing from seq {seq} in a new epoch {epoch}",
+                    room=stored.room,
+                    why=rebuilt.lost,
+                    seq=room.seq,
+                    epoch=epoch,
+                )
             try:
                 yield within(
                     maybeDeferred(self._store.set_epoch, stored.room, stored.epoch, epoch, room.seq, room.committed),
@@ -337,6 +352,8 @@ class RoomRegistry:
                 ) from None
             room.epoch = epoch
             room.history.clear()
+            if fence is not None:
+                fence.fenced(stored.epoch, epoch, room.seq)
         return room
 
     def _fresh_epoch(self, previous: int) -> int:
@@ -466,6 +483,12 @@ class RoomRegistry:
         """A WAMP session ended: every room it joined marks it gone."""
         for runner in list(self.runners.values()):
             runner.session_closed(session_id)
+
+    def sessions_closed(self, prefix: str) -> None:
+        """Every WAMP session whose id starts with ``prefix`` ended (its router was lost)."""
+        for runner in list(self.runners.values()):
+            for session_id in [s for s in runner.room.sessions() if s.startswith(prefix)]:
+                runner.session_closed(session_id)
 
     def stop(self) -> None:
         self._stopped = True
