@@ -1,5 +1,5 @@
 """Many workers and many routers: room ownership by leases fenced by the epoch, failover and
-graceful handover (:mod:`~kasagi.cluster.rooms`), the sessions of a worker to every router
+graceful handover (:mod:`~kasagi.cluster.rooms`), a worker's room procedures on every router
 (:mod:`~kasagi.cluster.routers`), placement (:mod:`~kasagi.cluster.placement`) and the worker
 process (:mod:`~kasagi.cluster.process`). See ``docs/scaling.md``."""
 

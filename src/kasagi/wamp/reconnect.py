@@ -2,8 +2,9 @@
 
 Autobahn's Component API retries a lost transport with a delay that grows by 1.5x up to
 300 s: a room service whose router restarted could stay away for minutes. Every Kasagi
-component that runs outside the router uses :func:`component_transport`, which caps the delay
-at :data:`RECONNECT_CAP` seconds and keeps jitter, and retries forever.
+component that runs outside the router (a cluster worker's session to each router,
+:mod:`kasagi.cluster.process`) uses :func:`component_transport`, which caps the delay at
+:data:`RECONNECT_CAP` seconds and keeps jitter, and retries forever.
 
 (Crossbar's own container components do not reconnect at all: a container component whose
 session closes is gone unless the worker runs with ``restart: restart-always``, which
