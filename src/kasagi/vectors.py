@@ -531,7 +531,9 @@ def _dump(doc: Json) -> str:
 
 def build_all() -> dict[str, str]:
     """The text of every vector file, by file name."""
-    docs = {name: {"description": desc, "cases": make()} for name, (desc, make) in FILES.items()}
+    docs: dict[str, dict[str, Json]] = {
+        name: {"description": desc, "cases": make()} for name, (desc, make) in FILES.items()
+    }
     docs["policy.json"]["table"] = {uri: action.value for uri, action in ERROR_POLICY.items()}
     return {name: _dump(doc) for name, doc in docs.items()}
 

@@ -108,9 +108,7 @@ class RetryClassTests(SynchronousTestCase):
 
         from kasagi.client._retry import recovers
 
-        self.assertFalse(
-            recovers(Failure(ApplicationError("kasagi.error.unavailable", "damaged", retryable=False)))
-        )
+        self.assertFalse(recovers(Failure(ApplicationError("kasagi.error.unavailable", "damaged", retryable=False))))
         self.assertTrue(recovers(Failure(ApplicationError("kasagi.error.unavailable", "busy", retryable=True))))
         reopen = ApplicationError("kasagi.error.no_such_room", "open it", retryable=False)
         self.assertTrue(recovers(Failure(reopen)), "the room is opened again, then the call retried")
