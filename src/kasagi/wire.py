@@ -118,13 +118,22 @@ class Recovery(enum.Enum):
     REOPEN = "reopen"
     #: Join the room again (its owner forgot this session), then retry with the same cseq.
     REJOIN = "rejoin"
+    #: Final now: hand the error to the caller at once. The same call may succeed later (a
+    #: capacity limit), so the server marks it ``retryable``; waiting is the caller's choice
+    #: (pick another room, or try again when a seat is free), not a silent client loop.
+    LATER = "later"
     #: Final: the same call can't succeed; hand the error to the caller.
     GIVE_UP = "give_up"
 
+    @property
+    def final(self) -> bool:
+        """Whether the client hands the error to its caller instead of trying again itself."""
+        return self in (Recovery.GIVE_UP, Recovery.LATER)
+
 
 #: The one table of what a client does with each error (``docs/protocol.md``, Errors). The
-#: server's ``retryable`` detail is true exactly for :attr:`Recovery.RETRY`; an URI not in
-#: the table is final.
+#: server's ``retryable`` detail is true exactly for :attr:`Recovery.RETRY` and
+#: :attr:`Recovery.LATER`; an URI not in the table is final.
 ERROR_POLICY: Final[Mapping[str, Recovery]] = MappingProxyType(
     {
         ErrorURI.INVALID_ARGUMENT: Recovery.GIVE_UP,
@@ -132,7 +141,7 @@ ERROR_POLICY: Final[Mapping[str, Recovery]] = MappingProxyType(
         ErrorURI.NOT_MEMBER: Recovery.REJOIN,
         ErrorURI.NO_SUCH_ROOM: Recovery.REOPEN,
         ErrorURI.RATE_LIMITED: Recovery.RETRY,
-        ErrorURI.FULL: Recovery.RETRY,
+        ErrorURI.FULL: Recovery.LATER,
         ErrorURI.UNAVAILABLE: Recovery.RETRY,
         ErrorURI.NOT_AUTHORIZED: Recovery.GIVE_UP,
         WampErrorURI.NO_SUCH_PROCEDURE: Recovery.REOPEN,
@@ -161,7 +170,7 @@ def recovery(uri: str, details: Mapping[str, Any] | None = None) -> Recovery:
 def retryable(uri: str) -> bool:
     """The server's ``retryable`` detail for ``uri``: whether the same call, as it is, may
     succeed later."""
-    return ERROR_POLICY.get(uri, Recovery.GIVE_UP) is Recovery.RETRY
+    return ERROR_POLICY.get(uri, Recovery.GIVE_UP) in (Recovery.RETRY, Recovery.LATER)
 
 
 # -- event ops ---------------------------------------------------------------------------------

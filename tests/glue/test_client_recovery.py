@@ -67,13 +67,13 @@ def _act(errors: list[ApplicationError]) -> tuple[_ScriptedClient, Deferred[dict
 
 
 class RecoveryTests(SynchronousTestCase):
-    def test_full_is_retried_with_the_same_cseq(self) -> None:
-        """An act refused with kasagi.error.full (retryable: a capacity limit) lands on a later
-        attempt with the same cseq."""
+    def test_full_reaches_the_caller_at_once(self) -> None:
+        """An act refused with kasagi.error.full (a capacity limit: retryable later, by the
+        caller's choice) fails at once with that error instead of being retried silently."""
         client, done = _act([ApplicationError(wire.ErrorURI.FULL, "full", field="members", retryable=True)])
-        self.assertEqual(self.successResultOf(done)["seq"], 1)
-        self.assertEqual(len({args[2] for args in client.acts()}), 1)
-        self.assertEqual(len(client.acts()), 2)
+        failure = self.failureResultOf(done, ApplicationError)
+        self.assertEqual(failure.value.error, wire.ErrorURI.FULL)
+        self.assertEqual(len(client.acts()), 1)
 
     def test_not_member_joins_again_before_the_retry(self) -> None:
         """An act refused with kasagi.error.not_member joins the room again, then lands with

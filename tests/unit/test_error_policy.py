@@ -55,9 +55,9 @@ def test_every_error_uri_of_the_server_is_in_the_table() -> None:
 
 @pytest.mark.parametrize("cls", SERVER_ERRORS, ids=lambda c: c.__name__)
 def test_the_servers_retryable_flag_is_the_tables(cls: type[errors.KasagiError]) -> None:
-    """An error's ``retryable`` detail is true exactly when the table says to retry it as it
-    is (a damaged room, made final, says false)."""
-    expected = ERROR_POLICY[cls.uri] is Recovery.RETRY and cls is not errors.RoomDamaged
+    """An error's ``retryable`` detail is true exactly when the table says the same call may
+    succeed later, by the client or by its caller (a damaged room, made final, says false)."""
+    expected = ERROR_POLICY[cls.uri] in (Recovery.RETRY, Recovery.LATER) and cls is not errors.RoomDamaged
     assert cls("x").details()["retryable"] is expected
 
 

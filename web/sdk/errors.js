@@ -1,7 +1,7 @@
 // The error every failed or refused SDK call rejects with.
 
 import { ErrorURI } from './wire.js';
-import { Recovery, recovery } from './policy.js';
+import { isFinal, recovery } from './policy.js';
 import { isMap } from './sync.js';
 
 /** A refused or failed call: .error is the URI, .details the keyword details. */
@@ -12,10 +12,10 @@ export class KasagiError extends Error {
     this.error = uri;
     this.details = details;
     this.args = args;
-    /** What the SDK does about it (policy.js): retry, reopen, rejoin or give_up. */
+    /** What the SDK does about it (policy.js): retry, reopen, rejoin, later or give_up. */
     this.recovery = recovery(uri, isMap(details) ? details : {});
     /** Whether the SDK tries again (after re-opening or re-joining the room if need be). */
-    this.retryable = this.recovery !== Recovery.GIVE_UP;
+    this.retryable = !isFinal(this.recovery);
   }
 
   /** From an Autobahn error (or anything a transport rejected with). */

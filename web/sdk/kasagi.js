@@ -26,7 +26,7 @@
 
 export { RoomReplica, Verdict, canonicalJSON, stateHash, applyOps } from './sync.js';
 export { REALM, LOBBY_OPEN, roomTopic, roomProcedure, ErrorURI } from './wire.js';
-export { ERROR_POLICY, Recovery, recovery } from './policy.js';
+export { ERROR_POLICY, Recovery, isFinal, recovery } from './policy.js';
 export { KasagiError } from './errors.js';
 export { Client, DEFAULTS, autobahnConnector, connect } from './client.js';
 export { Room } from './room.js';

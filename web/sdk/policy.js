@@ -7,8 +7,14 @@ export const Recovery = Object.freeze({
   RETRY: 'retry', // call again as it was (same cseq) after a backoff
   REOPEN: 'reopen', // kasagi.lobby.open the room (its owner restarted or moved), join, retry
   REJOIN: 'rejoin', // join the room again (its owner forgot this session), retry
+  LATER: 'later', // final now: the caller gets the error at once; the same call may succeed later (capacity)
   GIVE_UP: 'give_up', // final: the caller gets the error
 });
+
+/** Whether the SDK hands the error to its caller instead of trying again itself. */
+export function isFinal(action) {
+  return action === Recovery.GIVE_UP || action === Recovery.LATER;
+}
 
 /** Error URI -> Recovery. A URI not in it is final. */
 export const ERROR_POLICY = Object.freeze({
@@ -17,7 +23,7 @@ export const ERROR_POLICY = Object.freeze({
   'kasagi.error.not_member': Recovery.REJOIN,
   'kasagi.error.no_such_room': Recovery.REOPEN,
   'kasagi.error.rate_limited': Recovery.RETRY,
-  'kasagi.error.full': Recovery.RETRY,
+  'kasagi.error.full': Recovery.LATER,
   'kasagi.error.unavailable': Recovery.RETRY,
   'kasagi.error.not_authorized': Recovery.GIVE_UP,
   'wamp.error.no_such_procedure': Recovery.REOPEN,

@@ -47,7 +47,7 @@ def recovery_of(failure: Failure) -> Recovery:
 def recovers(failure: Failure) -> bool:
     """Whether the client tries again after ``failure`` (re-opening or re-joining first if
     the table says so)."""
-    return recovery_of(failure) is not Recovery.GIVE_UP
+    return not recovery_of(failure).final
 
 
 def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random | None = None) -> float:

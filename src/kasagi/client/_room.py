@@ -202,14 +202,14 @@ class RoomHandle:
                 # A re-join needs nothing more than this join: every recovery but giving up
                 # is to try again, after re-opening the room if the table says so.
                 recovery = recovery_of(Failure())
-                if recovery is Recovery.GIVE_UP:
+                if recovery.final:
                     raise
                 self.stats["sync_retries"] += 1
                 if recovery is Recovery.REOPEN:
                     try:
                         yield self.client.open(self.room, self.type, self.options)
                     except RETRY_ERRORS:
-                        if recovery_of(Failure()) is Recovery.GIVE_UP:
+                        if recovery_of(Failure()).final:
                             raise
                 delay = backoff_delay(attempt, options.initial_retry_delay, options.max_retry_delay)
                 yield self._backoff(delay)
@@ -265,7 +265,7 @@ class RoomHandle:
         def retry(failure: Failure) -> None:
             now = clock.seconds()
             recovery = recovery_of(failure)
-            if self._stopped or recovery is Recovery.GIVE_UP or now >= deadline:
+            if self._stopped or recovery.final or now >= deadline:
                 result.errback(failure)
                 return
             self.stats["act_retries"] += 1

@@ -17,7 +17,7 @@ The core raises these; only the WAMP edge turns them into ``ApplicationError``. 
 names the ``field`` at fault, what was ``expected`` and what was ``got``; ``retryable`` says
 whether the same call, as it is, may succeed later. It is not written here: it comes from the
 one table of client recoveries, :data:`kasagi.wire.ERROR_POLICY` (true exactly for
-``Recovery.RETRY``), and a subclass made with ``final=True`` says false whatever its URI.
+``Recovery.RETRY`` or ``Recovery.LATER``), and a subclass made with ``final=True`` says false whatever its URI.
 """
 
 from __future__ import annotations
