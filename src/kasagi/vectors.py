@@ -3,7 +3,7 @@
     python -m kasagi.vectors            # write tests/vectors/*.json
     python -m kasagi.vectors --check    # exit 1 if the committed files differ
 
-Four files, each ``{"description", "cases": [...]}``:
+Five files, each ``{"description", "cases": [...]}``:
 
 - ``canonical.json`` -- ``{"name", "value", "canonical", "hash"}``: RFC 8785 text and state hash
   of a value (key order by UTF-16 code units, numbers as ECMAScript prints them).
@@ -16,6 +16,10 @@ Four files, each ``{"description", "cases": [...]}``:
   generation fails if the Python replica disagrees.
 - ``room.json`` -- ``{"name", "snapshot", "events", "state", "hash"}``: real events of the
   Python room core (presence, coalesced arena moves, doc edits with unicode keys).
+- ``policy.json`` -- ``{"name", "uri", "details", "recovery"}``: what a client does after an
+  error (:data:`kasagi.wire.ERROR_POLICY`): one case per URI of the table, plus the details
+  that change the answer (``retryable: false``) and an unknown URI. ``table`` holds the table
+  itself, which the JS SDK's ``policy.js`` must equal.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ from kasagi.core.replica import RoomReplica
 from kasagi.core.room import Room, RoomConfig
 from kasagi.core.roomtypes import make_room_type
 from kasagi.core.values import copy_value
+from kasagi.wire import ERROR_POLICY, ErrorURI, Recovery, recovery, retryable
+
+GIVE_UP = Recovery.GIVE_UP
 
 __all__ = ["build_all", "main", "replay_replica", "write_all"]
 
@@ -475,6 +482,38 @@ def _doc_case() -> dict[str, Json]:
     }
 
 
+# -- error policy ------------------------------------------------------------------------------
+
+
+def _policy_cases() -> list[dict[str, Json]]:
+    """One case per URI of the table as it arrives (the server's errors with their
+    ``retryable`` detail), then details that could change the answer, whose answers are
+    written down here from ``docs/protocol.md`` (Errors): generation fails if
+    :func:`kasagi.wire.recovery` disagrees."""
+    cases: list[tuple[str, str, Json, Recovery]] = [
+        (uri, uri, {"retryable": retryable(uri)} if uri.startswith("kasagi.error.") else {}, action)
+        for uri, action in ERROR_POLICY.items()
+    ]
+    cases += [
+        ("unavailable marked final (a damaged room) is final", ErrorURI.UNAVAILABLE, {"retryable": False}, GIVE_UP),
+        ("unavailable without details is retried", ErrorURI.UNAVAILABLE, {}, Recovery.RETRY),
+        ("a rate limit marked final is final", ErrorURI.RATE_LIMITED, {"retryable": False, "retry_after": 1}, GIVE_UP),
+        ("a router timeout without details is retried", "wamp.error.timeout", {}, Recovery.RETRY),
+        ("not_member without details still re-joins", ErrorURI.NOT_MEMBER, {}, Recovery.REJOIN),
+        ("no_such_room marked retryable still re-opens", ErrorURI.NO_SUCH_ROOM, {"retryable": True}, Recovery.REOPEN),
+        ("a refusal marked retryable stays final", ErrorURI.REJECTED, {"retryable": True}, GIVE_UP),
+        ("an unknown kasagi error is final", "kasagi.error.unknown_to_this_client", {}, GIVE_UP),
+        ("an unknown router error is final", "wamp.error.invalid_argument", {}, GIVE_UP),
+    ]
+    out = []
+    for name, uri, details, expected in cases:
+        got = recovery(uri, details)
+        if got is not expected:
+            raise AssertionError(f"policy {name!r}: kasagi.wire.recovery says {got.value}, expected {expected.value}")
+        out.append({"name": name, "uri": uri, "details": details, "recovery": got.value})
+    return out
+
+
 # -- files ---------------------------------------------------------------------------------------
 
 FILES: dict[str, tuple[str, Callable[[], list[dict[str, Json]]]]] = {
@@ -482,6 +521,7 @@ FILES: dict[str, tuple[str, Callable[[], list[dict[str, Json]]]]] = {
     "ops.json": ("set/del path ops applied all or nothing; result null = the ops do not apply", _ops_cases),
     "replica.json": ("a replica fed join replies and events: verdicts and final position/state", _replica_cases),
     "room.json": ("events of the Python room core, replayed from the snapshot", lambda: [_arena_case(), _doc_case()]),
+    "policy.json": ("what a client does after an error: retry, reopen, rejoin or give_up", _policy_cases),
 }
 
 
@@ -491,7 +531,11 @@ def _dump(doc: Json) -> str:
 
 def build_all() -> dict[str, str]:
     """The text of every vector file, by file name."""
-    return {name: _dump({"description": desc, "cases": make()}) for name, (desc, make) in FILES.items()}
+    docs: dict[str, dict[str, Json]] = {
+        name: {"description": desc, "cases": make()} for name, (desc, make) in FILES.items()
+    }
+    docs["policy.json"]["table"] = {uri: action.value for uri, action in ERROR_POLICY.items()}
+    return {name: _dump(doc) for name, doc in docs.items()}
 
 
 def write_all(directory: Path = VECTORS_DIR) -> list[Path]:

@@ -6,8 +6,11 @@ checks each one against the permissions in ``.crossbar/config.json``.
 
 from __future__ import annotations
 
+import enum
 import re
-from typing import Final
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
 
 PROTOCOL_VERSION: Final = 1
 REALM: Final = "kasagi"
@@ -80,9 +83,130 @@ class ErrorURI:
     NOT_AUTHORIZED: Final = "kasagi.error.not_authorized"
 
 
+class WampErrorURI:
+    """The router's (and Autobahn's) error URIs that a client recovers from or must not."""
+
+    NO_SUCH_PROCEDURE: Final = "wamp.error.no_such_procedure"
+    #: The router's authorizer had no answer (the room service is restarting, moving the
+    #: room, or its store is down): nothing was subscribed or called.
+    AUTHORIZATION_FAILED: Final = "wamp.error.authorization_failed"
+    NOT_AUTHORIZED: Final = "wamp.error.not_authorized"
+    CANCELED: Final = "wamp.error.canceled"
+    TIMEOUT: Final = "wamp.error.timeout"
+    TRANSPORT_LOST: Final = "wamp.close.transport_lost"
+
+
+class ClientErrorURI:
+    """Raised by a client itself, never sent by a server."""
+
+    #: No answer within the deadline: the call may or may not have happened.
+    TIMEOUT: Final = "kasagi.client.timeout"
+    #: The connection dropped before the answer.
+    CONNECTION_LOST: Final = "kasagi.client.connection_lost"
+    #: The client was closed by its user.
+    CLOSED: Final = "kasagi.client.closed"
+
+
+class Recovery(enum.Enum):
+    """What a client does after a call failed with an error URI."""
+
+    #: Call again with the same arguments (an ``act`` keeps its cseq) after a backoff: nothing
+    #: was applied, or it was and the room answers the retry with the first result.
+    RETRY = "retry"
+    #: Open the room again (``kasagi.lobby.open``: its owner restarted or moved), join it,
+    #: then retry.
+    REOPEN = "reopen"
+    #: Join the room again (its owner forgot this session), then retry with the same cseq.
+    REJOIN = "rejoin"
+    #: Final now: hand the error to the caller at once. The same call may succeed later (a
+    #: capacity limit), so the server marks it ``retryable``; waiting is the caller's choice
+    #: (pick another room, or try again when a seat is free), not a silent client loop.
+    LATER = "later"
+    #: Final: the same call can't succeed; hand the error to the caller.
+    GIVE_UP = "give_up"
+
+    @property
+    def final(self) -> bool:
+        """Whether the client hands the error to its caller instead of trying again itself."""
+        return self in (Recovery.GIVE_UP, Recovery.LATER)
+
+
+#: The one table of what a client does with each error (``docs/protocol.md``, Errors). The
+#: server's ``retryable`` detail is true exactly for :attr:`Recovery.RETRY` and
+#: :attr:`Recovery.LATER`; an URI not in the table is final.
+ERROR_POLICY: Final[Mapping[str, Recovery]] = MappingProxyType(
+    {
+        ErrorURI.INVALID_ARGUMENT: Recovery.GIVE_UP,
+        ErrorURI.REJECTED: Recovery.GIVE_UP,
+        ErrorURI.NOT_MEMBER: Recovery.REJOIN,
+        ErrorURI.NO_SUCH_ROOM: Recovery.REOPEN,
+        ErrorURI.RATE_LIMITED: Recovery.RETRY,
+        ErrorURI.FULL: Recovery.LATER,
+        ErrorURI.UNAVAILABLE: Recovery.RETRY,
+        ErrorURI.NOT_AUTHORIZED: Recovery.GIVE_UP,
+        WampErrorURI.NO_SUCH_PROCEDURE: Recovery.REOPEN,
+        WampErrorURI.AUTHORIZATION_FAILED: Recovery.RETRY,
+        WampErrorURI.NOT_AUTHORIZED: Recovery.GIVE_UP,
+        WampErrorURI.CANCELED: Recovery.RETRY,
+        WampErrorURI.TIMEOUT: Recovery.RETRY,
+        WampErrorURI.TRANSPORT_LOST: Recovery.RETRY,
+        ClientErrorURI.TIMEOUT: Recovery.RETRY,
+        ClientErrorURI.CONNECTION_LOST: Recovery.RETRY,
+        ClientErrorURI.CLOSED: Recovery.GIVE_UP,
+    }
+)
+
+
+def recovery(uri: str, details: Mapping[str, Any] | None = None) -> Recovery:
+    """What a client does after an error ``uri`` with keyword ``details``: the table's entry,
+    except that a retry the server marks ``retryable: false`` (a room whose stored data is
+    damaged) is final. An unknown URI is final."""
+    action = ERROR_POLICY.get(uri, Recovery.GIVE_UP)
+    if action is Recovery.RETRY and details is not None and details.get("retryable") is False:
+        return Recovery.GIVE_UP
+    return action
+
+
+def retryable(uri: str) -> bool:
+    """The server's ``retryable`` detail for ``uri``: whether the same call, as it is, may
+    succeed later."""
+    return ERROR_POLICY.get(uri, Recovery.GIVE_UP) in (Recovery.RETRY, Recovery.LATER)
+
+
 # -- event ops ---------------------------------------------------------------------------------
 OP_SET: Final = "set"
 OP_DEL: Final = "del"
 
 #: State subtrees only the room's owner writes.
 SERVER_OWNED: Final = frozenset({"members"})
+
+
+# -- limits and windows ------------------------------------------------------------------------
+class Limits:
+    """Default limits and windows of the protocol (``docs/protocol.md``, Limits and Events),
+    defined once; each layer converts them to its units (the core counts milliseconds, the
+    service's settings and the stores seconds)."""
+
+    #: The state hash rides in every K-th event.
+    HASH_EVERY: Final = 100
+    #: cseq results kept per member (the exactly-once window).
+    RESULTS_PER_MEMBER: Final = 64
+    #: How long an offline member keeps its place.
+    GRACE_MS: Final = 30_000
+    #: History: at least this many events ...
+    HISTORY_EVENTS: Final = 1000
+    #: ... and every event younger than this ...
+    HISTORY_MIN_AGE_MS: Final = 120_000
+    #: ... but never more than this many.
+    HISTORY_HARD_CAP: Final = 100_000
+    #: Client-supplied values: nesting, nodes, characters of one string.
+    MAX_DEPTH: Final = 32
+    MAX_NODES: Final = 10_000
+    MAX_STRING: Final = 16_384
+    #: Actions per second per member (token bucket refill) and the bucket's size.
+    ACTION_RATE: Final = 200.0
+    ACTION_BURST: Final = 200.0
+    #: Members per room, rooms per room-service process, bytes of compact JSON per state.
+    MAX_MEMBERS: Final = 1000
+    MAX_ROOMS: Final = 10_000
+    MAX_STATE_BYTES: Final = 1_048_576

@@ -11,7 +11,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from kasagi.client import ClientOptions, KasagiClient
-from kasagi.client._client import backoff_delay
+from kasagi.client._retry import backoff_delay
 
 
 def _fail_attempts(client: KasagiClient, reactor: MemoryReactorClock, n: int) -> list[float]:
@@ -91,10 +91,10 @@ class RetryClassTests(SynchronousTestCase):
         room's definite refusals are not."""
         from autobahn.wamp.exception import ApplicationError
 
-        from kasagi.client._client import _is_retryable
+        from kasagi.client._retry import recovers
 
         def retried(uri: str) -> bool:
-            return _is_retryable(Failure(ApplicationError(uri)))
+            return recovers(Failure(ApplicationError(uri)))
 
         self.assertTrue(retried("wamp.error.authorization_failed"))
         self.assertTrue(retried("kasagi.error.unavailable"))
@@ -106,11 +106,9 @@ class RetryClassTests(SynchronousTestCase):
         ends the action at once instead of retrying it until the deadline."""
         from autobahn.wamp.exception import ApplicationError
 
-        from kasagi.client._client import _is_retryable
+        from kasagi.client._retry import recovers
 
-        self.assertFalse(
-            _is_retryable(Failure(ApplicationError("kasagi.error.unavailable", "damaged", retryable=False)))
-        )
-        self.assertTrue(_is_retryable(Failure(ApplicationError("kasagi.error.unavailable", "busy", retryable=True))))
+        self.assertFalse(recovers(Failure(ApplicationError("kasagi.error.unavailable", "damaged", retryable=False))))
+        self.assertTrue(recovers(Failure(ApplicationError("kasagi.error.unavailable", "busy", retryable=True))))
         reopen = ApplicationError("kasagi.error.no_such_room", "open it", retryable=False)
-        self.assertTrue(_is_retryable(Failure(reopen)), "the room is opened again, then the call retried")
+        self.assertTrue(recovers(Failure(reopen)), "the room is opened again, then the call retried")

@@ -268,6 +268,19 @@ test('an act refused with not_member (the owner forgot this session) joins again
   client.close();
 });
 
+test('an act refused with full (a capacity limit, retryable later) reaches the caller at once', async () => {
+  const { client, room } = await joined();
+  server.onAct = () => {
+    throw wampError(ErrorURI.FULL, 'the room holds max_members members', { field: 'members', retryable: true });
+  };
+  const done = room.act('set', { path: ['done'], value: true });
+  const refused = assert.rejects(done, (err) => err.error === ErrorURI.FULL && err.retryable === false && err.details.retryable === true);
+  await clock.advance(5000);
+  await refused;
+  assert.equal(server.acts.length, 1);
+  client.close();
+});
+
 test('cseqs start from the clock in microseconds and count up', async () => {
   const { client, room } = await joined();
   const first = room.nextCseq();

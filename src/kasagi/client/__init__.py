@@ -12,9 +12,15 @@ It keeps a local copy of each joined room by applying events in seq order, repai
 new epochs with ``join(since)``, numbers actions with an increasing cseq, races every call
 against a deadline, and reconnects with capped exponential backoff plus jitter, re-joining
 from the last position and retrying actions whose result was lost (same cseq: applied once).
+
+Its parts: ``_connection`` (the session, reconnection and calls), ``_room`` (a joined room's
+sync loop and actions), ``_retry`` (what a failed call leads to, from
+:data:`kasagi.wire.ERROR_POLICY`, and the backoff), ``_options`` and ``_errors``.
 """
 
-from kasagi.client._client import ClientOptions, KasagiClient, RoomHandle
+from kasagi.client._connection import KasagiClient
 from kasagi.client._errors import CallTimeout, ConnectionLost
+from kasagi.client._options import ClientOptions
+from kasagi.client._room import RoomHandle
 
 __all__ = ["CallTimeout", "ClientOptions", "ConnectionLost", "KasagiClient", "RoomHandle"]

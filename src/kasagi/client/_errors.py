@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["CallTimeout", "ConnectionLost"]
+from twisted.python.failure import Failure
+
+from kasagi.deadline import DeadlineExceeded
+
+__all__ = ["CallTimeout", "ConnectionLost", "as_call_timeout"]
 
 
 class CallTimeout(Exception):
@@ -11,3 +15,10 @@ class CallTimeout(Exception):
 
 class ConnectionLost(Exception):
     """The client is not connected (and gave up waiting to reconnect)."""
+
+
+def as_call_timeout(failure: Failure) -> Failure:
+    """A call's missed deadline as :class:`CallTimeout`; any other failure as it is."""
+    if failure.check(DeadlineExceeded):
+        return Failure(CallTimeout(str(failure.value)))
+    return failure

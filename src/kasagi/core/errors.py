@@ -3,25 +3,28 @@
 The tree::
 
     KasagiError                 (never raised itself)
-    +-- InvalidArgument         kasagi.error.invalid_argument  malformed input; do not retry as is
-    +-- Rejected                kasagi.error.rejected          the room's rules refused it; do not retry
-    +-- NotMember               kasagi.error.not_member        join the room first, then retry
-    +-- NoSuchRoom              kasagi.error.no_such_room      open the room first, then retry
+    +-- InvalidArgument         kasagi.error.invalid_argument  malformed input; give up
+    +-- Rejected                kasagi.error.rejected          the room's rules refused it; give up
+    +-- NotMember               kasagi.error.not_member        join the room again, then retry
+    +-- NoSuchRoom              kasagi.error.no_such_room      open the room again, then retry
     +-- RateLimited             kasagi.error.rate_limited      retry later (retryable; ``retry_after`` s)
-    +-- Full                    kasagi.error.full              a capacity limit is reached; retry later
+    +-- Full                    kasagi.error.full              a capacity limit is reached; retry later (retryable)
     +-- Unavailable             kasagi.error.unavailable       retry with the same cseq (retryable)
-    |   +-- RoomDamaged         kasagi.error.unavailable       the room's stored data is damaged (not retryable)
-    +-- NotAuthorized           kasagi.error.not_authorized    do not retry
+    |   +-- RoomDamaged         kasagi.error.unavailable       the room's stored data is damaged (final)
+    +-- NotAuthorized           kasagi.error.not_authorized    give up
 
 The core raises these; only the WAMP edge turns them into ``ApplicationError``. Every error
 names the ``field`` at fault, what was ``expected`` and what was ``got``; ``retryable`` says
-whether the same call may succeed later.
+whether the same call, as it is, may succeed later. It is not written here: it comes from the
+one table of client recoveries, :data:`kasagi.wire.ERROR_POLICY` (true exactly for
+``Recovery.RETRY`` or ``Recovery.LATER``), and a subclass made with ``final=True`` says false whatever its URI.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from kasagi import wire
 from kasagi.wire import ErrorURI
 
 __all__ = [
@@ -99,6 +102,10 @@ class KasagiError(Exception):
         self.got = got
         self.extra = extra
 
+    def __init_subclass__(cls, *, final: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.retryable = not final and wire.retryable(cls.uri)
+
     def details(self) -> dict[str, Any]:
         """Keyword details for the WAMP error (only the keys that are set; each text cut to
         :data:`MAX_DETAIL` characters, so an error never outgrows what caused it)."""
@@ -135,23 +142,18 @@ class NoSuchRoom(KasagiError):
 
 class RateLimited(KasagiError):
     uri = ErrorURI.RATE_LIMITED
-    retryable = True
 
 
 class Full(KasagiError):
     uri = ErrorURI.FULL
-    retryable = True
 
 
 class Unavailable(KasagiError):
     uri = ErrorURI.UNAVAILABLE
-    retryable = True
 
 
-class RoomDamaged(Unavailable):
+class RoomDamaged(Unavailable, final=True):
     """The room's stored data can't be loaded (damaged or foreign); an operator must look."""
-
-    retryable = False
 
 
 class NotAuthorized(KasagiError):

@@ -34,7 +34,7 @@ from kasagi.core.ops import Op, OpError, UndoLog, apply_op, apply_ops, compact_o
 from kasagi.core.roomtypes.base import RoomType
 from kasagi.core.size import json_size, size_delta
 from kasagi.core.values import copy_value
-from kasagi.wire import SERVER_OWNED
+from kasagi.wire import SERVER_OWNED, Limits
 
 __all__ = [
     "Accepted",
@@ -87,17 +87,17 @@ class RoomConfig:
     """Per-room tunables (documented in ``docs/protocol.md``)."""
 
     #: Put the state hash in every K-th event (0: never).
-    hash_every: int = 100
+    hash_every: int = Limits.HASH_EVERY
     #: Keep at least this many cseq results per member (exactly-once window).
-    results_per_member: int = 64
+    results_per_member: int = Limits.RESULTS_PER_MEMBER
     #: How long an offline member keeps its place.
-    grace_ms: int = 30_000
+    grace_ms: int = Limits.GRACE_MS
     #: History: at least this many events ...
-    history_events: int = 1000
+    history_events: int = Limits.HISTORY_EVENTS
     #: ... and every event younger than this.
-    history_min_age_ms: int = 120_000
+    history_min_age_ms: int = Limits.HISTORY_MIN_AGE_MS
     #: ... but never more than this many.
-    history_hard_cap: int = 100_000
+    history_hard_cap: int = Limits.HISTORY_HARD_CAP
     #: Most members (online or in their grace period) a room holds; 0: no limit.
     max_members: int = 0
     #: Largest state (bytes of compact JSON) an action may leave; 0: no limit.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kasagi.core.errors import InvalidArgument, describe
+from kasagi.wire import Limits
 
 __all__ = ["MAX_SAFE_INTEGER", "ValueLimits", "check_value", "copy_value"]
 
@@ -23,9 +24,9 @@ MAX_SAFE_INTEGER = 2**53 - 1
 class ValueLimits:
     """How big a client-supplied value may be."""
 
-    max_depth: int = 32
-    max_nodes: int = 10_000
-    max_string: int = 16_384
+    max_depth: int = Limits.MAX_DEPTH
+    max_nodes: int = Limits.MAX_NODES
+    max_string: int = Limits.MAX_STRING
 
 
 DEFAULT_LIMITS = ValueLimits()

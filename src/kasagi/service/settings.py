@@ -9,6 +9,7 @@ from typing import Any
 from kasagi.core.room import RoomConfig
 from kasagi.core.values import ValueLimits
 from kasagi.store.interface import StoreLimits
+from kasagi.wire import Limits
 
 __all__ = ["ServiceSettings"]
 
@@ -20,15 +21,15 @@ class ServiceSettings:
     #: Seconds between commits of a busy room; 0 commits at the end of each reactor turn.
     tick: float = 0.02
     #: Put the state hash in every K-th event.
-    hash_every: int = 100
+    hash_every: int = Limits.HASH_EVERY
     #: Presence grace period, seconds.
-    grace: float = 30.0
+    grace: float = Limits.GRACE_MS / 1000
     #: History window: events kept in memory (and in the store) ...
-    history_events: int = 1000
+    history_events: int = Limits.HISTORY_EVENTS
     #: ... and seconds of events kept beyond that.
-    history_seconds: float = 120.0
+    history_seconds: float = Limits.HISTORY_MIN_AGE_MS / 1000
     #: cseq results kept per member.
-    results_per_member: int = 64
+    results_per_member: int = Limits.RESULTS_PER_MEMBER
     #: Seconds a store operation may take before callers get ``kasagi.error.unavailable``.
     store_deadline: float = 2.0
     #: Seconds loading a room may take (a read: a long history replays slowly, and a late
@@ -45,19 +46,19 @@ class ServiceSettings:
     #: The node's data directory (``kasagi up --data-dir``), where ``sqlite`` lives.
     data_dir: str = ""
     #: Maximum size of a client-supplied value.
-    max_depth: int = 32
-    max_nodes: int = 10_000
-    max_string: int = 16_384
+    max_depth: int = Limits.MAX_DEPTH
+    max_nodes: int = Limits.MAX_NODES
+    max_string: int = Limits.MAX_STRING
     #: Actions per second each member may send (token bucket refill; 0: no limit) ...
-    action_rate: float = 200.0
+    action_rate: float = Limits.ACTION_RATE
     #: ... and how many it may send at once (bucket size).
-    action_burst: float = 200.0
+    action_burst: float = Limits.ACTION_BURST
     #: Most members a room holds (online or in their grace period; 0: no limit).
-    max_members: int = 1000
+    max_members: int = Limits.MAX_MEMBERS
     #: Most rooms one room-service process serves at once (0: no limit).
-    max_rooms: int = 10_000
+    max_rooms: int = Limits.MAX_ROOMS
     #: Largest room state, in bytes of compact JSON (0: no limit).
-    max_state_bytes: int = 1_048_576
+    max_state_bytes: int = Limits.MAX_STATE_BYTES
 
     def __post_init__(self) -> None:
         for name in ("action_rate", "max_members", "max_rooms", "max_state_bytes", "tick", "store_deadline"):

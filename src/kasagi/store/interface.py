@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from twisted.internet.defer import Deferred
 
 from kasagi.core.room import Batch
+from kasagi.wire import Limits
 
 __all__ = [
     "CorruptRoom",
@@ -99,13 +100,13 @@ class StoreLimits:
     """How much a store keeps: the history window and the exactly-once window."""
 
     #: Keep at least the last this many events ...
-    history_events: int = 1000
+    history_events: int = Limits.HISTORY_EVENTS
     #: ... and every event younger than this (seconds) ...
-    history_seconds: float = 120.0
+    history_seconds: float = Limits.HISTORY_MIN_AGE_MS / 1000
     #: ... but never more than this many before the snapshot.
-    hard_cap: int = 100_000
+    hard_cap: int = Limits.HISTORY_HARD_CAP
     #: cseq results kept per member.
-    results_per_member: int = 64
+    results_per_member: int = Limits.RESULTS_PER_MEMBER
 
     def deletable(self, seq: int, t_ms: int, *, head_seq: int, snapshot_seq: int, now_ms: int) -> bool:
         """Whether the event ``seq`` (stored at ``t_ms``) is outside the history window.

@@ -1,0 +1,353 @@
+"""A joined room: its local copy kept in sync by one sync loop, and the member's actions,
+retried as the error policy says (:mod:`kasagi.client._retry`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from autobahn.wamp.exception import ApplicationError
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from kasagi import wire
+from kasagi.client._errors import ConnectionLost, as_call_timeout
+from kasagi.client._retry import RETRY_ERRORS, Recovery, backoff_delay, recovery_of
+from kasagi.core.replica import RoomReplica, Verdict
+from kasagi.deadline import within
+
+if TYPE_CHECKING:
+    from kasagi.client._connection import KasagiClient, _Session
+
+__all__ = ["RoomHandle"]
+
+
+class RoomHandle:
+    """A joined room: its local state, its events, and the member's actions in it.
+
+    One sync loop per room keeps it joined: it (re)subscribes on the current session and calls
+    ``join(since)``, retrying with backoff through disconnects, owner restarts (re-opening the
+    room) and timeouts, until the local copy is in sync; gaps, new epochs and reconnects all
+    go through it.
+    """
+
+    log = Logger()
+
+    def __init__(self, client: KasagiClient, room: str, type: str, options: dict[str, Any]) -> None:
+        self.client = client
+        self.room = room
+        self.type = type
+        self.options = options
+        self.replica = RoomReplica(room)
+        # Time-seeded (microseconds), so a member's cseqs stay unique across reloads and tabs.
+        self._cseq = int(time.time() * 1_000_000)
+        self._listeners: list[Callable[[Any], None]] = []
+        #: Fast-path inputs waiting for their acknowledgement: cseq -> Deferred.
+        self._inputs: dict[int, Deferred[dict[str, Any]]] = {}
+        self._subscription: Any = None
+        self._subscribed_on: _Session | None = None
+        #: The session on which the room was last joined (acts wait until it is the current one).
+        self._joined_on: _Session | None = None
+        self._syncing = False
+        self._resync_again = False
+        #: The backoff a sync loop is sleeping in: (wake-up Deferred, its timer).
+        self._waking: tuple[Deferred[None], IDelayedCall] | None = None
+        self._sync_waiters: list[Deferred[None]] = []
+        self._stopped = False
+        self.synced_once = False
+        self._last_heard = client.clock.seconds()
+        self._watchdog: IDelayedCall | None = None
+        self.stats = dict.fromkeys(
+            ("events", "dropped", "resyncs", "snapshots", "catchups", "sync_retries", "act_retries", "quiet_rejoins"), 0
+        )
+
+    # -- views -------------------------------------------------------------------------------
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.replica.state
+
+    @property
+    def seq(self) -> int:
+        return self.replica.seq
+
+    @property
+    def epoch(self) -> int | None:
+        return self.replica.epoch
+
+    @property
+    def member(self) -> str | None:
+        return self.replica.member
+
+    @property
+    def in_sync(self) -> bool:
+        """Joined on the current session, with no gap or resync outstanding."""
+        return (
+            self._joined_on is not None
+            and self._joined_on is self.client.session
+            and not self._syncing
+            and not self.replica.needs_snapshot
+        )
+
+    def on_change(self, listener: Callable[[Any], None]) -> None:
+        """Call ``listener(event)`` after each applied event (``None`` after a snapshot)."""
+        self._listeners.append(listener)
+
+    def _notify(self, event: Any) -> None:
+        if self._inputs and isinstance(event, dict):
+            mine = (event.get("acks") or {}).get(self.member)
+            for cseq in mine or ():
+                d = self._inputs.pop(cseq, None)
+                if d is not None:
+                    d.callback({"seq": event["seq"], "cseq": cseq})
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 -- a listener's bug must not break syncing
+                self.log.failure("room {room}: change listener failed", room=self.room)
+
+    # -- syncing -------------------------------------------------------------------------------
+    def _resume(self) -> None:
+        """After a reconnect: subscribe again and catch up from the last position."""
+        if not self._stopped:
+            self._sync().addErrback(self._sync_failed)
+
+    def _sync_failed(self, failure: Failure) -> None:
+        if not self._stopped and not self.client.closing:
+            self.log.warn("room {room}: sync failed: {why}", room=self.room, why=failure.getErrorMessage())
+
+    def _on_event(self, event: Any = None, *args: Any, **kwargs: Any) -> None:
+        if event is None and isinstance(kwargs.get("reply"), dict):
+            # The owner's answer to one of this session's fast-path inputs (not an event).
+            self._on_reply(kwargs["reply"])
+            return
+        tap = self.client.event_tap
+        if tap is not None:
+            tap(self.room, event, self._take_event)
+        else:
+            self._take_event(event)
+
+    def _take_event(self, event: Any) -> None:
+        if self._stopped:
+            return
+        self._last_heard = self.client.clock.seconds()
+        verdict = self.replica.offer(event)
+        for applied in self.replica.pop_applied():
+            self.stats["events"] += 1
+            self._notify(applied)
+        if verdict is Verdict.DROPPED:
+            self.stats["dropped"] += 1
+        elif verdict is Verdict.RESYNC and self.replica.synced:
+            self.stats["resyncs"] += 1
+            self._sync().addErrback(self._sync_failed)
+
+    def _sync(self) -> Deferred[None]:
+        """Fires once the room is joined on the current session and in sync (join(since):
+        catch up from the replica's position, or take a snapshot). Concurrent requests share
+        one loop; fails only on an error that retrying can't fix, or when the room stops."""
+        d: Deferred[None] = Deferred()
+        self._sync_waiters.append(d)
+        if self._syncing:
+            self._resync_again = True
+            self._wake_up()  # news (e.g. an event of a new owner): no need to finish a backoff
+        else:
+            self._syncing = True
+            self._sync_loop().addBoth(self._sync_done)
+        return d
+
+    def _backoff(self, delay: float) -> Deferred[None]:
+        """Wait ``delay`` seconds before retrying a sync, or less if :meth:`_wake_up` is called."""
+        wake: Deferred[None] = Deferred()
+        timer = self.client.clock.callLater(delay, self._wake_up)
+        self._waking = (wake, timer)
+        return wake
+
+    def _wake_up(self) -> None:
+        waking, self._waking = self._waking, None
+        if waking is not None:
+            wake, timer = waking
+            if timer.active():
+                timer.cancel()
+            wake.callback(None)
+
+    def _sync_done(self, outcome: Any) -> None:
+        self._syncing = False
+        waiters, self._sync_waiters = self._sync_waiters, []
+        for d in waiters:
+            if isinstance(outcome, Failure):
+                d.errback(outcome)
+            else:
+                d.callback(None)
+
+    @inlineCallbacks
+    def _sync_loop(self):  # type: ignore[no-untyped-def]
+        options, clock = self.client.options, self.client.clock
+        attempt = 0
+        while True:
+            if self._stopped or self.client.closing:
+                raise ConnectionLost("the room was left or the client closed")
+            self._resync_again = False
+            try:
+                session = yield self.client.wait_connected()
+                if self._subscribed_on is not session:
+                    subscribing = session.subscribe(self._on_event, wire.room_topic(self.room))
+                    self._subscription = yield within(subscribing, options.call_timeout, clock, "subscribe")
+                    self._subscribed_on = session
+                since = self.replica.position
+                since_arg = None if since is None else {"epoch": since.epoch, "seq": since.seq}
+                reply = yield self.client.call(wire.room_procedure(self.room, "join"), since_arg)
+            except RETRY_ERRORS:
+                # A re-join needs nothing more than this join: every recovery but giving up
+                # is to try again, after re-opening the room if the table says so.
+                recovery = recovery_of(Failure())
+                if recovery.final:
+                    raise
+                self.stats["sync_retries"] += 1
+                if recovery is Recovery.REOPEN:
+                    try:
+                        yield self.client.open(self.room, self.type, self.options)
+                    except RETRY_ERRORS:
+                        if recovery_of(Failure()).final:
+                            raise
+                delay = backoff_delay(attempt, options.initial_retry_delay, options.max_retry_delay)
+                yield self._backoff(delay)
+                attempt += 1
+                continue
+            self.stats["snapshots" if "state" in reply else "catchups"] += 1
+            try:
+                applied = self.replica.load(reply)
+            except ValueError:
+                self.replica.needs_snapshot = True
+                continue
+            self._joined_on = session
+            self.synced_once = True
+            self._last_heard = clock.seconds()
+            self._watch()
+            if "state" in reply:
+                self._notify(None)
+            for event in applied:
+                self._notify(event)
+            if not self._resync_again and not self.replica.needs_snapshot:
+                return
+
+    # -- actions -------------------------------------------------------------------------------
+    def next_cseq(self) -> int:
+        self._cseq += 1
+        return self._cseq
+
+    def act(
+        self, action: str, args: dict[str, Any] | None = None, *, cseq: int | None = None
+    ) -> Deferred[dict[str, Any]]:
+        """Send an action; fires with ``{"seq", "cseq"}`` once it is durable, or fails with
+        the server's ``ApplicationError`` (``.error`` is the ``kasagi.error.*`` URI).
+        Retries with the same cseq (applied once) through disconnects and failovers until
+        the act deadline; each attempt waits until the room is joined on the current session."""
+        if cseq is None:
+            cseq = self.next_cseq()
+        clock, options = self.client.clock, self.client.options
+        deadline = clock.seconds() + options.act_deadline
+        result: Deferred[dict[str, Any]] = Deferred()
+        attempt = [0]
+        uri = wire.room_procedure(self.room, "act")
+
+        def send() -> None:
+            attempt[0] += 1
+            if self._joined_on is not None and self._joined_on is self.client.session:
+                d = self.client.call(uri, action, args or {}, cseq)
+            else:
+                remaining = max(0.1, deadline - clock.seconds())
+                d = within(self._sync(), remaining, clock, "rejoin")
+                d.addCallback(lambda _: self.client.call(uri, action, args or {}, cseq))
+            d.addCallbacks(result.callback, retry)
+
+        def retry(failure: Failure) -> None:
+            now = clock.seconds()
+            recovery = recovery_of(failure)
+            if self._stopped or recovery.final or now >= deadline:
+                result.errback(failure)
+                return
+            self.stats["act_retries"] += 1
+            if recovery in (Recovery.REJOIN, Recovery.REOPEN) and self._joined_on is self.client.session:
+                # The owner forgot this session or the room: join again first (the sync loop
+                # re-opens the room when its join says so).
+                self._joined_on = None
+            delay = backoff_delay(attempt[0] - 1, 0.1, options.max_retry_delay)
+            clock.callLater(min(delay, max(0.0, deadline - now)), send)
+
+        send()
+        return result
+
+    def send(
+        self, action: str, args: dict[str, Any] | None = None, *, cseq: int | None = None, timeout: float | None = None
+    ) -> Deferred[dict[str, Any]]:
+        """The fast input path: publish the action on ``kasagi.input.<room>``. Fires with
+        ``{"seq", "cseq"}`` when an event acknowledges it, fails with the owner's
+        ``ApplicationError`` if it is refused, or with :class:`CallTimeout` if neither arrives
+        within ``timeout`` (then sending it again with the same ``cseq`` is safe)."""
+        if cseq is None:
+            cseq = self.next_cseq()
+        pending: Deferred[dict[str, Any]] = Deferred()
+        self._inputs[cseq] = pending
+
+        def publish(session: _Session) -> None:
+            session.publish(wire.input_topic(self.room), action, args or {}, cseq)
+
+        def forget(result: Any) -> Any:
+            self._inputs.pop(cseq, None)
+            return result
+
+        self.client.wait_connected().addCallbacks(publish, lambda f: pending.errback(f) if not pending.called else None)
+        limit = timeout if timeout is not None else self.client.options.call_timeout
+        return within(pending, limit, self.client.clock, "input").addBoth(forget).addErrback(as_call_timeout)
+
+    def _on_reply(self, reply: dict[str, Any]) -> None:
+        d = self._inputs.pop(reply.get("cseq"), None)  # type: ignore[arg-type]
+        if d is None:
+            return
+        if "error" in reply:
+            details = reply.get("details") or {}
+            d.errback(Failure(ApplicationError(reply["error"], reply.get("message", ""), **details)))
+        else:
+            d.callback({"seq": reply.get("seq"), "cseq": reply.get("cseq")})
+
+    def leave(self) -> Deferred[Any]:
+        """Leave the room (the member goes offline for the grace period)."""
+        self._stop()
+        self.client.rooms.pop(self.room, None)
+        d = self.client.call(wire.room_procedure(self.room, "leave"))
+        subscription = self._subscription
+        if subscription is not None and subscription.active:
+            clock, limit = self.client.clock, self.client.options.call_timeout
+
+            def unsubscribe(result: Any) -> Deferred[Any]:
+                done = within(subscription.unsubscribe(), limit, clock, "unsubscribe")
+                return done.addBoth(lambda _: result)
+
+            d.addBoth(unsubscribe)
+        return d
+
+    def _stop(self) -> None:
+        self._stopped = True
+        if self._watchdog is not None and self._watchdog.active():
+            self._watchdog.cancel()
+        self._watchdog = None
+
+    # -- silence -------------------------------------------------------------------------------
+    def _watch(self) -> None:
+        quiet = self.client.options.quiet_rejoin
+        if quiet > 0 and self._watchdog is None and not self._stopped:
+            self._watchdog = self.client.clock.callLater(quiet / 2, self._check_quiet)
+
+    def _check_quiet(self) -> None:
+        self._watchdog = None
+        if self._stopped or self.client.closing:
+            return
+        silent_for = self.client.clock.seconds() - self._last_heard
+        if not self._syncing and self.client.session is not None and silent_for >= self.client.options.quiet_rejoin:
+            self.stats["quiet_rejoins"] += 1
+            self._last_heard = self.client.clock.seconds()
+            self._joined_on = None
+            self._sync().addErrback(self._sync_failed)
+        self._watch()

@@ -1,0 +1,104 @@
+"""How the Python client's room recovers an action from each kind of error, driven on a Clock
+against a scripted room (no router): the recovery comes from kasagi.wire.ERROR_POLICY."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autobahn.wamp.exception import ApplicationError
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from kasagi import wire
+from kasagi.client import ClientOptions, RoomHandle
+
+
+class _Subscription:
+    active = True
+
+
+class _Session:
+    def subscribe(self, handler: Any, topic: str) -> Deferred[Any]:
+        return succeed(_Subscription())
+
+
+class _ScriptedClient:
+    """The part of a KasagiClient a room uses; ``act_errors`` are the act answers to fail with
+    (one per attempt) before the room accepts the action."""
+
+    def __init__(self, act_errors: list[ApplicationError]) -> None:
+        self.clock = Clock()
+        self.options = ClientOptions()
+        self.session = _Session()
+        self.closing = False
+        self.event_tap = None
+        self.act_errors = act_errors
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def wait_connected(self) -> Deferred[_Session]:
+        return succeed(self.session)
+
+    def open(self, room: str, type: str, options: dict[str, Any]) -> Deferred[Any]:
+        self.calls.append((wire.LOBBY_OPEN, (room,)))
+        return succeed({"room": room})
+
+    def call(self, uri: str, *args: Any) -> Deferred[Any]:
+        self.calls.append((uri, args))
+        if uri.endswith(".join"):
+            return succeed({"room": "r1", "epoch": 1, "seq": 0, "member": "alice", "state": {}})
+        if self.act_errors:
+            return fail(self.act_errors.pop(0))
+        return succeed({"seq": 1, "cseq": args[2]})
+
+    def acts(self) -> list[tuple[Any, ...]]:
+        return [args for uri, args in self.calls if uri.endswith(".act")]
+
+    def verbs(self) -> list[str]:
+        return [uri.rsplit(".", 1)[-1] for uri, _ in self.calls]
+
+
+def _act(errors: list[ApplicationError]) -> tuple[_ScriptedClient, Deferred[dict[str, Any]]]:
+    client = _ScriptedClient(errors)
+    room = RoomHandle(client, "r1", "arena", {})  # type: ignore[arg-type]
+    done = room.act("move", {"dx": 1, "dy": 0})
+    client.clock.advance(30)
+    return client, done
+
+
+class RecoveryTests(SynchronousTestCase):
+    def test_full_reaches_the_caller_at_once(self) -> None:
+        """An act refused with kasagi.error.full (a capacity limit: retryable later, by the
+        caller's choice) fails at once with that error instead of being retried silently."""
+        client, done = _act([ApplicationError(wire.ErrorURI.FULL, "full", field="members", retryable=True)])
+        failure = self.failureResultOf(done, ApplicationError)
+        self.assertEqual(failure.value.error, wire.ErrorURI.FULL)
+        self.assertEqual(len(client.acts()), 1)
+
+    def test_not_member_joins_again_before_the_retry(self) -> None:
+        """An act refused with kasagi.error.not_member joins the room again, then lands with
+        the same cseq."""
+        client, done = _act([ApplicationError(wire.ErrorURI.NOT_MEMBER, "join first", retryable=False)])
+        self.successResultOf(done)
+        self.assertEqual(client.verbs(), ["join", "act", "join", "act"])
+        self.assertEqual(len({args[2] for args in client.acts()}), 1)
+
+    def test_no_such_room_opens_the_room_again(self) -> None:
+        """An act refused with kasagi.error.no_such_room makes the room be joined again (and
+        opened when that join says so), then lands with the same cseq."""
+        client, done = _act([ApplicationError(wire.ErrorURI.NO_SUCH_ROOM, "open it", retryable=False)])
+        self.successResultOf(done)
+        self.assertEqual(client.verbs(), ["join", "act", "join", "act"])
+
+    def test_a_refusal_is_final(self) -> None:
+        """An act refused with kasagi.error.rejected fails at once with that error, unretried."""
+        client, done = _act([ApplicationError(wire.ErrorURI.REJECTED, "too fast", retryable=False)])
+        self.assertEqual(self.failureResultOf(done, ApplicationError).value.error, wire.ErrorURI.REJECTED)
+        self.assertEqual(len(client.acts()), 1)
+
+    def test_unavailable_marked_final_is_final(self) -> None:
+        """An act refused with kasagi.error.unavailable and retryable false (a damaged room)
+        fails at once."""
+        client, done = _act([ApplicationError(wire.ErrorURI.UNAVAILABLE, "damaged", retryable=False)])
+        self.failureResultOf(done, ApplicationError)
+        self.assertEqual(len(client.acts()), 1)

@@ -1,0 +1,264 @@
+// A joined room of the Kasagi JS SDK: its local copy kept in sync (events applied strictly in
+// seq order; gaps and new epochs repaired with join(since), a bad state hash with join(null);
+// the pure logic is in sync.js) and the member's actions, retried with the same cseq as the
+// error policy says (policy.js).
+
+import { Emitter } from './emitter.js';
+import { KasagiError } from './errors.js';
+import { Recovery } from './policy.js';
+import { ReplyError, RoomReplica, Verdict, canonicalJSON, isMap } from './sync.js';
+import { ErrorURI, roomProcedure, roomTopic } from './wire.js';
+
+/** A joined room: its local state (room.state, .seq, .epoch), its changes, the member's actions. */
+export class Room extends Emitter {
+  constructor(client, id, type, options) {
+    super(client._log);
+    this.client = client;
+    this.id = id;
+    this.type = type;
+    this.options = options;
+    this.replica = new RoomReplica(id);
+    // Time-seeded in microseconds (docs/protocol.md, Exactly once): tabs and reloads of a
+    // member never reuse a cseq; the random sub-millisecond part keeps two tabs opened in
+    // the same millisecond apart.
+    this._cseq = Math.floor(client.now() * 1000 + client.random() * 1000);
+    this._subscription = null;
+    this._subscribedSession = null;
+    this._joinedSession = null;
+    this._sync_running = null;
+    this._syncAgain = false;
+    this._stopped = false;
+    this._repairTimer = null;
+    this._repairDelay = client.options.initialRetryDelay;
+    this.stats = { events: 0, dropped: 0, buffered: 0, resyncs: 0, snapshots: 0, catchups: 0, badEvents: 0 };
+  }
+
+  get state() {
+    return this.replica.state;
+  }
+
+  get seq() {
+    return this.replica.seq;
+  }
+
+  get epoch() {
+    return this.replica.epoch;
+  }
+
+  get member() {
+    return this.replica.member;
+  }
+
+  get synced() {
+    return this.replica.synced;
+  }
+
+  // -- syncing ---------------------------------------------------------------------------------
+  async _start() {
+    const session = await this.client.whenConnected();
+    await this._subscribe(session);
+    await this._sync();
+  }
+
+  async _subscribe(session) {
+    if (this._subscribedSession === session) return;
+    const handler = (args) => this._onEvent(Array.isArray(args) ? args[0] : undefined);
+    this._subscription = await this.client._race(session, session.subscribe(roomTopic(this.id), handler), this.client.options.callTimeout, 'subscribe');
+    this._subscribedSession = session;
+  }
+
+  /** After a reconnect: subscribe again and catch up from the last position. */
+  _resume() {
+    if (this._stopped) return;
+    this._joinedSession = null;
+    this._subscribedSession = null;
+    this._repair();
+  }
+
+  /** Run a sync now; on failure, try again with backoff while the room is open. */
+  _repair() {
+    if (this._stopped || this._repairTimer !== null) return;
+    const attempt = async () => {
+      const session = await this.client.whenConnected();
+      await this._subscribe(session);
+      await this._sync();
+    };
+    attempt().then(
+      () => {
+        this._repairDelay = this.client.options.initialRetryDelay;
+      },
+      (err) => {
+        if (this._stopped || this.client.closing) return;
+        const delay = this._repairDelay * (0.5 + 0.5 * this.client.random());
+        this._repairDelay = Math.min(this._repairDelay * 2, this.client.options.maxRetryDelay);
+        this.client._log.warn(`kasagi: room ${this.id}: catching up failed (${err.message}); again in ${Math.round(delay)} ms`);
+        this._repairTimer = this.client.timers.setTimeout(() => {
+          this._repairTimer = null;
+          this._repair();
+        }, delay);
+      },
+    );
+  }
+
+  _onEvent(event) {
+    if (this._stopped) return;
+    try {
+      const verdict = this.replica.offer(event);
+      if (verdict === Verdict.APPLIED) {
+        for (const applied of this.replica.lastApplied) {
+          this.stats.events += 1;
+          this._notify(applied);
+        }
+      } else if (verdict === Verdict.DROPPED) {
+        this.stats.dropped += 1;
+      } else if (verdict === Verdict.BUFFERED) {
+        this.stats.buffered += 1;
+      } else if (verdict === Verdict.RESYNC && this.replica.synced) {
+        this.stats.resyncs += 1;
+        if (this.replica.needsSnapshot) this.stats.badEvents += 1;
+        this._repair();
+      }
+    } catch (err) {
+      this.client._log.error(`kasagi: room ${this.id}: event handling failed`, err);
+    }
+  }
+
+  _notify(event) {
+    this.emit('change', event, this);
+  }
+
+  /** join(since): catch up from the replica's position (or take a snapshot). */
+  _sync() {
+    if (this._sync_running) {
+      this._syncAgain = true;
+      return this._sync_running;
+    }
+    this._sync_running = this._syncRounds().finally(() => {
+      this._sync_running = null;
+    });
+    return this._sync_running;
+  }
+
+  async _syncRounds() {
+    for (let round = 0; round < this.client.options.maxSyncRounds; round += 1) {
+      if (this._stopped) throw new KasagiError(ErrorURI.CLOSED, 'room left');
+      this._syncAgain = false;
+      const session = await this.client.whenConnected();
+      const since = this.replica.position;
+      let reply;
+      try {
+        reply = await this.client.call(roomProcedure(this.id, 'join'), [since]);
+      } catch (err) {
+        if (KasagiError.from(err).recovery === Recovery.REOPEN) {
+          await this.client.open(this.id, this.type, this.options);
+          continue;
+        }
+        throw err;
+      }
+      if (this._stopped) throw new KasagiError(ErrorURI.CLOSED, 'room left');
+      this._joinedSession = session;
+      let applied;
+      try {
+        applied = this.replica.load(reply);
+      } catch (err) {
+        if (!(err instanceof ReplyError)) throw err;
+        this.client._log.warn(`kasagi: room ${this.id}: ${err.message}; asking for a snapshot`);
+        this.replica.needsSnapshot = true;
+        continue;
+      }
+      this.stats[isMap(reply) && 'state' in reply ? 'snapshots' : 'catchups'] += 1;
+      if ('state' in reply) this._notify(null);
+      for (const event of applied) this._notify(event);
+      // Another round only if something is still missing: a bad event or hash since the
+      // reply, events beyond it still waiting in the buffer, or a reply that stopped short.
+      const gapLeft = this._syncAgain && this.replica.buffered > 0;
+      if (!gapLeft && !this.replica.needsSnapshot && this.replica.seq >= reply.seq) return;
+    }
+    throw new KasagiError(ErrorURI.UNAVAILABLE, `room ${this.id}: could not catch up in ${this.client.options.maxSyncRounds} joins`);
+  }
+
+  async _ensureJoined() {
+    if (this._joinedSession !== null && this._joinedSession === this.client.session) return;
+    const session = await this.client.whenConnected();
+    await this._subscribe(session);
+    await this._sync();
+  }
+
+  // -- actions ----------------------------------------------------------------------------------
+  nextCseq() {
+    this._cseq += 1;
+    return this._cseq;
+  }
+
+  /**
+   * Send an action; resolves with {seq, cseq} once it is durable, or rejects with a
+   * KasagiError (.error = the kasagi.error.* URI). Retries with the same cseq through
+   * timeouts, disconnects and failovers until the act deadline.
+   */
+  act(action, args = {}, { cseq } = {}) {
+    if (typeof action !== 'string' || !action) {
+      return Promise.reject(new KasagiError(ErrorURI.INVALID_ARGUMENT, 'action must be a non-empty string', { field: 'action', expected: 'a string', got: typeof action, retryable: false }));
+    }
+    try {
+      if (!isMap(args)) throw new TypeError(`args must be a map, not ${Array.isArray(args) ? 'a list' : typeof args}`);
+      canonicalJSON(args); // throws on what no serializer could send (undefined, NaN, cycles, BigInt)
+    } catch (err) {
+      return Promise.reject(new KasagiError(ErrorURI.INVALID_ARGUMENT, `args are not JSON: ${err.message}`, { field: 'args', expected: 'a map of JSON values', got: String(err.message), retryable: false }));
+    }
+    const seq = cseq ?? this.nextCseq();
+    const deadline = this.client.now() + this.client.options.actDeadline;
+    const opts = this.client.options;
+    return new Promise((resolve, reject) => {
+      let attempt = 0;
+      const send = async () => {
+        attempt += 1;
+        try {
+          if (this._stopped) throw new KasagiError(ErrorURI.CLOSED, 'room left');
+          await this._ensureJoined();
+          resolve(await this.client.call(roomProcedure(this.id, 'act'), [action, args, seq]));
+        } catch (err) {
+          retry(KasagiError.from(err));
+        }
+      };
+      const retry = (err) => {
+        const left = deadline - this.client.now();
+        if (this._stopped || this.client.closing || !err.retryable || left <= 0) {
+          reject(err);
+          return;
+        }
+        if (err.recovery === Recovery.REJOIN) this._joinedSession = null; // the owner forgot this session
+        const delay = Math.min(opts.maxRetryDelay, 100 * 2 ** Math.min(attempt, 6)) * (0.5 + 0.5 * this.client.random());
+        this.client.timers.setTimeout(() => {
+          if (err.recovery === Recovery.REOPEN) {
+            this._joinedSession = null;
+            this.client.open(this.id, this.type, this.options).then(send, retry);
+          } else {
+            send();
+          }
+        }, Math.min(delay, left));
+      };
+      send();
+    });
+  }
+
+  /** Leave the room (the member goes offline for the grace period). */
+  async leave() {
+    this._stop();
+    if (this.client.rooms.get(this.id) === this) this.client.rooms.delete(this.id);
+    const session = this.client.session;
+    const sub = this._subscription;
+    try {
+      return await this.client.call(roomProcedure(this.id, 'leave'));
+    } finally {
+      if (session && sub && this._subscribedSession === session) {
+        await this.client._race(session, session.unsubscribe(sub), this.client.options.callTimeout, 'unsubscribe').catch(() => {});
+      }
+    }
+  }
+
+  _stop() {
+    this._stopped = true;
+    if (this._repairTimer !== null) this.client.timers.clearTimeout(this._repairTimer);
+    this._repairTimer = null;
+  }
+}
