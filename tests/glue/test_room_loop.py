@@ -72,8 +72,8 @@ def act(runner: RoomRunner, member: str, cseq: int, action: str, **args: Any) ->
 
 class LoopTests(SynchronousTestCase):
     def test_ticks_run_at_a_fixed_timestep_and_commit_with_the_actions(self) -> None:
-        """At 10 Hz a second runs 10 ticks, 100 ms apart; a tick and an action share one event."""
-        runner, clock, published = make(tick=0.05)
+        """At 10 Hz a second runs 10 ticks, 100 ms apart, each with dt 100."""
+        runner, clock, _ = make(tick=0.05)
         runner.join("alice", "s1", JoinCommand(None))
         for _ in range(20):
             clock.advance(0.05)
@@ -128,7 +128,7 @@ class LoopTests(SynchronousTestCase):
 
     def test_a_timer_fires_once_at_its_time_in_a_room_without_a_loop(self) -> None:
         """A durable timer wakes a loop-less room at its due time, fires once, and is committed."""
-        runner, clock, published = make(Quiet())
+        runner, clock, _ = make(Quiet())
         runner.join("alice", "s1", JoinCommand(None))
         clock.advance(0.1)
         act(runner, "alice", 1, "wait", name="t", ms=1000)
