@@ -22,6 +22,7 @@ from twisted.logger import Logger
 
 from kasagi.service.assembly import Assembly
 from kasagi.service.registry import RoomRegistry, wall_ms
+from kasagi.service.room_types import load_room_types
 from kasagi.service.settings import ServiceSettings
 from kasagi.wamp.procedures import RoomProcedures
 from kasagi.wamp.session import ScreenedSession
@@ -74,6 +75,7 @@ class RoomService(ScreenedSession):
             settings=settings,
             now_ms=wall_ms,
             observer=parts.observer,
+            types=load_room_types(extra.get("room_types") or (), extra.get("app_dir")),
         )
         self.procedures.serve(self.registry)
         yield self.procedures.attach(LINK, self)

@@ -35,8 +35,8 @@ from kasagi.core.canonical import canonical_bytes, state_hash
 from kasagi.core.ops import OpError, apply_ops
 from kasagi.core.replica import RoomReplica
 from kasagi.core.room import Room, RoomConfig
-from kasagi.core.roomtypes import make_room_type
 from kasagi.core.values import copy_value
+from kasagi.roomtypes import make_room_type
 from kasagi.wire import ERROR_POLICY, ErrorURI, Recovery, recovery, retryable
 
 GIVE_UP = Recovery.GIVE_UP

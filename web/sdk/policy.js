@@ -26,6 +26,7 @@ export const ERROR_POLICY = Object.freeze({
   'kasagi.error.full': Recovery.LATER,
   'kasagi.error.unavailable': Recovery.RETRY,
   'kasagi.error.not_authorized': Recovery.GIVE_UP,
+  'kasagi.error.internal': Recovery.GIVE_UP, // a bug in the room type's code: nothing was applied
   'wamp.error.no_such_procedure': Recovery.REOPEN,
   'wamp.error.authorization_failed': Recovery.RETRY, // the router could not decide (room service silent)
   'wamp.error.not_authorized': Recovery.GIVE_UP,

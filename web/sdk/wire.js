@@ -15,6 +15,7 @@ export const ErrorURI = Object.freeze({
   RATE_LIMITED: 'kasagi.error.rate_limited',
   UNAVAILABLE: 'kasagi.error.unavailable',
   NOT_AUTHORIZED: 'kasagi.error.not_authorized',
+  INTERNAL: 'kasagi.error.internal',
   FULL: 'kasagi.error.full', // a capacity limit: the room or the room service is full
   // Raised by this client, never sent by a server:
   TIMEOUT: 'kasagi.client.timeout', // no answer within the deadline: it may or may not have happened

@@ -33,6 +33,7 @@ from kasagi.deadline import within
 from kasagi.metrics import ClusterCollector, metrics_site, new_registry
 from kasagi.service.assembly import Assembly
 from kasagi.service.registry import wall_ms
+from kasagi.service.room_types import load_room_types
 from kasagi.service.settings import ServiceSettings
 from kasagi.wamp.reconnect import component_transport
 
@@ -65,6 +66,9 @@ class WorkerOptions:
     name: str = ""
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
+    #: ``--room-type`` specs and the directory they load from (see kasagi.service.room_types).
+    room_types: Sequence[str] = ()
+    app_dir: str | None = None
     lease_ttl: float = 1.2
     heartbeat: float = 0.3
 
@@ -148,6 +152,7 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
         observer=parts.observer,
         now_ms=wall_ms,
         rng=random.Random(),
+        types=load_room_types(options.room_types, options.app_dir),
     )
     routers.serve(cluster)
     registry.register(ClusterCollector(cluster, routers))

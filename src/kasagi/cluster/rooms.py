@@ -42,7 +42,9 @@ from kasagi.cluster.leases import Claim, Leases, OwnerRecord, WorkerInfo
 from kasagi.cluster.placement import choose_worker
 from kasagi.core.commands import OpenCommand
 from kasagi.core.errors import KasagiError, Unavailable, describe
+from kasagi.core.roomtypes import RoomType
 from kasagi.deadline import within
+from kasagi.roomtypes import BUILTIN_TYPES
 from kasagi.service.observer import ServiceObserver
 from kasagi.service.registry import Fence, NotOwner, RoomRegistry, wall_ms
 from kasagi.service.runner import Publish, RoomRunner
@@ -108,6 +110,7 @@ class ClusterRooms:
         observer: ServiceObserver | None = None,
         now_ms: Callable[[], int] = wall_ms,
         rng: random.Random | None = None,
+        types: Mapping[str, type[RoomType]] = BUILTIN_TYPES,
     ) -> None:
         self.settings = settings
         self.worker_id = settings.worker_id
@@ -128,7 +131,9 @@ class ClusterRooms:
             now_ms=now_ms,
             load=self._claim_and_load,
             observer=observer,
+            types=types,
         )
+        self._types = types
         self.workers: dict[str, WorkerInfo] = {}
         #: Rooms won from another owner, not yet fenced (claim -> previous record).
         self._to_fence: dict[str, OwnerRecord | None] = {}
