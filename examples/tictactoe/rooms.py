@@ -168,7 +168,10 @@ class TicTacToe(RoomType):
         board = list(state["board"])
         if board[cell]:
             raise Rejected(
-                "that cell is taken", field="args.cell", expected="an empty cell", got=f"cell {cell} holds {board[cell]}"
+                "that cell is taken",
+                field="args.cell",
+                expected="an empty cell",
+                got=f"cell {cell} holds {board[cell]}",
             )
         board[cell] = seat
         effects: list[Effect] = [
@@ -186,7 +189,9 @@ class TicTacToe(RoomType):
     def _rematch(self, state: Mapping[str, Any], member: str, args: Mapping[str, Any]) -> list[Effect]:
         require_keys(args, set(), set(), "rematch")
         if _seat_of(state, member) is None:
-            raise Rejected("only the two players ask for a rematch", field="member", expected="a seated player", got=member)
+            raise Rejected(
+                "only the two players ask for a rematch", field="member", expected="a seated player", got=member
+            )
         if state["phase"] != "over":
             raise Rejected("a rematch follows a finished game", field="phase", expected="over", got=state["phase"])
         asked = list(state["rematch"])
