@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 
 from kasagi.core.room import Batch, Room, RoomConfig
-from kasagi.core.roomtypes import make_room_type
+from kasagi.roomtypes import make_room_type
 from kasagi.service.registry import RoomRegistry
 from kasagi.service.runner import RoomRunner
 from kasagi.service.settings import ServiceSettings

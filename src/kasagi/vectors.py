@@ -31,8 +31,8 @@ from kasagi.core.canonical import canonical_bytes, state_hash
 from kasagi.core.ops import OpError, apply_ops
 from kasagi.core.replica import RoomReplica
 from kasagi.core.room import Room, RoomConfig
-from kasagi.core.roomtypes import make_room_type
 from kasagi.core.values import copy_value
+from kasagi.roomtypes import make_room_type
 
 __all__ = ["build_all", "main", "replay_replica", "write_all"]
 

@@ -17,6 +17,8 @@ REALM: Final = "kasagi"
 ROOM_ID_RE: Final = re.compile(r"^[a-z0-9_]{1,64}$")
 #: A member id (the WAMP ``authid`` a client logs in with).
 AUTHID_RE: Final = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+#: A room-type id (the ``type`` of ``kasagi.lobby.open``; a room type's ``name``).
+ROOM_TYPE_RE: Final = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 # -- procedures and topics -------------------------------------------------------------------
 LOBBY_OPEN: Final = "kasagi.lobby.open"
@@ -78,11 +80,15 @@ class ErrorURI:
     FULL: Final = "kasagi.error.full"
     UNAVAILABLE: Final = "kasagi.error.unavailable"
     NOT_AUTHORIZED: Final = "kasagi.error.not_authorized"
+    INTERNAL: Final = "kasagi.error.internal"
 
 
 # -- event ops ---------------------------------------------------------------------------------
 OP_SET: Final = "set"
 OP_DEL: Final = "del"
 
-#: State subtrees only the room's owner writes.
-SERVER_OWNED: Final = frozenset({"members"})
+#: State subtrees only the room's owner writes (``members``: presence; ``timers``: the room's
+#: durable timers, written through ``set_timer``/``cancel_timer`` effects).
+SERVER_OWNED: Final = frozenset({"members", "timers"})
+#: The top-level state key that holds a room's durable timers: ``{name: {"at": ms, "data": v}}``.
+TIMERS_KEY: Final = "timers"

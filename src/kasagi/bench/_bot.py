@@ -27,7 +27,7 @@ from twisted.python.failure import Failure
 
 from kasagi.bench._wamp import LeanWamp, WampError
 from kasagi.bench._workload import make_move
-from kasagi.core.roomtypes.arena import WORLD
+from kasagi.roomtypes.arena import WORLD
 
 __all__ = ["Bot", "Tally", "new_histogram"]
 

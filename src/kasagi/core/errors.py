@@ -12,6 +12,7 @@ The tree::
     +-- Unavailable             kasagi.error.unavailable       retry with the same cseq (retryable)
     |   +-- RoomDamaged         kasagi.error.unavailable       the room's stored data is damaged (not retryable)
     +-- NotAuthorized           kasagi.error.not_authorized    do not retry
+    +-- Internal                kasagi.error.internal          a room type's hook failed; do not retry
 
 The core raises these; only the WAMP edge turns them into ``ApplicationError``. Every error
 names the ``field`` at fault, what was ``expected`` and what was ``got``; ``retryable`` says
@@ -26,6 +27,7 @@ from kasagi.wire import ErrorURI
 
 __all__ = [
     "Full",
+    "Internal",
     "InvalidArgument",
     "KasagiError",
     "NoSuchRoom",
@@ -156,3 +158,12 @@ class RoomDamaged(Unavailable):
 
 class NotAuthorized(KasagiError):
     uri = ErrorURI.NOT_AUTHORIZED
+
+
+class Internal(KasagiError):
+    """A room type's hook raised an unexpected exception: the call is refused, nothing of it
+    applied. The details name the room type and the hook, never the traceback."""
+
+    uri = ErrorURI.INTERNAL
+    #: The :class:`~kasagi.core.hooks.HookFailure` behind it (for the log; never sent).
+    failure: object | None = None

@@ -14,6 +14,15 @@ validate the next one) and ``committed`` (exactly the state at ``seq``, served t
 Presence (``state.members``) is derived from the live sessions the room knows of and
 reconciled into ordinary ops; after a rollback or a restore it heals itself.
 
+Time: a room type with ``tick_hz`` is stepped by :meth:`Room.tick`; durable timers (kept in the
+server-owned ``state["timers"]``) fire through :meth:`Room.fire_timers`. The service decides
+when (``kasagi.service.loop``); the effects join the pending batch like an action's.
+
+Hooks that fail (:mod:`kasagi.core.hooks`) never escape as a crash: ``apply``/``check`` and the
+``on_join`` of a join refuse the call with ``Internal`` and apply nothing; ``on_leave``: the
+member is removed without its effects; ``on_tick``: that tick is skipped; ``on_timer``: the
+timer is consumed. Each failure is kept in :attr:`Room.hook_failures` for the service to log.
+
 Limits: a private room admits only its listed members (:class:`~kasagi.core.access.RoomAccess`);
 ``max_members`` caps the members a room holds (online or within their grace period) and
 ``max_state_bytes`` the size of its state (:mod:`kasagi.core.size`), refusing the join or
@@ -22,25 +31,29 @@ action that would exceed them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kasagi.core.access import PUBLIC, RoomAccess
 from kasagi.core.canonical import state_hash
-from kasagi.core.errors import Full, InvalidArgument, NotMember, Rejected, describe
+from kasagi.core.effects import due_timers, next_timer_at, timer_ops
+from kasagi.core.errors import Full, InvalidArgument, KasagiError, NotMember, Rejected, describe
 from kasagi.core.history import DeltaLog
+from kasagi.core.hooks import HookError, HookFailure
 from kasagi.core.ops import Op, OpError, UndoLog, apply_op, apply_ops, compact_ops, del_op, set_op, undo
 from kasagi.core.roomtypes.base import RoomType
 from kasagi.core.size import json_size, size_delta
 from kasagi.core.values import copy_value
-from kasagi.wire import SERVER_OWNED
+from kasagi.wire import SERVER_OWNED, TIMERS_KEY
 
 __all__ = [
     "Accepted",
     "ActOutcome",
     "Applied",
     "Batch",
+    "FiredTimers",
     "InFlight",
     "Room",
     "RoomConfig",
@@ -151,6 +164,15 @@ class InFlight:
 ActOutcome = Applied | Accepted | InFlight
 
 
+@dataclass(frozen=True)
+class FiredTimers:
+    """What :meth:`Room.fire_timers` did: the timers that fired (in order) and the failures
+    of their ``on_timer`` hooks (such a timer is consumed all the same)."""
+
+    fired: tuple[str, ...] = ()
+    failures: tuple[HookFailure, ...] = ()
+
+
 @dataclass
 class _Pending:
     ops: list[Op] = field(default_factory=list)
@@ -199,6 +221,10 @@ class Room:
         self._inflight_keys: set[AckKey] = set()
         self._session_member: dict[str, str] = {}
         self._member_sessions: dict[str, set[str]] = {}
+        #: The latest time (ms) the room was told of; ``act`` without ``now_ms`` uses it.
+        self.clock_ms = 0
+        #: Hooks that failed, oldest first, until the service takes them (:meth:`take_hook_failures`).
+        self.hook_failures: list[HookFailure] = []
 
     # -- position and views ------------------------------------------------------------------
     @property
@@ -242,7 +268,18 @@ class Room:
                 expected=f"at most {limit} members in the room",
                 got=f"{len(members)} members",
             )
-        self.add_session(member, session_id, now_ms)
+        if member in self._member_sessions:
+            self.add_session(member, session_id, now_ms)
+        else:
+            # Coming online runs on_join: a failing hook refuses the join, nothing applied.
+            self._session_member[session_id] = member
+            self._member_sessions[member] = {session_id}
+            try:
+                self._reconcile_member(member, now_ms, strict=True)
+            except KasagiError:
+                del self._session_member[session_id]
+                del self._member_sessions[member]
+                raise
         return self.catch_up(member, since)
 
     def add_session(self, member: str, session_id: str, now_ms: int) -> None:
@@ -296,10 +333,11 @@ class Room:
             for m, p in members.items()
             if not p.get("online") and m not in self._member_sessions and p.get("until", 0) <= now_ms
         ]
+        self.clock_ms = max(self.clock_ms, now_ms)
         for member in gone:
             ops = [del_op(["members", member])]
             self._apply_internal(ops)
-            self._apply_internal(self.type.on_leave(self.state, member))
+            self._run_hook("on_leave", member, lambda m=member: self.type.on_leave(self.state, m), now_ms)  # type: ignore[misc]
         return self.next_expiry()
 
     def next_expiry(self) -> int | None:
@@ -316,12 +354,17 @@ class Room:
         for member in sorted(members):
             self._reconcile_member(member, now_ms)
 
-    def _reconcile_member(self, member: str, now_ms: int) -> None:
+    def _reconcile_member(self, member: str, now_ms: int, strict: bool = False) -> None:
         online = member in self._member_sessions
         current = self.state.get("members", {}).get(member)
+        self.clock_ms = max(self.clock_ms, now_ms)
         if online and (current is None or not current.get("online")):
-            self._apply_internal([set_op(["members", member], {"online": True, "since": now_ms})])
-            self._apply_internal(self.type.on_join(self.state, member))
+            coming = [set_op(["members", member], {"online": True, "since": now_ms})]
+            if strict:
+                self._come_online(member, coming, now_ms)
+                return
+            self._apply_internal(coming)
+            self._run_hook("on_join", member, lambda: self.type.on_join(self.state, member), now_ms)
         elif not online and current is not None and current.get("online"):
             presence = {"online": False, "since": now_ms, "until": now_ms + self.config.grace_ms}
             self._apply_internal([set_op(["members", member], presence)])
@@ -338,6 +381,127 @@ class Room:
         self.state_bytes += grown
         self._pending.ops.extend(ops)
 
+    def _come_online(self, member: str, presence: list[Op], now_ms: int) -> None:
+        """Apply ``presence`` and the member's ``on_join`` effects, all or nothing: a domain
+        error of the hook refuses the join as it is, any other failure with ``Internal``."""
+        log: UndoLog = []
+        grown = self._apply_sized(presence, log)
+        try:
+            ops = self._hook_ops("on_join", member, lambda: self.type.on_join(self.state, member), now_ms, True)
+            grown += self._apply_sized(ops, log)
+        except OpError as exc:
+            undo(log)
+            raise self._failed("on_join", member, exc).refusal() from None
+        except HookError as exc:
+            undo(log)
+            self.hook_failures.append(exc.failure)
+            raise exc.failure.refusal() from None
+        except KasagiError:
+            undo(log)
+            raise
+        self.state_bytes += grown
+        self._pending.ops.extend(presence)
+        self._pending.ops.extend(ops)
+
+    def _hook_ops(
+        self,
+        hook: str,
+        member: str | None,
+        call: Callable[[], Sequence[Any]],
+        now_ms: int,
+        refusals: bool = False,
+    ) -> list[Op]:
+        """Run a hook and turn its effects into ops. ``refusals``: a domain error it raises
+        passes through (a refusal); any other exception, an effect that is not one, or a
+        write to a server-owned subtree raises :class:`HookError`."""
+        try:
+            own, ops = timer_ops(call(), self.state, now_ms)
+        except KasagiError:
+            if refusals:
+                raise
+            raise HookError(self._failure(hook, member)) from None
+        except Exception:  # noqa: BLE001 -- a bug in a room type must not crash the room
+            raise HookError(self._failure(hook, member)) from None
+        for op in own:
+            if op[1] and op[1][0] in SERVER_OWNED:
+                error = ValueError(f"{hook} wrote the server-owned {op[1][0]} ({describe(op[1])})")
+                raise HookError(HookFailure.of(self.room_id, self.type.name, hook, member, error))
+        return ops
+
+    def _failure(self, hook: str, member: str | None) -> HookFailure:
+        """The failure of the exception being handled."""
+        exc = sys.exc_info()[1]
+        assert exc is not None
+        return HookFailure.of(self.room_id, self.type.name, hook, member, exc)
+
+    def _failed(self, hook: str, member: str | None, exc: BaseException) -> HookFailure:
+        """Record a failure of ``hook`` (for the service's log) and return it."""
+        failure = HookFailure.of(self.room_id, self.type.name, hook, member, exc)
+        self.hook_failures.append(failure)
+        return failure
+
+    def _run_hook(
+        self, hook: str, member: str | None, call: Callable[[], Sequence[Any]], now_ms: int
+    ) -> HookFailure | None:
+        """Run an internal hook (not an action's) and queue its effects, all or nothing; on a
+        failure nothing of it is applied and the failure is recorded and returned."""
+        try:
+            ops = self._hook_ops(hook, member, call, now_ms)
+            self._apply_internal(ops)
+        except HookError as exc:
+            self.hook_failures.append(exc.failure)
+            return exc.failure
+        except OpError as exc:
+            return self._failed(hook, member, exc)
+        return None
+
+    def take_hook_failures(self) -> list[HookFailure]:
+        """The hook failures since the last call (the service logs and counts them)."""
+        failures, self.hook_failures = self.hook_failures, []
+        return failures
+
+    # -- time: the server loop and durable timers ----------------------------------------------
+    def tick(self, now_ms: int, dt_ms: int) -> HookFailure | None:
+        """One step of the server loop (``on_tick``); its effects join the pending batch. A
+        failing hook skips the tick: the failure is returned (and recorded)."""
+        self.clock_ms = max(self.clock_ms, now_ms)
+        return self._run_hook("on_tick", None, lambda: self.type.on_tick(self.state, now_ms, dt_ms), now_ms)
+
+    @property
+    def ticking(self) -> bool:
+        """Whether the server loop runs now: the type has ``tick_hz`` and the room has online
+        members or pending timers (an idle room costs nothing per tick)."""
+        return self.type.tick_hz > 0 and (bool(self._member_sessions) or self.next_timer_at() is not None)
+
+    def next_timer_at(self) -> int | None:
+        """When the earliest pending timer is due (ms); None when none is set."""
+        return next_timer_at(self.state)
+
+    def fire_timers(self, now_ms: int) -> FiredTimers:
+        """Fire every timer due at ``now_ms``, in ``(at, name)`` order, each once: its removal
+        and its ``on_timer`` effects join the pending batch together (one commit). A failing
+        hook consumes the timer without its effects. Timers that the hooks set for ``now_ms``
+        or earlier fire at the next call."""
+        self.clock_ms = max(self.clock_ms, now_ms)
+        fired: list[str] = []
+        failures: list[HookFailure] = []
+        for at, name in due_timers(self.state, now_ms):
+            timer = self.state.get(TIMERS_KEY, {}).get(name)
+            if timer is None or timer["at"] != at:
+                continue  # cancelled or moved by a timer fired before it
+            data = copy_value(timer.get("data"))
+            self._apply_internal([del_op([TIMERS_KEY, name])])
+            fired.append(name)
+            failure = self._run_hook(
+                "on_timer",
+                None,
+                lambda n=name, d=data: self.type.on_timer(self.state, n, d, now_ms),  # type: ignore[misc]
+                now_ms,
+            )
+            if failure is not None:
+                failures.append(failure)
+        return FiredTimers(tuple(fired), tuple(failures))
+
     def _apply_sized(self, ops: list[Op], log: UndoLog) -> int:
         """Apply ``ops`` recording ``log``; return how many bytes they added to the state."""
         grown = 0
@@ -348,12 +512,26 @@ class Room:
         return grown
 
     # -- actions -------------------------------------------------------------------------------
-    def act(self, member: str, cseq: int, action: str, args: Mapping[str, Any], announce: bool = False) -> ActOutcome:
+    def act(
+        self,
+        member: str,
+        cseq: int,
+        action: str,
+        args: Mapping[str, Any],
+        announce: bool = False,
+        now_ms: int | None = None,
+    ) -> ActOutcome:
         """Validate and apply one action, all or nothing; raise a domain error to refuse it.
 
         ``announce``: the action came by the fast input path; the event that carries it
-        acknowledges it in ``"acks": {member: [cseq, ...]}``.
+        acknowledges it in ``"acks": {member: [cseq, ...]}``. ``now_ms``: the time, for
+        ``set_timer(after_ms=...)`` (default: the latest time the room was told of).
+        A hook that fails refuses the action with ``Internal``.
         """
+        if now_ms is None:
+            now_ms = self.clock_ms
+        else:
+            self.clock_ms = max(self.clock_ms, now_ms)
         self.access.check(member)
         if member not in self._member_sessions:
             raise NotMember("join the room before acting", field="member", expected="a joined member", got=member)
@@ -363,19 +541,27 @@ class Room:
         key = (member, cseq)
         if key in self._pending.keys or key in self._inflight_keys:
             return InFlight(key)
-        ops = self.type.apply(self.state, member, action, args)
-        for op in ops:
+        try:
+            effects = self.type.apply(self.state, member, action, args)
+            own, ops = timer_ops(effects, self.state, now_ms)
+        except KasagiError:
+            raise
+        except Exception:  # noqa: BLE001 -- a bug in a room type must not crash the room
+            failure = self._failure("apply", member)
+            self.hook_failures.append(failure)
+            raise failure.refusal() from None
+        for op in own:
             if op[1] and op[1][0] in SERVER_OWNED:
                 raise Rejected(
                     f"{op[1][0]} is owned by the server",
                     field="args",
-                    expected="no change to members",
+                    expected="no change to " + ", ".join(sorted(SERVER_OWNED)),
                     got=describe(op[1]),
                 )
         log: UndoLog = []
         try:
             grown = self._apply_sized(ops, log)
-            self.type.check(self.state)
+            self._run_check(member)
             self._check_size(grown)
         except OpError as exc:
             undo(log)
@@ -385,7 +571,7 @@ class Room:
                 expected="an applicable change",
                 got=str(exc)[:200],
             ) from None
-        except Rejected:
+        except KasagiError:
             undo(log)
             raise
         self.state_bytes += grown
@@ -395,6 +581,17 @@ class Room:
         if announce:
             self._pending.announced.setdefault(member, []).append(cseq)
         return Accepted(key)
+
+    def _run_check(self, member: str) -> None:
+        """``check`` the working state; an unexpected exception refuses with ``Internal``."""
+        try:
+            self.type.check(self.state)
+        except KasagiError:
+            raise
+        except Exception:  # noqa: BLE001 -- a bug in a room type must not crash the room
+            failure = self._failure("check", member)
+            self.hook_failures.append(failure)
+            raise failure.refusal() from None
 
     def _check_size(self, grown: int) -> None:
         limit = self.config.max_state_bytes

@@ -23,8 +23,9 @@ from kasagi.core.commands import OpenCommand
 from kasagi.core.errors import Full, InvalidArgument, KasagiError, NoSuchRoom, RoomDamaged, Unavailable, describe
 from kasagi.core.ratelimit import RateLimiter
 from kasagi.core.room import Room
-from kasagi.core.roomtypes import BUILTIN_TYPES, RoomType, make_room_type
+from kasagi.core.roomtypes import RoomType
 from kasagi.deadline import within
+from kasagi.roomtypes import BUILTIN_TYPES, make_room_type
 from kasagi.service.observer import ServiceObserver
 from kasagi.service.restore import rebuild
 from kasagi.service.runner import Publish, RoomRunner

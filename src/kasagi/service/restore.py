@@ -23,7 +23,8 @@ from kasagi.core.access import PUBLIC, RoomAccess, split_open_options
 from kasagi.core.errors import KasagiError
 from kasagi.core.ops import OpError, apply_ops
 from kasagi.core.room import Room, RoomConfig
-from kasagi.core.roomtypes import BUILTIN_TYPES, RoomType, make_room_type
+from kasagi.core.roomtypes import RoomType
+from kasagi.roomtypes import BUILTIN_TYPES, make_room_type
 from kasagi.store.interface import CorruptRoom, StoredRoom
 
 __all__ = ["Rebuilt", "rebuild"]

@@ -2,30 +2,38 @@
 
 A room type is a class. :meth:`RoomType.from_options` builds an instance from the options
 given to ``kasagi.lobby.open`` (validating them); the instance then decides, for every action,
-which ops it causes -- it never mutates state itself. The core applies those ops all or
-nothing, so a room type can't half-apply an action.
+which effects it causes -- it never mutates state itself. The core applies those effects all
+or nothing, so a room type can't half-apply an action. Room types are written against the
+public module :mod:`kasagi.rooms`, which re-exports this class.
 
-Hooks, all pure functions of their arguments:
+Hooks, all pure functions of their arguments, returning a list of effects (ops from
+``set_op``/``del_op`` and timer effects from ``set_timer``/``cancel_timer``):
 
-- ``apply(state, member, action, args) -> ops``: validate an action and say what it changes;
-  raise :class:`~kasagi.core.errors.InvalidArgument` for malformed input and
+- ``apply(state, member, action, args) -> effects``: validate an action and say what it
+  changes; raise :class:`~kasagi.core.errors.InvalidArgument` for malformed input and
   :class:`~kasagi.core.errors.Rejected` for input the rules refuse.
-- ``check(state)``: called after an action's ops were applied; raise ``Rejected`` to undo them
-  (``doc`` uses it for its JSON Schema).
-- ``on_join(state, member) -> ops``: the member came online (first session, or back within
-  the grace period).
-- ``on_leave(state, member) -> ops``: the member's grace period ended; it is gone.
+- ``check(state)``: called after an action's effects were applied; raise ``Rejected`` to undo
+  them (``doc`` uses it for its JSON Schema).
+- ``on_join(state, member) -> effects``: the member came online (first session, or back
+  within the grace period).
+- ``on_leave(state, member) -> effects``: the member's grace period ended; it is gone.
+- ``on_tick(state, now_ms, dt_ms) -> effects``: one step of the server loop, ``tick_hz``
+  times a second (0: no loop) while the room has online members or pending timers.
+- ``on_timer(state, name, data, now_ms) -> effects``: the durable timer ``name`` is due; it
+  fires once, and is gone from ``state["timers"]`` when the hook runs.
 
-Actions may not write the server-owned subtrees (``members``); the core refuses such ops.
+Hooks may not write the server-owned subtrees (``members``, ``timers``); the core refuses such
+ops. A hook that raises anything else than a domain error is a bug: see
+:mod:`kasagi.core.hooks`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from kasagi.core.effects import Effect
 from kasagi.core.errors import InvalidArgument, describe
-from kasagi.core.ops import Op
 
 __all__ = ["RoomType", "require_keys"]
 
@@ -33,8 +41,12 @@ __all__ = ["RoomType", "require_keys"]
 class RoomType:
     """Base class of room types; subclasses set :attr:`name` and override the hooks."""
 
+    #: The room-type id clients name in ``kasagi.lobby.open`` (``^[a-z][a-z0-9_-]{0,31}$``).
     name: ClassVar[str] = ""
+    #: The actions ``apply`` accepts.
     actions: ClassVar[frozenset[str]] = frozenset()
+    #: Ticks per second of the server loop (``on_tick``); 0: no loop.
+    tick_hz: ClassVar[float] = 0
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> RoomType:
@@ -56,16 +68,22 @@ class RoomType:
     def initial_state(self) -> dict[str, Any]:
         return {}
 
-    def apply(self, state: Mapping[str, Any], member: str, action: str, args: Mapping[str, Any]) -> list[Op]:
+    def apply(self, state: Mapping[str, Any], member: str, action: str, args: Mapping[str, Any]) -> Sequence[Effect]:
         raise NotImplementedError
 
     def check(self, state: Mapping[str, Any]) -> None:
         """Raise ``Rejected`` if ``state`` breaks the room's invariants."""
 
-    def on_join(self, state: Mapping[str, Any], member: str) -> list[Op]:
+    def on_join(self, state: Mapping[str, Any], member: str) -> Sequence[Effect]:
         return []
 
-    def on_leave(self, state: Mapping[str, Any], member: str) -> list[Op]:
+    def on_leave(self, state: Mapping[str, Any], member: str) -> Sequence[Effect]:
+        return []
+
+    def on_tick(self, state: Mapping[str, Any], now_ms: int, dt_ms: int) -> Sequence[Effect]:
+        return []
+
+    def on_timer(self, state: Mapping[str, Any], name: str, data: Any, now_ms: int) -> Sequence[Effect]:
         return []
 
 

@@ -13,9 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from kasagi.core.errors import InvalidArgument, Rejected, describe
-from kasagi.core.ops import Op, del_op, set_op
-from kasagi.core.roomtypes.base import RoomType, require_keys
+from kasagi.rooms import Effect, InvalidArgument, Rejected, RoomType, del_op, describe, require_keys, set_op
 
 __all__ = ["Arena"]
 
@@ -50,7 +48,7 @@ class Arena(RoomType):
     def initial_state(self) -> dict[str, Any]:
         return {"players": {}}
 
-    def apply(self, state: Mapping[str, Any], member: str, action: str, args: Mapping[str, Any]) -> list[Op]:
+    def apply(self, state: Mapping[str, Any], member: str, action: str, args: Mapping[str, Any]) -> list[Effect]:
         if action != "move":
             raise InvalidArgument(
                 f"arena has no action {action!r}", field="action", expected="move", got=describe(action)
@@ -74,13 +72,13 @@ class Arena(RoomType):
         moved = {"x": _clamp(player["x"] + dx), "y": _clamp(player["y"] + dy), "hp": player["hp"], "t": t}
         return [set_op(["players", member], moved)]
 
-    def on_join(self, state: Mapping[str, Any], member: str) -> list[Op]:
+    def on_join(self, state: Mapping[str, Any], member: str) -> list[Effect]:
         if member in state.get("players", {}):
             return []
         x, y = start_position(member)
         return [set_op(["players", member], {"x": x, "y": y, "hp": START_HP, "t": 0})]
 
-    def on_leave(self, state: Mapping[str, Any], member: str) -> list[Op]:
+    def on_leave(self, state: Mapping[str, Any], member: str) -> list[Effect]:
         if member in state.get("players", {}):
             return [del_op(["players", member])]
         return []

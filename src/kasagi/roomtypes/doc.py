@@ -2,7 +2,8 @@
 
 Actions ``set {"path", "value"}`` and ``del {"path"}`` (paths as in ``docs/protocol.md``), all
 or nothing. When the room is opened with ``{"schema": {...}}`` (a JSON Schema, draft 2020-12),
-every action must leave the document -- the state without the server-owned ``members`` --
+every action must leave the document -- the state without the server-owned ``members`` and
+``timers`` --
 valid against it.
 """
 
@@ -15,11 +16,19 @@ import jsonschema
 import jsonschema.exceptions
 import jsonschema.validators
 
-from kasagi.core.errors import InvalidArgument, Rejected, describe
-from kasagi.core.ops import Op, del_op, parse_path, set_op
-from kasagi.core.roomtypes.base import RoomType, require_keys
-from kasagi.core.values import check_value
-from kasagi.wire import SERVER_OWNED
+from kasagi.rooms import (
+    SERVER_OWNED,
+    Effect,
+    InvalidArgument,
+    Rejected,
+    RoomType,
+    check_value,
+    del_op,
+    describe,
+    parse_path,
+    require_keys,
+    set_op,
+)
 
 __all__ = ["Doc"]
 
@@ -68,7 +77,7 @@ class Doc(RoomType):
     def options(self) -> dict[str, Any]:
         return {"schema": self._schema} if self._schema is not None else {}
 
-    def apply(self, state: Mapping[str, Any], member: str, action: str, args: Mapping[str, Any]) -> list[Op]:
+    def apply(self, state: Mapping[str, Any], member: str, action: str, args: Mapping[str, Any]) -> list[Effect]:
         if action == "set":
             require_keys(args, {"path", "value"}, set(), "set")
             path = parse_path(args["path"], "args.path")
