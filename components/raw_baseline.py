@@ -19,7 +19,7 @@ from twisted.logger import Logger
 
 from components.room_service import RoomService
 from kasagi import wire
-from kasagi.core.roomtypes.arena import START_HP, start_position
+from kasagi.roomtypes.arena import START_HP, start_position
 
 __all__ = ["RawBaseline"]
 

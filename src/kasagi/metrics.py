@@ -129,6 +129,10 @@ class RoomsCollector:
             "failed_commits": ("kasagi_failed_commits", "Commits that failed (rolled back)."),
             "catchups": ("kasagi_catchups_served", "Joins answered with the missing events (catch-up)."),
             "snapshots": ("kasagi_snapshots_sent", "Joins answered with a full snapshot."),
+            "ticks": ("kasagi_room_ticks", "Server-loop ticks run (on_tick)."),
+            "ticks_skipped": ("kasagi_room_ticks_skipped", "Ticks skipped: a room loop lagged behind its rate."),
+            "timers_fired": ("kasagi_room_timers_fired", "Durable timers fired (on_timer)."),
+            "hook_failures": ("kasagi_room_hook_failures", "Room-type hooks that raised unexpectedly (contained)."),
         }
         for key, (name, doc) in counters.items():
             yield CounterMetricFamily(name, doc, value=totals.get(key, 0))

@@ -7,7 +7,7 @@ import pytest
 from kasagi.authorization import authorize_client
 from kasagi.core.errors import NotMember, Rejected
 from kasagi.core.room import Room
-from kasagi.core.roomtypes import make_room_type
+from kasagi.roomtypes import make_room_type
 
 
 def _room() -> Room:

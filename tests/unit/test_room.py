@@ -303,7 +303,7 @@ def test_snapshot_at_n_plus_events_after_it_equals_snapshot_at_m(actions, cut):
 def test_a_doc_schema_that_cannot_be_applied_refuses_instead_of_failing():
     """Should a schema that can't be applied reach a room (one stored before the open-time
     checks), an action is refused with rejected naming the schema, not an internal error."""
-    from kasagi.core.roomtypes.doc import Doc
+    from kasagi.roomtypes.doc import Doc
 
     with pytest.raises(Rejected) as info:
         Doc({"$ref": "#/$defs/nope"}).check({"members": {}})

@@ -34,6 +34,7 @@ from kasagi.core.errors import RateLimited, Unavailable
 from kasagi.core.ratelimit import RateLimiter
 from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room
 from kasagi.deadline import DeadlineExceeded, within
+from kasagi.service.loop import RoomLoop
 from kasagi.service.observer import NullObserver, ServiceObserver
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.interface import RoomStore, SeqConflict, StaleEpoch
@@ -95,12 +96,25 @@ class RoomRunner:
         #: Counters for metrics and tests.
         self.stats = {"events": 0, "actions": 0, "refused": 0, "failed_commits": 0, "catchups": 0, "snapshots": 0}
         self.stats["rate_limited"] = 0
+        #: The server loop and durable timers (ticks, timers_fired, hook_failures in stats).
+        self.loop = RoomLoop(
+            room,
+            clock=clock,
+            now_ms=now_ms,
+            on_change=self._schedule_commit,
+            live=lambda: not (self.stopped or self.suspended or self._draining is not None),
+            stats=self.stats,
+        )
 
     # -- calls -------------------------------------------------------------------------------
     def join(self, member: str, session_id: str, cmd: JoinCommand) -> Deferred[dict[str, Any]]:
         """Join (or rejoin) the room; the reply is a catch-up or a snapshot."""
         self._check_live()
-        reply = self.room.join(member, session_id, cmd.since, self._now_ms())
+        try:
+            reply = self.room.join(member, session_id, cmd.since, self._now_ms())
+        except Exception:
+            self.loop.report_failures()
+            raise
         self._after_change()
         since = cmd.since
         store_ok = not self.suspended and not self._store_failing()
@@ -176,9 +190,10 @@ class RoomRunner:
             )
         self._check_rate(member)
         try:
-            outcome = self.room.act(member, cmd.cseq, cmd.action, cmd.args, announce)
+            outcome = self.room.act(member, cmd.cseq, cmd.action, cmd.args, announce, self._now_ms())
         except Exception:
             self.stats["refused"] += 1
+            self.loop.report_failures()
             raise
         if isinstance(outcome, Applied):
             return succeed({"seq": outcome.seq, "cseq": cmd.cseq})
@@ -187,6 +202,7 @@ class RoomRunner:
         if isinstance(outcome, Accepted):
             self.stats["actions"] += 1
             self._schedule_commit()
+            self.loop.update()  # the action may have set or cancelled a timer
         return d
 
     def _store_failing(self) -> bool:
@@ -217,6 +233,8 @@ class RoomRunner:
     def _after_change(self) -> None:
         self._schedule_commit()
         self._schedule_expiry()
+        self.loop.report_failures()
+        self.loop.update()
 
     def _schedule_commit(self) -> None:
         if self._committing or self._commit_timer is not None or not self.room.has_pending:
@@ -406,6 +424,7 @@ class RoomRunner:
             if timer is not None and timer.active():
                 timer.cancel()
         self._commit_timer = self._expiry_timer = None
+        self.loop.stop()
         waiters, self._waiters = self._waiters, {}
         for ds in waiters.values():
             for d in ds:
