@@ -117,6 +117,21 @@ def test_two_pages_play_tictactoe_to_a_win(tictactoe_node: NodeProcess, browser:
     context.close()
 
 
+def test_tictactoe_turn_timer_passes_the_turn_on_a_real_node(tictactoe_node: NodeProcess, browser: Any) -> None:
+    """In a room opened with a one-second turn, X not moving loses the turn to O, and both pages say so."""
+    context = browser.new_context(viewport={"width": 900, "height": 640})
+    query = {"room": "ttt_timer", "turn_seconds": "1"}
+    alice = _open(context, _url(tictactoe_node, "tictactoe.html", name="alice", **query))
+    bob = _open(context, _url(tictactoe_node, "tictactoe.html", name="bob", **query))
+    for page in (alice, bob):
+        page.wait_for_function("(kasagiDemo.room.state.last || {}).timed_out === true", timeout=10_000)
+    assert _state(bob)["turn"] == "O"
+    assert bob.text_content("#message") == "X ran out of time. You are O: your move."
+    bob.click('[data-cell="4"]')
+    alice.wait_for_function("kasagiDemo.room.state.board[4] === 'O'", timeout=10_000)
+    context.close()
+
+
 def test_chase_npcs_move_by_the_server_loop_and_the_player_steers(chase_node: NodeProcess, browser: Any) -> None:
     """On the chase page the NPCs' positions change event after event, drawn in between, and an
     arrow key moves the page's own player; a type the node does not serve shows a clear message."""
