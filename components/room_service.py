@@ -30,6 +30,7 @@ from kasagi.core.errors import NoSuchRoom
 from kasagi.deadline import within
 from kasagi.service.beacon import HeadBeacon
 from kasagi.service.registry import RoomRegistry, wall_ms
+from kasagi.service.room_types import load_room_types
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import describe_store, open_store
 from kasagi.wamp import caller_member, caller_session, screen_invocation, wamp_errors
@@ -114,6 +115,7 @@ class RoomService(ApplicationSession):  # type: ignore[misc]
             settings=settings,
             now_ms=wall_ms,
             observer=observer,
+            types=load_room_types(extra.get("room_types") or (), extra.get("app_dir")),
         )
         if observer is not None:
             REGISTRY.register(RoomsCollector(self.registry))

@@ -56,8 +56,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
         metrics_host=args.metrics_host,
         lease_ttl=args.lease_ttl,
         heartbeat=args.heartbeat,
+        room_types=tuple(args.room_type),
+        app_dir=os.getcwd(),
     )
+    if _room_types_problem(options.room_types, options.app_dir):
+        return 2
     return run_worker(options)
+
+
+def _room_types_problem(specs: Sequence[str], app_dir: str | None) -> bool:
+    """Load the room types as the room service will; print them, or the problem (True)."""
+    from kasagi.service.room_types import RoomTypeError, load_room_types
+
+    try:
+        types = load_room_types(specs, app_dir)
+    except RoomTypeError as exc:
+        print(f"kasagi up: {exc}", file=sys.stderr)
+        return True
+    print("kasagi: room types " + ", ".join(sorted(types)), flush=True)
+    return False
 
 
 def _level_filter(observer: ILogObserver, level: str) -> ILogObserver:
@@ -86,6 +103,8 @@ def node_options(args: argparse.Namespace, secure: bool) -> NodeOptions:
         secure=secure,
         ping_interval_ms=round(args.ping_interval * 1000),
         ping_timeout_ms=round(args.ping_timeout * 1000),
+        room_types=tuple(args.room_type),
+        app_dir=os.getcwd(),
     )
 
 
@@ -101,6 +120,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("kasagi up: --ping-interval and --ping-timeout must be > 0", file=sys.stderr)
         return 2
     options = node_options(args, secure=args.secure or bool(os.environ.get("KASAGI_SECRET")))
+    if args.role != "router" and _room_types_problem(options.room_types, options.app_dir):
+        return 2
     problem = _store_problem(options)
     if problem is not None:
         print(f"kasagi up: the room store can't be used: {problem}", file=sys.stderr)
@@ -192,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
     limit.add_argument("--max-members", type=int, default=None, help="members per room (default 1000)")
     limit.add_argument("--max-rooms", type=int, default=None, help="rooms per room-service process (default 10000)")
     limit.add_argument("--max-state-bytes", type=int, default=None, help="bytes of state per room (default 1 MiB)")
+    up.add_argument(
+        "--room-type",
+        action="append",
+        default=[],
+        metavar="MODULE:CLASS",
+        help="serve this room type too (repeat; the current directory is on sys.path)",
+    )
     up.add_argument("--secure", action="store_true", help="accept only signed tickets (needs KASAGI_SECRET)")
     up.add_argument("--loglevel", default="info", choices=("debug", "info", "warn", "error"))
     up.set_defaults(func=cmd_up)

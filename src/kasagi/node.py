@@ -52,6 +52,10 @@ class NodeOptions:
     #: If any worker dies, Crossbar stops the whole node (``shutdown_on_worker_exit``), so a
     #: supervisor (or a test) starts it again as a whole.
     component: str = "router"
+    #: ``--room-type package.module:ClassName`` specs (beyond built-ins and entry points).
+    room_types: tuple[str, ...] = ()
+    #: The directory put first on ``sys.path`` to load ``room_types`` (the app's checkout).
+    app_dir: str | None = None
     #: The room service's class (``module.Class``); None: the template's RoomService. The
     #: benchmark's raw baseline (``components.raw_baseline.RawBaseline``) is chosen here.
     service_class: str | None = None
@@ -148,6 +152,9 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
     service.setdefault("store", "sqlite")
     service["data_dir"] = str(data_dir)
     rooms["extra"]["service"] = service
+    # Room types beyond the built-ins, loaded by the room service (kasagi.service.room_types).
+    rooms["extra"]["room_types"] = list(options.room_types)
+    rooms["extra"]["app_dir"] = str(Path(options.app_dir).resolve()) if options.app_dir else None
     if options.metrics_port and options.component == "router":
         rooms["extra"]["metrics"] = True  # served by the router's metrics component, same process
     auth = next(c for c in components if c["id"] == "authenticator")

@@ -30,6 +30,7 @@ from kasagi.deadline import within
 from kasagi.metrics import ClusterCollector, RoomsCollector, ServiceMetrics, metrics_site, new_registry
 from kasagi.service.beacon import HeadBeacon
 from kasagi.service.registry import wall_ms
+from kasagi.service.room_types import load_room_types
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
 
@@ -62,6 +63,9 @@ class WorkerOptions:
     name: str = ""
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
+    #: ``--room-type`` specs and the directory they load from (see kasagi.service.room_types).
+    room_types: Sequence[str] = ()
+    app_dir: str | None = None
     lease_ttl: float = 1.2
     heartbeat: float = 0.3
 
@@ -153,6 +157,7 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
         observer=observer,
         now_ms=wall_ms,
         rng=random.Random(),
+        types=load_room_types(options.room_types, options.app_dir),
     )
     routers.serve(cluster)
     registry.register(RoomsCollector(cluster.registry))

@@ -42,7 +42,9 @@ from kasagi.cluster.leases import Claim, Leases, OwnerRecord, WorkerInfo
 from kasagi.cluster.placement import choose_worker
 from kasagi.core.commands import OpenCommand
 from kasagi.core.errors import KasagiError, Unavailable, describe
+from kasagi.core.roomtypes import RoomType
 from kasagi.deadline import within
+from kasagi.roomtypes import BUILTIN_TYPES
 from kasagi.service.observer import ServiceObserver
 from kasagi.service.registry import NotOwner, RoomRegistry, new_epoch, wall_ms
 from kasagi.service.restore import rebuild
@@ -109,6 +111,7 @@ class ClusterRooms:
         observer: ServiceObserver | None = None,
         now_ms: Callable[[], int] = wall_ms,
         rng: random.Random | None = None,
+        types: Mapping[str, type[RoomType]] = BUILTIN_TYPES,
     ) -> None:
         self.settings = settings
         self.worker_id = settings.worker_id
@@ -130,7 +133,9 @@ class ClusterRooms:
             now_ms=now_ms,
             load=self._claim_and_load,
             observer=observer,
+            types=types,
         )
+        self._types = types
         self.workers: dict[str, WorkerInfo] = {}
         #: Rooms won from another owner, not yet fenced (claim -> previous record).
         self._to_fence: dict[str, OwnerRecord | None] = {}
@@ -355,7 +360,7 @@ class ClusterRooms:
             )
             return stored
         # Fence: restart the stored room's history in a new epoch, from its current state.
-        rebuilt = rebuild(stored, config=self._service.room_config(), now_ms=self._now_ms())
+        rebuilt = rebuild(stored, config=self._service.room_config(), now_ms=self._now_ms(), types=self._types)
         epoch = new_epoch(stored.epoch, self._now_ms())
         yield self._store.set_epoch(room, stored.epoch, epoch, rebuilt.room.seq, rebuilt.room.committed)
         del self._to_fence[room]
