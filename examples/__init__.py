@@ -1,0 +1,1 @@
+"""Example games built on Kasagi, each a room type written against :mod:`kasagi.rooms`."""
