@@ -430,7 +430,7 @@ def _arena_case() -> dict[str, Json]:
     room = Room("arena1", make_room_type("arena", {}), epoch=E, config=RoomConfig(hash_every=2))
     room.join("alice", "s1", None, 1000)
     _commit(room, 1000)
-    snapshot = room.join("bob", "s2", None, 1500)
+    snapshot = room.join("bob", "s2", None, 1500).to_wire()
     events = [_commit(room, 1500)]
     for i in range(3):  # three moves of one tick coalesce into one set of alice's player
         room.act("alice", 100 + i, "move", {"dx": 10, "dy": -2.5, "t": 1600.5 + i})
@@ -451,7 +451,7 @@ def _arena_case() -> dict[str, Json]:
 
 def _doc_case() -> dict[str, Json]:
     room = Room("doc1", make_room_type("doc", {}), epoch=E, config=RoomConfig(hash_every=3))
-    snapshot = room.join("\u00e9mile", "s1", None, 1000)
+    snapshot = room.join("\u00e9mile", "s1", None, 1000).to_wire()
     events = [_commit(room, 1000)]
     room.act("\u00e9mile", 1, "set", {"path": ["title"], "value": "Caf\u00e9 \U0001f600"})
     room.act("\u00e9mile", 2, "set", {"path": ["tags"], "value": ["a", "b", "c"]})

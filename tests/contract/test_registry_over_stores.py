@@ -12,9 +12,9 @@ from twisted.internet import defer, reactor
 from kasagi.core.commands import ActCommand, JoinCommand, OpenCommand
 from kasagi.core.errors import RoomDamaged
 from kasagi.core.ops import apply_ops
+from kasagi.core.restore import rebuild
 from kasagi.core.room import StreamPosition
 from kasagi.service.registry import RoomRegistry
-from kasagi.service.restore import rebuild
 from kasagi.service.settings import ServiceSettings
 from kasagi.testing import RecordingPublisher
 from tests.contract.conftest import StoreUnderTest
@@ -97,7 +97,7 @@ def test_catch_up_after_a_restart_comes_from_the_stores_history(stores: StoreUnd
 
 
 def reply_state(runner: Any) -> dict[str, Any]:
-    return runner.room.snapshot()["state"]  # type: ignore[no-any-return]
+    return runner.room.snapshot().state  # type: ignore[no-any-return]
 
 
 @pytest_twisted.inlineCallbacks

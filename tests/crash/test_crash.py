@@ -16,10 +16,10 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor, task, threads
 
+from kasagi.core.restore import rebuild
 from kasagi.core.room import RoomConfig
 from kasagi.deadline import within
 from kasagi.node import NodeProcess
-from kasagi.service.restore import rebuild
 from kasagi.store.factory import open_store
 from kasagi.store.redis_server import RedisServer
 from kasagi.testing_history import History, check, counts

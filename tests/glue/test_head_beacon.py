@@ -75,7 +75,7 @@ class HeadBeaconTests(SynchronousTestCase):
         self.clock.advance(0.05)
         lossy, intact = RoomReplica("r1"), RoomReplica("r1")
         for replica in (lossy, intact):
-            replica.load(self.runner.room.snapshot("alice"))
+            replica.load(self.runner.room.snapshot("alice").to_wire())
         self.act("alice", 1, "a")
         self.act("alice", 2, "b")
         last = self.published.events()[-1]

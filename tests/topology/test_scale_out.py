@@ -20,8 +20,8 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, threads
 
 from kasagi.client import ClientOptions, KasagiClient
+from kasagi.core.restore import rebuild
 from kasagi.node import project_root
-from kasagi.service.restore import rebuild
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
 from kasagi.testing import free_port

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from kasagi.core.canonical import state_hash
 from kasagi.core.errors import InvalidArgument, NotMember, Rejected
 from kasagi.core.ops import apply_ops
+from kasagi.core.replies import CatchUp, Snapshot
 from kasagi.core.room import Accepted, Applied, InFlight, Room, RoomConfig, StreamPosition
 from kasagi.core.values import copy_value
 from kasagi.testing import make_room
@@ -38,7 +39,8 @@ def test_join_puts_member_online_and_creates_its_player_in_the_next_event():
     """Joining replies with the committed state; presence and the new player come in event 1."""
     room = make_room()
     reply = room.join("alice", "s1", None, now_ms=1000)
-    assert reply["seq"] == 0 and "alice" not in reply["state"]["players"]
+    assert isinstance(reply, Snapshot)
+    assert reply.seq == 0 and "alice" not in reply.state["players"]
     event = commit(room).event
     assert event["seq"] == 1
     assert room.committed["members"]["alice"] == {"online": True, "since": 1000}
@@ -121,11 +123,12 @@ def test_catch_up_serves_events_when_history_holds_them_else_a_snapshot():
         room.act("alice", c, "move", {"dx": 1, "dy": 0})
         commit(room, now=c)
     reply = room.catch_up("alice", StreamPosition(room.epoch, 4))
-    assert [e["seq"] for e in reply["events"]] == [5, 6]
-    assert room.catch_up("alice", StreamPosition(room.epoch, 6))["events"] == []
-    assert "state" in room.catch_up("alice", StreamPosition(room.epoch, 1)), "trimmed"
-    assert "state" in room.catch_up("alice", StreamPosition(room.epoch + 1, 6)), "other epoch"
-    assert "state" in room.catch_up("alice", StreamPosition(room.epoch, 99)), "future seq"
+    assert isinstance(reply, CatchUp) and [e["seq"] for e in reply.events] == [5, 6]
+    up_to_date = room.catch_up("alice", StreamPosition(room.epoch, 6))
+    assert isinstance(up_to_date, CatchUp) and list(up_to_date.events) == []
+    assert isinstance(room.catch_up("alice", StreamPosition(room.epoch, 1)), Snapshot), "trimmed"
+    assert isinstance(room.catch_up("alice", StreamPosition(room.epoch + 1, 6)), Snapshot), "other epoch"
+    assert isinstance(room.catch_up("alice", StreamPosition(room.epoch, 99)), Snapshot), "future seq"
 
 
 def test_hash_is_in_every_kth_event_and_matches_the_state():

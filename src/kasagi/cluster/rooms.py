@@ -42,10 +42,10 @@ from kasagi.cluster.leases import Claim, Leases, OwnerRecord, WorkerInfo
 from kasagi.cluster.placement import choose_worker
 from kasagi.core.commands import OpenCommand
 from kasagi.core.errors import KasagiError, Unavailable, describe
+from kasagi.core.restore import rebuild
 from kasagi.deadline import within
 from kasagi.service.observer import ServiceObserver
 from kasagi.service.registry import NotOwner, RoomRegistry, new_epoch, wall_ms
-from kasagi.service.restore import rebuild
 from kasagi.service.runner import Publish, RoomRunner
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.interface import RoomStore, StoredRoom

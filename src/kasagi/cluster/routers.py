@@ -31,6 +31,7 @@ from twisted.python.failure import Failure
 
 from kasagi import wire
 from kasagi.cluster.rooms import ClusterRooms
+from kasagi.core.access import stored_options
 from kasagi.core.commands import AccessQuery, ActCommand, JoinCommand, LeaveCommand, OpenCommand, parse_room_id
 from kasagi.core.errors import (
     Full,
@@ -43,7 +44,6 @@ from kasagi.core.errors import (
     Rejected,
     Unavailable,
 )
-from kasagi.service.registry import stored_options
 from kasagi.service.settings import ServiceSettings
 from kasagi.wamp import caller_member, caller_session, screen_invocation, wamp_errors
 from kasagi.wamp.inputs import handle_input

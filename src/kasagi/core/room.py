@@ -31,6 +31,7 @@ from kasagi.core.canonical import state_hash
 from kasagi.core.errors import Full, InvalidArgument, NotMember, Rejected, describe
 from kasagi.core.history import DeltaLog
 from kasagi.core.ops import Op, OpError, UndoLog, apply_op, apply_ops, compact_ops, del_op, set_op, undo
+from kasagi.core.replies import CatchUp, JoinReply, Snapshot
 from kasagi.core.roomtypes.base import RoomType
 from kasagi.core.size import json_size, size_delta
 from kasagi.core.values import copy_value
@@ -217,16 +218,20 @@ class Room:
         """How many members have a live session (no copy of the set)."""
         return len(self._member_sessions)
 
-    def snapshot(self, member: str | None = None) -> dict[str, Any]:
+    def snapshot(self, member: str | None = None) -> Snapshot:
         """The committed state as a join reply (a copy: the caller may keep it)."""
-        reply: dict[str, Any] = {"room": self.room_id, "epoch": self.epoch, "seq": self.seq}
-        if member is not None:
-            reply["member"] = member
-        reply["state"] = copy_value(self.committed)
-        return reply
+        return Snapshot(self.room_id, self.epoch, self.seq, member, copy_value(self.committed))
+
+    def restart_epoch(self, epoch: int) -> None:
+        """Continue in a new ``epoch`` from the committed state at the same seq: the history
+        of the old epoch no longer serves catch-ups (clients of it take a snapshot)."""
+        if epoch <= self.epoch:
+            raise ValueError(f"a new epoch must be above {self.epoch}, got {epoch}")
+        self.epoch = epoch
+        self.history.clear()
 
     # -- joining and leaving -------------------------------------------------------------------
-    def join(self, member: str, session_id: str, since: StreamPosition | None, now_ms: int) -> dict[str, Any]:
+    def join(self, member: str, session_id: str, since: StreamPosition | None, now_ms: int) -> JoinReply:
         """Register a session of ``member``; reply with a catch-up or a snapshot.
 
         The reply reflects the committed state; the member's own presence change follows in
@@ -255,12 +260,12 @@ class Room:
         """The live sessions in the room: session id -> member."""
         return dict(self._session_member)
 
-    def catch_up(self, member: str, since: StreamPosition | None) -> dict[str, Any]:
+    def catch_up(self, member: str, since: StreamPosition | None) -> JoinReply:
         """Every event after ``since`` if history holds them all, else a snapshot."""
         if since is not None and since.epoch == self.epoch and since.seq <= self.seq:
             events = [] if since.seq == self.seq else self.history.since(since.seq)
             if events is not None:
-                return {"room": self.room_id, "epoch": self.epoch, "seq": self.seq, "member": member, "events": events}
+                return CatchUp(self.room_id, self.epoch, self.seq, member, events)
         return self.snapshot(member)
 
     def leave(self, member: str, session_id: str, now_ms: int) -> None:

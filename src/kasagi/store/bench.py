@@ -38,9 +38,9 @@ from twisted.internet import defer, task, threads
 
 from kasagi.client import KasagiClient
 from kasagi.client._client import ClientOptions
+from kasagi.core.restore import rebuild
 from kasagi.core.room import Batch, RoomConfig
 from kasagi.node import NodeOptions, NodeProcess
-from kasagi.service.restore import rebuild
 from kasagi.store.factory import open_store
 from kasagi.store.interface import StoreLimits
 from kasagi.store.redis_server import RedisServer
