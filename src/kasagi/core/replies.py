@@ -2,15 +2,22 @@
 
 Both are at a position of the room's stream (``epoch``, ``seq``); :meth:`to_wire` gives the
 form ``docs/protocol.md`` defines (``"state"`` in a snapshot, ``"events"`` in a catch-up).
+
+A join is an action: its effects (the member's presence, what the room type's ``on_join``
+adds) are committed like any other, and the reply waits for them. Until the event that
+carries them is committed the join is a :class:`JoinPending`, answered at that event's seq.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["CatchUp", "JoinReply", "Snapshot", "wire_reply"]
+if TYPE_CHECKING:
+    from kasagi.core.room import StreamPosition
+
+__all__ = ["CatchUp", "JoinPending", "JoinReply", "Snapshot", "wire_reply"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,17 @@ class CatchUp:
 
 
 JoinReply = Snapshot | CatchUp
+
+
+@dataclass(frozen=True)
+class JoinPending:
+    """A join whose effects are not committed yet: answer it once ``seq`` is."""
+
+    member: str
+    #: The client's position (None: it asked for a snapshot).
+    since: StreamPosition | None
+    #: The seq of the event that carries the join's effects.
+    seq: int
 
 
 def wire_reply(reply: JoinReply) -> dict[str, Any]:

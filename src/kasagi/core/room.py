@@ -11,6 +11,12 @@ decides when to commit. The life of an action::
 Two copies of the state are kept: ``state`` (working: every accepted action applied, used to
 validate the next one) and ``committed`` (exactly the state at ``seq``, served to joins).
 
+A join is an action too: its effects (presence, ``on_join``) go into the next batch, and its
+reply is the committed state (or catch-up) at the seq of that batch -- so the reply always
+shows the joining member. :meth:`Room.join` answers at once when nothing of the member's
+presence is left to commit, else it gives a :class:`~kasagi.core.replies.JoinPending`, and
+:meth:`Room.answer_join` answers it once that seq is committed.
+
 Presence (``state.members``) is derived from the live sessions the room knows of and
 reconciled into ordinary ops; after a rollback or a restore it heals itself.
 
@@ -31,7 +37,7 @@ from kasagi.core.canonical import state_hash
 from kasagi.core.errors import Full, InvalidArgument, NotMember, Rejected, describe
 from kasagi.core.history import DeltaLog
 from kasagi.core.ops import Op, OpError, UndoLog, apply_op, apply_ops, compact_ops, del_op, set_op, undo
-from kasagi.core.replies import CatchUp, JoinReply, Snapshot
+from kasagi.core.replies import CatchUp, JoinPending, JoinReply, Snapshot
 from kasagi.core.roomtypes.base import RoomType
 from kasagi.core.size import json_size, size_delta
 from kasagi.core.values import copy_value
@@ -231,11 +237,14 @@ class Room:
         self.history.clear()
 
     # -- joining and leaving -------------------------------------------------------------------
-    def join(self, member: str, session_id: str, since: StreamPosition | None, now_ms: int) -> JoinReply:
-        """Register a session of ``member``; reply with a catch-up or a snapshot.
+    def join(self, member: str, session_id: str, since: StreamPosition | None, now_ms: int) -> JoinReply | JoinPending:
+        """Register a session of ``member``; reply with a catch-up or a snapshot that shows
+        the join's effects.
 
-        The reply reflects the committed state; the member's own presence change follows in
-        the next event.
+        When they are all committed already (the member was online), the reply comes at
+        once; else a :class:`JoinPending` names the seq of the event that will carry them
+        (answer it with :meth:`answer_join` once committed; :meth:`catch_up` answers from the
+        committed state at any time, without them).
         """
         self.access.check(member)
         limit = self.config.max_members
@@ -247,8 +256,26 @@ class Room:
                 expected=f"at most {limit} members in the room",
                 got=f"{len(members)} members",
             )
+        ops_before = len(self._pending.ops)
         self.add_session(member, session_id, now_ms)
-        return self.catch_up(member, since)
+        changed = len(self._pending.ops) > ops_before
+        if not changed and self.state.get("members", {}).get(member) == self.committed.get("members", {}).get(member):
+            return self.catch_up(member, since)
+        return JoinPending(member, since, self._carrying_seq())
+
+    def _carrying_seq(self) -> int:
+        """The seq of the event that will carry what is uncommitted now."""
+        if self._pending.ops:
+            return self.seq + (2 if self._inflight is not None else 1)
+        if self._inflight is not None:
+            return self._inflight.seq
+        return self.seq
+
+    def answer_join(self, pending: JoinPending) -> JoinReply | None:
+        """The reply to ``pending`` once its seq is committed; None while it is not."""
+        if self.seq < pending.seq:
+            return None
+        return self.catch_up(pending.member, pending.since)
 
     def add_session(self, member: str, session_id: str, now_ms: int) -> None:
         """Count a live session of ``member`` in the room (it comes online if it was not)."""

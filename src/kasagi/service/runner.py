@@ -4,9 +4,11 @@ event, answers the callers, and expires presence.
 Ack only after durable: a caller of ``act`` is answered when the batch carrying its action
 is in the store (group commit: one store write per tick, however many actions). One batch
 is in flight at a time, which keeps seqs gap-free; actions arriving meanwhile wait for the
-next one. A failed or late store write rolls the room back and fails every caller it holds
-with ``kasagi.error.unavailable`` (retry with the same cseq is safe: the store's seq fence
-refuses a late write that would apply twice).
+next one. A join is answered the same way, once the event carrying the member's presence is
+in the store (the reply shows the member). A failed or late store write rolls the room back
+and fails every caller it holds with ``kasagi.error.unavailable`` (retry with the same cseq
+is safe: the store's seq fence refuses a late write that would apply twice); a join waiting
+for it is answered from the committed state instead.
 
 When the store is failing, the room degrades instead of queueing: after two failed writes in
 a row, actions are refused at once (``unavailable``) until a backoff (50 ms doubling, at most
@@ -35,8 +37,8 @@ from kasagi.core.commands import ActCommand, JoinCommand
 from kasagi.core.errors import RateLimited, Unavailable
 from kasagi.core.lifecycle import Phase, RoomLifecycle, Signal
 from kasagi.core.ratelimit import RateLimiter
-from kasagi.core.replies import CatchUp, JoinReply, Snapshot, wire_reply
-from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room
+from kasagi.core.replies import CatchUp, JoinPending, JoinReply, Snapshot, wire_reply
+from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room, StreamPosition
 from kasagi.deadline import DeadlineExceeded, within
 from kasagi.service.observer import NullObserver, ServiceObserver
 from kasagi.service.settings import ServiceSettings
@@ -78,6 +80,8 @@ class RoomRunner:
         self._observer: ServiceObserver = observer or NullObserver()
         self._topic = room_topic(room.room_id)
         self._waiters: dict[AckKey, list[Deferred[dict[str, int]]]] = {}
+        #: Joins waiting for the commit of the event that carries their effects.
+        self._joins: list[tuple[JoinPending, Deferred[JoinReply]]] = []
         self._commit_timer: IDelayedCall | None = None
         self._expiry_timer: IDelayedCall | None = None
         self._committing = False
@@ -117,18 +121,45 @@ class RoomRunner:
         return self.join_reply(member, session_id, cmd).addCallback(wire_reply)
 
     def join_reply(self, member: str, session_id: str, cmd: JoinCommand) -> Deferred[JoinReply]:
-        """:meth:`join`, answered with the typed reply."""
+        """:meth:`join`, answered with the typed reply.
+
+        A join is an action: the reply waits for the commit of the event that carries the
+        member's presence (and what ``on_join`` added), and is the state or the catch-up at
+        that event's seq. While the room does not write (suspended) or its store is failing,
+        the join is answered at once from the committed state, without its own effects.
+        """
         self._check_live()
-        reply = self.room.join(member, session_id, cmd.since, self._now_ms())
+        outcome = self.room.join(member, session_id, cmd.since, self._now_ms())
         self._after_change()
-        since = cmd.since
-        store_ok = not self.suspended and not self._store_failing()
+        if not isinstance(outcome, JoinPending):
+            return self._answer(member, cmd.since, outcome)
+        if self._life.writes and not self._store_failing():
+            d: Deferred[JoinReply] = Deferred()
+            self._joins.append((outcome, d))
+            return d
+        return self._answer(member, cmd.since, self.room.catch_up(member, cmd.since))
+
+    def _answer(self, member: str, since: StreamPosition | None, reply: JoinReply) -> Deferred[JoinReply]:
+        store_ok = self._life.writes and not self._store_failing()
         behind = since is not None and since.epoch == self.room.epoch and since.seq < self.room.seq
         if store_ok and isinstance(reply, Snapshot) and behind and since is not None:
             # Memory no longer holds the gap: the store's history may.
             return self._catch_up_from_store(member, since.seq, reply)
         self._count_reply(reply)
         return succeed(reply)
+
+    def _answer_joins(self, everyone: bool) -> None:
+        """Answer the joins whose seq is committed (``everyone``: all of them, from the
+        committed state as it is)."""
+        waiting, self._joins = self._joins, []
+        for pending, d in waiting:
+            reply = self.room.answer_join(pending)
+            if reply is None:
+                if not everyone:
+                    self._joins.append((pending, d))
+                    continue
+                reply = self.room.catch_up(pending.member, pending.since)
+            self._answer(pending.member, pending.since, reply).chainDeferred(d)
 
     def _catch_up_from_store(self, member: str, since_seq: int, snapshot: Snapshot) -> Deferred[JoinReply]:
         epoch, seq = snapshot.epoch, snapshot.seq
@@ -272,6 +303,7 @@ class RoomRunner:
         for key in batch.acks:
             for d in self._waiters.pop(key, []):
                 d.callback({"seq": batch.seq, "cseq": key[1]})
+        self._answer_joins(everyone=False)
         self._maybe_snapshot()
         self._schedule_commit()  # what was accepted meanwhile; a commit changes no presence
         self._check_drained()
@@ -296,6 +328,8 @@ class RoomRunner:
         for key in failed:
             for d in self._waiters.pop(key, []):
                 d.errback(Failure(error))
+        # A join does not wait on a failing store: it is answered from the committed state.
+        self._answer_joins(everyone=True)
         if self._life.phase in (Phase.DRAINING, Phase.SUSPENDED, Phase.STOPPED):
             # Closing (whatever the store holds now is for the next owner to find), or no
             # longer writing.
@@ -433,3 +467,5 @@ class RoomRunner:
         for ds in waiters.values():
             for d in ds:
                 d.errback(Failure(error))
+        # Joins are answered from the committed state (still true; nothing more is written).
+        self._answer_joins(everyone=True)
