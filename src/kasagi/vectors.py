@@ -34,6 +34,7 @@ from typing import Any
 from kasagi.core.canonical import canonical_bytes, state_hash
 from kasagi.core.ops import OpError, apply_ops
 from kasagi.core.replica import RoomReplica
+from kasagi.core.replies import JoinPending
 from kasagi.core.room import Room, RoomConfig
 from kasagi.core.values import copy_value
 from kasagi.roomtypes import make_room_type
@@ -433,12 +434,23 @@ def _commit(room: Room, now_ms: int) -> Json:
     return batch.event
 
 
+def _joined(room: Room, member: str, session_id: str, now_ms: int) -> Json:
+    """A join and the commit of the event that carries it: the join's reply (a snapshot)."""
+    pending = room.join(member, session_id, None, now_ms)
+    if isinstance(pending, JoinPending):
+        _commit(room, now_ms)
+        reply = room.answer_join(pending)
+        if reply is None:
+            raise AssertionError("the join's event is committed")
+        return reply.to_wire()
+    return pending.to_wire()
+
+
 def _arena_case() -> dict[str, Json]:
     room = Room("arena1", make_room_type("arena", {}), epoch=E, config=RoomConfig(hash_every=2))
-    room.join("alice", "s1", None, 1000)
-    _commit(room, 1000)
-    snapshot = room.join("bob", "s2", None, 1500)
-    events = [_commit(room, 1500)]
+    _joined(room, "alice", "s1", 1000)
+    snapshot = _joined(room, "bob", "s2", 1500)  # bob is in it: presence and player
+    events = []
     for i in range(3):  # three moves of one tick coalesce into one set of alice's player
         room.act("alice", 100 + i, "move", {"dx": 10, "dy": -2.5, "t": 1600.5 + i})
     room.act("bob", 7, "move", {"dx": -1, "dy": 0})
@@ -458,8 +470,8 @@ def _arena_case() -> dict[str, Json]:
 
 def _doc_case() -> dict[str, Json]:
     room = Room("doc1", make_room_type("doc", {}), epoch=E, config=RoomConfig(hash_every=3))
-    snapshot = room.join("\u00e9mile", "s1", None, 1000)
-    events = [_commit(room, 1000)]
+    snapshot = _joined(room, "\u00e9mile", "s1", 1000)
+    events = []
     room.act("\u00e9mile", 1, "set", {"path": ["title"], "value": "Caf\u00e9 \U0001f600"})
     room.act("\u00e9mile", 2, "set", {"path": ["tags"], "value": ["a", "b", "c"]})
     room.act("\u00e9mile", 3, "set", {"path": ["tags", 3], "value": "d"})

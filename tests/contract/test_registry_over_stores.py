@@ -12,9 +12,10 @@ from twisted.internet import defer, reactor
 from kasagi.core.commands import ActCommand, JoinCommand, OpenCommand
 from kasagi.core.errors import RoomDamaged
 from kasagi.core.ops import apply_ops
+from kasagi.core.restore import rebuild
 from kasagi.core.room import StreamPosition
+from kasagi.roomtypes import BUILTIN_TYPES
 from kasagi.service.registry import RoomRegistry
-from kasagi.service.restore import rebuild
 from kasagi.service.settings import ServiceSettings
 from kasagi.testing import RecordingPublisher
 from tests.contract.conftest import StoreUnderTest
@@ -55,7 +56,7 @@ def test_a_restarted_service_rebuilds_rooms_exactly(stores: StoreUnderTest):
     store = yield stores.reopen()
     stored = yield store.load("r1")
     assert stored.snapshot_seq >= before[1] - 7, "periodic snapshots bound the tail to replay"
-    rebuilt = rebuild(stored, config=SETTINGS.room_config(), now_ms=0)
+    rebuilt = rebuild(stored, config=SETTINGS.room_config(), now_ms=0, types=BUILTIN_TYPES)
     assert (rebuilt.lost, rebuilt.room.epoch, rebuilt.room.seq) == (None, before[0], before[1])
     assert rebuilt.room.committed == before[2]
     assert rebuilt.room.results["alice"] == before[3]
@@ -97,7 +98,7 @@ def test_catch_up_after_a_restart_comes_from_the_stores_history(stores: StoreUnd
 
 
 def reply_state(runner: Any) -> dict[str, Any]:
-    return runner.room.snapshot()["state"]  # type: ignore[no-any-return]
+    return runner.room.snapshot().state  # type: ignore[no-any-return]
 
 
 @pytest_twisted.inlineCallbacks

@@ -16,10 +16,11 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor, task, threads
 
+from kasagi.core.restore import rebuild
 from kasagi.core.room import RoomConfig
 from kasagi.deadline import within
 from kasagi.node import NodeProcess
-from kasagi.service.restore import rebuild
+from kasagi.roomtypes import BUILTIN_TYPES
 from kasagi.store.factory import open_store
 from kasagi.store.redis_server import RedisServer
 from kasagi.testing_history import History, check, counts
@@ -84,7 +85,9 @@ class Run:
             stored = yield self._quiet_store(store)
             events = yield store.events_since(self.room, stored.epoch, 0)
             assert events is not None, "the whole history is held (nothing trimmed in this run)"
-            state = rebuild(stored, config=RoomConfig(history_events=10**6), now_ms=0).room.committed
+            state = rebuild(
+                stored, config=RoomConfig(history_events=10**6), now_ms=0, types=BUILTIN_TYPES
+            ).room.committed
             report = check(
                 self.history,
                 room=self.room,

@@ -33,8 +33,9 @@ class HeadBeaconTests(SynchronousTestCase):
     def test_a_quiet_room_with_members_repeats_its_last_event(self) -> None:
         """A room with a live session that published nothing for the interval publishes its last event again,
         unchanged."""
-        self.successResultOf(self.runner.join("alice", "s1", JoinCommand(None)))
+        joined = self.runner.join("alice", "s1", JoinCommand(None))
         self.clock.advance(0.05)
+        self.successResultOf(joined)
         self.act("alice", 1, "a")
         last = self.published.events()[-1]
         count = len(self.published.published)
@@ -50,18 +51,20 @@ class HeadBeaconTests(SynchronousTestCase):
 
     def test_a_busy_room_sends_no_beacon(self) -> None:
         """A room whose events keep coming repeats nothing: its own events reveal a loss."""
-        self.successResultOf(self.runner.join("alice", "s1", JoinCommand(None)))
+        joined = self.runner.join("alice", "s1", JoinCommand(None))
         for cseq in range(1, 40):
             self.act("alice", cseq, "k")
             self.clock.advance(1.0)
+        self.successResultOf(joined)
         events = self.published.events()
         self.assertEqual([e["seq"] for e in events], sorted({e["seq"] for e in events}), "no event published twice")
         self.assertEqual(self.beacon.sent, 0)
 
     def test_a_room_without_live_sessions_sends_no_beacon(self) -> None:
         """Once its last session closes, a room stops repeating its head (beacons cost only where someone listens)."""
-        self.successResultOf(self.runner.join("alice", "s1", JoinCommand(None)))
+        joined = self.runner.join("alice", "s1", JoinCommand(None))
         self.clock.advance(0.05)
+        self.successResultOf(joined)
         self.runner.session_closed("s1")
         self.clock.advance(0.05)
         for _ in range(40):
@@ -71,11 +74,12 @@ class HeadBeaconTests(SynchronousTestCase):
     def test_a_replica_that_lost_the_last_event_recovers_from_the_beacon(self) -> None:
         """A client that missed the room's last event applies the repeated one and ends equal to the room; one that had
         it drops the repeat."""
-        self.successResultOf(self.runner.join("alice", "s1", JoinCommand(None)))
+        joined = self.runner.join("alice", "s1", JoinCommand(None))
         self.clock.advance(0.05)
+        self.successResultOf(joined)
         lossy, intact = RoomReplica("r1"), RoomReplica("r1")
         for replica in (lossy, intact):
-            replica.load(self.runner.room.snapshot("alice"))
+            replica.load(self.runner.room.snapshot("alice").to_wire())
         self.act("alice", 1, "a")
         self.act("alice", 2, "b")
         last = self.published.events()[-1]

@@ -19,10 +19,11 @@ class BatchingTests(SynchronousTestCase):
     def test_actions_of_one_tick_share_one_event_and_are_acked_after_it(self):
         """Moves within one 50 ms tick are answered together, by one event, and not before the tick."""
         runner, clock, published = make_runner(settings=ServiceSettings(tick=0.05))
-        self.successResultOf(runner.join("alice", "s1", JoinCommand(None)))
-        self.successResultOf(runner.join("bob", "s2", JoinCommand(None)))
+        joins = runner.join("alice", "s1", JoinCommand(None)), runner.join("bob", "s2", JoinCommand(None))
         clock.advance(0.05)
         self.assertEqual(len(published.events()), 1, "presence of both members in one event")
+        for joined in joins:
+            self.successResultOf(joined)
         clock.advance(1)
         d1, d2, d3 = act(runner, "alice", 1), act(runner, "bob", 1), act(runner, "alice", 2)
         self.assertNoResult(d1)

@@ -26,8 +26,9 @@ class RateLimitTests(SynchronousTestCase):
         self.registry, self.clock, self.publish, _ = make_registry(settings=settings)
         self.successResultOf(self.registry.open(OpenCommand("r1", "arena", {})))
         self.runner = self.registry.runner("r1")
-        self.successResultOf(self.runner.join("alice", "s1", JoinCommand(None)))
+        joined = self.runner.join("alice", "s1", JoinCommand(None))
         self.clock.advance(0.01)
+        self.successResultOf(joined)
 
     def tearDown(self) -> None:
         self.registry.stop()
@@ -59,9 +60,10 @@ class RateLimitTests(SynchronousTestCase):
         """One member's bucket is shared by all rooms of the process; other members are unaffected."""
         self.successResultOf(self.registry.open(OpenCommand("r2", "arena", {})))
         other = self.registry.runner("r2")
-        self.successResultOf(other.join("alice", "s1", JoinCommand(None)))
-        self.successResultOf(other.join("bob", "s2", JoinCommand(None)))
+        joins = other.join("alice", "s1", JoinCommand(None)), other.join("bob", "s2", JoinCommand(None))
         self.clock.advance(0.01)
+        for joined in joins:
+            self.successResultOf(joined)
         self.act(1)
         other.act("alice", ActCommand("move", MOVE, 2))
         with self.assertRaises(RateLimited):

@@ -50,6 +50,7 @@ def test_js_sdk_converges_with_the_python_client(tmp_path: Path, serializer: str
         room.on_change(lambda _event: hashes.__setitem__(room.seq, state_hash(room.state)))
         result = yield threads.deferToThread(_run_js, proc.url, serializer, "js_live")
         yield until(lambda: room.seq >= result["seq"], timeout=15)
+        assert result["selfAfterJoin"] == {"player": True, "online": True, "other": True}, "join shows the joiner"
         assert result["same"], "both JS members hold the same state"
         assert result["inOrder"], "the JS room reported events strictly in seq order"
         assert result["hash"] == hashes[result["seq"]], "the JS state hash equals the Python one at that seq"

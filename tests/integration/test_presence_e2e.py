@@ -51,6 +51,25 @@ def _pair(url_a: str, url_b: str, room: str, **options):
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_joined_room_already_holds_the_joiners_presence_and_player(presence_node: NodeProcess):
+    """Right after join returns, the joiner is online in its own copy and has its arena player, at the seq of
+    the event that brought it; a second member sees both at once too."""
+    a = yield KasagiClient.connect(presence_node.url, "alice", options=client_options())
+    b = yield KasagiClient.connect(presence_node.url, "bob", options=client_options())
+    try:
+        ra = yield a.join("p_self")
+        assert ra.state["members"]["alice"]["online"] is True
+        assert "alice" in ra.state["players"]
+        assert ra.seq >= 1
+        rb = yield b.join("p_self")
+        assert rb.state["members"]["bob"]["online"] is True
+        assert {"alice", "bob"} <= set(rb.state["players"])
+    finally:
+        yield a.close()
+        yield b.close()
+
+
+@pytest_twisted.inlineCallbacks
 def test_closing_marks_offline_until_grace_then_the_player_is_removed(presence_node: NodeProcess):
     """A member whose client closes is marked offline with until = since + grace, and its arena player disappears when
     the grace ends."""

@@ -10,7 +10,9 @@ const a = await kasagi.connect({ url, authid: 'js_alice', serializer, log: quiet
 const b = await kasagi.connect({ url, authid: 'js_bob', serializer, log: quiet });
 try {
   const ra = await a.join(roomId);
+  out.selfAfterJoin = { player: 'js_alice' in (ra.state.players ?? {}), online: ra.state.members?.js_alice?.online === true };
   const rb = await b.join(roomId);
+  out.selfAfterJoin.other = 'js_bob' in (rb.state.players ?? {}) && 'js_alice' in (rb.state.players ?? {});
   const order = [];
   rb.on('change', (event) => order.push(event ? event.seq : 'snapshot'));
   for (let i = 0; i < 10; i += 1) out.acks.push(await ra.act('move', { dx: 3, dy: -2.5, t: 1000.25 + i }));

@@ -20,8 +20,9 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, threads
 
 from kasagi.client import ClientOptions, KasagiClient
+from kasagi.core.restore import rebuild
 from kasagi.node import project_root
-from kasagi.service.restore import rebuild
+from kasagi.roomtypes import BUILTIN_TYPES
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
 from kasagi.testing import free_port
@@ -90,7 +91,9 @@ def stored_room(topo: Topology, room: str):  # type: ignore[no-untyped-def]
         stored = yield store.load(room)
     finally:
         yield store.close()
-    state = rebuild(stored, config=ServiceSettings().room_config(), now_ms=int(time.time() * 1000)).room.committed
+    state = rebuild(
+        stored, config=ServiceSettings().room_config(), now_ms=int(time.time() * 1000), types=BUILTIN_TYPES
+    ).room.committed
     return stored, state
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from kasagi.core.canonical import state_hash
 from kasagi.core.errors import InvalidArgument, NotMember, Rejected
 from kasagi.core.ops import apply_ops
+from kasagi.core.replies import CatchUp, JoinPending, Snapshot
 from kasagi.core.room import Accepted, Applied, InFlight, Room, RoomConfig, StreamPosition
 from kasagi.core.values import copy_value
 from kasagi.testing import make_room
@@ -34,15 +35,71 @@ def test_act_before_join_is_refused():
         room.act("alice", 1, "move", {"dx": 1, "dy": 1})
 
 
-def test_join_puts_member_online_and_creates_its_player_in_the_next_event():
-    """Joining replies with the committed state; presence and the new player come in event 1."""
+def test_join_is_answered_at_the_seq_of_its_event_with_its_presence_and_player():
+    """A join waits for the event that carries it: the reply at that seq shows the member online and its player."""
     room = make_room()
-    reply = room.join("alice", "s1", None, now_ms=1000)
-    assert reply["seq"] == 0 and "alice" not in reply["state"]["players"]
+    pending = room.join("alice", "s1", None, now_ms=1000)
+    assert isinstance(pending, JoinPending) and pending.seq == 1
+    assert room.answer_join(pending) is None, "not before its event is committed"
     event = commit(room).event
     assert event["seq"] == 1
-    assert room.committed["members"]["alice"] == {"online": True, "since": 1000}
-    assert set(room.committed["players"]) == {"alice"}
+    reply = room.answer_join(pending)
+    assert isinstance(reply, Snapshot) and reply.seq == 1
+    assert reply.state["members"]["alice"] == {"online": True, "since": 1000}
+    assert set(reply.state["players"]) == {"alice"}
+    assert reply.state == room.committed
+
+
+def test_a_join_of_a_member_already_online_is_answered_at_once():
+    """A second session of a member whose presence is committed gets the committed state at once."""
+    room = joined(make_room(), "alice")
+    commit(room)
+    reply = room.join("alice", "s2", None, 5)
+    assert isinstance(reply, Snapshot) and reply.seq == 1 and "alice" in reply.state["players"]
+
+
+def test_a_join_while_a_batch_is_in_flight_waits_for_the_batch_after_it():
+    """Effects accepted while a batch is in flight go into the next one, and so does the join's answer."""
+    room = joined(make_room(), "alice")
+    inflight = room.begin_commit()
+    assert inflight is not None
+    pending = room.join("bob", "s-bob", None, 5)
+    assert isinstance(pending, JoinPending) and pending.seq == 2
+    room.commit_succeeded(inflight, 5)
+    assert room.answer_join(pending) is None
+    commit(room)
+    reply = room.answer_join(pending)
+    assert isinstance(reply, Snapshot) and reply.seq == 2 and set(reply.state["players"]) == {"alice", "bob"}
+
+
+def test_a_second_session_joining_before_the_first_ones_event_waits_for_it_too():
+    """A member online in the working state but not yet committed is answered once its presence is."""
+    room = make_room()
+    first = room.join("alice", "s1", None, 0)
+    second = room.join("alice", "s2", None, 0)
+    assert isinstance(first, JoinPending) and isinstance(second, JoinPending) and first.seq == second.seq == 1
+    commit(room)
+    for pending in (first, second):
+        reply = room.answer_join(pending)
+        assert isinstance(reply, Snapshot) and "alice" in reply.state["players"]
+
+
+def test_a_rejoin_with_since_catches_up_through_its_own_event():
+    """join(since) of a returning member answers with every event after since, its own presence event last."""
+    room = joined(make_room(), "alice", "bob")
+    commit(room)
+    room.leave("bob", "s-bob", 10)
+    commit(room, now=10)
+    since, at_since = room.position, copy_value(room.committed)
+    pending = room.join("bob", "s-bob2", since, 20)
+    assert isinstance(pending, JoinPending) and pending.seq == since.seq + 1
+    commit(room, now=20)
+    reply = room.answer_join(pending)
+    assert isinstance(reply, CatchUp) and reply.seq == pending.seq
+    assert [e["seq"] for e in reply.events] == [pending.seq]
+    for event in reply.events:
+        apply_ops(at_since, event["ops"])
+    assert at_since == room.committed and at_since["members"]["bob"]["online"] is True
 
 
 def test_one_event_per_commit_carries_many_actions_and_acks_each():
@@ -121,11 +178,12 @@ def test_catch_up_serves_events_when_history_holds_them_else_a_snapshot():
         room.act("alice", c, "move", {"dx": 1, "dy": 0})
         commit(room, now=c)
     reply = room.catch_up("alice", StreamPosition(room.epoch, 4))
-    assert [e["seq"] for e in reply["events"]] == [5, 6]
-    assert room.catch_up("alice", StreamPosition(room.epoch, 6))["events"] == []
-    assert "state" in room.catch_up("alice", StreamPosition(room.epoch, 1)), "trimmed"
-    assert "state" in room.catch_up("alice", StreamPosition(room.epoch + 1, 6)), "other epoch"
-    assert "state" in room.catch_up("alice", StreamPosition(room.epoch, 99)), "future seq"
+    assert isinstance(reply, CatchUp) and [e["seq"] for e in reply.events] == [5, 6]
+    up_to_date = room.catch_up("alice", StreamPosition(room.epoch, 6))
+    assert isinstance(up_to_date, CatchUp) and list(up_to_date.events) == []
+    assert isinstance(room.catch_up("alice", StreamPosition(room.epoch, 1)), Snapshot), "trimmed"
+    assert isinstance(room.catch_up("alice", StreamPosition(room.epoch + 1, 6)), Snapshot), "other epoch"
+    assert isinstance(room.catch_up("alice", StreamPosition(room.epoch, 99)), Snapshot), "future seq"
 
 
 def test_hash_is_in_every_kth_event_and_matches_the_state():

@@ -30,6 +30,7 @@ from twisted.python.failure import Failure
 
 from kasagi import wire
 from kasagi.cluster.rooms import ClusterRooms
+from kasagi.core.access import stored_options
 from kasagi.core.commands import OpenCommand
 from kasagi.core.errors import (
     Full,
@@ -42,7 +43,6 @@ from kasagi.core.errors import (
     Rejected,
     Unavailable,
 )
-from kasagi.service.registry import stored_options
 from kasagi.service.settings import ServiceSettings
 from kasagi.wamp.procedures import RoomProcedures, RoomSource
 from kasagi.wamp.session import ScreenedSession

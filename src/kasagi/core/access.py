@@ -3,7 +3,9 @@
 
 ``kasagi.lobby.open(room, type, {"members": [...]})`` makes a private room. The list is a
 lobby-level option: it is split off before the room type sees its options, fixed when the
-room is created, and stored with the room. Only listed member ids may open, join, act in,
+room is created, and stored with the room (inside its stored options, under the same key
+``members``, next to the room type's options: :func:`stored_options`, :func:`access_of_stored`),
+so every store keeps it without knowing of it. Only listed member ids may open, join, act in,
 leave or subscribe to a private room; the room service checks calls, the router's client
 authorizer checks subscriptions, and events are published to the listed members only.
 """
@@ -17,7 +19,7 @@ from typing import Any
 from kasagi.core.errors import InvalidArgument, NotAuthorized, describe
 from kasagi.wire import AUTHID_RE, OPEN_MEMBERS
 
-__all__ = ["PUBLIC", "RoomAccess", "split_open_options"]
+__all__ = ["PUBLIC", "RoomAccess", "access_of_stored", "split_open_options", "stored_options"]
 
 
 @dataclass(frozen=True)
@@ -92,3 +94,18 @@ def split_open_options(options: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]
     and the room type's own options."""
     type_options = {k: v for k, v in options.items() if k != OPEN_MEMBERS}
     return options.get(OPEN_MEMBERS), type_options
+
+
+def stored_options(type_options: Mapping[str, Any], access: RoomAccess) -> dict[str, Any]:
+    """The options stored with a room: the type's, plus the member list of a private room."""
+    options = dict(type_options)
+    members = access.to_wire()
+    if members is not None:
+        options[OPEN_MEMBERS] = members
+    return options
+
+
+def access_of_stored(options: Mapping[str, Any]) -> tuple[RoomAccess, dict[str, Any]]:
+    """Split stored options into the room's access and the type's options."""
+    members, type_options = split_open_options(options)
+    return (PUBLIC if members is None else RoomAccess.private(members)), type_options

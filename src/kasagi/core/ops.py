@@ -31,6 +31,7 @@ __all__ = [
     "compact_ops",
     "del_op",
     "parse_path",
+    "resolve",
     "set_op",
     "undo",
 ]
@@ -86,22 +87,40 @@ def parse_path(raw: Any, field: str = "path") -> Path:
     return tuple(raw)
 
 
-def _step(container: Any, key: PathItem, path: Sequence[PathItem], undo_log: UndoLog | None) -> Any:
-    if isinstance(key, str):
-        if not isinstance(container, dict):
-            raise OpError(f"{list(path)}: {key!r} needs a map, found {describe(container)}")
-        child = container.get(key)
-        if child is None and key not in container:
-            child = {}
-            container[key] = child
-            if undo_log is not None:
-                undo_log.append((container, key, False, None))
-        return child
-    if not isinstance(container, list):
-        raise OpError(f"{list(path)}: index {key} needs a list, found {describe(container)}")
-    if not 0 <= key < len(container):
-        raise OpError(f"{list(path)}: index {key} out of range 0..{len(container) - 1}")
-    return container[key]
+def resolve(
+    state: dict[str, Any], path: Sequence[Any], undo_log: UndoLog | None = None, *, create: bool = True
+) -> tuple[Any, int]:
+    """Walk ``path[:-1]`` from ``state`` to the container of the path's last component.
+
+    Returns ``(container, depth)``. A missing map key on the way is created as an empty map
+    (recorded in ``undo_log``); with ``create=False`` the walk stops there instead, and
+    ``depth`` is the index of that key in ``path`` (``container`` is the map that lacks it).
+    When the walk reaches the end, ``depth == len(path) - 1``. A component that does not lead
+    through a container (a key in a list, an index in a map or out of range, anything else
+    in a path) raises :class:`OpError`. The one walk behind :func:`apply_op` and
+    :func:`kasagi.core.size.size_delta`.
+    """
+    container: Any = state
+    for depth, key in enumerate(path[:-1]):
+        if isinstance(key, str):
+            if not isinstance(container, dict):
+                raise OpError(f"{list(path)}: {key!r} needs a map, found {describe(container)}")
+            if key not in container:
+                if not create:
+                    return container, depth
+                container[key] = {}
+                if undo_log is not None:
+                    undo_log.append((container, key, False, None))
+            container = container[key]
+            continue
+        if not isinstance(container, list):
+            raise OpError(f"{list(path)}: index {key} needs a list, found {describe(container)}")
+        if not isinstance(key, int):
+            raise OpError(f"{list(path)}: {describe(key)} is not a key or an index")
+        if not 0 <= key < len(container):
+            raise OpError(f"{list(path)}: index {key} out of range 0..{len(container) - 1}")
+        container = container[key]
+    return container, len(path) - 1
 
 
 def apply_op(state: dict[str, Any], op: Sequence[Any], undo_log: UndoLog | None = None) -> None:
@@ -112,9 +131,7 @@ def apply_op(state: dict[str, Any], op: Sequence[Any], undo_log: UndoLog | None 
     kind, path = op[0], op[1]
     if not isinstance(path, (list, tuple)) or not path:
         raise OpError(f"malformed path {describe(path)}")
-    container: Any = state
-    for key in path[:-1]:
-        container = _step(container, key, path, undo_log)
+    container, _ = resolve(state, path, undo_log)
     last = path[-1]
     if kind == OP_SET:
         if len(op) != 3:

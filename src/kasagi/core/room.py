@@ -11,6 +11,12 @@ decides when to commit. The life of an action::
 Two copies of the state are kept: ``state`` (working: every accepted action applied, used to
 validate the next one) and ``committed`` (exactly the state at ``seq``, served to joins).
 
+A join is an action too: its effects (presence, ``on_join``) go into the next batch, and its
+reply is the committed state (or catch-up) at the seq of that batch -- so the reply always
+shows the joining member. :meth:`Room.join` answers at once when nothing of the member's
+presence is left to commit, else it gives a :class:`~kasagi.core.replies.JoinPending`, and
+:meth:`Room.answer_join` answers it once that seq is committed.
+
 Presence (``state.members``) is derived from the live sessions the room knows of and
 reconciled into ordinary ops; after a rollback or a restore it heals itself.
 
@@ -43,6 +49,7 @@ from kasagi.core.errors import Full, InvalidArgument, KasagiError, NotMember, Re
 from kasagi.core.history import DeltaLog
 from kasagi.core.hooks import HookError, HookFailure
 from kasagi.core.ops import Op, OpError, UndoLog, apply_op, apply_ops, compact_ops, del_op, set_op, undo
+from kasagi.core.replies import CatchUp, JoinPending, JoinReply, Snapshot
 from kasagi.core.roomtypes.base import RoomType
 from kasagi.core.size import json_size, size_delta
 from kasagi.core.values import copy_value
@@ -243,20 +250,27 @@ class Room:
         """How many members have a live session (no copy of the set)."""
         return len(self._member_sessions)
 
-    def snapshot(self, member: str | None = None) -> dict[str, Any]:
+    def snapshot(self, member: str | None = None) -> Snapshot:
         """The committed state as a join reply (a copy: the caller may keep it)."""
-        reply: dict[str, Any] = {"room": self.room_id, "epoch": self.epoch, "seq": self.seq}
-        if member is not None:
-            reply["member"] = member
-        reply["state"] = copy_value(self.committed)
-        return reply
+        return Snapshot(self.room_id, self.epoch, self.seq, member, copy_value(self.committed))
+
+    def restart_epoch(self, epoch: int) -> None:
+        """Continue in a new ``epoch`` from the committed state at the same seq: the history
+        of the old epoch no longer serves catch-ups (clients of it take a snapshot)."""
+        if epoch <= self.epoch:
+            raise ValueError(f"a new epoch must be above {self.epoch}, got {epoch}")
+        self.epoch = epoch
+        self.history.clear()
 
     # -- joining and leaving -------------------------------------------------------------------
-    def join(self, member: str, session_id: str, since: StreamPosition | None, now_ms: int) -> dict[str, Any]:
-        """Register a session of ``member``; reply with a catch-up or a snapshot.
+    def join(self, member: str, session_id: str, since: StreamPosition | None, now_ms: int) -> JoinReply | JoinPending:
+        """Register a session of ``member``; reply with a catch-up or a snapshot that shows
+        the join's effects.
 
-        The reply reflects the committed state; the member's own presence change follows in
-        the next event.
+        When they are all committed already (the member was online), the reply comes at
+        once; else a :class:`JoinPending` names the seq of the event that will carry them
+        (answer it with :meth:`answer_join` once committed; :meth:`catch_up` answers from the
+        committed state at any time, without them).
         """
         self.access.check(member)
         limit = self.config.max_members
@@ -268,6 +282,7 @@ class Room:
                 expected=f"at most {limit} members in the room",
                 got=f"{len(members)} members",
             )
+        ops_before = len(self._pending.ops)
         if member in self._member_sessions:
             self.add_session(member, session_id, now_ms)
         else:
@@ -280,7 +295,24 @@ class Room:
                 del self._session_member[session_id]
                 del self._member_sessions[member]
                 raise
-        return self.catch_up(member, since)
+        changed = len(self._pending.ops) > ops_before
+        if not changed and self.state.get("members", {}).get(member) == self.committed.get("members", {}).get(member):
+            return self.catch_up(member, since)
+        return JoinPending(member, since, self._carrying_seq())
+
+    def _carrying_seq(self) -> int:
+        """The seq of the event that will carry what is uncommitted now."""
+        if self._pending.ops:
+            return self.seq + (2 if self._inflight is not None else 1)
+        if self._inflight is not None:
+            return self._inflight.seq
+        return self.seq
+
+    def answer_join(self, pending: JoinPending) -> JoinReply | None:
+        """The reply to ``pending`` once its seq is committed; None while it is not."""
+        if self.seq < pending.seq:
+            return None
+        return self.catch_up(pending.member, pending.since)
 
     def add_session(self, member: str, session_id: str, now_ms: int) -> None:
         """Count a live session of ``member`` in the room (it comes online if it was not)."""
@@ -292,12 +324,12 @@ class Room:
         """The live sessions in the room: session id -> member."""
         return dict(self._session_member)
 
-    def catch_up(self, member: str, since: StreamPosition | None) -> dict[str, Any]:
+    def catch_up(self, member: str, since: StreamPosition | None) -> JoinReply:
         """Every event after ``since`` if history holds them all, else a snapshot."""
         if since is not None and since.epoch == self.epoch and since.seq <= self.seq:
             events = [] if since.seq == self.seq else self.history.since(since.seq)
             if events is not None:
-                return {"room": self.room_id, "epoch": self.epoch, "seq": self.seq, "member": member, "events": events}
+                return CatchUp(self.room_id, self.epoch, self.seq, member, events)
         return self.snapshot(member)
 
     def leave(self, member: str, session_id: str, now_ms: int) -> None:

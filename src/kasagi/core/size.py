@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from kasagi.core.ops import OpError, resolve
 from kasagi.wire import OP_DEL, OP_SET
 
 __all__ = ["json_size", "size_delta"]
@@ -42,19 +43,15 @@ def size_delta(state: dict[str, Any], op: Sequence[Any]) -> int:
     if len(op) < 2 or not isinstance(op[1], (list, tuple)) or not op[1]:
         return 0
     kind, path = op[0], op[1]
-    container: Any = state
-    for i, key in enumerate(path[:-1]):
-        if isinstance(key, str) and isinstance(container, dict):
-            if key not in container:
-                if kind != OP_SET or len(op) != 3:
-                    return 0
-                # The rest of the path is created as nested maps around the value.
-                return _entry(container, key, _nest(path[i + 1 :], op[2]))
-            container = container[key]
-        elif isinstance(key, int) and isinstance(container, list) and 0 <= key < len(container):
-            container = container[key]
-        else:
+    try:
+        container, depth = resolve(state, path, create=False)
+    except OpError:
+        return 0
+    if depth < len(path) - 1:
+        if kind != OP_SET or len(op) != 3:
             return 0
+        # The rest of the path is created as nested maps around the value.
+        return _entry(container, path[depth], _nest(path[depth + 1 :], op[2]))
     last = path[-1]
     if kind == OP_SET and len(op) == 3:
         value = op[2]

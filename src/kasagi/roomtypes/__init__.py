@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kasagi.rooms import InvalidArgument, RoomType, describe
+from kasagi.core.roomtypes import make_room_type as build_room_type
+from kasagi.rooms import RoomType
 from kasagi.roomtypes.arena import Arena
 from kasagi.roomtypes.doc import Doc
 
@@ -18,12 +19,6 @@ BUILTIN_TYPES: Mapping[str, type[RoomType]] = {Arena.name: Arena, Doc.name: Doc}
 def make_room_type(
     name: Any, options: Mapping[str, Any], types: Mapping[str, type[RoomType]] = BUILTIN_TYPES
 ) -> RoomType:
-    """Build the named room type with its options, or raise ``InvalidArgument``."""
-    if not isinstance(name, str) or name not in types:
-        raise InvalidArgument(
-            "unknown room type",
-            field="type",
-            expected="one of " + ", ".join(sorted(types)),
-            got=describe(name),
-        )
-    return types[name].from_options(options)
+    """Build the named room type with its options (the built-ins unless ``types`` says
+    otherwise), or raise ``InvalidArgument``."""
+    return build_room_type(name, options, types)

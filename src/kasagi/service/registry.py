@@ -3,8 +3,8 @@ events that concern all of them (a session closing).
 
 Also the process-wide limits: at most ``max_rooms`` rooms at once (``kasagi.error.full``), one
 action rate limiter shared by all rooms, and who may open a private room. A private room's
-member list is stored with the room inside its stored ``options`` (under the lobby-level key
-``members``, next to the room type's options), so every store keeps it without knowing of it.
+member list is stored with the room inside its stored ``options``
+(:func:`kasagi.core.access.stored_options`).
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from kasagi.core.access import PUBLIC, RoomAccess, split_open_options
+from kasagi.core.access import PUBLIC, RoomAccess, access_of_stored, stored_options
 from kasagi.core.commands import OpenCommand
 from kasagi.core.errors import Full, InvalidArgument, KasagiError, NoSuchRoom, RoomDamaged, Unavailable, describe
 from kasagi.core.ratelimit import RateLimiter
+from kasagi.core.restore import CorruptRecord, rebuild
 from kasagi.core.room import Room
 from kasagi.core.roomtypes import RoomType
 from kasagi.deadline import within
 from kasagi.roomtypes import BUILTIN_TYPES, make_room_type
 from kasagi.service.observer import ServiceObserver
-from kasagi.service.restore import rebuild
 from kasagi.service.runner import Publish, RoomRunner
 from kasagi.service.settings import ServiceSettings
-from kasagi.store.interface import CorruptRoom, RoomExists, RoomStore, StoredRoom
+from kasagi.store.interface import RoomExists, RoomStore, StoredRoom
 from kasagi.wire import OPEN_MEMBERS
 
 __all__ = ["Fence", "NotOwner", "RoomRegistry", "new_epoch", "wall_ms"]
@@ -57,21 +57,6 @@ class Fence:
 
 class NotOwner(Unavailable):
     """``load`` refused: another process serves the room (a retry finds it through the lobby)."""
-
-
-def stored_options(type_options: Mapping[str, Any], access: RoomAccess) -> dict[str, Any]:
-    """The options stored with a room: the type's, plus the member list of a private room."""
-    options = dict(type_options)
-    members = access.to_wire()
-    if members is not None:
-        options[OPEN_MEMBERS] = members
-    return options
-
-
-def access_of_stored(options: Mapping[str, Any]) -> tuple[RoomAccess, dict[str, Any]]:
-    """Split stored options into the room's access and the type's options."""
-    members, type_options = split_open_options(options)
-    return (PUBLIC if members is None else RoomAccess.private(members)), type_options
 
 
 def wall_ms() -> int:
@@ -278,7 +263,7 @@ class RoomRegistry:
         deadline, load_deadline = self._settings.store_deadline, self._settings.load_deadline
         try:
             stored = yield within(maybeDeferred(self._load, cmd.room), load_deadline, self._clock, "room load")
-        except CorruptRoom as exc:
+        except CorruptRecord as exc:
             raise self._damaged(exc) from None
         except KasagiError:
             raise
@@ -305,7 +290,7 @@ class RoomRegistry:
             # Another worker created it meanwhile (or something is stored under its name).
             try:
                 stored = yield within(maybeDeferred(self._load, cmd.room), load_deadline, self._clock, "room load")
-            except CorruptRoom as exc:
+            except CorruptRecord as exc:
                 raise self._damaged(exc) from None
             if stored is None:
                 raise Unavailable(
@@ -326,7 +311,7 @@ class RoomRegistry:
         stored = loaded.stored if isinstance(loaded, Fence) else loaded
         try:
             rebuilt = rebuild(stored, config=self._settings.room_config(), now_ms=self._now_ms(), types=self._types)
-        except CorruptRoom as exc:
+        except CorruptRecord as exc:
             raise self._damaged(exc) from None
         room = rebuilt.room
         if rebuilt.lost is not None or fence is not None:
@@ -351,8 +336,7 @@ class RoomRegistry:
                 raise Unavailable(
                     "the room store did not answer", field="store", expected="a new epoch", got=why
                 ) from None
-            room.epoch = epoch
-            room.history.clear()
+            room.restart_epoch(epoch)
             if fence is not None:
                 fence.fenced(stored.epoch, epoch, room.seq)
         return room
@@ -363,7 +347,7 @@ class RoomRegistry:
         self._last_epoch = max(new_epoch(previous, self._now_ms()), self._last_epoch + 1)
         return self._last_epoch
 
-    def _damaged(self, exc: CorruptRoom) -> RoomDamaged:
+    def _damaged(self, exc: CorruptRecord) -> RoomDamaged:
         self.log.error(
             "room {room} can't be loaded: {problem} (its stored data is left as it is)",
             room=exc.room,

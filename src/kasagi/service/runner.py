@@ -4,15 +4,19 @@ event, answers the callers, and expires presence.
 Ack only after durable: a caller of ``act`` is answered when the batch carrying its action
 is in the store (group commit: one store write per tick, however many actions). One batch
 is in flight at a time, which keeps seqs gap-free; actions arriving meanwhile wait for the
-next one. A failed or late store write rolls the room back and fails every caller it holds
-with ``kasagi.error.unavailable`` (retry with the same cseq is safe: the store's seq fence
-refuses a late write that would apply twice).
+next one. A join is answered the same way, once the event carrying the member's presence is
+in the store (the reply shows the member). A failed or late store write rolls the room back
+and fails every caller it holds with ``kasagi.error.unavailable`` (retry with the same cseq
+is safe: the store's seq fence refuses a late write that would apply twice); a join waiting
+for it is answered from the committed state instead.
 
 When the store is failing, the room degrades instead of queueing: after two failed writes in
 a row, actions are refused at once (``unavailable``) until a backoff (50 ms doubling, at most
 the store deadline) lets the next commit probe the store again. A write that outlived its
 deadline *suspends* the room: joins and leaves are still served from the committed state,
-acts fail fast, and the registry reloads the room from the store when it answers.
+acts fail fast, and the registry reloads the room from the store when it answers. The phases
+(live, degraded, suspended, draining, stopped) and which follows which are
+:class:`kasagi.core.lifecycle.RoomLifecycle`'s.
 
 Each member's actions pass a token bucket first (``action_rate`` per second, bursts of
 ``action_burst``; one :class:`~kasagi.core.ratelimit.RateLimiter` per process, shared by its
@@ -31,8 +35,10 @@ from twisted.python.failure import Failure
 
 from kasagi.core.commands import ActCommand, JoinCommand
 from kasagi.core.errors import RateLimited, Unavailable
+from kasagi.core.lifecycle import Phase, RoomLifecycle, Signal
 from kasagi.core.ratelimit import RateLimiter
-from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room
+from kasagi.core.replies import CatchUp, JoinPending, JoinReply, Snapshot, wire_reply
+from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room, StreamPosition
 from kasagi.deadline import DeadlineExceeded, within
 from kasagi.service.loop import RoomLoop
 from kasagi.service.observer import NullObserver, ServiceObserver
@@ -75,23 +81,22 @@ class RoomRunner:
         self._observer: ServiceObserver = observer or NullObserver()
         self._topic = room_topic(room.room_id)
         self._waiters: dict[AckKey, list[Deferred[dict[str, int]]]] = {}
+        #: Joins waiting for the commit of the event that carries their effects.
+        self._joins: list[tuple[JoinPending, Deferred[JoinReply]]] = []
         self._commit_timer: IDelayedCall | None = None
         self._expiry_timer: IDelayedCall | None = None
         self._committing = False
         self._last_commit = -1e18
         self._last_snapshot_seq = room.seq
         self._commit_started = 0.0
-        self._draining: list[Deferred[bool]] | None = None
+        #: Who waits for the drain to finish.
+        self._drain_waiters: list[Deferred[bool]] = []
         #: When the expiry timer fires (room time, ms), while it is set.
         self._expiry_at: int | None = None
-        self._drain_intact = True
         #: When the last event was published (clock seconds); the head beacon reads it.
         self.last_published = clock.seconds()
-        self.stopped = False
-        #: Serving joins from the committed state only, while the registry reloads the room.
-        self.suspended = False
-        #: Consecutive failed commits, and when the next one may probe the store.
-        self._failures = 0
+        self._life = RoomLifecycle()
+        #: When the next commit may probe the store, after failed ones.
         self._retry_at = 0.0
         #: Counters for metrics and tests.
         self.stats = {"events": 0, "actions": 0, "refused": 0, "failed_commits": 0, "catchups": 0, "snapshots": 0}
@@ -102,31 +107,76 @@ class RoomRunner:
             clock=clock,
             now_ms=now_ms,
             on_change=self._schedule_commit,
-            live=lambda: not (self.stopped or self.suspended or self._draining is not None),
+            live=lambda: self._life.phase in (Phase.LIVE, Phase.DEGRADED),
             stats=self.stats,
         )
 
+    # -- the phase -----------------------------------------------------------------------------
+    @property
+    def phase(self) -> Phase:
+        return self._life.phase
+
+    @property
+    def stopped(self) -> bool:
+        return self._life.stopped
+
+    @property
+    def suspended(self) -> bool:
+        """Serving joins from the committed state only, while the registry reloads the room."""
+        return self._life.suspended
+
     # -- calls -------------------------------------------------------------------------------
     def join(self, member: str, session_id: str, cmd: JoinCommand) -> Deferred[dict[str, Any]]:
-        """Join (or rejoin) the room; the reply is a catch-up or a snapshot."""
+        """Join (or rejoin) the room; the reply is a catch-up or a snapshot, in its wire form."""
+        return self.join_reply(member, session_id, cmd).addCallback(wire_reply)
+
+    def join_reply(self, member: str, session_id: str, cmd: JoinCommand) -> Deferred[JoinReply]:
+        """:meth:`join`, answered with the typed reply.
+
+        A join is an action: the reply waits for the commit of the event that carries the
+        member's presence (and what ``on_join`` added), and is the state or the catch-up at
+        that event's seq. While the room does not write (suspended) or its store is failing,
+        the join is answered at once from the committed state, without its own effects.
+        """
         self._check_live()
         try:
-            reply = self.room.join(member, session_id, cmd.since, self._now_ms())
+            outcome = self.room.join(member, session_id, cmd.since, self._now_ms())
         except Exception:
             self.loop.report_failures()
             raise
         self._after_change()
-        since = cmd.since
-        store_ok = not self.suspended and not self._store_failing()
+        if not isinstance(outcome, JoinPending):
+            return self._answer(member, cmd.since, outcome)
+        if self._life.writes and not self._store_failing():
+            d: Deferred[JoinReply] = Deferred()
+            self._joins.append((outcome, d))
+            return d
+        return self._answer(member, cmd.since, self.room.catch_up(member, cmd.since))
+
+    def _answer(self, member: str, since: StreamPosition | None, reply: JoinReply) -> Deferred[JoinReply]:
+        store_ok = self._life.writes and not self._store_failing()
         behind = since is not None and since.epoch == self.room.epoch and since.seq < self.room.seq
-        if store_ok and "state" in reply and behind and since is not None:
+        if store_ok and isinstance(reply, Snapshot) and behind and since is not None:
             # Memory no longer holds the gap: the store's history may.
             return self._catch_up_from_store(member, since.seq, reply)
         self._count_reply(reply)
         return succeed(reply)
 
-    def _catch_up_from_store(self, member: str, since_seq: int, snapshot: dict[str, Any]) -> Deferred[dict[str, Any]]:
-        epoch, seq = snapshot["epoch"], snapshot["seq"]
+    def _answer_joins(self, everyone: bool) -> None:
+        """Answer the joins whose seq is committed (``everyone``: all of them, from the
+        committed state as it is)."""
+        waiting, self._joins = self._joins, []
+        for pending, d in waiting:
+            reply = self.room.answer_join(pending)
+            if reply is None:
+                if not everyone:
+                    self._joins.append((pending, d))
+                    continue
+                reply = self.room.catch_up(pending.member, pending.since)
+            self._answer(pending.member, pending.since, reply).chainDeferred(d)
+
+    def _catch_up_from_store(self, member: str, since_seq: int, snapshot: Snapshot) -> Deferred[JoinReply]:
+        epoch, seq = snapshot.epoch, snapshot.seq
         d = within(
             self._store.events_since(self.room.room_id, epoch, since_seq),
             self._settings.store_deadline,
@@ -134,17 +184,16 @@ class RoomRunner:
             "history read",
         )
 
-        def answer(events: list[dict[str, Any]] | None) -> dict[str, Any]:
+        def answer(events: list[dict[str, Any]] | None) -> JoinReply:
             if events is not None:
                 events = [e for e in events if e["seq"] <= seq]
+            reply: JoinReply = snapshot
             if events and events[-1]["seq"] == seq and events[0]["seq"] == since_seq + 1:
-                reply = {"room": self.room.room_id, "epoch": epoch, "seq": seq, "member": member, "events": events}
-            else:
-                reply = snapshot
+                reply = CatchUp(self.room.room_id, epoch, seq, member, events)
             self._count_reply(reply)
             return reply
 
-        def fallback(failure: Failure) -> dict[str, Any]:
+        def fallback(failure: Failure) -> JoinReply:
             self.log.warn(
                 "room {room}: history read failed ({why}); sending a snapshot",
                 room=self.room.room_id,
@@ -155,9 +204,10 @@ class RoomRunner:
 
         return d.addCallbacks(answer, fallback)
 
-    def _count_reply(self, reply: dict[str, Any]) -> None:
-        self.stats["catchups" if "events" in reply else "snapshots"] += 1
-        self._observer.joined("events" in reply)
+    def _count_reply(self, reply: JoinReply) -> None:
+        caught_up = isinstance(reply, CatchUp)
+        self.stats["catchups" if caught_up else "snapshots"] += 1
+        self._observer.joined(caught_up)
 
     def leave(self, member: str, session_id: str) -> dict[str, Any]:
         self._check_live()
@@ -186,7 +236,7 @@ class RoomRunner:
                 "the room's store is not answering; retry with the same cseq",
                 field="store",
                 expected="a reachable store",
-                got="suspended" if self.suspended else f"{self._failures} failed writes",
+                got="suspended" if self.suspended else f"{self._life.failures} failed writes",
             )
         self._check_rate(member)
         try:
@@ -206,7 +256,7 @@ class RoomRunner:
         return d
 
     def _store_failing(self) -> bool:
-        return self._failures > 0 and self._clock.seconds() < self._retry_at
+        return self._life.failures > 0 and self._clock.seconds() < self._retry_at
 
     def _check_rate(self, member: str) -> None:
         limiter = self._limiter
@@ -224,7 +274,7 @@ class RoomRunner:
             )
 
     def _check_live(self) -> None:
-        if self.stopped or self._draining is not None:
+        if not self._life.serves_calls:
             raise Unavailable(
                 "the room is moving to another owner", field="room", expected="a live owner", got=self.room.room_id
             )
@@ -239,10 +289,11 @@ class RoomRunner:
     def _schedule_commit(self) -> None:
         if self._committing or self._commit_timer is not None or not self.room.has_pending:
             return
-        if self.stopped or self.suspended:
+        if not self._life.writes:
             return
         now = self._clock.seconds()
-        delay = max(0.0, self._last_commit + self._settings.tick - now, self._retry_at - now if self._failures else 0.0)
+        backoff = self._retry_at - now if self._life.failures else 0.0
+        delay = max(0.0, self._last_commit + self._settings.tick - now, backoff)
         self._commit_timer = self._clock.callLater(delay, self._commit)
 
     def _commit(self) -> None:
@@ -258,7 +309,7 @@ class RoomRunner:
 
     def _committed(self, _: object, batch: Batch) -> None:
         self._committing = False
-        self._failures = 0
+        self._life.handle(Signal.COMMIT_SUCCEEDED)
         self.room.commit_succeeded(batch, self._now_ms())
         self.stats["events"] += 1
         self._observer.committed(batch, self._clock.seconds() - self._commit_started)
@@ -270,6 +321,7 @@ class RoomRunner:
         for key in batch.acks:
             for d in self._waiters.pop(key, []):
                 d.callback({"seq": batch.seq, "cseq": key[1]})
+        self._answer_joins(everyone=False)
         self._maybe_snapshot()
         self._schedule_commit()  # what was accepted meanwhile; a commit changes no presence
         self._check_drained()
@@ -294,12 +346,13 @@ class RoomRunner:
         for key in failed:
             for d in self._waiters.pop(key, []):
                 d.errback(Failure(error))
-        if self._draining is not None:
-            # Closing: whatever the store holds now is for the next owner to find.
-            self._drain_intact = False
-            self.stop()
-            return
-        if self.stopped or self.suspended:
+        # A join does not wait on a failing store: it is answered from the committed state.
+        self._answer_joins(everyone=True)
+        if self._life.phase in (Phase.DRAINING, Phase.SUSPENDED, Phase.STOPPED):
+            # Closing (whatever the store holds now is for the next owner to find), or no
+            # longer writing.
+            if self._life.handle(Signal.COMMIT_FAILED) is Phase.STOPPED:
+                self._stop_now()
             return
         if failure.check(StaleEpoch, SeqConflict, DeadlineExceeded) and self._on_lost is not None:
             # Another owner wrote, a late write of ours landed, or ours may still land: only
@@ -307,12 +360,13 @@ class RoomRunner:
             self.suspend()
             self._on_lost(self, failure)
             return
-        self._failures += 1
+        self._life.handle(Signal.COMMIT_FAILED)
+        failures = self._life.failures
         # One failure may be a blip: the next tick tries again. From the second in a row on,
         # back off (and refuse acts meanwhile) so a dead store is not hammered every tick.
         backoff = 0.0
-        if self._failures >= 2:
-            backoff = min(self._settings.store_deadline, 0.05 * 2 ** min(self._failures - 2, 8))
+        if failures >= 2:
+            backoff = min(self._settings.store_deadline, 0.05 * 2 ** min(failures - 2, 8))
         self._retry_at = self._clock.seconds() + backoff
         self._after_change()
 
@@ -321,7 +375,7 @@ class RoomRunner:
         if not every or self.room.seq - self._last_snapshot_seq < every:
             return
         self._last_snapshot_seq = self.room.seq
-        state = self.room.snapshot()["state"]
+        state = self.room.snapshot().state
         d = within(
             maybeDeferred(self._store.save_snapshot, self.room.room_id, self.room.epoch, self.room.seq, state),
             self._settings.store_deadline,
@@ -336,7 +390,7 @@ class RoomRunner:
 
     # -- presence expiry -----------------------------------------------------------------------
     def _schedule_expiry(self) -> None:
-        if self.stopped or self.suspended:
+        if not self._life.writes:
             return
         when = self.room.next_expiry()
         timer = self._expiry_timer
@@ -363,24 +417,19 @@ class RoomRunner:
         (a successor may keep the epoch)."""
         if self.stopped:
             return succeed(False)
-        if self.suspended:
-            # A write of ours is undetermined: the successor must not trust this history.
-            self._drain_intact = False
-            self._draining = self._draining or []
-            d0: Deferred[bool] = Deferred()
-            self._draining.append(d0)
-            self.stop()
-            return d0
         d: Deferred[bool] = Deferred()
-        if self._draining is None:
-            self._draining = []
-        self._draining.append(d)
+        self._drain_waiters.append(d)
+        if self._life.handle(Signal.DRAIN) is Phase.STOPPED:
+            # Suspended: a write of ours is undetermined, the successor must not trust this
+            # history.
+            self._stop_now()
+            return d
         self._schedule_commit()
         self._check_drained()
         return d
 
     def _check_drained(self) -> None:
-        if self._draining is None or self._committing or (self.room.has_pending and not self.stopped):
+        if not self._life.draining or self._committing or self.room.has_pending:
             return
         self.stop()
 
@@ -391,9 +440,11 @@ class RoomRunner:
 
     def suspend(self) -> None:
         """Stop writing (acts fail fast) but keep serving joins from the committed state."""
-        if self.suspended or self.stopped:
+        if not self._life.takes(Signal.SUSPEND):
+            return  # already suspended, or stopped
+        if self._life.handle(Signal.SUSPEND) is Phase.STOPPED:
+            self._stop_now()  # it was draining: stop, not intact
             return
-        self.suspended = True
         self._halt(
             Unavailable(
                 "the room is reloading from its store; retry with the same cseq",
@@ -405,7 +456,13 @@ class RoomRunner:
 
     def stop(self) -> None:
         """Stop serving: cancel timers and fail every waiting caller (retryable)."""
-        self.stopped = True
+        if self.stopped:
+            return
+        self._life.handle(Signal.STOP)
+        self._stop_now()
+
+    def _stop_now(self) -> None:
+        """The room just stopped: halt, and tell who waits for the drain."""
         self._halt(
             Unavailable(
                 "the room stopped; retry with the same cseq",
@@ -414,9 +471,9 @@ class RoomRunner:
                 got=self.room.room_id,
             )
         )
-        drained, self._draining = self._draining, ([] if self._draining is not None else None)
-        for waiter in drained or []:
-            waiter.callback(self._drain_intact)
+        drained, self._drain_waiters = self._drain_waiters, []
+        for waiter in drained:
+            waiter.callback(self._life.intact)
 
     def _halt(self, error: Unavailable) -> None:
         """Cancel the timers and fail every caller still waiting for a commit with ``error``."""
@@ -429,3 +486,5 @@ class RoomRunner:
         for ds in waiters.values():
             for d in ds:
                 d.errback(Failure(error))
+        # Joins are answered from the committed state (still true; nothing more is written).
+        self._answer_joins(everyone=True)

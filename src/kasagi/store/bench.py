@@ -37,9 +37,10 @@ from hdrh.histogram import HdrHistogram
 from twisted.internet import defer, task, threads
 
 from kasagi.client import ClientOptions, KasagiClient
+from kasagi.core.restore import rebuild
 from kasagi.core.room import Batch, RoomConfig
 from kasagi.node import NodeOptions, NodeProcess
-from kasagi.service.restore import rebuild
+from kasagi.roomtypes import BUILTIN_TYPES
 from kasagi.store.factory import open_store
 from kasagi.store.interface import StoreLimits
 from kasagi.store.redis_server import RedisServer
@@ -255,7 +256,7 @@ async def measure_reload(store: str, args: argparse.Namespace, tmp: Path, reacto
                 s = await fresh()
                 t0 = time.perf_counter()
                 stored = await s.load(room)
-                rebuilt = rebuild(stored, config=RoomConfig(history_events=1000), now_ms=0)
+                rebuilt = rebuild(stored, config=RoomConfig(history_events=1000), now_ms=0, types=BUILTIN_TYPES)
                 samples.append(time.perf_counter() - t0)
                 assert rebuilt.lost is None and rebuilt.room.seq == n
             figures[label] = statistics.median(samples) * 1000

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 
+from kasagi.core.restore import CorruptRecord
 from kasagi.core.room import Batch
 from kasagi.wire import Limits
 
@@ -82,13 +83,8 @@ class StoreUnavailable(StoreError):
     """The store can't be reached right now (the operation was not sent)."""
 
 
-class CorruptRoom(StoreError):
-    """A room's stored data is damaged or was not written by Kasagi."""
-
-    def __init__(self, room: str, problem: str) -> None:
-        super().__init__(f"room {room}: {problem}")
-        self.room = room
-        self.problem = problem
+class CorruptRoom(StoreError, CorruptRecord):
+    """A room's stored data is damaged or was not written by Kasagi (``room``, ``problem``)."""
 
 
 class CorruptStore(StoreError):
@@ -133,7 +129,7 @@ class StoredRoom:
     snapshot: dict[str, Any]
     #: The stored events after ``snapshot_seq``, in seq order. Normally exactly
     #: ``snapshot_seq + 1 .. seq``; anything else means history was lost (see
-    #: :func:`kasagi.service.restore.rebuild`).
+    #: :func:`kasagi.core.restore.rebuild`).
     tail: list[Event] = field(default_factory=list)
     #: member -> {cseq: seq}, each member's results oldest first.
     results: dict[str, dict[int, int]] = field(default_factory=dict)
