@@ -1,4 +1,4 @@
-"""The dynamic authorizer of the ``client`` role (rules in :mod:`kasagi.authorization`).
+"""The dynamic authorizer of the ``client`` role (rules in :mod:`kasagi.auth.authorization`).
 
 Subscriptions to a room topic are decided per member: the authorizer asks the room service
 who may read the room (``kasagi.backend.room_access``) and refuses when the answer does not
@@ -18,7 +18,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
 from kasagi import wire
-from kasagi.authorization import DENY, CacheBudget, RoomCheck, admits, authorize_client
+from kasagi.auth import DENY, CacheBudget, RoomCheck, admits, authorize_client
 from kasagi.deadline import within
 
 __all__ = ["ClientAuthorizer"]

@@ -128,7 +128,7 @@ def _store_problem(options: NodeOptions) -> str | None:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from kasagi.tokens import TokenError, mint_token
+    from kasagi.auth import TokenError, mint_token
 
     secret = os.environ.get("KASAGI_SECRET", "")
     try:

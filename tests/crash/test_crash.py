@@ -1,6 +1,6 @@
 """Crash runs with real processes: 4 writers act at ~20/s in one room while a part of the
 system is killed with SIGKILL and restarted; afterwards invariants I1-I6 are checked from the
-recorded history (see :mod:`kasagi.testing_history`)."""
+recorded history (see :mod:`kasagi.testing.history`)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from twisted.internet import defer, reactor, task, threads
 
 from kasagi.core.room import RoomConfig
 from kasagi.deadline import within
-from kasagi.node import NodeProcess
 from kasagi.service.restore import rebuild
 from kasagi.store.factory import open_store
-from kasagi.store.redis_server import RedisServer
-from kasagi.testing_history import History, check, counts
+from kasagi.testing.history import History, check, counts
+from kasagi.testing.node import NodeProcess
+from kasagi.testing.redis_server import RedisServer
 from tests.conftest import start_node
 from tests.crash.conftest import worker_pid
 from tests.crash.workload import Writer, slot_effects

@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 
 from kasagi.client import KasagiClient
 from kasagi.client._client import ClientOptions
-from kasagi.testing_history import History
+from kasagi.testing.history import History
 
 #: Paths cycle through this many keys per writer (keeps the state small).
 SLOTS = 64

@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 
 from kasagi.client import ClientOptions, KasagiClient, RoomHandle
 from kasagi.core.roomtypes import make_room_type
-from kasagi.testing_history import History, Report, check, effect_key
+from kasagi.testing.history import History, Report, check, effect_key
 
 #: Deadlines of the clients in the fault suite (seconds): generous upper bounds.
 CALL_TIMEOUT = 5.0

@@ -156,7 +156,7 @@ class AuthorizerTests(SynchronousTestCase):
         from autobahn.wamp.types import ComponentConfig
         from twisted.internet.task import Clock
 
-        from kasagi.authorization import CacheBudget
+        from kasagi.auth import CacheBudget
         from router.authorizer import ClientAuthorizer
 
         authorizer = ClientAuthorizer(ComponentConfig(realm="kasagi"))

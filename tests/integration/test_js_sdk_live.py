@@ -14,7 +14,7 @@ from twisted.internet import defer, threads
 
 from kasagi.client import KasagiClient
 from kasagi.core.canonical import state_hash
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 from tests.integration.test_node_end_to_end import SERIALIZERS, until
 
 pytestmark = pytest.mark.node

@@ -1,4 +1,4 @@
-"""Fakes and factories for tests of code built on Kasagi (and Kasagi's own tests).
+"""Fakes and factories for tests of code built on Kasagi (re-exported by :mod:`kasagi.testing`).
 
 - :class:`RecordingPublisher` -- a ``publish`` function that keeps what it was given;
 - :class:`MemoryRoomStore` -- re-exported: the in-memory store, Deferreds like the real ones;

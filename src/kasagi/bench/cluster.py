@@ -1,8 +1,8 @@
 """Measure what a second router buys: the room-sync workload's load A shape (10 rooms x 10
 clients, arena moves) against 1 router and against 2 routers, same workers and Redis.
 
-``python -m kasagi.cluster.measure [--rates 5,10,20,...] [--repeats 2]`` starts each
-topology as local processes (:class:`~kasagi.topology.Topology`: routers pinned with
+``python -m kasagi.bench.cluster [--rates 5,10,20,...] [--repeats 2]`` starts each
+topology as local processes (:class:`~kasagi.testing.topology.Topology`: routers pinned with
 ``taskset`` -- 1 router on core 0, 2 routers on cores 0 and 1 -- workers, Redis and the load
 generator unpinned), offers each rate for a warm-up and a measured window, and prints, per
 configuration and rate: offered and accepted moves/s, deliveries/s (player updates received
@@ -182,7 +182,7 @@ def _run_point(topo: Any, rate: float, warmup: float, measure: float, generators
             [
                 sys.executable,
                 "-m",
-                "kasagi.cluster.measure",
+                "kasagi.bench.cluster",
                 "generate",
                 "--urls",
                 ",".join(topo.urls),
@@ -231,7 +231,7 @@ def _idle(args: argparse.Namespace) -> int:
     E's shape), one router, one worker, 4 generator processes."""
     import psutil
 
-    from kasagi.topology import Topology
+    from kasagi.testing.topology import Topology
 
     per_gen = args.clients // 4
     with tempfile.TemporaryDirectory(prefix="kasagi-idle-") as tmp:
@@ -250,7 +250,7 @@ def _idle(args: argparse.Namespace) -> int:
             procs = [
                 subprocess.Popen(  # noqa: S603 -- our own module, our own arguments
                     [
-                        *(sys.executable, "-m", "kasagi.cluster.measure", "generate", "--urls", ",".join(topo.urls)),
+                        *(sys.executable, "-m", "kasagi.bench.cluster", "generate", "--urls", ",".join(topo.urls)),
                         *("--first", str(g * per_gen), "--count", str(per_gen), "--rate", "0", "--per-room", "50"),
                         *("--warmup", str(hold), "--measure", "1"),
                     ],
@@ -274,7 +274,7 @@ def _idle(args: argparse.Namespace) -> int:
 
 
 def _orchestrate(args: argparse.Namespace) -> int:
-    from kasagi.topology import Topology
+    from kasagi.testing.topology import Topology
 
     rates = [float(r) for r in args.rates.split(",")]
     configs = {1: ["0"], 2: ["0", "1"]}
@@ -314,7 +314,7 @@ def _orchestrate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kasagi.cluster.measure", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m kasagi.bench.cluster", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command")
     gen = sub.add_parser("generate", help="(internal) one load generator process")
     gen.add_argument("--urls", required=True)
