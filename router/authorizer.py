@@ -34,10 +34,15 @@ class ClientAuthorizer(ApplicationSession):  # type: ignore[misc]
     def onJoin(self, details: Any):  # type: ignore[no-untyped-def]
         from twisted.internet import reactor
 
-        self._clock = reactor
-        self._budget = CacheBudget(int((self.config.extra or {}).get("call_cache_limit", 10_000)))
+        self.use(reactor, CacheBudget(int((self.config.extra or {}).get("call_cache_limit", 10_000))))
         yield self.register(self.authorize, wire.AUTHORIZE)
         self.log.info("client authorizer ready")
+
+    def use(self, clock: Any, budget: CacheBudget) -> None:
+        """Decide with ``clock`` (the room service's answer deadline) and ``budget`` (the
+        cacheable call permissions); :meth:`onJoin` gives the reactor and the configured budget."""
+        self._clock = clock
+        self._budget = budget
 
     @inlineCallbacks
     def authorize(self, session: dict[str, Any], uri: str, action: str, options: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]

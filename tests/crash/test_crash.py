@@ -107,14 +107,25 @@ class Run:
     @defer.inlineCallbacks
     def _quiet_store(self, store: Any):  # type: ignore[no-untyped-def]
         """The stored room once every client has caught up with it and it stopped moving."""
-        for _ in range(300):
+        quiet: list[Any] = []
+
+        @defer.inlineCallbacks
+        def caught_up():  # type: ignore[no-untyped-def]
             stored = yield store.load(self.room)
             if all(w.handle.seq == stored.seq and w.handle.epoch == stored.epoch for w in self.writers):
                 again = yield store.load(self.room)
                 if again.seq == stored.seq:
-                    return again
-            yield task.deferLater(reactor, 0.1, lambda: None)  # polling interval
-        raise AssertionError(f"clients {[w.handle.seq for w in self.writers]} never reached the store's seq")
+                    quiet.append(again)
+                    return True
+            return False
+
+        try:
+            yield until(caught_up, timeout=30.0, interval=0.1, what="every client at the store's seq")
+        except AssertionError:
+            raise AssertionError(
+                f"clients {[w.handle.seq for w in self.writers]} never reached the store's seq"
+            ) from None
+        return quiet[0]
 
     def stop(self) -> None:
         if self.node is not None:

@@ -15,8 +15,7 @@ from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from kasagi.client import KasagiClient
-from kasagi.client._client import ClientOptions
+from kasagi.client import ClientOptions, KasagiClient
 from kasagi.testing.history import History
 
 #: Paths cycle through this many keys per writer (keeps the state small).

@@ -16,7 +16,8 @@ from kasagi.testing.history import History
 from kasagi.testing.node import NodeProcess
 from tests.faults.conftest import PING_INTERVAL_MS, PING_TIMEOUT_MS
 from tests.faults.proxy import FaultProxy
-from tests.faults.support import ACT_DEADLINE, Figures, Writer, client_options, pause, settle_and_check, until
+from tests.faults.support import ACT_DEADLINE, Figures, Writer, client_options, pause, settle_and_check
+from tests.waiting import until
 
 pytestmark = pytest.mark.node
 

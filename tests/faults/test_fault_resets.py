@@ -12,7 +12,8 @@ from kasagi.client import KasagiClient
 from kasagi.testing.history import History
 from kasagi.testing.node import NodeProcess
 from tests.faults.proxy import FaultProxy
-from tests.faults.support import Figures, Writer, client_options, pause, settle_and_check, until
+from tests.faults.support import Figures, Writer, client_options, pause, settle_and_check
+from tests.waiting import until
 
 pytestmark = pytest.mark.node
 

@@ -16,7 +16,8 @@ from kasagi.client import KasagiClient
 from kasagi.testing.node import NodeProcess
 from tests.conftest import start_node
 from tests.faults.proxy import FaultProxy
-from tests.faults.support import Figures, client_options, until
+from tests.faults.support import Figures, client_options
+from tests.waiting import until
 
 pytestmark = pytest.mark.node
 

@@ -36,8 +36,7 @@ import psutil
 from hdrh.histogram import HdrHistogram
 from twisted.internet import defer, task, threads
 
-from kasagi.client import KasagiClient
-from kasagi.client._client import ClientOptions
+from kasagi.client import ClientOptions, KasagiClient
 from kasagi.core.room import Batch, RoomConfig
 from kasagi.node import NodeOptions
 from kasagi.service.restore import rebuild
