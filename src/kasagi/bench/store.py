@@ -37,9 +37,9 @@ from hdrh.histogram import HdrHistogram
 from twisted.internet import defer, task, threads
 
 from kasagi.client import ClientOptions, KasagiClient
-from kasagi.core.room import Batch, RoomConfig
+from kasagi.core import Batch, RoomConfig
 from kasagi.node import NodeOptions
-from kasagi.service.restore import rebuild
+from kasagi.service import rebuild
 from kasagi.store.factory import open_store
 from kasagi.store.interface import StoreLimits
 from kasagi.testing import free_port

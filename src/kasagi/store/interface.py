@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 
-from kasagi.core.room import Batch
+from kasagi.core import Batch
 
 __all__ = [
     "CorruptRoom",

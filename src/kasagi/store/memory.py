@@ -9,8 +9,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from kasagi.core.room import Batch
-from kasagi.core.values import copy_value
+from kasagi.core import Batch, copy_value
 from kasagi.store.interface import (
     Event,
     NowMs,

@@ -18,11 +18,8 @@ from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
-from kasagi.core.room import Batch, Room, RoomConfig
-from kasagi.core.roomtypes import make_room_type
-from kasagi.service.registry import RoomRegistry
-from kasagi.service.runner import RoomRunner
-from kasagi.service.settings import ServiceSettings
+from kasagi.core import Batch, Room, RoomConfig, make_room_type
+from kasagi.service import RoomRegistry, RoomRunner, ServiceSettings
 from kasagi.store.interface import StoreError
 from kasagi.store.memory import MemoryRoomStore
 
