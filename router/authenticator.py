@@ -18,7 +18,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
 from kasagi import wire
-from kasagi.tokens import TokenError, check_authid, verify_token
+from kasagi.auth import TokenError, check_authid, verify_token
 
 __all__ = ["TicketAuthenticator"]
 

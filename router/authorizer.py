@@ -1,4 +1,4 @@
-"""The dynamic authorizer of the ``client`` role (rules in :mod:`kasagi.authorization`).
+"""The dynamic authorizer of the ``client`` role (rules in :mod:`kasagi.auth.authorization`).
 
 Subscriptions to a room topic are decided per member: the authorizer asks the room service
 who may read the room (``kasagi.backend.room_access``) and refuses when the answer does not
@@ -18,7 +18,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
 from kasagi import wire
-from kasagi.authorization import DENY, CacheBudget, RoomCheck, admits, authorize_client
+from kasagi.auth import DENY, CacheBudget, RoomCheck, admits, authorize_client
 from kasagi.deadline import within
 
 __all__ = ["ClientAuthorizer"]
@@ -34,10 +34,15 @@ class ClientAuthorizer(ApplicationSession):
     def onJoin(self, details: Any):  # type: ignore[no-untyped-def]
         from twisted.internet import reactor
 
-        self._clock = reactor
-        self._budget = CacheBudget(int((self.config.extra or {}).get("call_cache_limit", 10_000)))
+        self.use(reactor, CacheBudget(int((self.config.extra or {}).get("call_cache_limit", 10_000))))
         yield self.register(self.authorize, wire.AUTHORIZE)
         self.log.info("client authorizer ready")
+
+    def use(self, clock: Any, budget: CacheBudget) -> None:
+        """Decide with ``clock`` (the room service's answer deadline) and ``budget`` (the
+        cacheable call permissions); :meth:`onJoin` gives the reactor and the configured budget."""
+        self._clock = clock
+        self._budget = budget
 
     @inlineCallbacks
     def authorize(self, session: dict[str, Any], uri: str, action: str, options: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kasagi.node import NodeOptions, NodeProcess
+from kasagi.node import NodeOptions
 from kasagi.testing import free_port
+from kasagi.testing.node import NodeProcess
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

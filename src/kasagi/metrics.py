@@ -31,7 +31,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
-from kasagi.core.room import Batch
+from kasagi.core import Batch
 
 __all__ = [
     "ClusterCollector",

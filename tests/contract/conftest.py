@@ -24,9 +24,9 @@ from twisted.internet.defer import Deferred, succeed
 from kasagi.store.interface import StoreLimits
 from kasagi.store.memory import MemoryRoomStore
 from kasagi.store.redis import RedisRoomStore
-from kasagi.store.redis_server import RedisServer
 from kasagi.store.sqlite import SqliteRoomStore
 from kasagi.testing import free_port
+from kasagi.testing.redis_server import RedisServer
 
 KINDS = ["memory", "sqlite", "redis"]
 DURABLE = ["sqlite", "redis"]

@@ -16,8 +16,8 @@ from kasagi.core.room import Batch
 from kasagi.deadline import DeadlineExceeded, within
 from kasagi.store.interface import CorruptRoom, RoomExists, SeqConflict, StoreUnavailable
 from kasagi.store.redis import RedisRoomStore
-from kasagi.store.redis_server import RedisServer
 from kasagi.testing import free_port
+from kasagi.testing.redis_server import RedisServer
 from tests.contract.conftest import StoreUnderTest
 from tests.waiting import until
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from kasagi.node import NodeProcess
-from kasagi.store.redis_server import RedisServer
 from kasagi.testing import free_port
+from kasagi.testing.node import NodeProcess
+from kasagi.testing.redis_server import RedisServer
 
 
 @pytest.fixture(scope="module")

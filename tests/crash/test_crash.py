@@ -1,6 +1,6 @@
 """Crash runs with real processes: 4 writers act at ~20/s in one room while a part of the
 system is killed with SIGKILL and restarted; afterwards invariants I1-I6 are checked from the
-recorded history (see :mod:`kasagi.testing_history`)."""
+recorded history (see :mod:`kasagi.testing.history`)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from twisted.internet import defer, reactor, task, threads
 from kasagi.core.restore import rebuild
 from kasagi.core.room import RoomConfig
 from kasagi.deadline import within
-from kasagi.node import NodeProcess
 from kasagi.roomtypes import BUILTIN_TYPES
 from kasagi.store.factory import open_store
-from kasagi.store.redis_server import RedisServer
-from kasagi.testing_history import History, check, counts
+from kasagi.testing.history import History, check, counts
+from kasagi.testing.node import NodeProcess
+from kasagi.testing.redis_server import RedisServer
 from tests.conftest import start_node
 from tests.crash.conftest import worker_pid
 from tests.crash.workload import Writer, slot_effects
@@ -110,14 +110,25 @@ class Run:
     @defer.inlineCallbacks
     def _quiet_store(self, store: Any):  # type: ignore[no-untyped-def]
         """The stored room once every client has caught up with it and it stopped moving."""
-        for _ in range(300):
+        quiet: list[Any] = []
+
+        @defer.inlineCallbacks
+        def caught_up():  # type: ignore[no-untyped-def]
             stored = yield store.load(self.room)
             if all(w.handle.seq == stored.seq and w.handle.epoch == stored.epoch for w in self.writers):
                 again = yield store.load(self.room)
                 if again.seq == stored.seq:
-                    return again
-            yield task.deferLater(reactor, 0.1, lambda: None)  # polling interval
-        raise AssertionError(f"clients {[w.handle.seq for w in self.writers]} never reached the store's seq")
+                    quiet.append(again)
+                    return True
+            return False
+
+        try:
+            yield until(caught_up, timeout=30.0, interval=0.1, what="every client at the store's seq")
+        except AssertionError:
+            raise AssertionError(
+                f"clients {[w.handle.seq for w in self.writers]} never reached the store's seq"
+            ) from None
+        return quiet[0]
 
     def stop(self) -> None:
         if self.node is not None:

@@ -16,7 +16,7 @@ from twisted.internet import defer, threads
 
 from kasagi import wire
 from kasagi.client import KasagiClient
-from kasagi.store.redis_server import RedisServer
+from kasagi.testing.redis_server import RedisServer
 from tests.conftest import start_node
 from tests.waiting import until
 

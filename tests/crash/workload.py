@@ -16,7 +16,7 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from kasagi.client import ClientOptions, KasagiClient
-from kasagi.testing_history import History
+from kasagi.testing.history import History
 
 #: Paths cycle through this many keys per writer (keeps the state small).
 SLOTS = 64

@@ -9,7 +9,7 @@ import pytest
 
 from examples.chase.rooms import CATCH_RADIUS, MAX_STEP, NPC_SPEED, WORLD, Chase, start_position
 from kasagi.rooms import InvalidArgument, Rejected
-from kasagi.testing_rooms import RoomKit
+from kasagi.testing import RoomKit
 
 TICK_MS = 50  # 20 Hz
 INVALID = "kasagi.error.invalid_argument"

@@ -8,7 +8,7 @@ import pytest
 
 from examples.tictactoe.rooms import LINES, TicTacToe, winner_of
 from kasagi.rooms import InvalidArgument
-from kasagi.testing_rooms import RoomKit
+from kasagi.testing import RoomKit
 
 TURN_MS = 30_000
 INVALID = "kasagi.error.invalid_argument"

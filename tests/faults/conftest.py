@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from twisted.internet import reactor
 
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 from tests.conftest import start_node
 from tests.faults.proxy import FaultProxy
 

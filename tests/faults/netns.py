@@ -12,7 +12,8 @@ import random
 import shutil
 import subprocess
 
-from kasagi.node import NodeOptions, NodeProcess
+from kasagi.node import NodeOptions
+from kasagi.testing.node import NodeProcess
 
 __all__ = ["NetNamespace", "NetnsNode", "unavailable"]
 

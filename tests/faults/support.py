@@ -1,12 +1,11 @@
-"""What the fault tests share: waiting on conditions, a recorded workload, the final check,
-and the figures each row reports."""
+"""What the fault tests share: a recorded workload, the final check, and the figures each row
+reports (waiting on conditions is :func:`tests.waiting.until`)."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,35 +16,12 @@ from twisted.python.failure import Failure
 
 from kasagi.client import ClientOptions, KasagiClient, RoomHandle
 from kasagi.roomtypes import make_room_type
-from kasagi.testing_history import History, Report, check, effect_key
+from kasagi.testing.history import History, Report, check, effect_key
+from tests.waiting import until
 
 #: Deadlines of the clients in the fault suite (seconds): generous upper bounds.
 CALL_TIMEOUT = 5.0
 ACT_DEADLINE = 30.0
-
-
-def until(
-    predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01, what: str = "condition"
-) -> defer.Deferred:
-    """Fire with the time it took when ``predicate()`` is true; fail after ``timeout``."""
-    d: defer.Deferred = defer.Deferred()
-    start = reactor.seconds()
-
-    def poll() -> None:
-        try:
-            ok = predicate()
-        except Exception:  # noqa: BLE001 -- a predicate that fails is reported as the failure
-            d.errback(Failure())
-            return
-        if ok:
-            d.callback(reactor.seconds() - start)
-        elif reactor.seconds() - start > timeout:
-            d.errback(AssertionError(f"{what} not met within {timeout} s"))
-        else:
-            reactor.callLater(interval, poll)
-
-    poll()
-    return d
 
 
 def pause(seconds: float) -> defer.Deferred:

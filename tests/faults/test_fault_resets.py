@@ -9,10 +9,11 @@ import pytest_twisted
 from twisted.internet import defer, reactor
 
 from kasagi.client import KasagiClient
-from kasagi.node import NodeProcess
-from kasagi.testing_history import History
+from kasagi.testing.history import History
+from kasagi.testing.node import NodeProcess
 from tests.faults.proxy import FaultProxy
-from tests.faults.support import Figures, Writer, client_options, pause, settle_and_check, until
+from tests.faults.support import Figures, Writer, client_options, pause, settle_and_check
+from tests.waiting import until
 
 pytestmark = pytest.mark.node
 

@@ -14,10 +14,11 @@ import pytest_twisted
 from twisted.internet import defer, reactor, threads
 
 from kasagi.client import KasagiClient
-from kasagi.node import NodeProcess
-from kasagi.testing_history import History, effect_key
+from kasagi.testing.history import History, effect_key
+from kasagi.testing.node import NodeProcess
 from tests.conftest import start_node
-from tests.faults.support import ACT_DEADLINE, Figures, Writer, classify, client_options, pause, settle_and_check, until
+from tests.faults.support import ACT_DEADLINE, Figures, Writer, classify, client_options, pause, settle_and_check
+from tests.waiting import until
 
 pytestmark = pytest.mark.node
 

@@ -64,13 +64,12 @@ class Cluster:
 
     def pause(self, name: str) -> None:
         """The worker stops renewing its lease and answering (SIGSTOP)."""
-        self.workers[name]._beat.stop()
+        self.workers[name].pause_heartbeat()
         self.down.add(name)
 
     def resume(self, name: str) -> None:
         self.down.discard(name)
-        worker = self.workers[name]
-        worker._beat.start(worker.settings.heartbeat, now=True)
+        self.workers[name].resume_heartbeat()
 
     def owners(self, room: str) -> list[str]:
         return [name for name, w in self.workers.items() if room in w.registry.runners and name not in self.down]

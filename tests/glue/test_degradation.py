@@ -147,7 +147,7 @@ class StoredDataTests(SynchronousTestCase):
         runner = first.runner("bad")
         runner.join("alice", "s1", JoinCommand(None))
         clock.advance(0)
-        record = store._rooms["bad"]
+        record = store.record("bad")
         record.events[0][0]["ops"].append(["del", ["nowhere", "at", "all"]])
         before = repr(record)
         second, *_ = make_registry(store=store)
@@ -157,7 +157,7 @@ class StoredDataTests(SynchronousTestCase):
         self.assertIn("room bad", failure.value.message)
         self.assertIn("event 1 does not apply", failure.value.message)
         self.successResultOf(second.open(OpenCommand("good", "doc", {})))
-        self.assertEqual(repr(store._rooms["bad"]), before)
+        self.assertEqual(repr(store.record("bad")), before)
         self.flushLoggedErrors()
 
     def test_a_room_with_missing_history_continues_in_a_new_epoch(self):
@@ -173,7 +173,7 @@ class StoredDataTests(SynchronousTestCase):
             act(runner, "alice", cseq)
             clock.advance(0)
         old_epoch, head = runner.room.epoch, runner.room.seq
-        record = store._rooms["r1"]
+        record = store.record("r1")
         record.events = [(e, t) for e, t in record.events if e["seq"] <= head - 2]  # lose the last two
         second, clock2, _, _ = make_registry(store=store, settings=ServiceSettings(tick=0))
         clock2.advance(old_epoch / 1000 + 60)

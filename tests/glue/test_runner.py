@@ -97,8 +97,9 @@ class FailureTests(SynchronousTestCase):
     def test_store_that_hangs_is_cut_off_at_the_deadline(self):
         """A write that never answers fails its callers when the store deadline passes."""
         lost = []
-        runner, clock, _, store = make_failing_runner(ServiceSettings(tick=0.01, store_deadline=2))
-        runner._on_lost = lambda r, f: lost.append(f)
+        runner, clock, _, store = make_failing_runner(
+            ServiceSettings(tick=0.01, store_deadline=2), on_lost=lambda r, f: lost.append(f)
+        )
         runner.join("alice", "s1", JoinCommand(None))
         clock.advance(0.01)
         store.mode = "hang"

@@ -158,12 +158,12 @@ class AuthorizerTests(SynchronousTestCase):
         from autobahn.wamp.types import ComponentConfig
         from twisted.internet.task import Clock
 
-        from kasagi.authorization import CacheBudget
+        from kasagi.auth import CacheBudget
         from router.authorizer import ClientAuthorizer
 
         authorizer = ClientAuthorizer(ComponentConfig(realm="kasagi"))
-        authorizer._clock = self.clock = Clock()
-        authorizer._budget = CacheBudget(10)
+        self.clock = Clock()
+        authorizer.use(self.clock, CacheBudget(10))
         authorizer.call = lambda *args, **kwargs: answer  # type: ignore[method-assign]
         return authorizer
 

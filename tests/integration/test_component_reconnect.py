@@ -12,10 +12,12 @@ from autobahn.twisted.component import Component
 from autobahn.wamp.component import _Transport
 from twisted.internet import reactor
 
-from kasagi.node import NodeOptions, NodeProcess
+from kasagi.node import NodeOptions
 from kasagi.testing import free_port
+from kasagi.testing.node import NodeProcess
 from kasagi.wamp.reconnect import RECONNECT_CAP, component_transport
-from tests.faults.support import Figures, pause, until
+from tests.faults.support import Figures, pause
+from tests.waiting import until
 
 
 def _delays(transport: _Transport, attempts: int) -> list[float]:

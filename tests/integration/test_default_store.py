@@ -9,7 +9,7 @@ import pytest_twisted
 from twisted.internet import threads
 
 from kasagi.client import KasagiClient
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 from tests.conftest import start_node
 from tests.waiting import until
 

@@ -8,7 +8,7 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 
 from kasagi.client import KasagiClient
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 from tests.waiting import until
 
 pytestmark = pytest.mark.node

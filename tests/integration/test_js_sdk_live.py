@@ -14,8 +14,9 @@ from twisted.internet import defer, threads
 
 from kasagi.client import KasagiClient
 from kasagi.core.canonical import state_hash
-from kasagi.node import NodeProcess
-from tests.integration.test_node_end_to_end import SERIALIZERS, until
+from kasagi.testing.node import NodeProcess
+from tests.integration.test_node_end_to_end import SERIALIZERS
+from tests.waiting import until
 
 pytestmark = pytest.mark.node
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from twisted.internet import defer
 
 from kasagi.client import KasagiClient
 from kasagi.core.canonical import state_hash
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 from tests.waiting import until
 
 pytestmark = pytest.mark.node

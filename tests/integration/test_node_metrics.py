@@ -11,7 +11,7 @@ from autobahn.wamp.exception import ApplicationError
 
 from kasagi.client import KasagiClient
 from kasagi.testing import free_port
-from kasagi.topology import http_get
+from kasagi.testing.topology import http_get
 from tests.conftest import start_node
 
 pytestmark = pytest.mark.node

@@ -13,10 +13,11 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor
 
 from kasagi.client import KasagiClient
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 from tests.conftest import start_node
 from tests.faults.proxy import FaultProxy
-from tests.faults.support import Figures, client_options, until
+from tests.faults.support import Figures, client_options
+from tests.waiting import until
 
 pytestmark = pytest.mark.node
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 from tests.security.nodes import LIMITS, SECRET, start
 
 

@@ -7,9 +7,10 @@ import secrets
 import time
 from pathlib import Path
 
-from kasagi.node import NodeOptions, NodeProcess
+from kasagi.auth import mint_token
+from kasagi.node import NodeOptions
 from kasagi.testing import free_port
-from kasagi.tokens import mint_token
+from kasagi.testing.node import NodeProcess
 
 #: The deployment secret of the secure test nodes (fresh per test run).
 SECRET = "kasagi-test-" + secrets.token_urlsafe(24)

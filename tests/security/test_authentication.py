@@ -12,10 +12,10 @@ import pytest
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
 
+from kasagi.auth import verify_token
 from kasagi.client import KasagiClient
-from kasagi.node import NodeProcess
 from kasagi.testing import free_port
-from kasagi.tokens import verify_token
+from kasagi.testing.node import NodeProcess
 from tests.security.nodes import SECRET, start, token
 from tests.security.wamp_raw import Login, Refused, close, connect_unix, connect_ws, when_served
 

@@ -11,7 +11,7 @@ from twisted.internet import defer, reactor
 
 from kasagi.client import KasagiClient
 from kasagi.deadline import within
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 from tests.security.nodes import token
 from tests.security.wamp_raw import Login, close, connect_unix, connect_ws
 from tests.waiting import until

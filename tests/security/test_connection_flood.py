@@ -8,7 +8,7 @@ from twisted.internet import defer, protocol, reactor
 
 from kasagi.client import KasagiClient
 from kasagi.deadline import within
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 from tests.security.nodes import token
 from tests.security.test_malformed_frames import UPGRADE
 from tests.waiting import until

@@ -29,7 +29,7 @@ from twisted.internet import defer, reactor
 
 from kasagi.client import KasagiClient
 from kasagi.deadline import within
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 from kasagi.wire import ROOM_ID_RE
 from tests.security.nodes import token
 from tests.security.wamp_raw import Login, RawSession, close, connect_ws

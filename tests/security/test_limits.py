@@ -12,7 +12,7 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, task
 
 from kasagi.client import KasagiClient
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 from tests.security.nodes import start
 from tests.security.test_authorization import refused
 from tests.security.wamp_raw import Login, close, connect_ws

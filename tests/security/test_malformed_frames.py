@@ -15,7 +15,7 @@ from twisted.internet import defer, protocol, reactor
 
 from kasagi.client import KasagiClient
 from kasagi.deadline import within
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 from tests.security.nodes import token
 
 pytestmark = pytest.mark.node

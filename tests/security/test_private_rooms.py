@@ -7,7 +7,7 @@ import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
 
 from kasagi.client import KasagiClient
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 from tests.security.nodes import token
 from tests.security.test_authorization import refused
 from tests.security.wamp_raw import Login, close, connect_ws

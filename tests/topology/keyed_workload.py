@@ -1,6 +1,6 @@
 """The scale-out tests' workload: members acting in a ``doc`` room under the keyed convention
-of :mod:`kasagi.testing_history` (``set ["log", "<member>:<cseq>"] = n``), every outcome
-recorded in a :class:`~kasagi.testing_history.History`."""
+of :mod:`kasagi.testing.history` (``set ["log", "<member>:<cseq>"] = n``), every outcome
+recorded in a :class:`~kasagi.testing.history.History`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, task
 
-from kasagi.testing_history import History, effect_key
+from kasagi.testing.history import History, effect_key
 
 
 @defer.inlineCallbacks

@@ -26,8 +26,8 @@ from kasagi.roomtypes import BUILTIN_TYPES
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
 from kasagi.testing import free_port
-from kasagi.testing_history import check_failover
-from kasagi.topology import Topology, WorkerProcess
+from kasagi.testing.history import check_failover
+from kasagi.testing.topology import Topology, WorkerProcess
 from tests.topology.keyed_workload import KeyedRun
 from tests.waiting import until
 
@@ -170,7 +170,7 @@ def test_health_and_metrics_report_the_deployment(topology: Topology):
         assert all(m.get("kasagi_lease_renewals_total", 0) > 0 for m in metrics)
         assert all(m.get("kasagi_router_sessions") == 2 for m in metrics)
         assert sum(m.get("kasagi_members_online", 0) for m in metrics) >= 1
-        from kasagi.topology import http_get
+        from kasagi.testing.topology import http_get
 
         status, text = http_get(topology.router_metrics_url(0))
         assert status == 200

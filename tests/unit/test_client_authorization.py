@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kasagi.authorization import DENY, CacheBudget, RoomCheck, admits, authorize_client
+from kasagi.auth import DENY, CacheBudget, RoomCheck, admits, authorize_client
 
 
 @pytest.mark.parametrize(

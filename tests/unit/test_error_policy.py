@@ -21,7 +21,7 @@ from kasagi.core.values import ValueLimits
 from kasagi.deadline import DeadlineExceeded
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.interface import StoreLimits
-from kasagi.vectors import VECTORS_DIR
+from kasagi.testing.vectors import VECTORS_DIR
 from kasagi.wire import ERROR_POLICY, Limits, Recovery
 
 POLICY = json.loads((VECTORS_DIR / "policy.json").read_text(encoding="utf-8"))

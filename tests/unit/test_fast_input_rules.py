@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kasagi.authorization import authorize_client
+from kasagi.auth import authorize_client
 from kasagi.core.errors import NotMember, Rejected
 from kasagi.core.room import Room
 from kasagi.roomtypes import make_room_type

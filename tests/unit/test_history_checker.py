@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kasagi.store.interface import StoredRoom
-from kasagi.testing_history import History, check, check_failover, effect_key
+from kasagi.testing.history import History, check, check_failover, effect_key
 
 
 class _Clock:

@@ -9,7 +9,7 @@ import pytest
 
 from kasagi.rooms import Effect, Rejected, RoomType, cancel_timer, del_op, describe, require_keys, set_op, set_timer
 from kasagi.roomtypes import Arena
-from kasagi.testing_rooms import HookFailed, RoomKit
+from kasagi.testing.rooms import HookFailed, RoomKit
 
 
 class Countdown(RoomType):

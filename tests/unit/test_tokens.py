@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from kasagi.tokens import TokenError, check_authid, mint_token, verify_token
+from kasagi.auth import TokenError, check_authid, mint_token, verify_token
 
 SECRET = b"s3cret-for-tests"
 NOW = 1_700_000_000.0

@@ -13,7 +13,7 @@ import pytest
 from kasagi.core.canonical import canonical_bytes, state_hash
 from kasagi.core.ops import OpError, apply_ops
 from kasagi.core.replica import RoomReplica, Verdict
-from kasagi.vectors import VECTORS_DIR, build_all, replay_replica
+from kasagi.testing.vectors import VECTORS_DIR, build_all, replay_replica
 
 
 def _cases(name: str) -> list[dict[str, Any]]:
@@ -22,10 +22,10 @@ def _cases(name: str) -> list[dict[str, Any]]:
 
 
 def test_committed_vectors_are_what_the_core_produces() -> None:
-    """Every committed vector file equals what `python -m kasagi.vectors` writes today."""
+    """Every committed vector file equals what `python -m kasagi.testing.vectors` writes today."""
     for name, text in build_all().items():
         assert (Path(VECTORS_DIR) / name).read_text(encoding="utf-8") == text, (
-            f"{name} is stale: run python -m kasagi.vectors"
+            f"{name} is stale: run python -m kasagi.testing.vectors"
         )
 
 

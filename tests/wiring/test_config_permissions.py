@@ -14,7 +14,7 @@ from twisted.internet.defer import succeed
 
 from components.room_service import RoomService
 from kasagi import wire
-from kasagi.authorization import RoomCheck, admits, authorize_client
+from kasagi.auth import RoomCheck, admits, authorize_client
 
 CONFIG = Path(__file__).resolve().parents[2] / ".crossbar" / "config.json"
 ACTIONS = ("call", "register", "publish", "subscribe")

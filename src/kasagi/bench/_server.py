@@ -13,8 +13,9 @@ from typing import Any
 
 import psutil
 
-from kasagi.node import NodeOptions, NodeProcess
+from kasagi.node import NodeOptions
 from kasagi.testing import free_port
+from kasagi.testing.node import NodeProcess
 
 __all__ = ["ProcessMeter", "Variant", "start_node"]
 

@@ -24,10 +24,10 @@ from typing import Any
 import cbor2
 import msgpack
 from twisted.internet.defer import Deferred
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.python.failure import Failure
 
-__all__ = ["LeanWamp", "WampError"]
+__all__ = ["LeanWamp", "WampError", "connect"]
 
 HELLO, WELCOME, ABORT, CHALLENGE, AUTHENTICATE, GOODBYE, ERROR = 1, 2, 3, 4, 5, 6, 8
 PUBLISH, SUBSCRIBE, SUBSCRIBED, EVENT, CALL, RESULT = 16, 32, 33, 36, 48, 50
@@ -248,3 +248,22 @@ class LeanWamp(Protocol):
         if self._open:
             self._send([GOODBYE, {}, "wamp.close.normal"])
             self.transport.loseConnection()
+
+
+class _OneConnection(ClientFactory):
+    """Builds the one given protocol; a connection that fails fails its ``ready``."""
+
+    def __init__(self, proto: LeanWamp) -> None:
+        self.proto = proto
+
+    def buildProtocol(self, addr: Any) -> LeanWamp:
+        return self.proto
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        if not self.proto.ready.called:
+            self.proto.ready.errback(reason)
+
+
+def connect(reactor: Any, proto: LeanWamp, timeout: float = 30.0) -> None:
+    """Open ``proto``'s TCP connection to its host and port (``proto.ready`` says how it went)."""
+    reactor.connectTCP(proto.host, proto.port, _OneConnection(proto), timeout=timeout)

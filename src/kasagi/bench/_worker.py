@@ -47,10 +47,9 @@ def _run(conn: Any, spec: dict[str, Any]) -> None:
 
     reactor: Any = _reactor
     from twisted.internet.defer import DeferredSemaphore, gatherResults
-    from twisted.internet.protocol import ClientFactory
 
     from kasagi.bench._bot import Bot, Tally
-    from kasagi.bench._wamp import LeanWamp
+    from kasagi.bench._wamp import LeanWamp, connect
 
     host, port = spec["host"], spec["port"]
     tally = Tally()
@@ -72,17 +71,6 @@ def _run(conn: Any, spec: dict[str, Any]) -> None:
         with send_lock:
             conn.send((kind, payload))
 
-    class _Factory(ClientFactory):
-        def __init__(self, proto: LeanWamp) -> None:
-            self.proto = proto
-
-        def buildProtocol(self, addr: Any) -> LeanWamp:
-            return self.proto
-
-        def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
-            if not self.proto.ready.called:
-                self.proto.ready.errback(reason)
-
     failures: list[str] = []
     failed = [0]
     joined = [0]
@@ -90,7 +78,7 @@ def _run(conn: Any, spec: dict[str, Any]) -> None:
     def join_one(bot: Bot) -> Any:
         proto = LeanWamp(host, port, bot.authid, spec["serializer"])
         bot.attach(proto)
-        reactor.connectTCP(host, port, _Factory(proto), timeout=30)
+        connect(reactor, proto, timeout=30)
         d = proto.ready.addCallback(lambda _: bot.join())
 
         def ok(_: Any) -> None:

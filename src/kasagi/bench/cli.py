@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from kasagi.bench._runner import Progress
 
-__all__ = ["add_arguments", "parse_variant", "run_from_args"]
+__all__ = ["add_arguments", "main", "parse_variant", "run_from_args"]
 
 _VARIANT_KEYS = {
     "tick",
@@ -250,3 +251,12 @@ def run_from_args(args: argparse.Namespace) -> int:
     plot(plot_path, document["summary"], runs, f"kasagi bench, room-sync v1 ({document['meta']['started']})")
     progress.console.print(f"results: {json_path}  plot: {plot_path}")
     return 0 if not document["errors"] else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``kasagi bench [options]`` (the ``kasagi`` command hands its arguments over unparsed)."""
+    parser = argparse.ArgumentParser(
+        prog="kasagi bench", description="Run the room-sync v1 workload and report (see BENCHMARKS.md)."
+    )
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))

@@ -170,6 +170,16 @@ class ClusterRooms:
 
         return d.addCallback(loop)
 
+    def pause_heartbeat(self) -> None:
+        """Stop renewing the lease (as a stopped process would), until :meth:`resume_heartbeat`."""
+        if self._beat.running:
+            self._beat.stop()
+
+    def resume_heartbeat(self) -> None:
+        """Renew the lease now and every heartbeat from then on."""
+        self._beating = self._beat.start(self.settings.heartbeat, now=True)
+        self._beating.addErrback(lambda f: self.log.failure("lease heartbeat loop stopped", f))
+
     @inlineCallbacks
     def shutdown(self):  # type: ignore[no-untyped-def]
         """Graceful stop: hand every room over (same epoch where history is intact), then

@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any
 
-from kasagi.core.values import MAX_SAFE_INTEGER
+from kasagi.core import MAX_SAFE_INTEGER
 from kasagi.store.interface import CorruptRoom, Event
 from kasagi.wire import OP_DEL, OP_SET
 

@@ -34,8 +34,8 @@ from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 
+from kasagi.core import Batch
 from kasagi.core.restore import CorruptRecord
-from kasagi.core.room import Batch
 from kasagi.wire import Limits
 
 __all__ = [

@@ -9,8 +9,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from kasagi.core.room import Batch
-from kasagi.core.values import copy_value
+from kasagi.core import Batch, copy_value
 from kasagi.store.interface import (
     Event,
     NowMs,
@@ -27,7 +26,7 @@ __all__ = ["MemoryRoomStore"]
 
 
 @dataclass
-class _Record:
+class RoomRecord:
     type: str
     options: dict[str, Any]
     epoch: int
@@ -61,7 +60,7 @@ class MemoryRoomStore:
             )
         self.limits = limits
         self._now_ms = now_ms
-        self._rooms: dict[str, _Record] = {}
+        self._rooms: dict[str, RoomRecord] = {}
 
     @property
     def history_events(self) -> int:
@@ -70,6 +69,10 @@ class MemoryRoomStore:
     @property
     def results_per_member(self) -> int:
         return self.limits.results_per_member
+
+    def record(self, room: str) -> RoomRecord:
+        """What the store holds for ``room``, live (tests damage it to play a broken store)."""
+        return self._rooms[room]
 
     def load(self, room: str) -> Deferred[StoredRoom | None]:
         rec = self._rooms.get(room)
@@ -96,7 +99,7 @@ class MemoryRoomStore:
     ) -> Deferred[None]:
         if room in self._rooms:
             return fail(RoomExists(room))
-        self._rooms[room] = _Record(type_name, copy_value(options), epoch, 0, 0, copy_value(state))
+        self._rooms[room] = RoomRecord(type_name, copy_value(options), epoch, 0, 0, copy_value(state))
         return succeed(None)
 
     def append(self, batch: Batch) -> Deferred[None]:

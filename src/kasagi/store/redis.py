@@ -34,7 +34,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from kasagi.core.room import Batch
+from kasagi.core import Batch
 from kasagi.deadline import within
 from kasagi.store import redis_scripts as lua
 from kasagi.store.codec import decode_event, decode_int, decode_json, decode_map, dumps

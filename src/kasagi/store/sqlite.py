@@ -31,7 +31,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
-from kasagi.core.room import Batch
+from kasagi.core import Batch
 from kasagi.store.codec import decode_event, decode_int, decode_map, dumps
 from kasagi.store.interface import (
     CorruptRoom,

@@ -25,7 +25,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from kasagi.core.errors import InvalidArgument, KasagiError, NotAuthorized, describe, sendable
+from kasagi.core import InvalidArgument, KasagiError, NotAuthorized, describe, sendable
 
 __all__ = [
     "RESERVED_KEYWORDS",

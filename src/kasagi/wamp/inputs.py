@@ -15,10 +15,8 @@ from autobahn.wamp.types import EventDetails
 from twisted.logger import Logger
 
 from kasagi import wire
-from kasagi.core.commands import ActCommand, parse_room_id
-from kasagi.core.errors import KasagiError
-from kasagi.core.values import ValueLimits
-from kasagi.service.runner import RoomRunner
+from kasagi.core import ActCommand, KasagiError, ValueLimits, parse_room_id
+from kasagi.service import RoomRunner
 from kasagi.wamp.edge import to_application_error
 
 __all__ = ["handle_input", "refusal"]

@@ -1,4 +1,4 @@
-"""``python -m kasagi.probe``: start a fresh node and print its vital figures.
+"""``python -m kasagi.bench.probe``: start a fresh node and print its vital figures.
 
 Node start time (process start to the first WebSocket upgrade), RSS of every process of the
 node, and the round trip act -> own event under each serializer (median and p90 of N
@@ -18,8 +18,9 @@ import psutil
 from twisted.internet import defer, task
 
 from kasagi.client import KasagiClient
-from kasagi.node import NodeOptions, NodeProcess
+from kasagi.node import NodeOptions
 from kasagi.testing import free_port
+from kasagi.testing.node import NodeProcess
 
 __all__ = ["main"]
 
@@ -52,7 +53,7 @@ async def round_trips(url: str, serializer: str, n: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m kasagi.probe")
+    parser = argparse.ArgumentParser(prog="python -m kasagi.bench.probe")
     parser.add_argument("--moves", type=int, default=200)
     parser.add_argument("--tick", type=float, default=0.0)
     parser.add_argument("--component", default="router", choices=("router", "process"))

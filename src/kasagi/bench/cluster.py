@@ -1,16 +1,16 @@
 """Measure what a second router buys: the room-sync workload's load A shape (10 rooms x 10
 clients, arena moves) against 1 router and against 2 routers, same workers and Redis.
 
-``python -m kasagi.cluster.measure [--rates 5,10,20,...] [--repeats 2]`` starts each
-topology as local processes (:class:`~kasagi.topology.Topology`: routers pinned with
+``python -m kasagi.bench.cluster [--rates 5,10,20,...] [--repeats 2]`` starts each
+topology as local processes (:class:`~kasagi.testing.topology.Topology`: routers pinned with
 ``taskset`` -- 1 router on core 0, 2 routers on cores 0 and 1 -- workers, Redis and the load
 generator unpinned), offers each rate for a warm-up and a measured window, and prints, per
 configuration and rate: offered and accepted moves/s, deliveries/s (player updates received
 by all clients), delivery latency p50/p99 (receipt - the move's ``t``), and the CPU of the
 routers, the workers and the generator. Clients alternate between the routers.
 
-This is a minimal load driver of its own (a lean WAMP client over Autobahn's WebSocket
-protocol, msgpack), written for this comparison; ``kasagi bench`` is the project's full
+This is a minimal load driver written for this comparison, on the benchmark's lean WAMP
+client (:mod:`kasagi.bench._wamp`, msgpack); ``kasagi bench`` is the project's full
 benchmark. The machine has 2 cores shared by everything, so the figures say how the
 configurations compare here, not what either does on dedicated hardware.
 """
@@ -37,99 +37,75 @@ ROOMS, CLIENTS = 10, 10
 
 # -- the generator process ------------------------------------------------------------------------
 def _generator(args: argparse.Namespace) -> int:
-    import msgpack
-    from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
     from twisted.internet import reactor, task
+    from twisted.python.failure import Failure
+
+    from kasagi.bench._wamp import LeanWamp, WampError, connect
 
     urls: list[str] = args.urls.split(",")
     tally = {"accepted": 0, "refused": 0, "deliveries": 0, "sent": 0, "ready": 0}
     latencies: list[float] = []
     t0 = time.time() * 1000
-    window = {"start": t0 + args.warmup * 1000, "end": t0 + (args.warmup + args.measure) * 1000}
+    window: dict[str, float] = {"start": t0 + args.warmup * 1000, "end": t0 + (args.warmup + args.measure) * 1000}
     rng = random.Random(args.seed)
 
-    class Bot(WebSocketClientProtocol):
-        room = ""
-        authid = ""
+    def measured(now: float) -> bool:
+        return window["start"] <= now < window["end"]
 
-        def onOpen(self) -> None:
-            self.req = 0
-            self.pending: dict[int, str] = {}
-            self.cseq = int(time.time() * 1_000_000)
-            self._out(
-                [
-                    1,
-                    "kasagi",
-                    {"roles": {"caller": {}, "subscriber": {}}, "authmethods": ["ticket"], "authid": self.authid},
-                ]
+    def on_event(_sub: int, event_args: list[Any], _kwargs: Any, _details: Any, now: float) -> None:
+        if not measured(now):
+            return
+        for op in event_args[0].get("ops", []):
+            if op[0] == "set" and len(op[1]) == 2 and op[1][0] == "players":
+                tally["deliveries"] += 1
+                t = op[2].get("t") if isinstance(op[2], dict) else None
+                if t:
+                    latencies.append(now - t)
+
+    def failed(failure: Failure, what: str) -> None:
+        if what == "act" and failure.check(WampError):
+            tally["refused"] += 1
+        else:
+            print(f"error on {what}: {failure.getErrorMessage()}", file=sys.stderr)
+
+    def accepted(_: object) -> None:
+        if measured(time.time() * 1000):
+            tally["accepted"] += 1
+
+    def bot(url: str, room: str, authid: str) -> None:
+        """One client: open the room, subscribe, join, then move at ``--rate``."""
+        host, _, rest = url.split("//")[1].partition("/")
+        name, port = host.split(":")
+        wamp = LeanWamp(name, int(port), authid, "msgpack", on_event=on_event, path="/" + rest)
+        cseq = int(time.time() * 1_000_000)
+
+        def move() -> None:
+            nonlocal cseq
+            cseq += 1
+            now = time.time() * 1000
+            if measured(now):
+                tally["sent"] += 1
+            step = {"dx": rng.randint(-10, 10), "dy": rng.randint(-10, 10), "t": now}
+            wamp.call(f"kasagi.room.{room}.act", ["move", step, cseq]).addCallbacks(
+                accepted, failed, errbackArgs=("act",)
             )
 
-        def _out(self, msg: list[Any]) -> None:
-            self.sendMessage(msgpack.packb(msg, use_bin_type=True), isBinary=True)  # type: ignore[no-untyped-call]
+        def joined(_: object) -> None:
+            tally["ready"] += 1
+            if args.rate > 0:
+                task.LoopingCall(move).start(1.0 / args.rate, now=False).addErrback(failed, "the mover")
 
-        def _call(self, what: str, uri: str, call_args: list[Any]) -> None:
-            self.req += 1
-            self.pending[self.req] = what
-            self._out([48, self.req, {}, uri, call_args])
-
-        def onMessage(self, payload: bytes, isBinary: bool) -> None:
-            msg = msgpack.unpackb(payload, raw=False)
-            kind = msg[0]
-            if kind == 36:  # EVENT
-                now = time.time() * 1000
-                if not window["start"] <= now < window["end"]:
-                    return
-                event = msg[4][0]
-                for op in event.get("ops", []):
-                    if op[0] == "set" and len(op[1]) == 2 and op[1][0] == "players":
-                        tally["deliveries"] += 1
-                        t = op[2].get("t") if isinstance(op[2], dict) else None
-                        if t:
-                            latencies.append(now - t)
-            elif kind == 50:  # RESULT
-                what = self.pending.pop(msg[1], "")
-                if what == "act":
-                    if window["start"] <= time.time() * 1000 < window["end"]:
-                        tally["accepted"] += 1
-                elif what == "open":
-                    self.req += 1
-                    self.pending[self.req] = "subscribe"
-                    self._out([32, self.req, {}, f"kasagi.room.{self.room}"])
-                elif what == "join":
-                    tally["ready"] += 1
-                    if args.rate > 0:
-                        self.mover = task.LoopingCall(self._move)
-                        self.mover.start(1.0 / args.rate, now=False)
-            elif kind == 33:  # SUBSCRIBED
-                self.pending.pop(msg[1], None)
-                self._call("join", f"kasagi.room.{self.room}.join", [None])
-            elif kind == 4:  # CHALLENGE
-                self._out([5, "dev", {}])
-            elif kind == 2:  # WELCOME
-                self._call("open", "kasagi.lobby.open", [self.room, "arena", {}])
-            elif kind == 8:  # ERROR
-                what = self.pending.pop(msg[2], "")
-                if what == "act":
-                    tally["refused"] += 1
-                else:
-                    print(f"error on {what}: {msg[4]}", file=sys.stderr)
-
-        def _move(self) -> None:
-            self.cseq += 1
-            now = time.time() * 1000
-            if window["start"] <= now < window["end"]:
-                tally["sent"] += 1
-            move = {"dx": rng.randint(-10, 10), "dy": rng.randint(-10, 10), "t": now}
-            self._call("act", f"kasagi.room.{self.room}.act", ["move", move, self.cseq])
+        d = wamp.ready
+        d.addCallback(lambda _: wamp.call("kasagi.lobby.open", [room, "arena", {}]))
+        d.addCallback(lambda _: wamp.subscribe(f"kasagi.room.{room}"))
+        d.addCallback(lambda _: wamp.call(f"kasagi.room.{room}.join", [None]))
+        d.addCallbacks(joined, failed, errbackArgs=(f"{authid} joining {room}",))
+        connect(reactor, wamp)
 
     per_room = args.per_room
     for i in range(args.first, args.first + args.count):
         room, member = i // per_room, i % per_room
-        url = urls[i % len(urls)]
-        factory = WebSocketClientFactory(url, protocols=["wamp.2.msgpack"])
-        factory.protocol = type("B", (Bot,), {"room": f"load_{room}", "authid": f"bot_{room}_{member}"})  # type: ignore[assignment]
-        host, port = url.split("//")[1].split("/")[0].split(":")
-        reactor.connectTCP(host, int(port), factory)
+        bot(urls[i % len(urls)], f"load_{room}", f"bot_{room}_{member}")
 
     cpu0 = time.process_time()
 
@@ -182,7 +158,7 @@ def _run_point(topo: Any, rate: float, warmup: float, measure: float, generators
             [
                 sys.executable,
                 "-m",
-                "kasagi.cluster.measure",
+                "kasagi.bench.cluster",
                 "generate",
                 "--urls",
                 ",".join(topo.urls),
@@ -231,7 +207,7 @@ def _idle(args: argparse.Namespace) -> int:
     E's shape), one router, one worker, 4 generator processes."""
     import psutil
 
-    from kasagi.topology import Topology
+    from kasagi.testing.topology import Topology
 
     per_gen = args.clients // 4
     with tempfile.TemporaryDirectory(prefix="kasagi-idle-") as tmp:
@@ -250,7 +226,7 @@ def _idle(args: argparse.Namespace) -> int:
             procs = [
                 subprocess.Popen(  # noqa: S603 -- our own module, our own arguments
                     [
-                        *(sys.executable, "-m", "kasagi.cluster.measure", "generate", "--urls", ",".join(topo.urls)),
+                        *(sys.executable, "-m", "kasagi.bench.cluster", "generate", "--urls", ",".join(topo.urls)),
                         *("--first", str(g * per_gen), "--count", str(per_gen), "--rate", "0", "--per-room", "50"),
                         *("--warmup", str(hold), "--measure", "1"),
                     ],
@@ -274,7 +250,7 @@ def _idle(args: argparse.Namespace) -> int:
 
 
 def _orchestrate(args: argparse.Namespace) -> int:
-    from kasagi.topology import Topology
+    from kasagi.testing.topology import Topology
 
     rates = [float(r) for r in args.rates.split(",")]
     configs = {1: ["0"], 2: ["0", "1"]}
@@ -314,7 +290,7 @@ def _orchestrate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kasagi.cluster.measure", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m kasagi.bench.cluster", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command")
     gen = sub.add_parser("generate", help="(internal) one load generator process")
     gen.add_argument("--urls", required=True)

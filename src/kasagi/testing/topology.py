@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from kasagi.node import NodeOptions, NodeProcess, project_root
-from kasagi.processes import ProcessGroup
-from kasagi.store.redis_server import RedisServer
+from kasagi.node import NodeOptions, project_root
 from kasagi.testing import free_port
+from kasagi.testing.node import NodeProcess
+from kasagi.testing.processes import ProcessGroup
+from kasagi.testing.redis_server import RedisServer
 
 __all__ = ["RouterProcess", "Topology", "WorkerProcess", "http_get"]
 
@@ -88,7 +89,7 @@ class RouterProcess(ProcessGroup):
         return _cli_env(self.secret)
 
     def wait_ready(self, timeout: float) -> None:
-        from kasagi.node import wait_for_websocket
+        from kasagi.testing.node import wait_for_websocket
 
         wait_for_websocket("127.0.0.1", self.port, time.monotonic() + timeout)
 

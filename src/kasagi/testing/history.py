@@ -38,9 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kasagi.core.canonical import state_hash
-from kasagi.core.ops import apply_ops
-from kasagi.core.values import copy_value
+from kasagi.core import apply_ops, copy_value, state_hash
 
 if TYPE_CHECKING:
     from kasagi.store.interface import StoredRoom

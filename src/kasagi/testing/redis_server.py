@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Self
 
-from kasagi.processes import ProcessGroup
+from kasagi.testing.processes import ProcessGroup
 
 __all__ = ["RedisServer", "redis_available"]
 

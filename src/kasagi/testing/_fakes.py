@@ -1,4 +1,4 @@
-"""Fakes and factories for tests of code built on Kasagi (and Kasagi's own tests).
+"""Fakes and factories for tests of code built on Kasagi (re-exported by :mod:`kasagi.testing`).
 
 - :class:`RecordingPublisher` -- a ``publish`` function that keeps what it was given;
 - :class:`MemoryRoomStore` -- re-exported: the in-memory store, Deferreds like the real ones;
@@ -10,17 +10,17 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
+from twisted.python.failure import Failure
 
-from kasagi.core.room import Batch, Room, RoomConfig
+from kasagi.core import Batch, Room, RoomConfig
 from kasagi.roomtypes import make_room_type
-from kasagi.service.registry import RoomRegistry
-from kasagi.service.runner import RoomRunner
-from kasagi.service.settings import ServiceSettings
+from kasagi.service import RoomRegistry, RoomRunner, ServiceSettings
 from kasagi.store.interface import StoreError
 from kasagi.store.memory import MemoryRoomStore
 
@@ -109,6 +109,7 @@ def make_runner(
     store: Any = None,
     publish: RecordingPublisher | None = None,
     settings: ServiceSettings | None = None,
+    on_lost: Callable[[RoomRunner, Failure], None] | None = None,
 ) -> tuple[RoomRunner, Clock, RecordingPublisher]:
     """A runner on a ``Clock``, with a memory store that already holds the room."""
     room = room or make_room()
@@ -124,19 +125,22 @@ def make_runner(
         publish=publish,
         settings=settings or ServiceSettings(),
         now_ms=lambda: int(clock.seconds() * 1000),
+        on_lost=on_lost,
     )
     return runner, clock, publish
 
 
 def make_failing_runner(
-    settings: ServiceSettings, room: Room | None = None
+    settings: ServiceSettings,
+    room: Room | None = None,
+    on_lost: Callable[[RoomRunner, Failure], None] | None = None,
 ) -> tuple[RoomRunner, Clock, RecordingPublisher, FailingStore]:
     """A runner on a ``Clock`` whose store (already holding the room) can be made to fail or
     hang through the returned :class:`FailingStore`."""
     room = room or make_room()
     store = FailingStore()
     store.inner.create(room.room_id, room.type.name, room.type.options(), room.epoch, room.committed)
-    runner, clock, publish = make_runner(room, store=store, settings=settings)
+    runner, clock, publish = make_runner(room, store=store, settings=settings, on_lost=on_lost)
     return runner, clock, publish, store
 
 

@@ -1,4 +1,4 @@
-"""``python -m kasagi.store.bench``: what the choice of store costs.
+"""``python -m kasagi.bench.store``: what the choice of store costs.
 
 Three measurements, printed as Markdown tables (figures only; nothing is asserted):
 
@@ -37,14 +37,15 @@ from hdrh.histogram import HdrHistogram
 from twisted.internet import defer, task, threads
 
 from kasagi.client import ClientOptions, KasagiClient
+from kasagi.core import Batch, RoomConfig
 from kasagi.core.restore import rebuild
-from kasagi.core.room import Batch, RoomConfig
-from kasagi.node import NodeOptions, NodeProcess
+from kasagi.node import NodeOptions
 from kasagi.roomtypes import BUILTIN_TYPES
 from kasagi.store.factory import open_store
 from kasagi.store.interface import StoreLimits
-from kasagi.store.redis_server import RedisServer
 from kasagi.testing import free_port
+from kasagi.testing.node import NodeProcess
+from kasagi.testing.redis_server import RedisServer
 
 __all__ = ["main"]
 
@@ -422,7 +423,7 @@ async def _run(reactor: Any, args: argparse.Namespace, tmp: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m kasagi.store.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m kasagi.bench.store", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stores", default=",".join(STORES))
     parser.add_argument("--rooms", type=int, default=10)
     parser.add_argument("--clients", type=int, default=10)

@@ -1,7 +1,7 @@
 """Shared test vectors: what every Kasagi client must reconstruct, produced by the Python core.
 
-    python -m kasagi.vectors            # write tests/vectors/*.json
-    python -m kasagi.vectors --check    # exit 1 if the committed files differ
+    python -m kasagi.testing.vectors            # write tests/vectors/*.json
+    python -m kasagi.testing.vectors --check    # exit 1 if the committed files differ
 
 Five files, each ``{"description", "cases": [...]}``:
 
@@ -44,7 +44,7 @@ GIVE_UP = Recovery.GIVE_UP
 
 __all__ = ["build_all", "main", "replay_replica", "write_all"]
 
-VECTORS_DIR = Path(__file__).resolve().parents[2] / "tests" / "vectors"
+VECTORS_DIR = Path(__file__).resolve().parents[3] / "tests" / "vectors"
 Json = Any
 
 # -- canonical encoding ------------------------------------------------------------------------
@@ -561,7 +561,7 @@ def write_all(directory: Path = VECTORS_DIR) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kasagi.vectors", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m kasagi.testing.vectors", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with the committed files instead of writing")
     parser.add_argument("--dir", type=Path, default=VECTORS_DIR)
     args = parser.parse_args(argv)
@@ -572,7 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not (args.dir / n).exists() or (args.dir / n).read_text(encoding="utf-8") != text
         ]
         for name in stale:
-            sys.stderr.write(f"{args.dir / name} is stale: run python -m kasagi.vectors\n")
+            sys.stderr.write(f"{args.dir / name} is stale: run python -m kasagi.testing.vectors\n")
         return 1 if stale else 0
     for path in write_all(args.dir):
         sys.stdout.write(f"wrote {path}\n")

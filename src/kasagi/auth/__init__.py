@@ -1,0 +1,19 @@
+"""Router-side rules, pure: who may log in (:mod:`kasagi.auth.tokens`, the tickets) and what
+a client may do once in (:mod:`kasagi.auth.authorization`, the dynamic authorizer's rules).
+The sessions that apply them are in ``router/``."""
+
+from kasagi.auth.authorization import CALL_CACHE_LIMIT, DENY, CacheBudget, RoomCheck, admits, authorize_client
+from kasagi.auth.tokens import TokenError, check_authid, mint_token, verify_token
+
+__all__ = [
+    "CALL_CACHE_LIMIT",
+    "DENY",
+    "CacheBudget",
+    "RoomCheck",
+    "TokenError",
+    "admits",
+    "authorize_client",
+    "check_authid",
+    "mint_token",
+    "verify_token",
+]
