@@ -16,7 +16,8 @@ Layers, innermost first:
 
 Tooling, not product (nothing above imports it; ``tests/unit/test_layering.py`` checks):
 
-- :mod:`kasagi.testing` -- ``RoomKit`` for room types, fakes and factories, node and topology processes, the history checker, the shared vectors.
+- :mod:`kasagi.testing` -- ``RoomKit`` for room types, fakes and factories, node and topology
+  processes, the history checker, the shared vectors.
 - :mod:`kasagi.bench` -- ``kasagi bench`` and the store, scale-out and probe measurements.
 """
 
