@@ -1,6 +1,6 @@
-"""RELIABILITY.md rows 16 and 17: the same action sent several times at once (from two
-sessions of one member, across a reset), and events lost or reordered at clients -- including
-the room's last event, which only the head beacon reveals."""
+"""Rows 16 and 17 of the fault matrix (``docs/resilience.md``): the same action sent several
+times at once (from two sessions of one member, across a reset), and events lost or reordered at
+clients -- including the room's last event, which only the head beacon reveals."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""RELIABILITY.md row 13: a slow link (200 ms each way through the fault proxy; packet loss is
-added by the network-namespace tier). Checked: nothing lost or doubled, p99 act -> ack within
-1.5 s, no spurious disconnect."""
+"""Row 13 of the fault matrix (``docs/resilience.md``): a slow link (200 ms each way through the
+fault proxy; packet loss is added by the network-namespace tier). Checked: nothing lost or
+doubled, p99 act -> ack within 1.5 s, no spurious disconnect."""
 
 from __future__ import annotations
 

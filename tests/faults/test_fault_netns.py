@@ -1,7 +1,8 @@
 """The network-namespace tier: the node runs in its own namespace behind a veth link, and
-iptables in the namespace drops packets. Row 4 (silent partition of one client's host) and
-row 13 (200 ms latency from the fault proxy plus 5% packet loss on the link, both ways).
-Skipped, with the reason, where root, iproute2 or iptables are missing."""
+iptables in the namespace drops packets. Rows of the fault matrix (``docs/resilience.md``): row
+4 (silent partition of one client's host) and row 13 (200 ms latency from the fault proxy plus
+5% packet loss on the link, both ways). Skipped, with the reason, where root, iproute2 or
+iptables are missing."""
 
 from __future__ import annotations
 

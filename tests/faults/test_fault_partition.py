@@ -1,7 +1,8 @@
-"""RELIABILITY.md rows 3 and 4: a client cut off by a silent partition (no RST, no FIN), for a
-few seconds or for 30 s, while the room moves on. Checked: both ends detect the dead
-connection within ping interval + timeout + 1 s, no call waits past its deadline, the client
-catches up (without a snapshot) within 2 s of reconnecting, and the invariants hold."""
+"""Rows 3 and 4 of the fault matrix (``docs/resilience.md``): a client cut off by a silent
+partition (no RST, no FIN), for a few seconds or for 30 s, while the room moves on. Checked:
+both ends detect the dead connection within ping interval + timeout + 1 s, no call waits past
+its deadline, the client catches up (without a snapshot) within 2 s of reconnecting, and the
+invariants hold."""
 
 from __future__ import annotations
 

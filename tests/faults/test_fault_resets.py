@@ -1,6 +1,6 @@
-"""RELIABILITY.md rows 1 and 2: client connections reset, or cut in the middle of a frame,
-while members keep acting. Checked: no acknowledged action lost, none applied twice, every
-client back in sync, resumed within 3 s of each fault."""
+"""Rows 1 and 2 of the fault matrix (``docs/resilience.md``): client connections reset, or cut
+in the middle of a frame, while members keep acting. Checked: no acknowledged action lost, none
+applied twice, every client back in sync, resumed within 3 s of each fault."""
 
 from __future__ import annotations
 

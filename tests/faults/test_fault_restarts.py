@@ -1,7 +1,8 @@
-"""RELIABILITY.md rows 5, 6 and 7 on the embedded (SQLite) store: the router killed with
-SIGKILL or stopped with SIGTERM and started again while members act, and the room service
-killed with an action in flight. Checked: no acknowledged action lost or doubled, clients back
-within 3 s of the node being ready, every call answered within its deadline."""
+"""Rows 5, 6 and 7 of the fault matrix (``docs/resilience.md``) on the embedded (SQLite) store:
+the router killed with SIGKILL or stopped with SIGTERM and started again while members act, and
+the room service killed with an action in flight. Checked: no acknowledged action lost or
+doubled, clients back within 3 s of the node being ready, every call answered within its
+deadline."""
 
 from __future__ import annotations
 

@@ -363,6 +363,33 @@ test('a refused login rejects connect() with the URI and does not retry', async 
   assert.equal(clock.pending, 0, 'no timer left behind');
 });
 
+test('connect() to a URL where nothing listens rejects at once with connection_lost and does not retry', async () => {
+  connector.mode = 'unreachable';
+  const client = makeClient();
+  const err = await client.start().catch((e) => e);
+  assert.ok(err instanceof KasagiError);
+  assert.equal(err.error, ErrorURI.CONNECTION_LOST);
+  assert.match(err.message, /nothing listens at ws:\/\/fake\/ws/);
+  assert.equal(err.retryable, false);
+  assert.equal(clock.t, E, 'no time passed: not the connect deadline');
+  await clock.advance(30_000);
+  assert.equal(connector.connections.length, 1);
+  assert.equal(clock.pending, 0, 'no timer left behind');
+});
+
+test('once connected, an unreachable router is retried rather than final', async () => {
+  const client = makeClient();
+  await client.start();
+  connector.mode = 'unreachable';
+  connector.drop();
+  await clock.advance(1000);
+  assert.ok(connector.connections.length >= 3, `${connector.connections.length} attempts`);
+  connector.mode = 'accept';
+  await clock.advance(5000);
+  assert.ok(client.session);
+  client.close();
+});
+
 test('actions with arguments no serializer can send are refused before sending', async () => {
   const { client, room } = await joined();
   const cyclic = {};

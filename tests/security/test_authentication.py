@@ -77,6 +77,21 @@ def test_the_python_client_reports_a_refused_login(secure_node: NodeProcess):
         yield KasagiClient.connect(secure_node.url, "alice", token("alice", secret="wrong"))
 
 
+@pytest_twisted.inlineCallbacks
+def test_a_refused_login_fails_connect_at_once(secure_node: NodeProcess):
+    """KasagiClient.connect with a bad ticket fails with ConnectionLost naming the reason long
+    before its connect deadline (30 s here): within 5 s."""
+    from twisted.internet import reactor
+
+    from kasagi.client import ClientOptions, ConnectionLost
+
+    started = reactor.seconds()
+    options = ClientOptions(connect_timeout=30.0)
+    with pytest.raises(ConnectionLost, match=r"kasagi\.error\.not_authorized: .*bad ticket signature"):
+        yield KasagiClient.connect(secure_node.url, "alice", token("alice", secret="wrong"), options=options)
+    assert reactor.seconds() - started < 5.0
+
+
 def test_dev_mode_is_announced_loudly_and_secure_mode_is_not_dev(secure_node: NodeProcess, limits_node: NodeProcess):
     """A node without a secret says DEV MODE in its log at warn level; a secure node says secure mode."""
     dev_log = Path(limits_node.log_path).read_text(errors="replace")

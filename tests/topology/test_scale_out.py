@@ -33,7 +33,7 @@ from tests.waiting import until
 
 pytestmark = [pytest.mark.node, pytest.mark.redis]
 
-#: The takeover bound the issue sets: from the owner's death to clients seeing the new owner.
+#: The takeover bound (``docs/scaling.md``): from the owner's death to clients seeing the new owner.
 TAKEOVER_BOUND = 2.0
 
 

@@ -120,10 +120,16 @@ export class Client extends Emitter {
     this._retryDelay = opts.initialRetryDelay;
     this._retryTimer = null;
     this._refusal = null;
+    this._starting = false; // start() until the first session: an unreachable URL is final
   }
 
-  /** Dial and wait for the first session (connectTimeout); rejects on a refused login. */
+  /**
+   * Dial and wait for the first session (connectTimeout). Rejects at once, not at the
+   * deadline, when the first attempt is refused: nothing listens at the URL
+   * (kasagi.client.connection_lost) or the router refuses the login (its URI and reason).
+   */
   start() {
+    this._starting = true;
     this._dial();
     return this.whenConnected(this.options.connectTimeout).catch((err) => {
       const refusal = this._refusal;
@@ -172,6 +178,7 @@ export class Client extends Emitter {
     this.connects += 1;
     this._retryDelay = this.options.initialRetryDelay;
     this._refusal = null;
+    this._starting = false;
     this._setStatus('open');
     for (const waiter of [...this._waiters]) waiter.resolve(session);
     if (this.connects > 1) for (const room of this.rooms.values()) room._resume();
@@ -190,6 +197,13 @@ export class Client extends Emitter {
     if (this.connects === 0 && typeof uri === 'string' && !uri.startsWith('wamp.close.')) {
       // A refused login (bad authid or ticket): retrying cannot help.
       this._refusal = new KasagiError(uri, details.message ?? '', {});
+      for (const waiter of [...this._waiters]) waiter.reject(this._refusal);
+      return;
+    }
+    if (this.connects === 0 && this._starting && reason === 'unreachable') {
+      // Nothing answers at the URL on the first attempt: say so now, not at the deadline.
+      const why = details && details.message ? ` (${details.message})` : '';
+      this._refusal = new KasagiError(ErrorURI.CONNECTION_LOST, `nothing listens at ${this.url}${why}`, { retryable: false });
       for (const waiter of [...this._waiters]) waiter.reject(this._refusal);
       return;
     }

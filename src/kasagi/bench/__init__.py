@@ -1,4 +1,4 @@
-"""``kasagi bench``: the workload "room-sync v1" against a Kasagi node (``WORKLOAD.md``).
+"""``kasagi bench``: the workload "room-sync v1" against a Kasagi node (``docs/benchmarks.md``).
 
 - :mod:`._workload` -- load points A-E, phases, the moves;
 - :mod:`._wamp` -- a lean WAMP-over-WebSocket client for the generator;

@@ -10,7 +10,7 @@ event stream by ``(epoch, seq)`` (buffering ahead-of-order events and repairing 
 - its invalid moves must be refused to it exactly once and never applied;
 - after the drain, every valid move sent must have reached it (else *lost*).
 
-Violations are counted per client in :attr:`Bot.violations` (``WORKLOAD.md``'s list).
+Violations are counted per client in :attr:`Bot.violations` (the list in ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from kasagi.bench._workload import INVALID_EVERY, LoadPoint
 
 __all__ = ["TARGETS", "RunResult", "StepResult", "meets_target", "merge_step", "ramp_step_passes", "summarize"]
 
-#: The issue's targets per point (Colyseus's figures on the same machine).
+#: The targets per point (``docs/benchmarks.md``; set from Colyseus's figures on the same machine).
 TARGETS: dict[str, dict[str, float]] = {
     "A": {"accepted_fraction": 0.995, "violations": 0, "p99_ms": 60, "server_cpu_pct": 20},
     # 50,000 deliveries/s offered, of which 1% are invalid moves that must not be delivered.
@@ -156,7 +156,7 @@ def merge_step(
 
 
 def ramp_step_passes(step: StepResult) -> bool:
-    """``WORKLOAD.md``: a ramp step fails on p99 > 100 ms, any lost move or violation,
+    """``docs/benchmarks.md``: a ramp step fails on p99 > 100 ms, any lost move or violation,
     accepted < 97% of offered valid moves, or a saturated generator."""
     offered_valid = step.offered_moves_s * (1 - 1 / INVALID_EVERY)
     return (

@@ -1,4 +1,4 @@
-"""The workload "room-sync v1" (``WORKLOAD.md``): load points, phases, and the moves.
+"""The workload "room-sync v1" (``docs/benchmarks.md``): load points, phases, and the moves.
 
 Pure data and arithmetic; the generator (:mod:`kasagi.bench._bot`) follows it.
 """

@@ -3,7 +3,7 @@
 Three measurements, printed as Markdown tables (figures only; nothing is asserted):
 
 1. **act -> ack latency at load A** (10 rooms x 10 clients x 10 Hz, ``arena`` moves; see
-   WORKLOAD.md) for each store side by side in one run: a fresh node per store, its
+   ``docs/benchmarks.md``) for each store side by side in one run: a fresh node per store, its
    processes (and Redis) pinned to the server cores, the load generator (this process) to
    another core. Latency is measured at the client from sending ``act`` to its reply,
    which comes only once the batch is durable.

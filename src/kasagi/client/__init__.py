@@ -19,8 +19,8 @@ sync loop and actions), ``_retry`` (what a failed call leads to, from
 """
 
 from kasagi.client._connection import KasagiClient
-from kasagi.client._errors import CallTimeout, ConnectionLost
+from kasagi.client._errors import CallTimeout, ConnectionLost, ServerError
 from kasagi.client._options import ClientOptions
 from kasagi.client._room import RoomHandle
 
-__all__ = ["CallTimeout", "ClientOptions", "ConnectionLost", "KasagiClient", "RoomHandle"]
+__all__ = ["CallTimeout", "ClientOptions", "ConnectionLost", "KasagiClient", "RoomHandle", "ServerError"]

@@ -13,12 +13,13 @@ from autobahn.twisted.websocket import WampWebSocketClientFactory
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 from autobahn.wamp.types import ComponentConfig
 from twisted.internet.defer import Deferred, fail, inlineCallbacks, succeed
+from twisted.internet.error import ConnectionRefusedError as TCPConnectionRefused
 from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kasagi import wire
-from kasagi.client._errors import ConnectionLost, as_call_timeout
+from kasagi.client._errors import ConnectionLost, as_client_error
 from kasagi.client._options import ClientOptions
 from kasagi.client._retry import backoff_delay
 from kasagi.client._room import RoomHandle
@@ -93,6 +94,9 @@ class KasagiClient:
         self._retry_timer: IDelayedCall | None = None
         self._connector: Any = None
         self._last_refusal: str | None = None
+        #: Set by :meth:`connect` until the first session joins: a refused TCP connection then
+        #: fails at once instead of being retried until the connect deadline.
+        self._refused_is_final = False
 
     # -- connection --------------------------------------------------------------------------
     @classmethod
@@ -106,11 +110,18 @@ class KasagiClient:
         options: ClientOptions | None = None,
         reactor: Any = None,
     ) -> Deferred[KasagiClient]:
-        """Connect and authenticate; fires with the client once its session has joined."""
+        """Connect and authenticate; fires with the client once its session has joined.
+
+        Fails with :class:`ConnectionLost` at once, not at the ``connect_timeout``, when the
+        first attempt is refused: nothing listens at ``url`` (TCP refused), or the router
+        refuses the login (``kasagi.error.not_authorized`` and its reason, e.g. a bad ticket).
+        Other failures (a silent network, a node still starting) are retried with backoff
+        until ``connect_timeout``."""
         opts = options or ClientOptions(serializer=serializer)
         if options is not None and serializer != "cbor":
             opts = replace(opts, serializer=serializer)
         client = cls(url, authid, ticket, opts, reactor)
+        client._refused_is_final = True
         client._dial()
         first: Deferred[_Session] = Deferred()
         client._waiters.append(first)
@@ -162,11 +173,17 @@ class KasagiClient:
         bind = (self.options.bind_address, 0) if self.options.bind_address else None
         self._connector = reactor.connectTCP(host, port, dial, timeout=self.options.dial_timeout, bindAddress=bind)
 
+    def _on_dial_failed(self, reason: Failure) -> None:
+        if self._refused_is_final and self.connects == 0 and reason.check(TCPConnectionRefused):
+            self._last_refusal = f"nothing listens at {self.url} ({reason.getErrorMessage()})"
+        self._on_disconnect(None)
+
     def _on_join(self, session: _Session) -> None:
         self.session = session
         self.connects += 1
         self._retry_attempt = 0
         self._last_refusal = None
+        self._refused_is_final = False
         waiters, self._waiters = self._waiters, []
         for d in waiters:
             d.callback(session)
@@ -251,12 +268,13 @@ class KasagiClient:
 
     # -- calls ---------------------------------------------------------------------------------
     def call(self, uri: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Deferred[Any]:
-        """Call ``uri``; answered or failed (CallTimeout) within the call deadline."""
+        """Call ``uri``; answered, or failed within the call deadline (:class:`ServerError`
+        with the server's URI and details, or :class:`CallTimeout`)."""
         limit = timeout if timeout is not None else self.options.call_timeout
 
         def go(session: _Session) -> Deferred[Any]:
             d = within(session.call(uri, *args, **kwargs), limit, self.clock, uri)
-            return d.addErrback(as_call_timeout)
+            return d.addErrback(as_client_error)
 
         if self.session is not None and self.session.is_attached():
             return go(self.session)
@@ -299,7 +317,7 @@ class _DialFactory:
         return getattr(self._inner, name)
 
     def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
-        self._client._on_disconnect(None)
+        self._client._on_dial_failed(reason)
 
     def clientConnectionLost(self, connector: Any, reason: Failure) -> None:
         if self._client.session is None:

@@ -7,14 +7,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from autobahn.wamp.exception import ApplicationError
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kasagi import wire
-from kasagi.client._errors import ConnectionLost, as_call_timeout
+from kasagi.client._errors import ConnectionLost, ServerError, as_client_error
 from kasagi.client._retry import RETRY_ERRORS, Recovery, backoff_delay, recovery_of
 from kasagi.core.replica import RoomReplica, Verdict
 from kasagi.deadline import within
@@ -241,7 +240,8 @@ class RoomHandle:
         self, action: str, args: dict[str, Any] | None = None, *, cseq: int | None = None
     ) -> Deferred[dict[str, Any]]:
         """Send an action; fires with ``{"seq", "cseq"}`` once it is durable, or fails with
-        the server's ``ApplicationError`` (``.error`` is the ``kasagi.error.*`` URI).
+        the server's :class:`~kasagi.client.ServerError` (an ``ApplicationError``: ``.error`` is
+        the ``kasagi.error.*`` URI, ``.details`` the field, expected and got).
         Retries with the same cseq (applied once) through disconnects and failovers until
         the act deadline; each attempt waits until the room is joined on the current session."""
         if cseq is None:
@@ -284,7 +284,7 @@ class RoomHandle:
     ) -> Deferred[dict[str, Any]]:
         """The fast input path: publish the action on ``kasagi.input.<room>``. Fires with
         ``{"seq", "cseq"}`` when an event acknowledges it, fails with the owner's
-        ``ApplicationError`` if it is refused, or with :class:`CallTimeout` if neither arrives
+        :class:`~kasagi.client.ServerError` if it is refused, or with :class:`CallTimeout` if neither arrives
         within ``timeout`` (then sending it again with the same ``cseq`` is safe)."""
         if cseq is None:
             cseq = self.next_cseq()
@@ -300,7 +300,7 @@ class RoomHandle:
 
         self.client.wait_connected().addCallbacks(publish, lambda f: pending.errback(f) if not pending.called else None)
         limit = timeout if timeout is not None else self.client.options.call_timeout
-        return within(pending, limit, self.client.clock, "input").addBoth(forget).addErrback(as_call_timeout)
+        return within(pending, limit, self.client.clock, "input").addBoth(forget).addErrback(as_client_error)
 
     def _on_reply(self, reply: dict[str, Any]) -> None:
         d = self._inputs.pop(reply.get("cseq"), None)  # type: ignore[arg-type]
@@ -308,7 +308,7 @@ class RoomHandle:
             return
         if "error" in reply:
             details = reply.get("details") or {}
-            d.errback(Failure(ApplicationError(reply["error"], reply.get("message", ""), **details)))
+            d.errback(Failure(ServerError(reply["error"], reply.get("message", ""), **details)))
         else:
             d.callback({"seq": reply.get("seq"), "cseq": reply.get("cseq")})
 

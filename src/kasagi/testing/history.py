@@ -4,7 +4,7 @@ A test records every action it sends (start; then ack with its seq, a definite e
 *undetermined* -- a timeout or a retryable error: it may or may not have happened, but at most
 once), the faults it injects, and what each client applied. After the run it reads the room's
 authoritative event history (from the store, or a ``join`` from seq 0 after recovery) and
-:func:`check` tells whether the invariants of ``RELIABILITY.md`` held:
+:func:`check` tells whether the invariants of ``docs/resilience.md`` held:
 
 - **I1** every acknowledged action is in the history, in the event with its acked seq;
 - **I2** the history is seq 1..N without a hole, and each action took effect at most once

@@ -1,0 +1,59 @@
+// Types of room.js: a joined room kept in sync.
+
+import type { Client } from './client.js';
+import { Emitter } from './emitter.js';
+import type { JSONMap, RoomEvent, RoomReplica } from './sync.js';
+
+/** The result of an action once it is durable. */
+export interface ActResult {
+  seq: number;
+  cseq: number;
+}
+
+export type RoomEvents = {
+  /** After every applied event (`event`), and after a snapshot (`event` is null). */
+  change: [event: RoomEvent | null, room: Room];
+};
+
+/** Counts of what the room's stream did. */
+export interface RoomStats {
+  events: number;
+  dropped: number;
+  buffered: number;
+  resyncs: number;
+  snapshots: number;
+  catchups: number;
+  badEvents: number;
+}
+
+/**
+ * A joined room: its state follows the server's, event by event in seq order. The state's
+ * shape is the room type's (`arena`: `{members, players}`; `doc`: `{members, doc}`); pass it
+ * as `State` to type it.
+ */
+export declare class Room<State extends JSONMap = JSONMap> extends Emitter<RoomEvents> {
+  readonly client: Client;
+  readonly id: string;
+  readonly type: string;
+  readonly options: JSONMap;
+  readonly replica: RoomReplica;
+  readonly stats: RoomStats;
+  /** The local copy of the room's state (do not change it). */
+  readonly state: State;
+  readonly seq: number;
+  readonly epoch: number | null;
+  /** This client's member id in the room, once joined. */
+  readonly member: string | null;
+  /** Whether the room has been joined at least once. */
+  readonly synced: boolean;
+  /** The next cseq this room would use. */
+  nextCseq(): number;
+  /**
+   * Send an action; resolves once it is durable, or rejects with a KasagiError (.error is the
+   * kasagi.error.* URI, .details names field/expected/got). Retried with the same cseq
+   * through timeouts, disconnects and failovers until the act deadline.
+   */
+  act(action: string, args?: JSONMap, options?: { cseq?: number }): Promise<ActResult>;
+  /** Leave the room (the member goes offline for the grace period). */
+  leave(): Promise<unknown>;
+}
