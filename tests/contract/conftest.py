@@ -90,9 +90,10 @@ class StoreUnderTest:
         return self.store.close().addCallback(lambda _: self._new())
 
     def close(self) -> None:
-        for store in self._opened:
-            if not getattr(store, "closed", False) and not getattr(store, "_closed_here", False):
-                store._closed_here = True
+        """Close every store opened here that is still open (each once, however often this runs)."""
+        opened, self._opened = self._opened, []
+        for store in opened:
+            if not getattr(store, "closed", False):
                 pytest_twisted.blockon(store.close())
 
     # -- damage done from outside ----------------------------------------------------------------

@@ -16,6 +16,7 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from kasagi.client import ClientOptions, KasagiClient
+from kasagi.core.room import StreamPosition
 from kasagi.testing.history import History
 
 #: Paths cycle through this many keys per writer (keeps the state small).
@@ -64,22 +65,16 @@ class Writer:
     def _record_applied(self) -> None:
         """Log what the client's replica applies (I3): snapshots and single events."""
         replica = self.handle.replica
-        load, apply = replica.load, replica._apply
         member, room, history = self.member, self.room, self.history
 
-        def recording_load(reply: Any) -> Any:
-            if isinstance(reply, dict) and "state" in reply:
-                history.observe(member, room, "snapshot", reply["epoch"], reply["seq"])
-            return load(reply)
+        def snapshot(position: StreamPosition) -> None:
+            history.observe(member, room, "snapshot", position.epoch, position.seq)
 
-        def recording_apply(event: Any) -> bool:
-            ok = bool(apply(event))
-            if ok:
-                history.observe(member, room, "event", event["epoch"], event["seq"], event["ops"])
-            return ok
+        def applied(event: Any) -> None:
+            history.observe(member, room, "event", event["epoch"], event["seq"], event["ops"])
 
         history.observe(member, room, "snapshot", replica.epoch, replica.seq)
-        replica.load, replica._apply = recording_load, recording_apply
+        replica.on_snapshot, replica.on_applied = snapshot, applied
 
     def start(self) -> None:
         """Act from now on, at a phase of its own (writers don't act in lockstep)."""

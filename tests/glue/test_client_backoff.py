@@ -10,8 +10,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from kasagi.client import ClientOptions, KasagiClient
-from kasagi.client._retry import backoff_delay
+from kasagi.client import ClientOptions, KasagiClient, backoff_delay
 
 
 def _fail_attempts(client: KasagiClient, reactor: MemoryReactorClock, n: int) -> list[float]:
@@ -31,7 +30,7 @@ class BackoffTests(SynchronousTestCase):
     def make(self, **options: float) -> tuple[KasagiClient, MemoryReactorClock]:
         reactor = MemoryReactorClock()
         client = KasagiClient("ws://127.0.0.1:9/ws", "alice", options=ClientOptions(**options), reactor=reactor)  # type: ignore[arg-type]
-        client._dial()
+        client.start()
         return client, reactor
 
     def test_retry_delays_grow_with_jitter_and_never_exceed_the_cap(self) -> None:
@@ -91,7 +90,7 @@ class RetryClassTests(SynchronousTestCase):
         room's definite refusals are not."""
         from autobahn.wamp.exception import ApplicationError
 
-        from kasagi.client._retry import recovers
+        from kasagi.client import recovers
 
         def retried(uri: str) -> bool:
             return recovers(Failure(ApplicationError(uri)))
@@ -106,7 +105,7 @@ class RetryClassTests(SynchronousTestCase):
         ends the action at once instead of retrying it until the deadline."""
         from autobahn.wamp.exception import ApplicationError
 
-        from kasagi.client._retry import recovers
+        from kasagi.client import recovers
 
         self.assertFalse(recovers(Failure(ApplicationError("kasagi.error.unavailable", "damaged", retryable=False))))
         self.assertTrue(recovers(Failure(ApplicationError("kasagi.error.unavailable", "busy", retryable=True))))

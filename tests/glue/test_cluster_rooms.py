@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -215,24 +215,46 @@ class WildcardFallbackTests(SynchronousTestCase):
     def test_a_keyword_named_like_a_parameter_is_refused_as_bad_input(self):
         """``join(router=1)`` is the client's keyword, not the handler's: invalid_argument
         naming it for an open room, no_such_room for another -- never an internal error."""
+        from autobahn.wamp.exception import ApplicationError
         from autobahn.wamp.request import Registration
         from autobahn.wamp.types import CallDetails
 
+        from kasagi import wire
         from kasagi.core.errors import InvalidArgument, NoSuchRoom
         from kasagi.testing import make_cluster_worker
-        from kasagi.wamp.procedures import _on_link_call
 
         routers, rooms, _ = make_cluster_worker("w1")
         self.successResultOf(rooms.open(OpenCommand("r1", "arena", {})))
-        wildcard = _on_link_call(routers._unknown_room, "rs://r1")
+        router = _RegisteringSession()
+        self.successResultOf(routers.attach("rs://r1", router))
+        wildcard = router.procedures[wire.room_wildcard("join")]
 
         def details(room: str) -> CallDetails:
             registration = Registration(None, 1, "kasagi.room.", None)
             return CallDetails(registration, procedure=f"kasagi.room.{room}.join", caller=7, caller_authid="alice")
 
-        with self.assertRaises(InvalidArgument) as refused:
+        with self.assertRaises(ApplicationError) as refused:
             wildcard(details=details("r1"), router=1)
-        self.assertEqual(refused.exception.field, "router")
-        with self.assertRaises(NoSuchRoom):
+        self.assertEqual(refused.exception.error, InvalidArgument.uri)
+        self.assertEqual(refused.exception.kwargs["field"], "router")
+        with self.assertRaises(ApplicationError) as unknown:
             wildcard(details=details("r2"), router=1)
+        self.assertEqual(unknown.exception.error, NoSuchRoom.uri)
         rooms.shutdown()
+
+
+class _RegisteringSession:
+    """A router session that keeps the procedures registered on it, by URI."""
+
+    def __init__(self) -> None:
+        self.procedures: dict[str, Any] = {}
+
+    def register(self, endpoint: Any, procedure: str, options: Any = None) -> Deferred[Any]:
+        self.procedures[procedure] = endpoint
+        return succeed(None)
+
+    def subscribe(self, handler: Any, topic: str, options: Any = None) -> Deferred[Any]:
+        return succeed(None)
+
+    def publish(self, topic: str, *args: Any, **kwargs: Any) -> None:
+        pass

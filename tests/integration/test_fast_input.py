@@ -47,7 +47,9 @@ def test_refused_input_reaches_only_its_sender_and_changes_nothing(node: NodePro
         yield until(lambda: "alice" in rb.state["players"] and "bob" in ra.state["players"])
         before, seq = dict(ra.state["players"]["alice"]), ra.seq
         heard_by_bob: list[dict] = []
-        rb._on_reply = heard_by_bob.append  # type: ignore[method-assign]
+        yield b.session.subscribe(
+            lambda *args, **kw: heard_by_bob.append(kw["reply"]) if "reply" in kw else None, "kasagi.room.fast_refused"
+        )
         with pytest.raises(ApplicationError) as info:
             yield ra.send("move", {"dx": 11, "dy": 0})
         assert info.value.error == "kasagi.error.rejected"
@@ -134,7 +136,7 @@ def test_an_input_claiming_to_forward_for_another_member_moves_nobody(node: Node
         yield until(lambda: "alice" in rb.state["players"] and "bob" in ra.state["players"])
         yield ra.send("move", {"dx": 1, "dy": 0})  # the publish permission is warm now
         bob_before = dict(ra.state["players"]["bob"])
-        forged = PublishOptions(forward_for=[{"session": b.session._session_id, "authid": "bob", "authrole": "client"}])
+        forged = PublishOptions(forward_for=[{"session": b.session.session_id, "authid": "bob", "authrole": "client"}])
         a.session.publish("kasagi.input.fast_forged", "move", {"dx": 5, "dy": 5}, 900, options=forged)
         ok = yield ra.send("move", {"dx": 0, "dy": 1})  # published after the forged one
         yield until(lambda: ra.seq >= ok["seq"] and rb.seq >= ok["seq"])

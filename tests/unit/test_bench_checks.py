@@ -7,8 +7,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
-from kasagi.bench._bot import Bot, Tally
-from kasagi.bench._profile import summarize_stacks
+from kasagi.bench import Bot, Tally, summarize_stacks
 
 
 class _Conn:
@@ -82,13 +81,11 @@ def test_an_old_seq_is_a_violation_a_repeated_head_is_not_and_a_gap_is_repaired(
 def test_own_position_must_follow_own_valid_moves() -> None:
     """The client's own player must sit where its accepted moves put it; else wrong_position."""
     bot, conn, _ = _bot()
-    bot._send_move(100.0)
-    sent = bot._sent[-1]
+    sent = bot.send_move(100.0)
     right = {"x": min(1000, max(0, 5 + sent.dx)), "y": min(1000, max(0, 5 + sent.dy)), "hp": 100, "t": sent.t}
     conn.on_event(1, [_event(4, ("me", right))], {}, {}, 120.0)
     assert bot.violations == {}
-    bot._send_move(200.0)
-    sent = bot._sent[-1]
+    sent = bot.send_move(200.0)
     conn.on_event(1, [_event(5, ("me", {"x": -1, "y": -1, "hp": 100, "t": sent.t}))], {}, {}, 220.0)
     assert bot.violations == {"wrong_position": 1}
 
@@ -96,7 +93,7 @@ def test_own_position_must_follow_own_valid_moves() -> None:
 def test_unseen_moves_are_lost_after_the_drain() -> None:
     """A valid move whose effect never reached its sender counts as lost when the step settles."""
     bot, _, _ = _bot()
-    bot._send_move(100.0)
+    bot.send_move(100.0)
     bot.settle(sent_before_ms=1000.0)
     assert bot.violations.get("lost_move") == 1
 

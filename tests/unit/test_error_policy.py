@@ -13,8 +13,7 @@ from autobahn.wamp.exception import ApplicationError, TransportLost
 from twisted.python.failure import Failure
 
 from kasagi import wire
-from kasagi.client import CallTimeout, ConnectionLost
-from kasagi.client._retry import recovery_of
+from kasagi.client import CallTimeout, ConnectionLost, recovery_of
 from kasagi.core import errors
 from kasagi.core.room import RoomConfig
 from kasagi.core.values import ValueLimits

@@ -61,3 +61,22 @@ def test_hash_mismatch_and_malformed_events_force_a_snapshot():
     assert r.position is not None
     assert r.offer({"epoch": 1, "seq": "3"}) is Verdict.RESYNC and r.position is None
     assert r.offer(["not", "an", "event"]) is Verdict.RESYNC
+
+
+def test_observers_see_each_snapshot_and_each_applied_event_in_order():
+    """``on_snapshot`` and ``on_applied`` report, in order, the snapshot taken, the buffered and
+    caught-up events applied after it, and no event whose hash did not match."""
+    from kasagi.core.room import StreamPosition
+
+    r = RoomReplica("r")
+    seen: list[object] = []
+    r.on_snapshot = seen.append
+    r.on_applied = lambda event: seen.append(event["seq"])
+    r.offer(ev(3))
+    r.load(snap(seq=2, state={"k": 2}))
+    r.offer(ev(5))
+    r.load({"room": "r", "epoch": 1, "seq": 4, "events": [ev(4)]})
+    bad = ev(6)
+    bad["hash"] = "0" * 16
+    r.offer(bad)
+    assert seen == [StreamPosition(1, 2), 3, 4, 5]

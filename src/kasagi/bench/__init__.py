@@ -6,7 +6,11 @@
 - :mod:`._worker` -- a generator process running a share of the bots;
 - :mod:`._server` -- a fresh node per point, and the CPU/RSS meters;
 - :mod:`._runner` -- the orchestration of points, runs and steps;
-- :mod:`._results` -- figures, targets, medians; :mod:`._report` -- JSON, table, plot.
+- :mod:`._results` -- figures, targets, medians; :mod:`._report` -- JSON, table, plot;
+- :mod:`._profile` -- the node's CPU profile under load, summarised.
+
+The simulated client (:class:`Bot`, :class:`Tally`, :class:`SentMove`) and the profile
+summary (:func:`summarize_stacks`) are exported too, for checking what they count.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from kasagi.bench._bot import Bot, SentMove, Tally
+from kasagi.bench._profile import summarize_stacks
 from kasagi.bench._report import plot, summary_markdown, summary_table, write_json
 from kasagi.bench._results import TARGETS, RunResult, StepResult, summarize
 from kasagi.bench._runner import BenchConfig, Progress, machine_info, run_point
@@ -28,15 +34,19 @@ __all__ = [
     "SMOKE_PHASES",
     "TARGETS",
     "BenchConfig",
+    "Bot",
     "LoadPoint",
     "Phases",
     "Progress",
     "RunResult",
+    "SentMove",
     "StepResult",
+    "Tally",
     "Variant",
     "machine_info",
     "plot",
     "run_bench",
+    "summarize_stacks",
     "summary_markdown",
     "summary_table",
     "write_json",

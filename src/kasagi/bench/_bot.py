@@ -29,7 +29,7 @@ from kasagi.bench._wamp import LeanWamp, WampError
 from kasagi.bench._workload import make_move
 from kasagi.roomtypes.arena import WORLD
 
-__all__ = ["Bot", "Tally", "new_histogram"]
+__all__ = ["Bot", "SentMove", "Tally", "new_histogram"]
 
 REJECTED = "kasagi.error.rejected"
 #: Seconds a bot keeps retrying ``kasagi.lobby.open`` while no room service has registered it.
@@ -69,7 +69,9 @@ def _clamp(v: int) -> int:
 
 
 @dataclass
-class _Sent:
+class SentMove:
+    """A move a bot sent: its ``t`` stamp (ms), its step, whether it is valid, its cseq."""
+
     t: float
     dx: int
     dy: int
@@ -111,7 +113,7 @@ class Bot:
         self._buffer: dict[int, tuple[dict[str, Any], float]] = {}
         # own player
         self.expected: tuple[Any, Any] | None = None
-        self._sent: deque[_Sent] = deque()
+        self._sent: deque[SentMove] = deque()
         self._invalid: dict[int, int] = {}  # cseq -> refusals seen
         self._fast_pending: dict[int, bool] = {}  # cseq -> valid (fast path, waiting for its ack)
         self._cseq = int(time.time() * 1_000_000)
@@ -357,13 +359,15 @@ class Bot:
             if lag > self.tally.max_send_lag_ms:
                 self.tally.max_send_lag_ms = lag
         if self.expected is not None and self.conn is not None:
-            self._send_move(now * 1000.0)
+            self.send_move(now * 1000.0)
         self._next_at += 1.0 / self._rate
         if lag > 1000.0:
             self._next_at = now + 1.0 / self._rate  # fell behind by a second: don't burst
         self._schedule()
 
-    def _send_move(self, now_ms: float) -> None:
+    def send_move(self, now_ms: float) -> SentMove:
+        """Send the next move now (``now_ms``: wall clock ms), by the bot's input path; returns
+        what was sent, which the bot then expects to see applied (or refused, if invalid)."""
         move = make_move(self.rng, self.moves)
         self.moves += 1
         t = now_ms if now_ms > self._last_t else self._last_t + 0.001
@@ -375,7 +379,8 @@ class Bot:
             self.tally.sent += 1
             if valid:
                 self.tally.sent_valid += 1
-        self._sent.append(_Sent(t, move.dx, move.dy, valid, cseq))
+        sent = SentMove(t, move.dx, move.dy, valid, cseq)
+        self._sent.append(sent)
         if not valid:
             self._invalid[cseq] = 0
         args = ["move", {"dx": move.dx, "dy": move.dy, "t": t}, cseq]
@@ -386,6 +391,7 @@ class Bot:
         else:
             d = self.conn.call(self._act_uri, args)
             d.addCallbacks(self._act_result, self._act_failed, callbackArgs=(valid,), errbackArgs=(cseq,))
+        return sent
 
     def stop_moving(self) -> None:
         if self._timer is not None and self._timer.active():

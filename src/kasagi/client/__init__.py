@@ -16,11 +16,26 @@ from the last position and retrying actions whose result was lost (same cseq: ap
 Its parts: ``_connection`` (the session, reconnection and calls), ``_room`` (a joined room's
 sync loop and actions), ``_retry`` (what a failed call leads to, from
 :data:`kasagi.wire.ERROR_POLICY`, and the backoff), ``_options`` and ``_errors``.
+
+The retry decisions are exported for callers that make calls of their own:
+:func:`recovery_of` (what to do after a failure), :func:`recovers` (whether to try again) and
+:func:`backoff_delay` (how long to wait first).
 """
 
 from kasagi.client._connection import KasagiClient
 from kasagi.client._errors import CallTimeout, ConnectionLost, ServerError
 from kasagi.client._options import ClientOptions
+from kasagi.client._retry import backoff_delay, recovers, recovery_of
 from kasagi.client._room import RoomHandle
 
-__all__ = ["CallTimeout", "ClientOptions", "ConnectionLost", "KasagiClient", "RoomHandle", "ServerError"]
+__all__ = [
+    "CallTimeout",
+    "ClientOptions",
+    "ConnectionLost",
+    "KasagiClient",
+    "RoomHandle",
+    "ServerError",
+    "backoff_delay",
+    "recovers",
+    "recovery_of",
+]

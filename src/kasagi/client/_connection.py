@@ -138,6 +138,12 @@ class KasagiClient:
 
         return timed.addCallbacks(done, refused)
 
+    def start(self) -> None:
+        """Start dialling the node, reconnecting with backoff until :meth:`close`, without
+        waiting for a session (:meth:`wait_connected` fires once one joins); :meth:`connect`
+        is this plus the wait."""
+        self._dial()
+
     def on_connection_change(self, listener: Callable[[bool], None]) -> None:
         """Call ``listener(True)`` when a session joins, ``listener(False)`` when it is lost."""
         self._connection_listeners.append(listener)

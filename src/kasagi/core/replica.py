@@ -5,12 +5,16 @@ Feed it join replies (:meth:`RoomReplica.load`) and events (:meth:`RoomReplica.o
 applies events strictly in seq order, buffers events that arrive ahead, drops old ones, and
 answers :data:`Verdict.RESYNC` when the caller must call ``join(since=replica.position)``
 (a gap, a new epoch) or ``join(None)`` (a hash mismatch or a malformed event).
+
+Two observer hooks (tracing, test histories) see what the replica takes, in order:
+:attr:`RoomReplica.on_snapshot` each snapshot it loads, :attr:`RoomReplica.on_applied` each
+event it applies. They observe only: the replica behaves the same with or without them.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kasagi.core.canonical import state_hash
@@ -52,6 +56,12 @@ class RoomReplica:
         self._buffer: dict[int, Mapping[str, Any]] = {}
         self._max_buffer = max_buffer
         self._applied: list[Mapping[str, Any]] = []
+        #: Called with the position of each snapshot taken from a join reply, once its state
+        #: is in place (before any buffered event that follows it is applied).
+        self.on_snapshot: Callable[[StreamPosition], None] | None = None
+        #: Called with each event applied, in seq order, once its ops are applied and its
+        #: hash (if it has one) matches; an event that fails either is not reported.
+        self.on_applied: Callable[[Mapping[str, Any]], None] | None = None
 
     @property
     def synced(self) -> bool:
@@ -85,6 +95,8 @@ class RoomReplica:
             self.state = copy_value(state)
             self.epoch, self.seq = epoch, seq
             self.needs_snapshot = False
+            if self.on_snapshot is not None:
+                self.on_snapshot(StreamPosition(epoch, seq))
         elif "events" in reply:
             events = reply["events"]
             if epoch != self.epoch or not isinstance(events, list):
@@ -149,6 +161,8 @@ class RoomReplica:
             if state_hash(self.state) != digest:
                 self.needs_snapshot = True
                 return False
+        if self.on_applied is not None:
+            self.on_applied(event)
         return True
 
     def _drain(self) -> list[Mapping[str, Any]]:
