@@ -110,7 +110,35 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
     pythonpath = [str(root), str(root / "src")]
     router["options"]["pythonpath"] = pythonpath
     data_dir = options.data_dir.resolve()
-    for transport in router["transports"]:
+    _set_transports(router["transports"], options, root, data_dir)
+    components = router["components"]
+    if options.metrics_port:
+        components.append(
+            {
+                "id": "metrics",
+                "type": "class",
+                "classname": "router.metrics.RouterMetrics",
+                "realm": "kasagi",
+                "role": "monitor",
+                "extra": {"port": options.metrics_port, "host": options.metrics_host},
+            }
+        )
+    rooms = _component(components, "rooms")
+    _set_rooms(rooms, options, data_dir)
+    _component(components, "authenticator")["extra"]["secure"] = options.secure
+    _set_tuning(_component(components, "tuning"), options)
+    _place_rooms(config, components, rooms, options, pythonpath, data_dir)
+    return config
+
+
+def _component(components: list[dict[str, Any]], component_id: str) -> dict[str, Any]:
+    return next(c for c in components if c["id"] == component_id)
+
+
+def _set_transports(transports: list[dict[str, Any]], options: NodeOptions, root: Path, data_dir: Path) -> None:
+    """The public WebSocket transport's port and limits, the backend socket, and the backend's
+    TCP twin when ``options.backend_port`` asks for one."""
+    for transport in transports:
         if transport["id"] == "public":
             transport["endpoint"]["port"] = options.port
             if options.host:
@@ -124,7 +152,7 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
         elif transport["id"] == "backend":
             transport["endpoint"]["path"] = str(data_dir / "backend.sock")
             transport["serializers"] = [options.backend_serializer]
-    backend = next(t for t in router["transports"] if t["id"] == "backend")
+    backend = next(t for t in transports if t["id"] == "backend")
     if options.backend_port:
         tcp = copy.deepcopy(backend)
         tcp["id"] = "backend_tcp"
@@ -134,20 +162,11 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
             "interface": options.backend_host,
             "backlog": 1024,
         }
-        router["transports"].append(tcp)
-    components = router["components"]
-    if options.metrics_port:
-        components.append(
-            {
-                "id": "metrics",
-                "type": "class",
-                "classname": "router.metrics.RouterMetrics",
-                "realm": "kasagi",
-                "role": "monitor",
-                "extra": {"port": options.metrics_port, "host": options.metrics_host},
-            }
-        )
-    rooms = next(c for c in components if c["id"] == "rooms")
+        transports.append(tcp)
+
+
+def _set_rooms(rooms: dict[str, Any], options: NodeOptions, data_dir: Path) -> None:
+    """The room service component's class and settings."""
     if options.service_class:
         rooms["classname"] = options.service_class
     service = dict(options.service)
@@ -160,43 +179,57 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
     rooms["extra"]["app_dir"] = str(Path(options.app_dir).resolve()) if options.app_dir else None
     if options.metrics_port and options.component == "router":
         rooms["extra"]["metrics"] = True  # served by the router's metrics component, same process
-    auth = next(c for c in components if c["id"] == "authenticator")
-    auth["extra"]["secure"] = options.secure
-    tuning = next(c for c in components if c["id"] == "tuning")
+
+
+def _set_tuning(tuning: dict[str, Any], options: NodeOptions) -> None:
     tuning["extra"]["skip_debug_log_args"] = options.skip_debug_log_args and options.loglevel != "debug"
     tuning["extra"]["gc_freeze"] = options.gc_freeze
     tuning["extra"]["gc_report_every"] = options.gc_report_every
     tuning["extra"]["gc_refreeze_every"] = options.gc_refreeze_every
+
+
+def _place_rooms(
+    config: dict[str, Any],
+    components: list[dict[str, Any]],
+    rooms: dict[str, Any],
+    options: NodeOptions,
+    pythonpath: list[str],
+    data_dir: Path,
+) -> None:
+    """Where the room service runs: in the router worker (as the template has it), in a
+    container worker of its own (``component="process"``), or nowhere (``role="router"``)."""
     if options.role == "router":
         components.remove(rooms)
     elif options.role != "all":
         raise ValueError(f"role must be all or router (workers run without Crossbar), not {options.role!r}")
     elif options.component == "process":
         components.remove(rooms)
-        config["workers"].append(
-            {
-                "type": "container",
-                "id": "rooms1",
-                "options": {"pythonpath": pythonpath, "title": "kasagi rooms"},
-                "components": [
-                    {
-                        "id": "rooms",
-                        "type": "class",
-                        "classname": rooms["classname"],
-                        "realm": rooms["realm"],
-                        "transport": {
-                            "type": "rawsocket",
-                            "endpoint": {"type": "unix", "path": str(data_dir / "backend.sock")},
-                            "serializer": options.backend_serializer,
-                        },
-                        "extra": {**rooms["extra"], "authid": "kasagi_backend", "secret_env": "KASAGI_BACKEND_SECRET"},
-                    }
-                ],
-            }
-        )
+        config["workers"].append(_rooms_worker(rooms, options, pythonpath, data_dir))
     elif options.component != "router":
         raise ValueError(f"component must be router or process, not {options.component!r}")
-    return config
+
+
+def _rooms_worker(rooms: dict[str, Any], options: NodeOptions, pythonpath: list[str], data_dir: Path) -> dict[str, Any]:
+    """A container worker running the room service, joined to the router over the backend socket."""
+    return {
+        "type": "container",
+        "id": "rooms1",
+        "options": {"pythonpath": pythonpath, "title": "kasagi rooms"},
+        "components": [
+            {
+                "id": "rooms",
+                "type": "class",
+                "classname": rooms["classname"],
+                "realm": rooms["realm"],
+                "transport": {
+                    "type": "rawsocket",
+                    "endpoint": {"type": "unix", "path": str(data_dir / "backend.sock")},
+                    "serializer": options.backend_serializer,
+                },
+                "extra": {**rooms["extra"], "authid": "kasagi_backend", "secret_env": "KASAGI_BACKEND_SECRET"},
+            }
+        ],
+    }
 
 
 def write_node_dir(options: NodeOptions, root: Path | None = None) -> Path:

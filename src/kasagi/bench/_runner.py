@@ -23,6 +23,7 @@ from kasagi.bench._results import RunResult, StepResult, merge_step, ramp_step_p
 from kasagi.bench._server import ProcessMeter, Variant, start_node
 from kasagi.bench._worker import worker_main
 from kasagi.bench._workload import LoadPoint, Phases
+from kasagi.testing.node import NodeProcess
 
 __all__ = ["BenchConfig", "Progress", "run_point"]
 
@@ -137,36 +138,14 @@ class _Workers:
 
 def run_point(config: BenchConfig, variant: Variant, point: LoadPoint, run: int, progress: Progress) -> RunResult:
     """One run of one load point for one variant, on a fresh node (unless ``config.url``)."""
-    node = tmp = None
     busy = core_busy(1.0)
-    if config.url is None:
-        progress.phase(f"{point.name} {variant.name} #{run}: starting the node", 1)
-        node, tmp = start_node(variant, config.server_cpus)
-        host, port = "127.0.0.1", node.options.port
-    else:
-        parsed = urlparse(config.url)
-        host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
+    node, tmp, host, port = _target(config, variant, point, run, progress)
     workers = None
     try:
         server = ProcessMeter(node.pids()) if node is not None else None
         rss_before = server.rss() if server is not None else None
-        tag = secrets.token_hex(3)
-        specs = [
-            {
-                "host": host,
-                "port": port,
-                "serializer": config.serializer,
-                "input_path": variant.input_path,
-                "validating": not variant.raw,
-                "bots": share,
-                "cpus": config.generator_cpus,
-                "join_concurrency": max(1, config.join_concurrency // max(1, config.workers)),
-                "join_timeout": config.join_timeout,
-            }
-            for share in _bots(point, config.workers, tag, config.seed + run)
-        ]
         ctx = multiprocessing.get_context("spawn")
-        workers = _Workers(ctx, specs)
+        workers = _Workers(ctx, _worker_specs(config, variant, point, run, host, port))
         result = RunResult(variant.name, point.name, run, point.total_clients, 0, 0.0)
         result.machine_before = {"loadavg_1m": os.getloadavg()[0], "core_busy_pct": busy}
         t_join = time.time()
@@ -183,21 +162,14 @@ def run_point(config: BenchConfig, variant: Variant, point: LoadPoint, run: int,
         join_peak = server.stop_watching() if server is not None else None
         result.join_seconds = time.time() - t_join
         result.clients_joined = sum(j["ready"] for j in joined)
-        for j in joined:
-            if j["failures"] or j["timed_out"]:
-                result.notes.append(
-                    f"join: {j['failed']} failed, timed out: {j['timed_out']}, e.g. {j['failures'][:2]}"
-                )
+        result.notes.extend(_join_notes(joined))
         if point.idle and server is not None and rss_before is not None:
             result.rss_before_mb = rss_before / 2**20
         failing = 0
         for i, rate in enumerate(point.rates):
             phases = config.phases if i == 0 else config.ramp_phases
             label = f"{point.name} {variant.name} #{run}"
-            profiler = None
-            if config.profile_dir is not None and node is not None:
-                tag = f"{point.name}-{variant.name}-{run}-{rate:g}Hz"
-                profiler = (ProfileSession(config.profile_dir, tag), _worker_pids(node.pids()))
+            profiler = _profiler(config, point, variant, run, rate, node)
             step = _run_step(config, point, rate, phases, workers, server, progress, label, profiler)
             if point.idle and server is not None and rss_before is not None:
                 peak = max(join_peak or 0, server.peak_rss)
@@ -212,12 +184,68 @@ def run_point(config: BenchConfig, variant: Variant, point: LoadPoint, run: int,
                     break
         return result
     finally:
-        if workers is not None:
-            workers.stop()
-        if node is not None:
-            node.stop()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        _stop(workers, node, tmp)
+
+
+def _target(
+    config: BenchConfig, variant: Variant, point: LoadPoint, run: int, progress: Progress
+) -> tuple[NodeProcess | None, Path | None, str, int]:
+    """(node, its temporary directory, host, port) to measure: a fresh node, or ``config.url``."""
+    if config.url is None:
+        progress.phase(f"{point.name} {variant.name} #{run}: starting the node", 1)
+        node, tmp = start_node(variant, config.server_cpus)
+        return node, tmp, "127.0.0.1", node.options.port
+    parsed = urlparse(config.url)
+    return None, None, parsed.hostname or "127.0.0.1", parsed.port or 80
+
+
+def _worker_specs(
+    config: BenchConfig, variant: Variant, point: LoadPoint, run: int, host: str, port: int
+) -> list[dict[str, Any]]:
+    """What each generator process runs (see :mod:`kasagi.bench._worker`)."""
+    tag = secrets.token_hex(3)
+    return [
+        {
+            "host": host,
+            "port": port,
+            "serializer": config.serializer,
+            "input_path": variant.input_path,
+            "validating": not variant.raw,
+            "bots": share,
+            "cpus": config.generator_cpus,
+            "join_concurrency": max(1, config.join_concurrency // max(1, config.workers)),
+            "join_timeout": config.join_timeout,
+        }
+        for share in _bots(point, config.workers, tag, config.seed + run)
+    ]
+
+
+def _join_notes(joined: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"join: {j['failed']} failed, timed out: {j['timed_out']}, e.g. {j['failures'][:2]}"
+        for j in joined
+        if j["failures"] or j["timed_out"]
+    ]
+
+
+def _profiler(
+    config: BenchConfig, point: LoadPoint, variant: Variant, run: int, rate: float, node: NodeProcess | None
+) -> tuple[ProfileSession, list[tuple[int, str]]] | None:
+    """A py-spy session over the node's workers for one step, when ``config.profile_dir`` asks."""
+    if config.profile_dir is None or node is None:
+        return None
+    tag = f"{point.name}-{variant.name}-{run}-{rate:g}Hz"
+    return ProfileSession(config.profile_dir, tag), _worker_pids(node.pids())
+
+
+def _stop(workers: _Workers | None, node: NodeProcess | None, tmp: Path | None) -> None:
+    """Stop what :func:`run_point` started, generators first."""
+    if workers is not None:
+        workers.stop()
+    if node is not None:
+        node.stop()
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run_step(

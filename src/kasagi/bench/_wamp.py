@@ -119,17 +119,12 @@ class LeanWamp(Protocol):
         self.bytes_read += len(data)
         buf = self._buf + data if self._buf else data
         if not self._handshaken:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                self._buf = buf
+            rest = self._handshake(buf)
+            if rest is None:
                 return
-            if not buf.startswith(b"HTTP/1.1 101"):
-                self._buf = b""
-                self.transport.loseConnection()
-                return
-            self._handshaken = True
-            buf = buf[end + 4 :]
-            self._send([HELLO, "kasagi", {"roles": _ROLES, "authmethods": ["ticket"], "authid": self.authid}])
+            buf = rest
+        # The per-frame loop: a whole data frame is decoded inline; the rare fragments and
+        # control frames go to _fragment and _control.
         pos, n = 0, len(buf)
         while n - pos >= 2:
             b0, b1 = buf[pos], buf[pos + 1]
@@ -151,19 +146,45 @@ class LeanWamp(Protocol):
             pos += head + length
             opcode = b0 & 0x0F
             if opcode in (1, 2, 0):
-                if not b0 & 0x80:
-                    self._fragments.append(payload)
-                    continue
-                if self._fragments:
-                    payload = b"".join([*self._fragments, payload])
-                    self._fragments = []
-                self._message(self._decode(payload), received_ms)
-            elif opcode == 9:
-                self._frame(0xA, payload)
-            elif opcode == 8:
-                self.transport.loseConnection()
+                if b0 & 0x80 and not self._fragments:
+                    self._message(self._decode(payload), received_ms)
+                else:
+                    self._fragment(b0 & 0x80, payload, received_ms)
+            elif self._control(opcode, payload):
                 return
         self._buf = buf[pos:] if pos < n else b""
+
+    def _handshake(self, buf: bytes) -> bytes | None:
+        """Read the HTTP upgrade reply at the start of ``buf``; the bytes after it, or None
+        while it is incomplete (kept for the next read) or refused (the connection is closed)."""
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            self._buf = buf
+            return None
+        if not buf.startswith(b"HTTP/1.1 101"):
+            self._buf = b""
+            self.transport.loseConnection()
+            return None
+        self._handshaken = True
+        self._send([HELLO, "kasagi", {"roles": _ROLES, "authmethods": ["ticket"], "authid": self.authid}])
+        return buf[end + 4 :]
+
+    def _fragment(self, fin: int, payload: bytes, received_ms: float) -> None:
+        """Keep a fragment of a message; the last one (``fin``) completes and delivers it."""
+        self._fragments.append(payload)
+        if fin:
+            payload = b"".join(self._fragments)
+            self._fragments = []
+            self._message(self._decode(payload), received_ms)
+
+    def _control(self, opcode: int, payload: bytes) -> bool:
+        """Answer a control frame (a ping gets its pong); whether the connection is closing."""
+        if opcode == 9:
+            self._frame(0xA, payload)
+        elif opcode == 8:
+            self.transport.loseConnection()
+            return True
+        return False
 
     def _frame(self, opcode: int, payload: bytes) -> None:
         # Client frames must be masked; a zero key leaves the payload as it is.
@@ -182,6 +203,7 @@ class LeanWamp(Protocol):
 
     # -- WAMP ----------------------------------------------------------------------------------
     def _message(self, msg: list[Any], received_ms: float) -> None:
+        # EVENT and RESULT are the per-message traffic and stay inline; the rest is per session.
         kind = msg[0]
         if kind == EVENT:
             if self.on_event is not None:
@@ -192,15 +214,25 @@ class LeanWamp(Protocol):
             d = self._pending.pop(msg[1], None)
             if d is not None:
                 d.callback(msg[3][0] if len(msg) > 3 and msg[3] else None)
-        elif kind == ERROR:
+        elif kind == ERROR or kind == SUBSCRIBED:
+            self._reply(kind, msg)
+        else:
+            self._session_message(kind, msg)
+
+    def _reply(self, kind: int, msg: list[Any]) -> None:
+        """An ERROR (for any request) or a SUBSCRIBED: fire the request's Deferred."""
+        if kind == ERROR:
             d = self._pending.pop(msg[2], None)
             if d is not None:
                 d.errback(Failure(WampError(msg[4], msg[5] if len(msg) > 5 else [], msg[6] if len(msg) > 6 else {})))
-        elif kind == SUBSCRIBED:
+        else:
             d = self._pending.pop(msg[1], None)
             if d is not None:
                 d.callback(msg[2])
-        elif kind == WELCOME:
+
+    def _session_message(self, kind: int, msg: list[Any]) -> None:
+        """WELCOME, CHALLENGE, ABORT and GOODBYE: opening and closing the session."""
+        if kind == WELCOME:
             self.session_id = msg[1]
             self.ready.callback(msg[1])
         elif kind == CHALLENGE:

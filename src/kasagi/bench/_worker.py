@@ -17,7 +17,10 @@ import os
 import threading
 import time
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kasagi.bench._bot import Bot
 
 __all__ = ["worker_main"]
 
@@ -43,119 +46,137 @@ def _run(conn: Any, spec: dict[str, Any]) -> None:
     from twisted.internet import epollreactor
 
     epollreactor.install()  # type: ignore[no-untyped-call]
-    from twisted.internet import reactor as _reactor
+    from twisted.internet import reactor
 
-    reactor: Any = _reactor
-    from twisted.internet.defer import DeferredSemaphore, gatherResults
+    _Generator(reactor, conn, spec).run()
 
-    from kasagi.bench._bot import Bot, Tally
-    from kasagi.bench._wamp import LeanWamp, connect
 
-    host, port = spec["host"], spec["port"]
-    tally = Tally()
-    bots = [
-        Bot(
-            reactor,
-            tally,
-            room=room,
-            authid=authid,
-            seed=seed,
-            input_path=spec["input_path"],
-            validating=spec["validating"],
-        )
-        for room, authid, seed in spec["bots"]
-    ]
-    send_lock = threading.Lock()
+class _Generator:
+    """This process's bots on its reactor, and what it tells the parent about them."""
 
-    def send(kind: str, payload: Any) -> None:
-        with send_lock:
-            conn.send((kind, payload))
+    def __init__(self, reactor: Any, conn: Any, spec: dict[str, Any]) -> None:
+        from kasagi.bench._bot import Bot, Tally
 
-    failures: list[str] = []
-    failed = [0]
-    joined = [0]
+        self.reactor, self.conn, self.spec = reactor, conn, spec
+        self.tally = Tally()
+        self.bots = [
+            Bot(
+                reactor,
+                self.tally,
+                room=room,
+                authid=authid,
+                seed=seed,
+                input_path=spec["input_path"],
+                validating=spec["validating"],
+            )
+            for room, authid, seed in spec["bots"]
+        ]
+        self.send_lock = threading.Lock()
+        self.failures: list[str] = []
+        self.failed = 0
+        self.joined = 0
+        self.reported = False
 
-    def join_one(bot: Bot) -> Any:
-        proto = LeanWamp(host, port, bot.authid, spec["serializer"])
+    def run(self) -> None:
+        from twisted.internet.task import LoopingCall
+
+        ticker = LoopingCall(self.progress)
+        ticker.clock = self.reactor
+        self.reactor.callWhenRunning(self.join_all)
+        self.reactor.callWhenRunning(lambda: ticker.start(0.5, now=False))
+        threading.Thread(target=self.control, daemon=True).start()
+        self.reactor.run(installSignalHandlers=False)
+
+    def send(self, kind: str, payload: Any) -> None:
+        with self.send_lock:
+            self.conn.send((kind, payload))
+
+    # -- joining -------------------------------------------------------------------------------
+    def join_one(self, bot: Bot) -> Any:
+        from kasagi.bench._wamp import LeanWamp, connect
+
+        proto = LeanWamp(self.spec["host"], self.spec["port"], bot.authid, self.spec["serializer"])
         bot.attach(proto)
-        connect(reactor, proto, timeout=30)
+        connect(self.reactor, proto, timeout=30)
         d = proto.ready.addCallback(lambda _: bot.join())
 
         def ok(_: Any) -> None:
-            joined[0] += 1
+            self.joined += 1
 
         def bad(f: Any) -> None:
-            failed[0] += 1
-            if len(failures) < 5:
-                failures.append(f"{bot.authid}: {f.getErrorMessage()}")
+            self.failed += 1
+            if len(self.failures) < 5:
+                self.failures.append(f"{bot.authid}: {f.getErrorMessage()}")
 
         return d.addCallbacks(ok, bad)
 
-    sem = DeferredSemaphore(spec.get("join_concurrency", 16))
+    def join_all(self) -> None:
+        from twisted.internet.defer import DeferredSemaphore, gatherResults
 
-    def join_all() -> None:
-        deadline = reactor.callLater(spec["join_timeout"], lambda: send_joined(timed_out=True))
-        ds = [sem.run(join_one, bot) for bot in bots]
+        sem = DeferredSemaphore(self.spec.get("join_concurrency", 16))
+        deadline = self.reactor.callLater(self.spec["join_timeout"], lambda: self.send_joined(timed_out=True))
+        ds = [sem.run(self.join_one, bot) for bot in self.bots]
 
         def finished(_: Any) -> None:
             if deadline.active():
                 deadline.cancel()
-                wait_for_players(time.time() + 30.0)
-
-        def wait_for_players(until: float) -> None:
-            # A joined bot sees its own player in the event after its join reply.
-            if time.time() >= until or all(b.expected is not None for b in bots if b.synced):
-                send_joined(timed_out=False)
-            else:
-                reactor.callLater(0.05, wait_for_players, until)
+                self.wait_for_players(time.time() + 30.0)
 
         gatherResults(ds).addBoth(finished)
 
-    reported = [False]
+    def wait_for_players(self, until: float) -> None:
+        # A joined bot sees its own player in the event after its join reply.
+        if time.time() >= until or all(b.expected is not None for b in self.bots if b.synced):
+            self.send_joined(timed_out=False)
+        else:
+            self.reactor.callLater(0.05, self.wait_for_players, until)
 
-    def send_joined(timed_out: bool) -> None:
-        if reported[0]:
+    def send_joined(self, timed_out: bool) -> None:
+        if self.reported:
             return
-        reported[0] = True
+        self.reported = True
         # A bot that has not seen its own player yet cannot move.
-        ready = sum(1 for b in bots if b.synced and b.expected is not None)
-        send(
+        ready = sum(1 for b in self.bots if b.synced and b.expected is not None)
+        self.send(
             "joined",
             {
-                "clients": len(bots),
-                "joined": joined[0],
+                "clients": len(self.bots),
+                "joined": self.joined,
                 "ready": ready,
                 "timed_out": timed_out,
-                "failed": failed[0],
-                "failures": failures,
+                "failed": self.failed,
+                "failures": self.failures,
             },
         )
 
-    def progress() -> None:
-        send(
+    def progress(self) -> None:
+        tally = self.tally
+        self.send(
             "progress",
-            {"sent": tally.sent, "accepted": tally.accepted, "deliveries": tally.deliveries, "joined": joined[0]},
+            {"sent": tally.sent, "accepted": tally.accepted, "deliveries": tally.deliveries, "joined": self.joined},
         )
 
-    def run_step(step: dict[str, Any]) -> None:
-        tally.__init__()  # type: ignore[misc]
+    # -- steps ---------------------------------------------------------------------------------
+    def run_step(self, step: dict[str, Any]) -> None:
+        self.tally.__init__()  # type: ignore[misc]
         t0 = step["t0"]
         start, end = t0 + step["warmup"], t0 + step["warmup"] + step["measure"]
-        tally.start_ms, tally.end_ms = start * 1000.0, end * 1000.0
+        self.tally.start_ms, self.tally.end_ms = start * 1000.0, end * 1000.0
         bytes0: list[int] = []
         bytes1: list[int] = []
-        for bot in bots:
+        for bot in self.bots:
             bot.violations.clear()
             bot.start_moving(step["rate"], t0, end)
+        reactor = self.reactor
+        reactor.callLater(max(0.0, start - time.time()), self.mark_bytes, bytes0)
+        reactor.callLater(max(0.0, end - time.time()), self.mark_bytes, bytes1)
+        reactor.callLater(max(0.0, end + step["drain"] - time.time()), self.finish_step, end, bytes0, bytes1)
 
-        def mark(into: list[int]) -> None:
-            into.append(sum(b.conn.bytes_read for b in bots if b.conn is not None))
+    def mark_bytes(self, into: list[int]) -> None:
+        into.append(sum(b.conn.bytes_read for b in self.bots if b.conn is not None))
 
-        reactor.callLater(max(0.0, start - time.time()), mark, bytes0)
-        reactor.callLater(max(0.0, end - time.time()), mark, bytes1)
-        reactor.callLater(max(0.0, end + step["drain"] - time.time()), finish_step, end, bytes0, bytes1)
-
-    def finish_step(end: float, bytes0: list[int], bytes1: list[int]) -> None:
+    def finish_step(self, end: float, bytes0: list[int], bytes1: list[int]) -> None:
+        bots, tally = self.bots, self.tally
         for bot in bots:
             bot.stop_moving()
             bot.settle(end * 1000.0)
@@ -166,7 +187,7 @@ def _run(conn: Any, spec: dict[str, Any]) -> None:
                 violating += 1
             for k, v in bot.violations.items():
                 violations[k] = violations.get(k, 0) + v
-        send(
+        self.send(
             "result",
             {
                 "sent": tally.sent,
@@ -185,31 +206,23 @@ def _run(conn: Any, spec: dict[str, Any]) -> None:
             },
         )
 
-    def control() -> None:
+    # -- the parent's commands -----------------------------------------------------------------
+    def control(self) -> None:
         # Reads the parent's commands (a thread: the pipe is not a reactor file descriptor).
         while True:
             try:
-                kind, payload = conn.recv()
+                kind, payload = self.conn.recv()
             except (EOFError, OSError):
                 kind, payload = "stop", None
             if kind == "step":
-                reactor.callFromThread(run_step, payload)
+                self.reactor.callFromThread(self.run_step, payload)
             else:
-                reactor.callFromThread(shutdown)
+                self.reactor.callFromThread(self.shutdown)
                 return
 
-    def shutdown() -> None:
-        for bot in bots:
+    def shutdown(self) -> None:
+        for bot in self.bots:
             bot.stop_moving()
             if bot.conn is not None:
                 bot.conn.close()
-        reactor.callLater(0.5, reactor.stop)
-
-    from twisted.internet.task import LoopingCall
-
-    ticker = LoopingCall(progress)
-    ticker.clock = reactor
-    reactor.callWhenRunning(join_all)
-    reactor.callWhenRunning(lambda: ticker.start(0.5, now=False))
-    threading.Thread(target=control, daemon=True).start()
-    reactor.run(installSignalHandlers=False)
+        self.reactor.callLater(0.5, self.reactor.stop)

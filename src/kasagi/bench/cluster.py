@@ -28,7 +28,10 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from twisted.python.failure import Failure
 
 __all__ = ["main"]
 
@@ -36,93 +39,108 @@ ROOMS, CLIENTS = 10, 10
 
 
 # -- the generator process ------------------------------------------------------------------------
-def _generator(args: argparse.Namespace) -> int:
-    from twisted.internet import reactor, task
-    from twisted.python.failure import Failure
+class _Load:
+    """The generator's counts and latencies over its measured window."""
 
-    from kasagi.bench._wamp import LeanWamp, WampError, connect
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.tally = {"accepted": 0, "refused": 0, "deliveries": 0, "sent": 0, "ready": 0}
+        self.latencies: list[float] = []
+        t0 = time.time() * 1000
+        self.start: float = t0 + args.warmup * 1000
+        self.end: float = t0 + (args.warmup + args.measure) * 1000
+        self.rng = random.Random(args.seed)
+        #: This process's CPU time once its bots are started (set by the generator).
+        self.cpu0 = 0.0
 
-    urls: list[str] = args.urls.split(",")
-    tally = {"accepted": 0, "refused": 0, "deliveries": 0, "sent": 0, "ready": 0}
-    latencies: list[float] = []
-    t0 = time.time() * 1000
-    window: dict[str, float] = {"start": t0 + args.warmup * 1000, "end": t0 + (args.warmup + args.measure) * 1000}
-    rng = random.Random(args.seed)
+    def measured(self, now: float) -> bool:
+        return self.start <= now < self.end
 
-    def measured(now: float) -> bool:
-        return window["start"] <= now < window["end"]
-
-    def on_event(_sub: int, event_args: list[Any], _kwargs: Any, _details: Any, now: float) -> None:
-        if not measured(now):
+    def on_event(self, _sub: int, event_args: list[Any], _kwargs: Any, _details: Any, now: float) -> None:
+        if not self.measured(now):
             return
         for op in event_args[0].get("ops", []):
             if op[0] == "set" and len(op[1]) == 2 and op[1][0] == "players":
-                tally["deliveries"] += 1
+                self.tally["deliveries"] += 1
                 t = op[2].get("t") if isinstance(op[2], dict) else None
                 if t:
-                    latencies.append(now - t)
+                    self.latencies.append(now - t)
 
-    def failed(failure: Failure, what: str) -> None:
+    def failed(self, failure: Failure, what: str) -> None:
+        from kasagi.bench._wamp import WampError
+
         if what == "act" and failure.check(WampError):
-            tally["refused"] += 1
+            self.tally["refused"] += 1
         else:
             print(f"error on {what}: {failure.getErrorMessage()}", file=sys.stderr)
 
-    def accepted(_: object) -> None:
-        if measured(time.time() * 1000):
-            tally["accepted"] += 1
+    def accepted(self, _: object) -> None:
+        if self.measured(time.time() * 1000):
+            self.tally["accepted"] += 1
+
+    def summary(self) -> dict[str, Any]:
+        """The tally, delivery latency p50/p99/max (ms) and this process's CPU share."""
+        p = sorted(self.latencies)
+
+        def pct(q: float) -> float:
+            return float(p[min(len(p) - 1, int(q * len(p)))]) if p else float("nan")
+
+        return {
+            **self.tally,
+            "p50": pct(0.5),
+            "p99": pct(0.99),
+            "max": p[-1] if p else float("nan"),
+            "cpu": (time.process_time() - self.cpu0) / (self.args.warmup + self.args.measure),
+        }
+
+
+def _generator(args: argparse.Namespace) -> int:
+    from twisted.internet import reactor, task
+
+    from kasagi.bench._wamp import LeanWamp, connect
+
+    urls: list[str] = args.urls.split(",")
+    load = _Load(args)
+    tally = load.tally
 
     def bot(url: str, room: str, authid: str) -> None:
         """One client: open the room, subscribe, join, then move at ``--rate``."""
         host, _, rest = url.split("//")[1].partition("/")
         name, port = host.split(":")
-        wamp = LeanWamp(name, int(port), authid, "msgpack", on_event=on_event, path="/" + rest)
+        wamp = LeanWamp(name, int(port), authid, "msgpack", on_event=load.on_event, path="/" + rest)
         cseq = int(time.time() * 1_000_000)
 
         def move() -> None:
             nonlocal cseq
             cseq += 1
             now = time.time() * 1000
-            if measured(now):
+            if load.measured(now):
                 tally["sent"] += 1
-            step = {"dx": rng.randint(-10, 10), "dy": rng.randint(-10, 10), "t": now}
+            step = {"dx": load.rng.randint(-10, 10), "dy": load.rng.randint(-10, 10), "t": now}
             wamp.call(f"kasagi.room.{room}.act", ["move", step, cseq]).addCallbacks(
-                accepted, failed, errbackArgs=("act",)
+                load.accepted, load.failed, errbackArgs=("act",)
             )
 
         def joined(_: object) -> None:
             tally["ready"] += 1
             if args.rate > 0:
-                task.LoopingCall(move).start(1.0 / args.rate, now=False).addErrback(failed, "the mover")
+                task.LoopingCall(move).start(1.0 / args.rate, now=False).addErrback(load.failed, "the mover")
 
         d = wamp.ready
         d.addCallback(lambda _: wamp.call("kasagi.lobby.open", [room, "arena", {}]))
         d.addCallback(lambda _: wamp.subscribe(f"kasagi.room.{room}"))
         d.addCallback(lambda _: wamp.call(f"kasagi.room.{room}.join", [None]))
-        d.addCallbacks(joined, failed, errbackArgs=(f"{authid} joining {room}",))
+        d.addCallbacks(joined, load.failed, errbackArgs=(f"{authid} joining {room}",))
         connect(reactor, wamp)
 
     per_room = args.per_room
     for i in range(args.first, args.first + args.count):
         room, member = i // per_room, i % per_room
         bot(urls[i % len(urls)], f"load_{room}", f"bot_{room}_{member}")
-
-    cpu0 = time.process_time()
+    load.cpu0 = time.process_time()
 
     def finish() -> None:
-        p = sorted(latencies)
-
-        def pct(q: float) -> float:
-            return float(p[min(len(p) - 1, int(q * len(p)))]) if p else float("nan")
-
-        result = {
-            **tally,
-            "p50": pct(0.5),
-            "p99": pct(0.99),
-            "max": p[-1] if p else float("nan"),
-            "cpu": (time.process_time() - cpu0) / (args.warmup + args.measure),
-        }
-        print(json.dumps(result), flush=True)
+        print(json.dumps(load.summary()), flush=True)
         reactor.stop()
 
     reactor.callLater(args.warmup + args.measure + 0.5, finish)

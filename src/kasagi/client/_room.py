@@ -182,54 +182,73 @@ class RoomHandle:
 
     @inlineCallbacks
     def _sync_loop(self):  # type: ignore[no-untyped-def]
-        options, clock = self.client.options, self.client.clock
         attempt = 0
         while True:
             if self._stopped or self.client.closing:
                 raise ConnectionLost("the room was left or the client closed")
             self._resync_again = False
             try:
-                session = yield self.client.wait_connected()
-                if self._subscribed_on is not session:
-                    subscribing = session.subscribe(self._on_event, wire.room_topic(self.room))
-                    self._subscription = yield within(subscribing, options.call_timeout, clock, "subscribe")
-                    self._subscribed_on = session
-                since = self.replica.position
-                since_arg = None if since is None else {"epoch": since.epoch, "seq": since.seq}
-                reply = yield self.client.call(wire.room_procedure(self.room, "join"), since_arg)
+                session, reply = yield self._join_once()
             except RETRY_ERRORS:
                 # A re-join needs nothing more than this join: every recovery but giving up
                 # is to try again, after re-opening the room if the table says so.
                 recovery = recovery_of(Failure())
                 if recovery.final:
                     raise
-                self.stats["sync_retries"] += 1
-                if recovery is Recovery.REOPEN:
-                    try:
-                        yield self.client.open(self.room, self.type, self.options)
-                    except RETRY_ERRORS:
-                        if recovery_of(Failure()).final:
-                            raise
-                delay = backoff_delay(attempt, options.initial_retry_delay, options.max_retry_delay)
-                yield self._backoff(delay)
+                yield self._before_retry(recovery, attempt)
                 attempt += 1
                 continue
-            self.stats["snapshots" if "state" in reply else "catchups"] += 1
-            try:
-                applied = self.replica.load(reply)
-            except ValueError:
-                self.replica.needs_snapshot = True
-                continue
-            self._joined_on = session
-            self.synced_once = True
-            self._last_heard = clock.seconds()
-            self._watch()
-            if "state" in reply:
-                self._notify(None)
-            for event in applied:
-                self._notify(event)
-            if not self._resync_again and not self.replica.needs_snapshot:
+            if self._load_join_reply(session, reply):
                 return
+
+    @inlineCallbacks
+    def _join_once(self):  # type: ignore[no-untyped-def]
+        """Subscribe to the room's topic on the current session (once per session) and join;
+        fires with ``(session, reply)``."""
+        options, clock = self.client.options, self.client.clock
+        session = yield self.client.wait_connected()
+        if self._subscribed_on is not session:
+            subscribing = session.subscribe(self._on_event, wire.room_topic(self.room))
+            self._subscription = yield within(subscribing, options.call_timeout, clock, "subscribe")
+            self._subscribed_on = session
+        since = self.replica.position
+        since_arg = None if since is None else {"epoch": since.epoch, "seq": since.seq}
+        reply = yield self.client.call(wire.room_procedure(self.room, "join"), since_arg)
+        return session, reply
+
+    @inlineCallbacks
+    def _before_retry(self, recovery: Recovery, attempt: int):  # type: ignore[no-untyped-def]
+        """After the ``attempt``-th failed join: re-open the room if ``recovery`` says so, then
+        back off. Fails only when re-opening fails for good."""
+        options = self.client.options
+        self.stats["sync_retries"] += 1
+        if recovery is Recovery.REOPEN:
+            try:
+                yield self.client.open(self.room, self.type, self.options)
+            except RETRY_ERRORS:
+                if recovery_of(Failure()).final:
+                    raise
+        delay = backoff_delay(attempt, options.initial_retry_delay, options.max_retry_delay)
+        yield self._backoff(delay)
+
+    def _load_join_reply(self, session: _Session, reply: dict[str, Any]) -> bool:
+        """Bring the replica to a join's reply and tell the listeners; whether the sync is done
+        (False: the reply did not fit, or news asks for another join)."""
+        self.stats["snapshots" if "state" in reply else "catchups"] += 1
+        try:
+            applied = self.replica.load(reply)
+        except ValueError:
+            self.replica.needs_snapshot = True
+            return False
+        self._joined_on = session
+        self.synced_once = True
+        self._last_heard = self.client.clock.seconds()
+        self._watch()
+        if "state" in reply:
+            self._notify(None)
+        for event in applied:
+            self._notify(event)
+        return not self._resync_again and not self.replica.needs_snapshot
 
     # -- actions -------------------------------------------------------------------------------
     def next_cseq(self) -> int:

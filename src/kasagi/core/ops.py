@@ -132,49 +132,69 @@ def apply_op(state: dict[str, Any], op: Sequence[Any], undo_log: UndoLog | None 
     if not isinstance(path, (list, tuple)) or not path:
         raise OpError(f"malformed path {describe(path)}")
     container, _ = resolve(state, path, undo_log)
-    last = path[-1]
     if kind == OP_SET:
         if len(op) != 3:
             raise OpError("set needs a value")
-        value = copy_value(op[2])
-        if isinstance(last, str) and not isinstance(last, bool):
-            if not isinstance(container, dict):
-                raise OpError(f"{list(path)}: {last!r} needs a map, found {describe(container)}")
-            if undo_log is not None:
-                existed = last in container
-                undo_log.append((container, last, existed, container.get(last)))
-            container[last] = value
-            return
-        if isinstance(last, int) and not isinstance(last, bool) and isinstance(container, list):
-            if 0 <= last < len(container):
-                if undo_log is not None:
-                    undo_log.append((container, last, True, container[last]))
-                container[last] = value
-                return
-            if last == len(container):
-                container.append(value)
-                if undo_log is not None:
-                    undo_log.append((container, last, "inserted"))
-                return
-            raise OpError(f"{list(path)}: index {last} out of range 0..{len(container)}")
+        _set(container, path, copy_value(op[2]), undo_log)
+    elif kind == OP_DEL:
+        _delete(container, path, undo_log)
+    else:
+        raise OpError(f"unknown op {describe(kind)}")
+
+
+def _is_index(key: Any) -> bool:
+    return isinstance(key, int) and not isinstance(key, bool)
+
+
+def _set(container: Any, path: Sequence[Any], value: Any, undo_log: UndoLog | None) -> None:
+    """The ``set`` of :func:`apply_op` at ``path[-1]`` in the container ``resolve`` found."""
+    last = path[-1]
+    if isinstance(last, str):
+        _set_key(container, path, last, value, undo_log)
+    elif _is_index(last) and isinstance(container, list):
+        _set_index(container, path, last, value, undo_log)
+    else:
         raise OpError(f"{list(path)}: cannot set {describe(last)} in {describe(container)}")
-    if kind == OP_DEL:
-        if isinstance(last, str) and isinstance(container, dict):
-            if last not in container:
-                raise OpError(f"{list(path)}: no such key")
-            old = container.pop(last)
-            if undo_log is not None:
-                undo_log.append((container, last, True, old))
-            return
-        if isinstance(last, int) and not isinstance(last, bool) and isinstance(container, list):
-            if not 0 <= last < len(container):
-                raise OpError(f"{list(path)}: index {last} out of range")
-            old = container.pop(last)
-            if undo_log is not None:
-                undo_log.append((container, last, "removed", old))
-            return
+
+
+def _set_key(container: Any, path: Sequence[Any], key: str, value: Any, undo_log: UndoLog | None) -> None:
+    if not isinstance(container, dict):
+        raise OpError(f"{list(path)}: {key!r} needs a map, found {describe(container)}")
+    if undo_log is not None:
+        undo_log.append((container, key, key in container, container.get(key)))
+    container[key] = value
+
+
+def _set_index(container: list[Any], path: Sequence[Any], index: int, value: Any, undo_log: UndoLog | None) -> None:
+    if 0 <= index < len(container):
+        if undo_log is not None:
+            undo_log.append((container, index, True, container[index]))
+        container[index] = value
+    elif index == len(container):
+        container.append(value)
+        if undo_log is not None:
+            undo_log.append((container, index, "inserted"))
+    else:
+        raise OpError(f"{list(path)}: index {index} out of range 0..{len(container)}")
+
+
+def _delete(container: Any, path: Sequence[Any], undo_log: UndoLog | None) -> None:
+    """The ``del`` of :func:`apply_op` at ``path[-1]`` in the container ``resolve`` found."""
+    last = path[-1]
+    if isinstance(last, str) and isinstance(container, dict):
+        if last not in container:
+            raise OpError(f"{list(path)}: no such key")
+        old = container.pop(last)
+        if undo_log is not None:
+            undo_log.append((container, last, True, old))
+    elif _is_index(last) and isinstance(container, list):
+        if not 0 <= last < len(container):
+            raise OpError(f"{list(path)}: index {last} out of range")
+        old = container.pop(last)
+        if undo_log is not None:
+            undo_log.append((container, last, "removed", old))
+    else:
         raise OpError(f"{list(path)}: cannot delete {describe(last)} from {describe(container)}")
-    raise OpError(f"unknown op {describe(kind)}")
 
 
 def apply_ops(state: dict[str, Any], ops: Sequence[Sequence[Any]]) -> None:

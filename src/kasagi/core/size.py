@@ -52,24 +52,33 @@ def size_delta(state: dict[str, Any], op: Sequence[Any]) -> int:
             return 0
         # The rest of the path is created as nested maps around the value.
         return _entry(container, path[depth], _nest(path[depth + 1 :], op[2]))
-    last = path[-1]
     if kind == OP_SET and len(op) == 3:
-        value = op[2]
-        if isinstance(container, dict) and isinstance(last, str):
-            if last in container:
-                return json_size(value) - json_size(container[last])
-            return _entry(container, last, value)
-        if isinstance(container, list) and isinstance(last, int) and not isinstance(last, bool):
-            if 0 <= last < len(container):
-                return json_size(value) - json_size(container[last])
-            if last == len(container):
-                return _entry(container, last, value)
-        return 0
+        return _set_delta(container, path[-1], op[2])
     if kind == OP_DEL:
-        if isinstance(container, dict) and isinstance(last, str) and last in container:
-            return -(json_size(last) + 1 + json_size(container[last]) + (1 if len(container) > 1 else 0))
-        if isinstance(container, list) and isinstance(last, int) and 0 <= last < len(container):
-            return -(json_size(container[last]) + (1 if len(container) > 1 else 0))
+        return _del_delta(container, path[-1])
+    return 0
+
+
+def _set_delta(container: Any, last: Any, value: Any) -> int:
+    """Bytes that setting ``container[last]`` to ``value`` adds."""
+    if isinstance(container, dict) and isinstance(last, str):
+        if last in container:
+            return json_size(value) - json_size(container[last])
+        return _entry(container, last, value)
+    if isinstance(container, list) and isinstance(last, int) and not isinstance(last, bool):
+        if 0 <= last < len(container):
+            return json_size(value) - json_size(container[last])
+        if last == len(container):
+            return _entry(container, last, value)
+    return 0
+
+
+def _del_delta(container: Any, last: Any) -> int:
+    """Bytes that deleting ``container[last]`` adds (a negative number, or 0)."""
+    if isinstance(container, dict) and isinstance(last, str) and last in container:
+        return -(json_size(last) + 1 + json_size(container[last]) + (1 if len(container) > 1 else 0))
+    if isinstance(container, list) and isinstance(last, int) and 0 <= last < len(container):
+        return -(json_size(container[last]) + (1 if len(container) > 1 else 0))
     return 0
 
 

@@ -73,71 +73,84 @@ def _check(value: Any, where: str, depth: int, limits: ValueLimits, budget: list
     if value is None or isinstance(value, bool):
         return
     if isinstance(value, int):
-        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            return
+        _check_int(value, where)
+    elif isinstance(value, float):
+        _check_float(value, where)
+    elif isinstance(value, str):
+        _check_str(value, where, limits)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check(item, f"{where}[{i}]", depth + 1, limits, budget)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_key(key, where, limits)
+            _check(item, f"{where}.{key}", depth + 1, limits, budget)
+    else:
+        raise InvalidArgument(
+            f"{where} has an unsupported type",
+            field=where,
+            expected="null, boolean, number, string, list or map",
+            got=describe(value),
+        )
+
+
+def _check_int(value: int, where: str) -> None:
+    if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
         raise InvalidArgument(
             f"{where} is out of range",
             field=where,
             expected="an integer within +-(2**53 - 1)",
             got=describe(value),
         )
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return
+
+
+def _check_float(value: float, where: str) -> None:
+    if not math.isfinite(value):
         raise InvalidArgument(
             f"{where} is not a finite number", field=where, expected="a finite number", got=repr(value)
         )
-    if isinstance(value, str):
-        if not _is_utf8(value):
-            raise InvalidArgument(
-                f"{where} is not valid text",
-                field=where,
-                expected="a string of whole Unicode characters",
-                got="a lone surrogate (half of a character)",
-            )
-        if len(value) > limits.max_string:
-            raise InvalidArgument(
-                f"{where} is too long",
-                field=where,
-                expected=f"a string of at most {limits.max_string} characters",
-                got=f"{len(value)} characters",
-            )
-        return
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            _check(item, f"{where}[{i}]", depth + 1, limits, budget)
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidArgument(
-                    f"{where} has a key that is not a string",
-                    field=where,
-                    expected="string keys",
-                    got=describe(key),
-                )
-            if not _is_utf8(key):
-                raise InvalidArgument(
-                    f"{where} has a key that is not valid text",
-                    field=where,
-                    expected="keys of whole Unicode characters",
-                    got="a lone surrogate (half of a character)",
-                )
-            if len(key) > limits.max_string:
-                raise InvalidArgument(
-                    f"{where} has a key that is too long",
-                    field=where,
-                    expected=f"keys of at most {limits.max_string} characters",
-                    got=f"{len(key)} characters",
-                )
-            _check(item, f"{where}.{key}", depth + 1, limits, budget)
-        return
-    raise InvalidArgument(
-        f"{where} has an unsupported type",
-        field=where,
-        expected="null, boolean, number, string, list or map",
-        got=describe(value),
-    )
+
+
+def _check_str(value: str, where: str, limits: ValueLimits) -> None:
+    if not _is_utf8(value):
+        raise InvalidArgument(
+            f"{where} is not valid text",
+            field=where,
+            expected="a string of whole Unicode characters",
+            got="a lone surrogate (half of a character)",
+        )
+    if len(value) > limits.max_string:
+        raise InvalidArgument(
+            f"{where} is too long",
+            field=where,
+            expected=f"a string of at most {limits.max_string} characters",
+            got=f"{len(value)} characters",
+        )
+
+
+def _check_key(key: Any, where: str, limits: ValueLimits) -> None:
+    """A map key in ``where``: a string of whole characters, at most ``max_string`` long."""
+    if not isinstance(key, str):
+        raise InvalidArgument(
+            f"{where} has a key that is not a string",
+            field=where,
+            expected="string keys",
+            got=describe(key),
+        )
+    if not _is_utf8(key):
+        raise InvalidArgument(
+            f"{where} has a key that is not valid text",
+            field=where,
+            expected="keys of whole Unicode characters",
+            got="a lone surrogate (half of a character)",
+        )
+    if len(key) > limits.max_string:
+        raise InvalidArgument(
+            f"{where} has a key that is too long",
+            field=where,
+            expected=f"keys of at most {limits.max_string} characters",
+            got=f"{len(key)} characters",
+        )
 
 
 def copy_value(value: Any) -> Any:
