@@ -89,33 +89,41 @@ class RoomReplica:
         self.member = reply.get("member", self.member)
         self._applied = []
         if "state" in reply:
-            state = reply["state"]
-            if not isinstance(state, dict):
-                raise ValueError("join reply with a malformed state")
-            self.state = copy_value(state)
-            self.epoch, self.seq = epoch, seq
-            self.needs_snapshot = False
-            if self.on_snapshot is not None:
-                self.on_snapshot(StreamPosition(epoch, seq))
+            self._load_snapshot(reply["state"], epoch, seq)
         elif "events" in reply:
-            events = reply["events"]
-            if epoch != self.epoch or not isinstance(events, list):
-                raise ValueError("catch-up reply for another epoch")
-            for event in events:
-                if not _is_event(event) or event["epoch"] != self.epoch:
-                    raise ValueError("catch-up reply with a malformed event")
-                if event["seq"] <= self.seq:
-                    continue
-                if event["seq"] != self.seq + 1:
-                    raise ValueError("catch-up reply with a gap")
-                if not self._apply(event):
-                    return self.pop_applied()
-            if self.seq < seq:
-                raise ValueError("catch-up reply did not reach its own seq")
+            if not self._load_events(reply["events"], epoch, seq):
+                return self.pop_applied()
         else:
             raise ValueError("join reply with neither state nor events")
         self._drain()
         return self.pop_applied()
+
+    def _load_snapshot(self, state: Any, epoch: int, seq: int) -> None:
+        if not isinstance(state, dict):
+            raise ValueError("join reply with a malformed state")
+        self.state = copy_value(state)
+        self.epoch, self.seq = epoch, seq
+        self.needs_snapshot = False
+        if self.on_snapshot is not None:
+            self.on_snapshot(StreamPosition(epoch, seq))
+
+    def _load_events(self, events: Any, epoch: int, seq: int) -> bool:
+        """Apply a catch-up's events; False when one of them failed to apply (the replica
+        then needs a snapshot)."""
+        if epoch != self.epoch or not isinstance(events, list):
+            raise ValueError("catch-up reply for another epoch")
+        for event in events:
+            if not _is_event(event) or event["epoch"] != self.epoch:
+                raise ValueError("catch-up reply with a malformed event")
+            if event["seq"] <= self.seq:
+                continue
+            if event["seq"] != self.seq + 1:
+                raise ValueError("catch-up reply with a gap")
+            if not self._apply(event):
+                return False
+        if self.seq < seq:
+            raise ValueError("catch-up reply did not reach its own seq")
+        return True
 
     def offer(self, event: Any) -> Verdict:
         """Take one event from the topic."""
