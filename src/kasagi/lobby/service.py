@@ -182,15 +182,15 @@ class Lobby:
     @inlineCallbacks
     def match(self, query: MatchQuery, member: str, room_type: type[RoomType], open_room: OpenRoom):  # type: ignore[no-untyped-def]
         """Seat ``member`` in a fitting room of the type (or a new one); answers as open does."""
-        self._check_rate(member)
         seats = self.seats_of(room_type)
-        if seats <= 0:
+        if seats <= 0 or room_type.listing is RoomType.listing:
             raise InvalidArgument(
-                "this room type has no seat limit: rooms of it can't be matched",
+                "rooms of this type are not listed, so they can't be matched",
                 field="type",
-                expected="a room type with seats",
+                expected="a room type with a listing and a seat limit",
                 got=query.type,
             )
+        self._check_rate(member)
         now = self._now_ms()
         new_room = f"{query.type.replace('-', '_')}_{secrets.token_hex(8)}"
         ttl_ms = int(self._settings.reservation_ttl * 1000)
@@ -214,7 +214,7 @@ class Lobby:
         return info
 
     def _check_rate(self, member: str, limiter: RateLimiter | None = None, what: str = "matches") -> None:
-        limiter = limiter or self._limiter
+        limiter = self._limiter if limiter is None else limiter
         wait = limiter.take(member, self._clock.seconds())
         if wait > 0:
             raise RateLimited(
