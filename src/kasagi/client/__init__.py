@@ -8,6 +8,10 @@
     yield room.act("move", {"dx": 3, "dy": -2})
     print(room.state["players"]["alice"])
 
+    page = yield client.list("tictactoe", {"phase": "waiting"})    # {"rooms": [...], "next": ...}
+    game = yield client.play("tictactoe")                          # match, then join
+    watch = yield client.watch("tictactoe", print)                 # listing changes, live
+
 It keeps a local copy of each joined room by applying events in seq order, repairs gaps and
 new epochs with ``join(since)``, numbers actions with an increasing cseq, races every call
 against a deadline, and reconnects with capped exponential backoff plus jitter, re-joining
@@ -20,7 +24,8 @@ sync loop and actions), ``_retry`` (what a failed call leads to, from
 
 from kasagi.client._connection import KasagiClient
 from kasagi.client._errors import CallTimeout, ConnectionLost
+from kasagi.client._lobby import LobbyWatch
 from kasagi.client._options import ClientOptions
 from kasagi.client._room import RoomHandle
 
-__all__ = ["CallTimeout", "ClientOptions", "ConnectionLost", "KasagiClient", "RoomHandle"]
+__all__ = ["CallTimeout", "ClientOptions", "ConnectionLost", "KasagiClient", "LobbyWatch", "RoomHandle"]
