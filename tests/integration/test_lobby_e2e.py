@@ -34,7 +34,7 @@ def test_100_concurrent_matchers_fill_exactly_25_rooms(lobby_node: NodeProcess):
     """100 members matching at once end in 25 rooms of exactly 4, listed full with no reservation left."""
     run = yield match_many([lobby_node.url], 100)
     print(
-        f"single node: {len(run.rooms)} rooms, matched in {run.match_seconds:.2f} s, joined in {run.total_seconds:.2f} s"
+        f"single node: {len(run.rooms)} rooms, matched in {run.match_seconds:.2f} s, all in {run.total_seconds:.2f} s"
     )
     assert sorted(len(m) for m in run.rooms.values()) == [4] * 25
     assert sorted(r["room"] for r in run.listing) == sorted(run.rooms)

@@ -31,7 +31,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
 def test_100_matchers_on_2_workers_fill_exactly_25_rooms(cluster: Topology):
     """100 concurrent matchers spread over 2 routers end in 25 rooms of exactly 4, with no reservation left."""
     run = yield match_many(cluster.urls, 100)
-    print(f"2 workers: {len(run.rooms)} rooms, matched in {run.match_seconds:.2f} s, joined in {run.total_seconds:.2f} s")
+    print(f"2 workers: {len(run.rooms)} rooms, matched in {run.match_seconds:.2f} s, all in {run.total_seconds:.2f} s")
     assert sorted(len(m) for m in run.rooms.values()) == [4] * 25
     assert sorted(r["room"] for r in run.listing) == sorted(run.rooms)
     assert all(r["members"] == r["max_members"] == 4 for r in run.listing), run.listing
