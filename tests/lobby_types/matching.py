@@ -60,11 +60,11 @@ def match_many(urls: Sequence[str], n: int = 100, criteria: dict[str, Any] | Non
         def settled() -> bool:
             return len(listing) == len(rooms) and all(r["members"] == len(rooms[r["room"]]) for r in listing)
 
-        for _ in range(300):
+        deadline = time.monotonic() + 30
+        while True:  # each read is a round trip: the owners' listing writes land meanwhile
             listing = yield read_all()
-            if settled():
+            if settled() or time.monotonic() > deadline:
                 break
-            yield until(lambda: True)
         return MatchRun(rooms, listing, matched, total)
     finally:
         yield defer.gatherResults([c.close() for c in clients])

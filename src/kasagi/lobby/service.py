@@ -203,7 +203,9 @@ class Lobby:
         self.stats["matches"] += 1
         if seat.created:
             self.stats["rooms_created"] += 1
-        options = room_type.match_options(query.criteria) if seat.created else {}
+        # A room still a placeholder opens with the options of the criteria it was made for
+        # (its metadata): whichever of its matchers opens it first, it is the same room.
+        options = room_type.match_options(seat.listed.meta) if seat.listed.epoch == 0 else {}
         try:
             info = yield open_room(OpenCommand(seat.room, query.type, options), member)
         except Exception:
