@@ -66,7 +66,8 @@ class RoomService(ScreenedSession):
             metrics = REGISTRY
         parts: Assembly = yield Assembly.open(reactor, settings, metrics=metrics)
         self.parts = parts
-        self.procedures = RoomProcedures(clock=reactor, settings=settings, refused=parts.refused)
+        lobby = parts.make_lobby(wall_ms)
+        self.procedures = RoomProcedures(clock=reactor, settings=settings, refused=parts.refused, lobby=lobby)
         self.registry = RoomRegistry(
             clock=reactor,
             store=parts.store,
@@ -76,6 +77,7 @@ class RoomService(ScreenedSession):
             now_ms=wall_ms,
             observer=parts.observer,
             types=load_room_types(extra.get("room_types") or (), extra.get("app_dir")),
+            lobby=lobby,
         )
         self.procedures.serve(self.registry)
         yield self.procedures.attach(LINK, self)

@@ -79,6 +79,9 @@ class Chase(RoomType):
     name: ClassVar[str] = "chase"
     actions: ClassVar[frozenset[str]] = frozenset({"move"})
     tick_hz: ClassVar[float] = 20
+    #: The lobby lists the players online and the NPCs; matchmaking seats up to eight players.
+    listing_keys: ClassVar[frozenset[str]] = frozenset({"players", "npcs"})
+    seats: ClassVar[int] = 8
 
     def __init__(self, npcs: int = DEFAULT_NPCS) -> None:
         self.npcs = npcs
@@ -105,6 +108,15 @@ class Chase(RoomType):
 
     def options(self) -> dict[str, Any]:
         return {"npcs": self.npcs}
+
+    def listing(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        # Recomputed on each commit (20 a second while hunting); written only when it changes.
+        return {"players": len(_online_players(state)), "npcs": len(state.get("npcs", []))}
+
+    @classmethod
+    def match_options(cls, criteria: Mapping[str, Any]) -> dict[str, Any]:
+        npcs = criteria.get("npcs")
+        return {"npcs": npcs} if isinstance(npcs, int) and not isinstance(npcs, bool) and 1 <= npcs <= MAX_NPCS else {}
 
     def initial_state(self) -> dict[str, Any]:
         gap = WORLD / (self.npcs + 1)

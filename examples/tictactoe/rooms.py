@@ -36,6 +36,9 @@ Rules:
   still online (by member id); a game in progress is won by the other player.
 
 Option (``lobby.open``): ``{"turn_seconds": 1..3600}``, default 30.
+
+Lobby: every room is listed with ``{"phase": ..., "seats_free": 0..2}``; ``kasagi.lobby.match``
+seats two members per room (``seats = 2``).
 """
 
 from __future__ import annotations
@@ -89,6 +92,9 @@ def _seat_of(state: Mapping[str, Any], member: str) -> str | None:
 class TicTacToe(RoomType):
     name: ClassVar[str] = "tictactoe"
     actions: ClassVar[frozenset[str]] = frozenset({"move", "rematch"})
+    #: The lobby lists each room's phase and free seats; matchmaking seats two players.
+    listing_keys: ClassVar[frozenset[str]] = frozenset({"phase", "seats_free"})
+    seats: ClassVar[int] = 2
 
     def __init__(self, turn_seconds: int = DEFAULT_TURN_SECONDS) -> None:
         self.turn_seconds = turn_seconds
@@ -116,6 +122,10 @@ class TicTacToe(RoomType):
                 got=describe(seconds),
             )
         return cls(seconds)
+
+    def listing(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        seats = state.get("seats", {})
+        return {"phase": state.get("phase", "waiting"), "seats_free": sum(1 for s in SEATS if not seats.get(s))}
 
     def options(self) -> dict[str, Any]:
         return {"turn_seconds": self.turn_seconds}

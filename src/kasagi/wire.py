@@ -25,6 +25,12 @@ ROOM_TYPE_RE: Final = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 # -- procedures and topics -------------------------------------------------------------------
 LOBBY_OPEN: Final = "kasagi.lobby.open"
+#: The listed rooms of a type, filtered and paginated.
+LOBBY_LIST: Final = "kasagi.lobby.list"
+#: A seat in a listed room of a type (a new room when none fits).
+LOBBY_MATCH: Final = "kasagi.lobby.match"
+#: Listing changes of the rooms of one type are published on ``kasagi.lobby.rooms.<type>``.
+LOBBY_TOPIC_PREFIX: Final = "kasagi.lobby.rooms."
 ROOM_PREFIX: Final = "kasagi.room."
 INPUT_PREFIX: Final = "kasagi.input."
 ROOM_VERBS: Final = ("join", "act", "leave")
@@ -49,6 +55,11 @@ META_SESSION_ON_LEAVE: Final = "wamp.session.on_leave"
 def room_topic(room: str) -> str:
     """The topic on which the owner of ``room`` publishes its events."""
     return ROOM_PREFIX + room
+
+
+def lobby_topic(room_type: str) -> str:
+    """The topic on which the listing changes of the rooms of ``room_type`` are published."""
+    return LOBBY_TOPIC_PREFIX + room_type
 
 
 def room_procedure(room: str, verb: str) -> str:
@@ -217,3 +228,13 @@ class Limits:
     MAX_MEMBERS: Final = 1000
     MAX_ROOMS: Final = 10_000
     MAX_STATE_BYTES: Final = 1_048_576
+    #: ``kasagi.lobby.match`` per second per member, and at once.
+    MATCH_RATE: Final = 5.0
+    MATCH_BURST: Final = 20.0
+    #: ``kasagi.lobby.open`` per second per member, and at once.
+    OPEN_RATE: Final = 50.0
+    OPEN_BURST: Final = 500.0
+    #: How long a seat reserved by ``kasagi.lobby.match`` waits for its member to join.
+    RESERVATION_TTL_MS: Final = 10_000
+    #: Rooms per page of ``kasagi.lobby.list``.
+    LOBBY_PAGE: Final = 50

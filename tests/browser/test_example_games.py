@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kasagi.node import NodeProcess
+from kasagi.testing.node import NodeProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 

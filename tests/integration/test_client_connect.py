@@ -8,8 +8,8 @@ import pytest
 import pytest_twisted
 
 from kasagi.client import ClientOptions, ConnectionLost, KasagiClient, ServerError
-from kasagi.node import NodeProcess
 from kasagi.testing import free_port
+from kasagi.testing.node import NodeProcess
 
 
 @pytest_twisted.inlineCallbacks

@@ -94,6 +94,8 @@ def test_backend_may_do_everything_the_room_service_does(deployment):
     role."""
     uses = deployment_uses(deployment)
     assert ("register", wire.LOBBY_OPEN) in uses
+    assert {("register", wire.LOBBY_LIST), ("register", wire.LOBBY_MATCH)} <= uses
+    assert ("publish", wire.lobby_topic("arena")) in uses
     assert ("publish", wire.room_topic("r1")) in uses
     assert {("register", wire.room_procedure("r1", v)) for v in wire.ROOM_VERBS} <= uses
     assert ("subscribe", wire.META_SESSION_ON_LEAVE) in uses
@@ -108,7 +110,12 @@ def test_clients_may_call_and_subscribe_to_what_the_client_uses_and_nothing_else
     for verb in wire.ROOM_VERBS:
         assert allowed("client", wire.room_procedure("r1", verb), "call")
     assert allowed("client", wire.LOBBY_OPEN, "call")
+    assert allowed("client", wire.LOBBY_LIST, "call") and allowed("client", wire.LOBBY_MATCH, "call")
     assert allowed("client", wire.room_topic("r1"), "subscribe")
+    assert allowed("client", wire.lobby_topic("arena"), "subscribe")
+    assert not allowed("client", wire.lobby_topic("arena"), "publish")
+    assert not allowed("client", wire.LOBBY_TOPIC_PREFIX, "subscribe", {"match": "prefix"})
+    assert not allowed("client", wire.lobby_topic("Bad Type"), "subscribe")
     for action, uri in deployment_uses(deployment):
         if action in ("register", "publish"):
             assert not allowed("client", concrete(uri), action), (action, uri)
@@ -142,9 +149,18 @@ def test_the_room_service_registers_room_access_for_the_authorizer(deployment):
 
 
 def test_only_the_backend_publishes_on_room_topics():
-    """No role but backend may publish on a room topic."""
+    """No role but backend may publish on a room topic or a lobby topic."""
     for role in roles():
         assert allowed(role, wire.room_topic("r1"), "publish") == (role == "backend")
+        assert allowed(role, wire.lobby_topic("arena"), "publish") == (role == "backend")
+
+
+def test_only_clients_and_the_backend_reach_the_lobby_procedures():
+    """list and match are registered by the backend and called by clients (and the backend); no other role."""
+    for uri in (wire.LOBBY_LIST, wire.LOBBY_MATCH):
+        for role in roles():
+            assert allowed(role, uri, "register") == (role == "backend"), (role, uri)
+            assert allowed(role, uri, "call") == (role in ("backend", "client")), (role, uri)
 
 
 class RecordingSession:

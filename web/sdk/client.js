@@ -7,7 +7,8 @@ import { Emitter } from './emitter.js';
 import { KasagiError } from './errors.js';
 import { Room } from './room.js';
 import { vendor } from './vendor.js';
-import { ErrorURI, LOBBY_OPEN, REALM, ROOM_ID } from './wire.js';
+import { LobbyWatch } from './lobby.js';
+import { ErrorURI, LOBBY_LIST, LOBBY_MATCH, LOBBY_OPEN, REALM, ROOM_ID } from './wire.js';
 
 export const DEFAULTS = Object.freeze({
   realm: REALM,
@@ -277,6 +278,33 @@ export class Client extends Emitter {
   /** Make sure a live owner serves `room` (kasagi.lobby.open). */
   open(room, type = 'arena', options = {}) {
     return this.call(LOBBY_OPEN, [room, type, options]);
+  }
+
+  /** One page of the listed rooms of `type` whose metadata equals `filter`: {rooms, next}. */
+  list(type, filter = {}, cursor = null) {
+    return this.call(LOBBY_LIST, [type, filter, cursor]);
+  }
+
+  /** A seat in a listed room of `type` fitting `criteria` (a new room if none): what open answers. */
+  match(type, criteria = {}) {
+    return this.call(LOBBY_MATCH, [type, criteria]);
+  }
+
+  /** Match, then join: resolves with the Room. */
+  async play(type, criteria = {}) {
+    const seat = await this.match(type, criteria);
+    return this.join(seat.room, { type });
+  }
+
+  /**
+   * Follow the listing changes of `type` live: onChange({room, type, meta, members, max_members}
+   * or {room, type, gone: true}); onResync() after a reconnection (re-read with list()).
+   * Resolves with a watch whose stop() ends it.
+   */
+  async watch(type, onChange, onResync = null) {
+    const watch = new LobbyWatch(this, type, onChange, onResync);
+    await watch._start();
+    return watch;
   }
 
   /** Open (if needed) and join a room; resolves with its Room once the local copy is in sync. */

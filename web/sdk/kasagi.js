@@ -25,7 +25,8 @@
 // the error policy in policy.js, the pure sync logic in sync.js.
 
 export { RoomReplica, Verdict, canonicalJSON, stateHash, applyOps } from './sync.js';
-export { REALM, LOBBY_OPEN, roomTopic, roomProcedure, ErrorURI } from './wire.js';
+export { REALM, LOBBY_OPEN, LOBBY_LIST, LOBBY_MATCH, lobbyTopic, roomTopic, roomProcedure, ErrorURI } from './wire.js';
+export { LobbyWatch } from './lobby.js';
 export { ERROR_POLICY, Recovery, isFinal, recovery } from './policy.js';
 export { KasagiError } from './errors.js';
 export { Client, DEFAULTS, autobahnConnector, connect } from './client.js';

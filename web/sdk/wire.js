@@ -2,6 +2,9 @@
 
 export const REALM = 'kasagi';
 export const LOBBY_OPEN = 'kasagi.lobby.open';
+export const LOBBY_LIST = 'kasagi.lobby.list';
+export const LOBBY_MATCH = 'kasagi.lobby.match';
+export const lobbyTopic = (type) => `kasagi.lobby.rooms.${type}`;
 export const roomTopic = (room) => `kasagi.room.${room}`;
 export const roomProcedure = (room, verb) => `kasagi.room.${room}.${verb}`;
 export const ROOM_ID = /^[a-z0-9_]{1,64}$/;

@@ -2,8 +2,11 @@
 
 A client (role ``client``) may
 
-- call ``kasagi.lobby.open`` and ``kasagi.room.<room>.join|act|leave`` (the router discloses
-  the caller, so the room service knows the member);
+- call ``kasagi.lobby.open``, ``kasagi.lobby.list``, ``kasagi.lobby.match`` and
+  ``kasagi.room.<room>.join|act|leave`` (the router discloses the caller, so the room service
+  knows the member);
+- subscribe to exactly ``kasagi.lobby.rooms.<type>`` (the public listing changes of a room
+  type; private rooms are never listed);
 - subscribe to exactly ``kasagi.room.<room>`` (``match`` must be ``exact``: no prefix or
   wildcard subscriptions that would read many rooms), and only if the room is public or
   lists the member (a private room; the authorizer asks the room service, see
@@ -56,6 +59,15 @@ def _room_of_topic(uri: str) -> str | None:
     return room if wire.ROOM_ID_RE.fullmatch(room) else None
 
 
+_LOBBY_PROCEDURES = frozenset({wire.LOBBY_OPEN, wire.LOBBY_LIST, wire.LOBBY_MATCH})
+
+
+def _is_lobby_topic(uri: str) -> bool:
+    return uri.startswith(wire.LOBBY_TOPIC_PREFIX) and bool(
+        wire.ROOM_TYPE_RE.fullmatch(uri[len(wire.LOBBY_TOPIC_PREFIX) :])
+    )
+
+
 def _is_input_topic(uri: str) -> bool:
     return uri.startswith(wire.INPUT_PREFIX) and bool(wire.ROOM_ID_RE.fullmatch(uri[len(wire.INPUT_PREFIX) :]))
 
@@ -74,7 +86,7 @@ def authorize_client(uri: str, action: str, options: Mapping[str, Any] | None) -
         # Only router-to-router links forward; a client claiming to is forging a caller.
         return DENY
     if action == "call":
-        if uri == wire.LOBBY_OPEN or _is_room_procedure(uri):
+        if uri in _LOBBY_PROCEDURES or _is_room_procedure(uri):
             return {"allow": True, "disclose": True, "cache": True}
         return DENY
     if action == "subscribe":
@@ -82,6 +94,8 @@ def authorize_client(uri: str, action: str, options: Mapping[str, Any] | None) -
         room = _room_of_topic(uri)
         if match == "exact" and room is not None:
             return RoomCheck(room)
+        if match == "exact" and _is_lobby_topic(uri):
+            return {"allow": True, "cache": False}
         return DENY
     if action == "publish":
         if _is_input_topic(uri):

@@ -8,6 +8,10 @@
     yield room.act("move", {"dx": 3, "dy": -2})
     print(room.state["players"]["alice"])
 
+    page = yield client.list("tictactoe", {"phase": "waiting"})    # {"rooms": [...], "next": ...}
+    game = yield client.play("tictactoe")                          # match, then join
+    watch = yield client.watch("tictactoe", print)                 # listing changes, live
+
 It keeps a local copy of each joined room by applying events in seq order, repairs gaps and
 new epochs with ``join(since)``, numbers actions with an increasing cseq, races every call
 against a deadline, and reconnects with capped exponential backoff plus jitter, re-joining
@@ -24,6 +28,7 @@ The retry decisions are exported for callers that make calls of their own:
 
 from kasagi.client._connection import KasagiClient
 from kasagi.client._errors import CallTimeout, ConnectionLost, ServerError
+from kasagi.client._lobby import LobbyWatch
 from kasagi.client._options import ClientOptions
 from kasagi.client._retry import backoff_delay, recovers, recovery_of
 from kasagi.client._room import RoomHandle
@@ -33,6 +38,7 @@ __all__ = [
     "ClientOptions",
     "ConnectionLost",
     "KasagiClient",
+    "LobbyWatch",
     "RoomHandle",
     "ServerError",
     "backoff_delay",

@@ -20,6 +20,7 @@ from twisted.python.failure import Failure
 
 from kasagi import wire
 from kasagi.client._errors import ConnectionLost, as_client_error
+from kasagi.client._lobby import LobbyWatch
 from kasagi.client._options import ClientOptions
 from kasagi.client._retry import backoff_delay
 from kasagi.client._room import RoomHandle
@@ -288,6 +289,37 @@ class KasagiClient:
 
     def open(self, room: str, type: str = "arena", options: dict[str, Any] | None = None) -> Deferred[dict[str, Any]]:
         return self.call(wire.LOBBY_OPEN, room, type, options or {})
+
+    def list(
+        self, type: str, filter: dict[str, Any] | None = None, cursor: str | None = None
+    ) -> Deferred[dict[str, Any]]:
+        """One page of the listed rooms of ``type`` whose metadata equals ``filter``:
+        ``{"rooms": [...], "next": cursor | None}`` (pass ``next`` back for the next page)."""
+        return self.call(wire.LOBBY_LIST, type, filter or {}, cursor)
+
+    def match(self, type: str, criteria: dict[str, Any] | None = None) -> Deferred[dict[str, Any]]:
+        """A seat in a listed room of ``type`` that fits ``criteria`` (a new room when none
+        does): what ``open`` answers. Join it within the reservation's TTL."""
+        return self.call(wire.LOBBY_MATCH, type, criteria or {})
+
+    @inlineCallbacks
+    def play(self, type: str, criteria: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+        """Match, then join the room: fires with its :class:`RoomHandle`."""
+        seat = yield self.match(type, criteria)
+        handle = yield self.join(seat["room"], type)
+        return handle
+
+    def watch(
+        self,
+        type: str,
+        on_change: Callable[[dict[str, Any]], None],
+        on_resync: Callable[[], None] | None = None,
+    ) -> Deferred[LobbyWatch]:
+        """Follow the listing changes of ``type`` live: ``on_change(change)`` for each;
+        ``on_resync()`` after a reconnection (re-read with :meth:`list`). Fires once
+        subscribed."""
+        watch = LobbyWatch(self, type, on_change, on_resync)
+        return self.wait_connected().addCallback(lambda _: watch._subscribe()).addCallback(lambda _: watch)
 
     @inlineCallbacks
     def join(self, room: str, type: str = "arena", options: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]

@@ -138,7 +138,8 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
     else:
         log.warn("worker {worker}: no Redis for leases; ownership is local (run one worker only)", worker=worker_id)
         leases = MemoryLeases(reactor, ttl=options.lease_ttl)
-    routers = WorkerProcedures(worker_id, clock=reactor, settings=service, refused=parts.refused)
+    lobby = parts.make_lobby(wall_ms)
+    routers = WorkerProcedures(worker_id, clock=reactor, settings=service, refused=parts.refused, lobby=lobby)
     cluster = ClusterRooms(
         settings=ClusterSettings(worker_id=worker_id, lease_ttl=options.lease_ttl, heartbeat=options.heartbeat),
         service=service,
@@ -153,6 +154,7 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
         now_ms=wall_ms,
         rng=random.Random(),
         types=load_room_types(options.room_types, options.app_dir),
+        lobby=lobby,
     )
     routers.serve(cluster)
     registry.register(ClusterCollector(cluster, routers))

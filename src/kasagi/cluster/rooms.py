@@ -30,7 +30,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore, inlineCallbacks, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
@@ -50,6 +50,9 @@ from kasagi.service.registry import Fence, NotOwner, RoomRegistry, wall_ms
 from kasagi.service.runner import Publish, RoomRunner
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.interface import RoomStore, StoredRoom
+
+if TYPE_CHECKING:
+    from kasagi.lobby.service import Lobby
 
 __all__ = ["ClusterRooms", "ClusterSettings", "Forward", "OwnedElsewhere"]
 
@@ -111,6 +114,7 @@ class ClusterRooms:
         now_ms: Callable[[], int] = wall_ms,
         rng: random.Random | None = None,
         types: Mapping[str, type[RoomType]] = BUILTIN_TYPES,
+        lobby: Lobby | None = None,
     ) -> None:
         self.settings = settings
         self.worker_id = settings.worker_id
@@ -132,6 +136,7 @@ class ClusterRooms:
             load=self._claim_and_load,
             observer=observer,
             types=types,
+            lobby=lobby,
         )
         self._types = types
         self.workers: dict[str, WorkerInfo] = {}
@@ -244,6 +249,11 @@ class ClusterRooms:
 
     def runner(self, room: str) -> RoomRunner:
         return self.registry.runner(room)
+
+    @property
+    def types(self) -> Mapping[str, type[RoomType]]:
+        """The room types this worker serves, by name."""
+        return self._types
 
     def access(self, room: str) -> Deferred[dict[str, Any]]:
         """Who may read ``room`` (any worker answers, from the store if need be)."""

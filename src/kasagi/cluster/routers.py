@@ -43,6 +43,7 @@ from kasagi.core.errors import (
     Rejected,
     Unavailable,
 )
+from kasagi.lobby.service import Lobby
 from kasagi.service.settings import ServiceSettings
 from kasagi.wamp.procedures import RoomProcedures, RoomSource
 from kasagi.wamp.session import ScreenedSession
@@ -77,9 +78,10 @@ class WorkerProcedures(RoomProcedures):
         clock: IReactorTime,
         settings: ServiceSettings | None = None,
         refused: Callable[[str], None] | None = None,
+        lobby: Lobby | None = None,
     ) -> None:
         # Every worker hears every input: the room's owner answers it, the others leave it.
-        super().__init__(clock=clock, settings=settings, refused=refused, shared_inputs=True)
+        super().__init__(clock=clock, settings=settings, refused=refused, shared_inputs=True, lobby=lobby)
         self.worker_id = worker_id
 
     def serve(self, rooms: RoomSource) -> None:

@@ -48,6 +48,7 @@ from kasagi.core.effects import due_timers, next_timer_at, timer_ops
 from kasagi.core.errors import Full, InvalidArgument, KasagiError, NotMember, Rejected, describe
 from kasagi.core.history import DeltaLog
 from kasagi.core.hooks import HookError, HookFailure
+from kasagi.core.listing import check_meta
 from kasagi.core.ops import Op, OpError, UndoLog, apply_op, apply_ops, compact_ops, del_op, set_op, undo
 from kasagi.core.replies import CatchUp, JoinPending, JoinReply, Snapshot
 from kasagi.core.roomtypes.base import RoomType
@@ -232,6 +233,9 @@ class Room:
         self.clock_ms = 0
         #: Hooks that failed, oldest first, until the service takes them (:meth:`take_hook_failures`).
         self.hook_failures: list[HookFailure] = []
+        #: The listing of the committed state and the position it was computed at.
+        self._listing: dict[str, Any] | None = None
+        self._listing_at: StreamPosition | None = None
 
     # -- position and views ------------------------------------------------------------------
     @property
@@ -261,6 +265,27 @@ class Room:
             raise ValueError(f"a new epoch must be above {self.epoch}, got {epoch}")
         self.epoch = epoch
         self.history.clear()
+
+    def listing(self) -> dict[str, Any] | None:
+        """The room type's lobby metadata of the committed state (None: not listed).
+
+        Computed again only when a commit moved the room's position since the last call, so
+        asking after every commit costs one hook call per commit and nothing in between. A
+        private room is never listed; a hook that raises or returns metadata out of bounds
+        lists nothing (the failure is kept in :attr:`hook_failures`).
+        """
+        if self.access.is_private or type(self.type).listing is RoomType.listing:
+            return None
+        if self._listing_at == self.position:
+            return self._listing
+        self._listing_at = self.position
+        try:
+            raw = self.type.listing(self.committed)
+            self._listing = None if raw is None else check_meta(raw, "listing", self.type.listing_keys)
+        except Exception as exc:  # noqa: BLE001 -- a bug in a room type must not crash the room
+            self._listing = None
+            self._failed("listing", None, exc)
+        return self._listing
 
     # -- joining and leaving -------------------------------------------------------------------
     def join(self, member: str, session_id: str, since: StreamPosition | None, now_ms: int) -> JoinReply | JoinPending:

@@ -44,9 +44,14 @@ def start_position(member: str) -> tuple[int, int]:
 class Arena(RoomType):
     name: ClassVar[str] = "arena"
     actions: ClassVar[frozenset[str]] = frozenset({"move"})
+    #: The lobby lists how many players a room has.
+    listing_keys: ClassVar[frozenset[str]] = frozenset({"players"})
 
     def initial_state(self) -> dict[str, Any]:
         return {"players": {}}
+
+    def listing(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        return {"players": len(state.get("players", {}))}
 
     def apply(self, state: Mapping[str, Any], member: str, action: str, args: Mapping[str, Any]) -> list[Effect]:
         if action != "move":

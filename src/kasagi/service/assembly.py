@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.logger import Logger
 
+from kasagi.lobby.factory import open_listings
+from kasagi.lobby.interface import ListingStore
+from kasagi.lobby.service import Lobby
 from kasagi.service.beacon import HeadBeacon
 from kasagi.service.registry import RoomRegistry
 from kasagi.service.runner import Publish
@@ -41,8 +44,12 @@ class Assembly:
         store: RoomStore,
         metrics: CollectorRegistry | None = None,
         observer: ServiceMetrics | None = None,
+        listings: ListingStore | None = None,
     ) -> None:
         self.settings = settings
+        #: The lobby's listing store (beside the rooms' store), and the lobby over it.
+        self.listings = listings
+        self.lobby: Lobby | None = None
         self.clock = clock
         self.store = store
         #: Where the metrics go (None: no metrics).
@@ -68,12 +75,28 @@ class Assembly:
                 "room service NOT started: store {store} refused: {why}", store=describe_store(settings.store), why=exc
             )
             raise
+        try:
+            listings = yield open_listings(settings.store, reactor, data_dir=settings.data_dir)
+        except Exception as exc:
+            cls.log.critical(
+                "room service NOT started: the lobby's store {store} refused: {why}",
+                store=describe_store(settings.store),
+                why=exc,
+            )
+            yield store.close()
+            raise
         observer = None
         if metrics is not None:
             from kasagi.metrics import ServiceMetrics
 
             observer = ServiceMetrics(metrics)
-        return cls(settings=settings, clock=reactor, store=store, metrics=metrics, observer=observer)
+        return cls(settings=settings, clock=reactor, store=store, metrics=metrics, observer=observer, listings=listings)
+
+    def make_lobby(self, now_ms: Any) -> Lobby | None:
+        """The lobby of this process over the listing store (None without one)."""
+        if self.listings is not None and self.lobby is None:
+            self.lobby = Lobby(store=self.listings, clock=self.clock, settings=self.settings, now_ms=now_ms)
+        return self.lobby
 
     @property
     def refused(self) -> Any:
@@ -100,4 +123,9 @@ class Assembly:
         """Stop the beacon and close the store (a failure to close is logged)."""
         self.stop_beacon()
         d: Deferred[None] = self.store.close() if self.store is not None else succeed(None)
-        return d.addErrback(lambda f: self.log.failure("closing the room store", f))
+        d.addErrback(lambda f: self.log.failure("closing the room store", f))
+        if self.listings is not None:
+            listings = self.listings
+            d.addCallback(lambda _: listings.close())
+            d.addErrback(lambda f: self.log.failure("closing the lobby's store", f))
+        return d

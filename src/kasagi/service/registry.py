@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, fail, inlineCallbacks, maybeDeferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -33,6 +33,9 @@ from kasagi.service.runner import Publish, RoomRunner
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.interface import RoomExists, RoomStore, StoredRoom
 from kasagi.wire import OPEN_MEMBERS
+
+if TYPE_CHECKING:
+    from kasagi.lobby.service import Lobby
 
 __all__ = ["Fence", "NotOwner", "RoomRegistry", "new_epoch", "wall_ms"]
 
@@ -87,8 +90,11 @@ class RoomRegistry:
         types: Mapping[str, type[RoomType]] = BUILTIN_TYPES,
         load: Load | None = None,
         observer: ServiceObserver | None = None,
+        lobby: Lobby | None = None,
     ) -> None:
         self._clock = clock
+        #: Keeps the listings of the rooms served here (None: no lobby).
+        self.lobby = lobby
         self._store = store
         self._publish = publish
         self._expose = expose
@@ -106,6 +112,11 @@ class RoomRegistry:
         self._reload_timers: dict[str, IDelayedCall] = {}
         self.limiter = RateLimiter(settings.action_rate, settings.action_burst)
         self._stopped = False
+
+    @property
+    def types(self) -> Mapping[str, type[RoomType]]:
+        """The room types this process serves, by name."""
+        return self._types
 
     def runner(self, room: str) -> RoomRunner:
         """The live runner of ``room``; ``NoSuchRoom`` if this process does not serve it."""
@@ -248,6 +259,7 @@ class RoomRegistry:
             runner.stop()
             raise
         runner.begin()
+        self._listing_changed(runner)
         self.log.info(
             "room {room} open ({type}, epoch {epoch}, seq {seq})",
             room=cmd.room,
@@ -360,12 +372,25 @@ class RoomRegistry:
             got=exc.problem[:200],
         )
 
+    def _listing_changed(self, runner: RoomRunner) -> None:
+        if self.lobby is not None and self.runners.get(runner.room.room_id) is runner:
+            self.lobby.room_changed(runner)
+
     def _start_runner(self, room: Room) -> RoomRunner:
+        publish = self._publish
+        if self.lobby is not None:
+            # Every commit publishes its event: then the room's listing may have changed.
+            def publish_and_list(topic: str, event: dict[str, Any]) -> Any:
+                result = self._publish(topic, event)
+                self._listing_changed(runner)
+                return result
+
+            publish = publish_and_list
         runner = RoomRunner(
             room,
             clock=self._clock,
             store=self._store,
-            publish=self._publish,
+            publish=publish,
             settings=self._settings,
             now_ms=self._now_ms,
             on_lost=self._lost,
@@ -403,6 +428,7 @@ class RoomRegistry:
             new = self._start_runner(new_room)
             new.adopt_sessions(sessions)
             new.begin()
+            self._listing_changed(new)
             self.log.info(
                 "room {room} reloaded (epoch {epoch}, seq {seq})", room=room, epoch=new_room.epoch, seq=new_room.seq
             )
@@ -461,6 +487,8 @@ class RoomRegistry:
         return runner.drain().addCallback(closed)
 
     def _retire(self, runner: RoomRunner) -> None:
+        if self.lobby is not None:
+            self.lobby.forget(runner.room.room_id)
         for key, value in runner.stats.items():
             self.retired_stats[key] = self.retired_stats.get(key, 0) + value
 

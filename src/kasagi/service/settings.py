@@ -59,13 +59,39 @@ class ServiceSettings:
     max_rooms: int = Limits.MAX_ROOMS
     #: Largest room state, in bytes of compact JSON (0: no limit).
     max_state_bytes: int = Limits.MAX_STATE_BYTES
+    #: ``kasagi.lobby.match`` calls per second each member may make (0: no limit) ...
+    match_rate: float = Limits.MATCH_RATE
+    #: ... and at once.
+    match_burst: float = Limits.MATCH_BURST
+    #: ``kasagi.lobby.open`` calls per second each member may make (0: no limit) ...
+    open_rate: float = Limits.OPEN_RATE
+    #: ... and at once.
+    open_burst: float = Limits.OPEN_BURST
+    #: Seconds a seat reserved by ``kasagi.lobby.match`` waits for its member to join.
+    reservation_ttl: float = Limits.RESERVATION_TTL_MS / 1000
+    #: Rooms per page of ``kasagi.lobby.list``.
+    lobby_page: int = Limits.LOBBY_PAGE
 
     def __post_init__(self) -> None:
-        for name in ("action_rate", "max_members", "max_rooms", "max_state_bytes", "tick", "store_deadline"):
+        for name in (
+            "action_rate",
+            "max_members",
+            "max_rooms",
+            "max_state_bytes",
+            "tick",
+            "store_deadline",
+            "match_rate",
+            "open_rate",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"room service setting {name} must be >= 0")
         if self.action_rate > 0 and self.action_burst < 1:
             raise ValueError("room service setting action_burst must be >= 1")
+        for rate, burst in (("match_rate", "match_burst"), ("open_rate", "open_burst")):
+            if getattr(self, rate) > 0 and getattr(self, burst) < 1:
+                raise ValueError(f"room service setting {burst} must be >= 1")
+        if self.reservation_ttl <= 0 or not 1 <= self.lobby_page <= 500:
+            raise ValueError("room service settings: reservation_ttl must be > 0, lobby_page 1 to 500")
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None) -> ServiceSettings:

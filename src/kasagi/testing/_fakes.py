@@ -190,12 +190,16 @@ def make_cluster_worker(worker_id: str = "w1") -> tuple[Any, Any, Clock]:
     from kasagi.cluster.leases import MemoryLeases
     from kasagi.cluster.rooms import ClusterRooms, ClusterSettings
     from kasagi.cluster.routers import WorkerProcedures
+    from kasagi.lobby import Lobby, MemoryListingStore
 
     clock = Clock()
-    routers = WorkerProcedures(worker_id, clock=clock)
+    service = ServiceSettings(tick=0)
+    lobby = Lobby(store=MemoryListingStore(), clock=clock, settings=service, now_ms=lambda: int(clock.seconds() * 1000))
+    routers = WorkerProcedures(worker_id, clock=clock, lobby=lobby)
     rooms = ClusterRooms(
         settings=ClusterSettings(worker_id=worker_id),
-        service=ServiceSettings(tick=0),
+        service=service,
+        lobby=lobby,
         clock=clock,
         store=MemoryRoomStore(),
         leases=MemoryLeases(clock),

@@ -6,7 +6,9 @@ One :class:`RoomProcedures` serves the rooms of one process on one or more route
 worker has one per router, named by the router's backend URL. A link's name namespaces the
 client sessions it reports (``<name>#<session id>``): two routers may hand out the same id.
 
-On every link: ``kasagi.lobby.open`` and ``kasagi.backend.room_access`` (shared, round robin),
+On every link: ``kasagi.lobby.open``, ``kasagi.lobby.list``, ``kasagi.lobby.match`` and
+``kasagi.backend.room_access`` (shared, round robin; the lobby's procedures when the process
+has a :class:`~kasagi.lobby.Lobby`),
 the wildcard fallbacks of the rooms' procedures (calls to rooms nobody registered land there,
 and are served when the room is open here), the link's own procedures (a worker's
 ``kasagi.worker.<id>.open``), the session leaves and the fast input path; and for every room
@@ -23,7 +25,7 @@ Where the rooms come from is a :class:`RoomSource`: a :class:`~kasagi.service.Ro
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from autobahn.wamp.types import CallDetails, EventDetails, PublishOptions, RegisterOptions, SubscribeOptions
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks, succeed
@@ -39,6 +41,10 @@ from kasagi.service.settings import ServiceSettings
 from kasagi.wamp.edge import caller_member, caller_session, wamp_errors
 from kasagi.wamp.inputs import handle_input
 from kasagi.wamp.refusals import counting_refusals
+
+if TYPE_CHECKING:
+    from kasagi.core.roomtypes import RoomType
+    from kasagi.lobby.service import Lobby
 
 __all__ = ["WAMP_DEADLINE", "RoomProcedures", "RoomSource"]
 
@@ -59,6 +65,10 @@ class RoomSource(Protocol):
 
     def runner(self, room: str) -> RoomRunner:
         """The live runner of ``room``; a domain error when it is not served here (or loading)."""
+
+    @property
+    def types(self) -> Mapping[str, type[RoomType]]:
+        """The room types served, by name."""
 
     def open(self, cmd: OpenCommand, caller: str | None = None) -> Deferred[dict[str, Any]]:
         """``kasagi.lobby.open`` for ``caller``."""
@@ -101,8 +111,13 @@ class RoomProcedures:
         settings: ServiceSettings | None = None,
         refused: Callable[[str], None] | None = None,
         shared_inputs: bool = False,
+        lobby: Lobby | None = None,
     ) -> None:
         self._clock = clock
+        #: Listings and matchmaking (None: no lobby procedures).
+        self.lobby = lobby
+        if lobby is not None:
+            lobby.set_publish(self.publish)
         self._settings = settings or ServiceSettings()
         self._limits = self._settings.value_limits()
         self._refused = refused
@@ -138,6 +153,9 @@ class RoomProcedures:
         shared = RegisterOptions(invoke="roundrobin", details_arg="details")
         yield self._register(link, wamp_errors(self._counted(self._open)), wire.LOBBY_OPEN, shared)
         yield self._register(link, wamp_errors(self._access), wire.ROOM_ACCESS, shared)
+        if self.lobby is not None:
+            yield self._register(link, wamp_errors(self._counted(self._list)), wire.LOBBY_LIST, shared)
+            yield self._register(link, wamp_errors(self._counted(self._match)), wire.LOBBY_MATCH, shared)
         fallback = RegisterOptions(match="wildcard", invoke="roundrobin", details_arg="details")
         for verb in wire.ROOM_VERBS:
             unknown = wamp_errors(self._counted(_on_link_call(self._unknown_room, name)))
@@ -168,6 +186,8 @@ class RoomProcedures:
         """Unregister the lobby, the fallbacks and the own procedures everywhere (a graceful
         stop begins); the rooms' own procedures stay until each room is handed over."""
         shared = [wire.LOBBY_OPEN, wire.ROOM_ACCESS, *map(wire.room_wildcard, wire.ROOM_VERBS), *self.own_procedures()]
+        if self.lobby is not None:
+            shared += [wire.LOBBY_LIST, wire.LOBBY_MATCH]
         ds = [_unregister(link.registered.pop(uri, None)) for link in self._links.values() for uri in shared]
         return DeferredList(ds, consumeErrors=True)
 
@@ -246,7 +266,24 @@ class RoomProcedures:
     def _open(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
         member = caller_member(details)
         cmd = OpenCommand.from_wamp(args, kwargs, self._limits, self._settings.max_members)
+        if self.lobby is not None:
+            self.lobby.check_open(member)
         return self.rooms.open(cmd, member)
+
+    def _list(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
+        from kasagi.lobby.queries import ListQuery
+
+        caller_member(details)
+        assert self.lobby is not None
+        return self.lobby.list(ListQuery.from_wamp(args, kwargs, self.rooms.types))
+
+    def _match(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
+        from kasagi.lobby.queries import MatchQuery
+
+        member = caller_member(details)
+        assert self.lobby is not None
+        query = MatchQuery.from_wamp(args, kwargs, self.rooms.types)
+        return self.lobby.match(query, member, self.rooms.types[query.type], self.rooms.open)
 
     def _access(self, *args: Any, details: CallDetails, **kwargs: Any) -> Any:
         return self.rooms.access(AccessQuery.from_wamp(args, kwargs).room)

@@ -21,6 +21,13 @@ Hooks, all pure functions of their arguments, returning a list of effects (ops f
   times a second (0: no loop) while the room has online members or pending timers.
 - ``on_timer(state, name, data, now_ms) -> effects``: the durable timer ``name`` is due; it
   fires once, and is gone from ``state["timers"]`` when the hook runs.
+- ``listing(state) -> metadata | None``: what the lobby shows of the room (``kasagi.lobby.list``
+  and ``match``): a flat map of JSON scalars under the keys of :attr:`RoomType.listing_keys`
+  (see :mod:`kasagi.core.listing` for the bounds), or None: the room is not listed. The core
+  calls it on the committed state, once per commit at most (never for a private room).
+
+Matchmaking fills a listed room up to :attr:`RoomType.seats` members (0: the service's
+member limit per room).
 
 Hooks may not write the server-owned subtrees (``members``, ``timers``); the core refuses such
 ops. A hook that raises anything else than a domain error is a bug: see
@@ -47,6 +54,11 @@ class RoomType:
     actions: ClassVar[frozenset[str]] = frozenset()
     #: Ticks per second of the server loop (``on_tick``); 0: no loop.
     tick_hz: ClassVar[float] = 0
+    #: The metadata keys :meth:`listing` publishes (lobby filters may name only these).
+    listing_keys: ClassVar[frozenset[str]] = frozenset()
+    #: Members matchmaking puts in one room (a listing's ``max_members``); 0: the service's
+    #: member limit per room.
+    seats: ClassVar[int] = 0
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> RoomType:
@@ -85,6 +97,16 @@ class RoomType:
 
     def on_timer(self, state: Mapping[str, Any], name: str, data: Any, now_ms: int) -> Sequence[Effect]:
         return []
+
+    def listing(self, state: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The room's public metadata in the lobby, or None: not listed (the default)."""
+        return None
+
+    @classmethod
+    def match_options(cls, criteria: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``lobby.open`` options of a room matchmaking creates for ``criteria`` (default:
+        none; a type whose listing reflects its options maps criteria to them here)."""
+        return {}
 
 
 def require_keys(args: Mapping[str, Any], required: set[str], optional: set[str], action: str) -> None:
