@@ -66,7 +66,9 @@ class Buzzer(RoomType):
 
 
 def _pip(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "--quiet", "--disable-pip-version-check", *args], check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--quiet", "--disable-pip-version-check", *args], check=True, timeout=300
+    )
 
 
 @pytest.fixture
