@@ -31,6 +31,8 @@ class Auction(RoomType):
         return [set_timer("deadline", after_ms=self.seconds * 1000)]  # the first join starts the clock
 
     def apply(self, state: Any, member: str, action: str, args: Any) -> list[Effect]:
+        if action != "bid":
+            raise InvalidArgument("no such action", field="action", expected="bid", got=describe(action))
         require_keys(args, {"amount"}, set(), action)
         if state["sold"] is not None:
             raise Rejected("the auction is over", field="sold", expected="an open auction", got="sold")

@@ -38,3 +38,12 @@ def test_bad_options_and_bids_are_invalid_arguments_or_rejections() -> None:
     with pytest.raises(InvalidArgument) as info:
         RoomKit(Auction, {"seconds": 0})
     assert info.value.details()["field"] == "options.seconds"
+
+
+def test_an_unknown_action_is_an_invalid_argument() -> None:
+    """An action other than bid is refused as an invalid argument and changes nothing."""
+    kit = RoomKit(Auction)
+    kit.join("alice")
+    before = kit.state
+    assert kit.refused("alice", "steal", {"amount": 1}).details["field"] == "action"
+    assert kit.state == before
