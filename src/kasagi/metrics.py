@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.process_collector import ProcessCollector
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -136,6 +136,26 @@ class RoomsCollector:
         }
         for key, (name, doc) in counters.items():
             yield CounterMetricFamily(name, doc, value=totals.get(key, 0))
+        yield _lateness_histogram(totals)
+
+
+def _lateness_histogram(totals: Mapping[str, int]) -> Metric:
+    """The server loops' tick lateness (``kasagi.service.loop`` counts it per bucket)."""
+    from kasagi.service.loop import LATENESS_BUCKETS_MS, lateness_key
+
+    buckets: list[tuple[str, float]] = []
+    running = 0
+    for bound in LATENESS_BUCKETS_MS:
+        running += totals.get(lateness_key(bound), 0)
+        buckets.append((str(bound / 1000), running))
+    running += totals.get(lateness_key(None), 0)
+    buckets.append(("+Inf", running))
+    return HistogramMetricFamily(
+        "kasagi_room_tick_lateness_seconds",
+        "How long after its due time each server-loop tick ran.",
+        buckets=buckets,
+        sum_value=totals.get("tick_late_ms", 0) / 1000,
+    )
 
 
 class ClusterCollector:

@@ -22,7 +22,8 @@ from twisted.internet import defer, reactor, threads
 from kasagi.client import ClientOptions, KasagiClient
 from kasagi.core.restore import rebuild
 from kasagi.node import project_root
-from kasagi.roomtypes import BUILTIN_TYPES
+from kasagi.service.registry import wall_ms
+from kasagi.service.room_types import load_room_types
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
 from kasagi.testing import free_port
@@ -35,12 +36,15 @@ pytestmark = [pytest.mark.node, pytest.mark.redis]
 
 #: The takeover bound (``docs/scaling.md``): from the owner's death to clients seeing the new owner.
 TAKEOVER_BOUND = 2.0
+#: A room type with a durable timer (its deadline), served by every worker.
+AUCTION = "examples.auction.rooms:Auction"
 
 
 @pytest.fixture(scope="module")
 def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     """The compose file's 2 routers + 3 workers + a private Redis (AOF), started once."""
     topo = Topology.from_compose(project_root() / "docker-compose.yml", tmp_path_factory.mktemp("topology"))
+    topo.room_types = (AUCTION,)  # the workers serve the auction example too (durable timers)
     topo.start()
     yield topo
     topo.stop()
@@ -91,10 +95,27 @@ def stored_room(topo: Topology, room: str):  # type: ignore[no-untyped-def]
         stored = yield store.load(room)
     finally:
         yield store.close()
+    types = load_room_types(topo.room_types, use_entry_points=False)
     state = rebuild(
-        stored, config=ServiceSettings().room_config(), now_ms=int(time.time() * 1000), types=BUILTIN_TYPES
+        stored, config=ServiceSettings().room_config(), now_ms=int(time.time() * 1000), types=types
     ).room.committed
     return stored, state
+
+
+@defer.inlineCallbacks
+def held_events(topo: Topology, room: str, epoch: int):  # type: ignore[no-untyped-def]
+    """Every event of ``room``'s ``epoch`` (from the fence on; the room is small and young)."""
+    assert topo.redis is not None
+    store = yield open_store(topo.redis.url, reactor)
+    try:
+        stored = yield store.load(room)
+        for seq in range(stored.seq + 1):  # the epoch's history starts after its fence
+            events = yield store.events_since(room, epoch, seq)
+            if events is not None:
+                return events
+    finally:
+        yield store.close()
+    raise AssertionError(f"the store holds no history of {room} at epoch {epoch}")
 
 
 @defer.inlineCallbacks
@@ -203,6 +224,39 @@ def test_killed_owner_is_replaced_within_two_seconds_and_nothing_is_lost(topolog
         assert takeover <= TAKEOVER_BOUND, f"takeover took {takeover:.2f} s"
     finally:
         yield run.close()
+        replace_dead_workers(topology)
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_timer_fires_exactly_once_on_the_worker_that_takes_a_killed_owners_room(topology: Topology):
+    """A deadline timer set on one worker, whose process is then killed -9 before it is due,
+    fires once on the worker that takes the room over, at or after its time: one event sells
+    the lot to the highest bidder, and the store holds no pending timer."""
+    client = yield KasagiClient.connect(topology.urls[0], "timer_bidder")
+    try:
+        room = yield client.join("failover_timer", "auction", {"seconds": 4})
+        ack = yield room.act("bid", {"amount": 7})
+        yield until(lambda: room.seq >= ack["seq"] and "deadline" in room.state.get("timers", {}), timeout=20)
+        due = room.state["timers"]["deadline"]["at"]
+        owner = owner_of(topology, "failover_timer")
+        assert owner is not None
+        epoch = room.epoch
+        owner.kill()
+        assert wall_ms() < due, "the owner was killed before the deadline"
+        yield until(lambda: room.state["sold"] is not None, timeout=30)
+        seen = wall_ms()
+        sold = room.state["sold"]
+        assert sold["to"] == "timer_bidder" and sold["price"] == 7
+        assert due <= sold["at"] <= seen, (due, sold, seen)
+        assert room.epoch != epoch, "another worker serves the room, fenced at a new epoch"
+        assert owner_of(topology, "failover_timer") not in (None, owner)
+        stored, state = yield stored_room(topology, "failover_timer")
+        assert state["sold"] == sold and state.get("timers", {}) == {}
+        events = yield held_events(topology, "failover_timer", stored.epoch)
+        fired = [e for e in events if any(op[1] == ["sold"] for op in e["ops"])]
+        assert len(fired) == 1, "the timer fired exactly once"
+    finally:
+        yield client.close()
         replace_dead_workers(topology)
 
 

@@ -30,7 +30,10 @@ _VARIANT_KEYS = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--points", default="A,B,C,D,E", help="load points to run, e.g. A,B (default: all)")
+    p.add_argument(
+        "--points", default="A,B,C,D,E", help="load points to run, e.g. A,B (default: A-E; T: server loops, run first)"
+    )
+    p.add_argument("--loop-rooms", type=int, default=1000, help="point T: chase rooms (20 Hz, 2 members, no actions)")
     p.add_argument("--repeats", type=int, default=3, help="runs of each point (medians are reported)")
     p.add_argument(
         "--baseline", choices=("raw", "none"), default="none", help="also run the raw baseline, side by side"
@@ -212,7 +215,22 @@ def run_from_args(args: argparse.Namespace) -> int:
         measure=args.ramp_measure if args.ramp_measure is not None else phases.measure,
         drain=phases.drain,
     )
-    points = [SMOKE] if args.smoke else points_named([p.strip() for p in args.points.split(",") if p.strip()])
+    names = [p.strip() for p in args.points.split(",") if p.strip()]
+    if not args.smoke and "T" in names:
+        from kasagi.bench._loops import run_loop_point
+
+        result = run_loop_point(
+            rooms=args.loop_rooms,
+            warmup=args.warmup if args.warmup is not None else 5.0,
+            measure=args.measure if args.measure is not None else 20.0,
+            server_cpus=None if args.no_pin else "0",
+            generator_cpus=None if args.no_pin else {1},
+        )
+        print(result.line(), flush=True)
+        names.remove("T")
+        if not names:
+            return 0
+    points = [SMOKE] if args.smoke else points_named(names)
     config = BenchConfig(
         points=points,
         variants=_variants(args),

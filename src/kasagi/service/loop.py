@@ -8,6 +8,9 @@ only while the room has online members or pending timers (:attr:`Room.ticking`):
 has no timer on the reactor. Durable timers wake the loop at their due time, whether or not
 the type ticks.
 
+Each tick's lateness (how long after its due time it ran) goes into a histogram in ``stats``
+(:data:`LATENESS_BUCKETS_MS`; ``kasagi_room_tick_lateness_seconds`` in the metrics).
+
 Effects of ticks and timers join the room's pending batch, so they are committed with the
 actions of the same commit tick, in one event. Hook failures reported by the core are counted
 (``hook_failures``) and logged with their traceback, at most once per hook per
@@ -25,7 +28,25 @@ from kasagi.core.hooks import HookFailure
 from kasagi.core.room import Room
 from kasagi.core.ticks import DEFAULT_MAX_CATCH_UP, TickSchedule
 
-__all__ = ["LOG_EVERY", "RoomLoop"]
+__all__ = ["LATENESS_BUCKETS_MS", "LOG_EVERY", "RoomLoop", "lateness_key"]
+
+#: Upper bounds (ms) of the tick-lateness histogram: how long after its due time a tick ran.
+#: ``stats["tick_late_le_<b>"]`` counts the ticks in each bucket (not cumulative; the last,
+#: ``inf``, takes the rest) and ``stats["tick_late_ms"]`` sums the lateness.
+LATENESS_BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+def lateness_key(bound: int | None) -> str:
+    """The stats key of the lateness bucket ``bound`` (None: the overflow bucket)."""
+    return f"tick_late_le_{'inf' if bound is None else bound}"
+
+
+def _bucket_of(late_ms: int) -> str:
+    for bound in LATENESS_BUCKETS_MS:
+        if late_ms <= bound:
+            return lateness_key(bound)
+    return lateness_key(None)
+
 
 #: Seconds between two log lines of one kind (hook failures per hook, lagging).
 LOG_EVERY = 10.0
@@ -74,6 +95,10 @@ class RoomLoop:
         self._stats = stats
         for key in ("ticks", "ticks_skipped", "timers_fired", "hook_failures"):
             stats.setdefault(key, 0)
+        if room.type.tick_hz > 0:
+            stats.setdefault("tick_late_ms", 0)
+            for bound in (*LATENESS_BUCKETS_MS, None):
+                stats.setdefault(lateness_key(bound), 0)
         hz = room.type.tick_hz
         self._schedule = TickSchedule(hz, max_catch_up) if hz > 0 else None
         self._call: IDelayedCall | None = None
@@ -128,6 +153,9 @@ class RoomLoop:
             due = self._schedule.due(now)
             for at, dt in due.ticks:
                 self.room.tick(at, dt)
+                late = max(0, now - at)
+                self._stats["tick_late_ms"] += late
+                self._stats[_bucket_of(late)] += 1
             self._stats["ticks"] += len(due.ticks)
             if due.skipped:
                 self._lagging(due.skipped)

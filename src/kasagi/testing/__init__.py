@@ -11,7 +11,8 @@ re-exported here:
 - :func:`free_port` -- a TCP port on 127.0.0.1 below the kernel's ephemeral range;
 - :class:`RoomKit` -- a room type of yours driven without a server: members join and act,
   time advances (ticks and timers fire), the test reads state, events and refusals
-  (:mod:`kasagi.testing.rooms`).
+  (:mod:`kasagi.testing.rooms`); :func:`running_node` starts a real node serving your room
+  types, for an end-to-end test.
 
 The process tooling lives in modules named for what they hold:
 
@@ -35,7 +36,7 @@ from kasagi.testing._fakes import (
     make_room,
     make_runner,
 )
-from kasagi.testing.rooms import HookFailed, Refusal, RoomKit
+from kasagi.testing.rooms import HookFailed, Refusal, RoomKit, running_node
 
 __all__ = [
     "FailingStore",
@@ -50,4 +51,5 @@ __all__ = [
     "make_registry",
     "make_room",
     "make_runner",
+    "running_node",
 ]

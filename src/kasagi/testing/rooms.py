@@ -15,13 +15,23 @@ Differences from a server, on purpose: a member's grace period is skipped (``lea
 it at once), each call commits its own event (a server batches a commit tick's actions and
 ticks into one event), and a hook that fails outside an action (``on_leave``, ``on_tick``,
 ``on_timer``) fails the test with its traceback unless ``strict_hooks=False``.
+
+For an end-to-end test, :func:`running_node` starts a real node (Crossbar, the room service)
+that serves the author's room types, on a free port, and stops it afterwards::
+
+    with running_node([TicTacToe]) as node:
+        client = await KasagiClient.connect(node.url, "alice")
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kasagi.core.commands import ActCommand
 from kasagi.core.errors import KasagiError
@@ -31,7 +41,10 @@ from kasagi.core.roomtypes.base import RoomType
 from kasagi.core.ticks import DEFAULT_MAX_CATCH_UP, TickSchedule
 from kasagi.core.values import copy_value
 
-__all__ = ["HookFailed", "Refusal", "RoomKit"]
+if TYPE_CHECKING:
+    from kasagi.testing.node import NodeProcess
+
+__all__ = ["HookFailed", "Refusal", "RoomKit", "room_type_spec", "running_node"]
 
 
 @dataclass(frozen=True)
@@ -193,3 +206,53 @@ class RoomKit:
             for failure in failures:
                 if failure.hook not in ("apply", "check", "on_join"):
                     raise HookFailed(f"{failure.room_type}.{failure.hook} failed:\n{failure.traceback}")
+
+
+def room_type_spec(room_type: str | type[RoomType]) -> str:
+    """The ``--room-type`` spec (``package.module:ClassName``) of a class, or ``room_type`` itself."""
+    if isinstance(room_type, str):
+        return room_type
+    return f"{room_type.__module__}:{room_type.__qualname__}"
+
+
+@contextmanager
+def running_node(
+    room_types: Sequence[str | type[RoomType]] = (),
+    *,
+    data_dir: Path | None = None,
+    store: str = "memory",
+    app_dir: str | Path | None = None,
+    service: Mapping[str, Any] | None = None,
+    component: str = "router",
+    timeout: float = 120.0,
+) -> Iterator[NodeProcess]:
+    """A real node serving ``room_types`` (classes or ``package.module:ClassName`` specs, loaded
+    as ``kasagi up --room-type`` loads them, besides the built-ins and entry points) on a free
+    port; its ``url`` is the clients' WebSocket URL. The store is ``memory`` unless given
+    (``sqlite`` keeps rooms in ``data_dir`` across a restart); without ``data_dir`` a
+    temporary directory is used and removed. ``app_dir`` is put first on the node's
+    ``sys.path`` (the directory holding the room types' package, if not installed). The node
+    is stopped (SIGTERM, then kill -9) when the block ends."""
+    from kasagi.node import NodeOptions
+    from kasagi.testing import free_port
+    from kasagi.testing.node import NodeProcess
+
+    own_dir = data_dir is None
+    base = Path(tempfile.mkdtemp(prefix="kasagi-node-")) if data_dir is None else data_dir
+    port = free_port()
+    options = NodeOptions(
+        port=port,
+        data_dir=base / f"node-{port}" if own_dir else base,
+        service={"store": store, **(service or {})},
+        component=component,
+        room_types=tuple(room_type_spec(t) for t in room_types),
+        app_dir=str(app_dir) if app_dir is not None else None,
+        loglevel="warn",
+    )
+    node = NodeProcess(options).start(timeout)
+    try:
+        yield node
+    finally:
+        node.stop()
+        if own_dir:
+            shutil.rmtree(base, ignore_errors=True)

@@ -114,6 +114,7 @@ class WorkerProcess(ProcessGroup):
         loglevel: str = "info",
         cpus: str | None = None,
         argv: Sequence[str] | None = None,
+        room_types: Sequence[str] = (),
     ) -> None:
         self.argv = list(argv) if argv is not None else None
         self.name = name
@@ -126,6 +127,7 @@ class WorkerProcess(ProcessGroup):
         self.heartbeat = heartbeat
         self.loglevel = loglevel
         self.cpus = cpus
+        self.room_types = list(room_types)
         self.metrics_port = free_port()
         self.log_path = directory / f"{name}.log"
 
@@ -143,6 +145,8 @@ class WorkerProcess(ProcessGroup):
         cmd += ["--lease-ttl", str(self.lease_ttl), "--heartbeat", str(self.heartbeat)]
         for key, value in self.service.items():
             cmd += [f"--{key.replace('_', '-')}", str(value)]
+        for spec in self.room_types:
+            cmd += ["--room-type", spec]
         if self.cpus is not None:
             cmd = ["taskset", "-c", self.cpus, *cmd]
         return cmd
@@ -204,6 +208,8 @@ class Topology:
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     #: The services of a compose file (see :meth:`from_compose`); None: built from the fields.
     compose: Mapping[str, Any] | None = None
+    #: ``--room-type`` specs every worker serves (routers need none).
+    room_types: Sequence[str] = ()
     _worker_template: list[str] | None = None
 
     @classmethod
@@ -300,6 +306,8 @@ class Topology:
             worker = WorkerProcess(name, [], "", secret=self.secret, directory=self.directory / "workers", argv=argv)
             assert worker.argv is not None
             _set_flag(worker.argv, "--metrics-port", str(worker.metrics_port))
+            for spec in self.room_types:
+                worker.argv += ["--room-type", spec]
             self.members.append(worker)
             return worker.start()
         store = self.service.get("store", self.redis.url)
@@ -315,6 +323,7 @@ class Topology:
             heartbeat=self.heartbeat,
             loglevel="info" if self.loglevel == "warn" else self.loglevel,
             cpus=self.worker_cpus,
+            room_types=self.room_types,
         )
         self.members.append(worker)
         return worker.start()
