@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from collections.abc import Sequence
@@ -39,6 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--baseline", choices=("raw", "none"), default="none", help="also run the raw baseline, side by side"
     )
     p.add_argument("--smoke", action="store_true", help="a few seconds, every code path (for tests)")
+    p.add_argument(
+        "--views",
+        action="store_true",
+        help="the views point instead: 100 rooms x 4 members, private changes every tick vs the same public",
+    )
     p.add_argument(
         "--url", default=None, help="measure a running node (ws://127.0.0.1:PORT/ws) instead of starting one per point"
     )
@@ -190,6 +196,8 @@ class _RichProgress(Progress):
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    if args.views:
+        return _run_views(args)
     from kasagi.bench import (
         SMOKE,
         SMOKE_PHASES,
@@ -269,6 +277,22 @@ def run_from_args(args: argparse.Namespace) -> int:
     plot(plot_path, document["summary"], runs, f"kasagi bench, room-sync v1 ({document['meta']['started']})")
     progress.console.print(f"results: {json_path}  plot: {plot_path}")
     return 0 if not document["errors"] else 1
+
+
+def _run_views(args: argparse.Namespace) -> int:
+    from kasagi.bench.views import run_views
+
+    results = run_views(
+        warmup=args.warmup if args.warmup is not None else 5.0,
+        measure=args.measure if args.measure is not None else 20.0,
+        pin=not args.no_pin,
+    )
+    out = Path(args.json) if args.json else Path(args.out) / "views.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    for row in results:
+        print(json.dumps(row))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from kasagi.core.ratelimit import RateLimiter
 from kasagi.core.restore import CorruptRecord, rebuild
 from kasagi.core.room import Room
 from kasagi.core.roomtypes import RoomType
+from kasagi.core.views import Audience
 from kasagi.deadline import within
 from kasagi.roomtypes import BUILTIN_TYPES, make_room_type
 from kasagi.service.observer import ServiceObserver
@@ -380,8 +381,8 @@ class RoomRegistry:
         publish = self._publish
         if self.lobby is not None:
             # Every commit publishes its event: then the room's listing may have changed.
-            def publish_and_list(topic: str, event: dict[str, Any]) -> Any:
-                result = self._publish(topic, event)
+            def publish_and_list(topic: str, event: dict[str, Any], audience: Audience | None = None, /) -> Any:
+                result = self._publish(topic, event) if audience is None else self._publish(topic, event, audience)
                 self._listing_changed(runner)
                 return result
 
