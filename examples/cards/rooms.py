@@ -285,7 +285,7 @@ class Cards(RoomType):
         reshuffled = not stock and len(pile) > 1
         if reshuffled:
             shuffles = deck["shuffles"] + 1
-            stock = shuffled(pile[:-1], f"{deck['seed']}:{state['round']}:{shuffles}")
+            stock = self.arrange(pile[:-1], f"{deck['seed']}:{state['round']}:{shuffles}")
             effects += [set_op(["pile"], pile[-1:]), set_op([PRIVATE, DECK_AUDIENCE, "shuffles"], shuffles)]
         last: dict[str, Any] = {"member": member}
         if stock:
@@ -371,6 +371,11 @@ class Cards(RoomType):
 
     # -- helpers --------------------------------------------------------------------------------
 
+    def arrange(self, cards: Sequence[str], key: str) -> list[str]:
+        """The order a shuffle keyed by ``key`` puts ``cards`` in (the last card is the top of
+        the stock). A test stacks the deck by overriding it."""
+        return shuffled(cards, key)
+
     def _require_turn(self, state: Mapping[str, Any], member: str) -> None:
         if member not in state["seats"]:
             raise Rejected("only the players play", field="member", expected="a player at the table", got=member)
@@ -398,7 +403,7 @@ class Cards(RoomType):
         """Deal a new round to ``seats``."""
         deck = _deck(state)
         round_ = state["round"] + 1
-        cards = shuffled(DECK, f"{deck['seed']}:{round_}")
+        cards = self.arrange(DECK, f"{deck['seed']}:{round_}")
         size = hand_size(len(seats))
         hands = {member: cards[i * size : (i + 1) * size] for i, member in enumerate(seats)}
         stock = cards[len(seats) * size :]
