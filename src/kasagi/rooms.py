@@ -21,6 +21,10 @@ effects all or nothing, in one event, exactly once per (member, cseq)::
 Effects: :func:`set_op` and :func:`del_op` change the state at a path (a list of keys and
 indices); :func:`set_timer` and :func:`cancel_timer` schedule and cancel durable timers, kept
 in the server-owned ``state["timers"]`` (visible to clients: put no secrets in timer data).
+Private state: what only one member may see lives under ``state["private"][member]``
+(:data:`PRIVATE_KEY`); write it with ordinary effects at :func:`private_path`
+(``set_op(private_path(member, "hand"), cards)``). Each member receives only its own entry, in
+events, snapshots, catch-ups and hashes; ``private`` as a whole is never set or deleted.
 Refuse input with :class:`InvalidArgument` (malformed) or :class:`Rejected` (the rules forbid
 it). Any other exception raised by a hook is a bug: the call is refused with
 ``kasagi.error.internal`` and nothing of it is applied. See ``docs/rooms.md``.
@@ -33,9 +37,11 @@ from kasagi.core.errors import InvalidArgument, Rejected, describe
 from kasagi.core.ops import Op, Path, del_op, parse_path, set_op
 from kasagi.core.roomtypes.base import RoomType, require_keys
 from kasagi.core.values import check_value
-from kasagi.wire import ROOM_TYPE_RE, SERVER_OWNED, TIMERS_KEY
+from kasagi.core.views import view_of
+from kasagi.wire import PRIVATE_KEY, ROOM_TYPE_RE, SERVER_OWNED, TIMERS_KEY
 
 __all__ = [
+    "PRIVATE_KEY",
     "ROOM_TYPE_RE",
     "SERVER_OWNED",
     "TIMERS_KEY",
@@ -52,7 +58,17 @@ __all__ = [
     "del_op",
     "describe",
     "parse_path",
+    "private_path",
     "require_keys",
     "set_op",
     "set_timer",
+    "view_of",
 ]
+
+
+def private_path(member: str, *path: str | int) -> list[str | int]:
+    """The path of ``path`` inside ``member``'s private state (only ``member`` sees it):
+    ``private_path("alice", "hand")`` is ``["private", "alice", "hand"]``."""
+    if not isinstance(member, str) or not member:
+        raise ValueError(f"private state belongs to a member id, got {describe(member)}")
+    return [PRIVATE_KEY, member, *path]

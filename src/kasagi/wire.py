@@ -186,6 +186,10 @@ OP_DEL: Final = "del"
 SERVER_OWNED: Final = frozenset({"members", "timers"})
 #: The top-level state key that holds a room's durable timers: ``{name: {"at": ms, "data": v}}``.
 TIMERS_KEY: Final = "timers"
+#: The top-level state key of per-member private state: ``{member: value}``. Room types write
+#: ``private.<member>`` through ordinary effects; each member receives only its own entry
+#: (its *view*, ``docs/protocol.md``, Private state), and no client writes it.
+PRIVATE_KEY: Final = "private"
 
 
 # -- limits and windows ------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from kasagi.core.restore import CorruptRecord, Rebuilt, rebuild
 from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room, RoomConfig
 from kasagi.core.roomtypes import RoomType, make_room_type
 from kasagi.core.values import MAX_SAFE_INTEGER, ValueLimits, copy_value
+from kasagi.core.views import Audience, Delivery, deliveries, event_for, view_of
 
 __all__ = [
     "MAX_SAFE_INTEGER",
@@ -39,9 +40,11 @@ __all__ = [
     "AckKey",
     "ActCommand",
     "Applied",
+    "Audience",
     "Batch",
     "CatchUp",
     "CorruptRecord",
+    "Delivery",
     "Full",
     "InvalidArgument",
     "JoinCommand",
@@ -70,11 +73,14 @@ __all__ = [
     "apply_ops",
     "canonical_bytes",
     "copy_value",
+    "deliveries",
     "describe",
+    "event_for",
     "make_room_type",
     "parse_room_id",
     "rebuild",
     "sendable",
     "split_open_options",
     "state_hash",
+    "view_of",
 ]

@@ -53,7 +53,8 @@ from kasagi.core.replies import CatchUp, JoinPending, JoinReply, Snapshot
 from kasagi.core.roomtypes.base import RoomType
 from kasagi.core.size import json_size, size_delta
 from kasagi.core.values import copy_value
-from kasagi.wire import SERVER_OWNED, TIMERS_KEY, Limits
+from kasagi.core.views import HASHES_KEY, check_private_ops, event_for, op_audience, view_hashes, view_of
+from kasagi.wire import PRIVATE_KEY, SERVER_OWNED, TIMERS_KEY, Limits
 
 __all__ = [
     "Accepted",
@@ -136,14 +137,21 @@ class Batch:
     acks: tuple[AckKey, ...]
     #: Actions of the fast input path, acknowledged in the event itself: member -> cseqs.
     announced: Mapping[str, list[int]] = field(default_factory=dict)
+    #: With ``hash``: the hash of the view of each member with private state (``hash`` is
+    #: then the public view's). Kept in the whole event, never sent as it is.
+    hashes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def event(self) -> Event:
+        """The whole event, as the store and the history keep it (private ops included: a
+        member receives :func:`kasagi.core.views.event_for` of it)."""
         event: Event = {"epoch": self.epoch, "seq": self.seq, "ops": self.ops}
         if self.hash is not None:
             event["hash"] = self.hash
         if self.announced:
             event["acks"] = {member: list(cseqs) for member, cseqs in self.announced.items()}
+        if self.hashes:
+            event[HASHES_KEY] = dict(self.hashes)
         return event
 
 
@@ -251,8 +259,14 @@ class Room:
         return len(self._member_sessions)
 
     def snapshot(self, member: str | None = None) -> Snapshot:
-        """The committed state as a join reply (a copy: the caller may keep it)."""
-        return Snapshot(self.room_id, self.epoch, self.seq, member, copy_value(self.committed))
+        """``member``'s view of the committed state as a join reply (None: the public view; a
+        copy: the caller may keep it)."""
+        return Snapshot(self.room_id, self.epoch, self.seq, member, copy_value(view_of(self.committed, member)))
+
+    def view(self, member: str | None) -> dict[str, Any]:
+        """``member``'s view of the committed state (a copy; None: the public view)."""
+        view: dict[str, Any] = copy_value(view_of(self.committed, member))
+        return view
 
     def restart_epoch(self, epoch: int) -> None:
         """Continue in a new ``epoch`` from the committed state at the same seq: the history
@@ -329,7 +343,7 @@ class Room:
         if since is not None and since.epoch == self.epoch and since.seq <= self.seq:
             events = [] if since.seq == self.seq else self.history.since(since.seq)
             if events is not None:
-                return CatchUp(self.room_id, self.epoch, self.seq, member, events)
+                return CatchUp(self.room_id, self.epoch, self.seq, member, [event_for(e, member) for e in events])
         return self.snapshot(member)
 
     def leave(self, member: str, session_id: str, now_ms: int) -> None:
@@ -458,6 +472,9 @@ class Room:
             if op[1] and op[1][0] in SERVER_OWNED:
                 error = ValueError(f"{hook} wrote the server-owned {op[1][0]} ({describe(op[1])})")
                 raise HookError(HookFailure.of(self.room_id, self.type.name, hook, member, error))
+        why = check_private_ops(own)
+        if why is not None:
+            raise HookError(HookFailure.of(self.room_id, self.type.name, hook, member, ValueError(why)))
         return ops
 
     def _failure(self, hook: str, member: str | None) -> HookFailure:
@@ -590,6 +607,11 @@ class Room:
                     expected="no change to " + ", ".join(sorted(SERVER_OWNED)),
                     got=describe(op[1]),
                 )
+        why = check_private_ops(own)
+        if why is not None:
+            raise Rejected(
+                "private state changes per member", field="args", expected="changes to private.<member>", got=why
+            )
         log: UndoLog = []
         try:
             grown = self._apply_sized(ops, log)
@@ -601,7 +623,7 @@ class Room:
                 "the action does not apply to the room's state",
                 field="args",
                 expected="an applicable change",
-                got=str(exc)[:200],
+                got=_redacted(str(exc)[:200], ops, member),
             ) from None
         except KasagiError:
             undo(log)
@@ -643,10 +665,16 @@ class Room:
             return None
         seq = self.seq + 1
         k = self.config.hash_every
-        digest = state_hash(self.state) if k and seq % k == 0 else None
+        digest: str | None = None
+        hashes: dict[str, str] = {}
+        if k and seq % k == 0:
+            if PRIVATE_KEY in self.state:
+                digest, hashes = view_hashes(self.state)
+            else:
+                digest = state_hash(self.state)
         pending = self._pending
         ops = compact_ops(pending.ops)
-        batch = Batch(self.room_id, self.epoch, seq, ops, digest, tuple(pending.acks), pending.announced)
+        batch = Batch(self.room_id, self.epoch, seq, ops, digest, tuple(pending.acks), pending.announced, hashes)
         self._pending = _Pending()
         self._inflight = batch
         self._inflight_keys = pending.keys
@@ -688,3 +716,13 @@ class Room:
         self.state_bytes = json_size(self.state) if self._track_size else 0
         self.reconcile_presence(now_ms)
         return failed
+
+
+def _redacted(text: str, ops: Sequence[Op], member: str) -> str:
+    """``text`` (why ``ops`` of ``member``'s action failed) unless some op touches another
+    member's private state: then it says no more than that (nothing of theirs is told)."""
+    for op in ops:
+        audience = op_audience(op)
+        if audience is not None and audience != member:
+            return "a change to private state does not apply"
+    return text

@@ -17,6 +17,7 @@ import jsonschema.exceptions
 import jsonschema.validators
 
 from kasagi.rooms import (
+    PRIVATE_KEY,
     SERVER_OWNED,
     Effect,
     InvalidArgument,
@@ -31,6 +32,9 @@ from kasagi.rooms import (
 )
 
 __all__ = ["Doc"]
+
+#: Top-level keys no client writes: the server-owned ones and every member's private state.
+_NOT_WRITABLE = SERVER_OWNED | {PRIVATE_KEY}
 
 
 class Doc(RoomType):
@@ -94,18 +98,18 @@ class Doc(RoomType):
 
     @staticmethod
     def _writable(path: tuple[Any, ...]) -> None:
-        if path[0] in SERVER_OWNED:
+        if path[0] in _NOT_WRITABLE:
             raise Rejected(
                 f"{path[0]} is owned by the server",
                 field="args.path",
-                expected="a path outside " + ", ".join(sorted(SERVER_OWNED)),
+                expected="a path outside " + ", ".join(sorted(_NOT_WRITABLE)),
                 got=describe(list(path)),
             )
 
     def check(self, state: Mapping[str, Any]) -> None:
         if self._validator is None:
             return
-        document = {k: v for k, v in state.items() if k not in SERVER_OWNED}
+        document = {k: v for k, v in state.items() if k not in _NOT_WRITABLE}
         try:
             error = jsonschema.exceptions.best_match(self._validator.iter_errors(document))
         except Exception as exc:  # noqa: BLE001 -- a schema that can't be applied refuses, never crashes

@@ -21,7 +21,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from kasagi.service.runner import Publish, RoomRunner
+from kasagi.service.runner import Publish, RoomRunner, publish_event
 from kasagi.wire import room_topic
 
 __all__ = ["HeadBeacon"]
@@ -78,12 +78,14 @@ class HeadBeacon:
             return  # the last event is not held (restored from a snapshot): nothing to repeat
         self.sent += 1
         try:
-            result: Any = self._publish(room_topic(room.room_id), last[-1])
+            # Each member's form of it (a room with private state publishes more than one).
+            results = publish_event(self._publish, room_topic(room.room_id), last[-1])
         except Exception:  # noqa: BLE001 -- a failed beacon is retried at the next interval
             self.log.failure("room {room}: beacon publish failed", room=room.room_id)
             return
-        if hasattr(result, "addErrback"):
-            result.addErrback(self._failed, room.room_id)
+        for result in results:
+            if hasattr(result, "addErrback"):
+                result.addErrback(self._failed, room.room_id)
 
     def _failed(self, failure: Any, room: str) -> None:
         self.log.warn("room {room}: beacon publish failed: {why}", room=room, why=failure.getErrorMessage())

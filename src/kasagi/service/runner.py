@@ -26,7 +26,7 @@ rooms): beyond it ``act`` is refused with ``kasagi.error.rate_limited`` and ``re
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -39,6 +39,8 @@ from kasagi.core.lifecycle import Phase, RoomLifecycle, Signal
 from kasagi.core.ratelimit import RateLimiter
 from kasagi.core.replies import CatchUp, JoinPending, JoinReply, Snapshot, wire_reply
 from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room, StreamPosition
+from kasagi.core.values import copy_value
+from kasagi.core.views import Audience, deliveries, event_for
 from kasagi.deadline import DeadlineExceeded, within
 from kasagi.service.loop import RoomLoop
 from kasagi.service.observer import NullObserver, ServiceObserver
@@ -46,10 +48,27 @@ from kasagi.service.settings import ServiceSettings
 from kasagi.store.interface import RoomStore, SeqConflict, StaleEpoch
 from kasagi.wire import room_topic
 
-__all__ = ["Publish", "RoomRunner"]
+__all__ = ["Publish", "RoomRunner", "publish_event"]
 
-#: ``publish(topic, event)``: hands an event to the router (may return a Deferred).
-Publish = Callable[[str, dict[str, Any]], Any]
+
+class Publish(Protocol):
+    """``publish(topic, event)``: hands an event to the router (may return a Deferred).
+    ``audience``: who this form of the event is for (None: everyone the topic reaches);
+    given only for rooms with private state (:func:`kasagi.core.views.deliveries`)."""
+
+    def __call__(self, topic: str, event: dict[str, Any], audience: Audience | None = None, /) -> Any: ...
+
+
+def publish_event(publish: Publish, topic: str, event: dict[str, Any]) -> list[Any]:
+    """Publish a whole event in every member's form (one publish when the room keeps no
+    private state); the results of the publish calls."""
+    results: list[Any] = []
+    for delivery in deliveries(event):
+        if delivery.audience is None:
+            results.append(publish(topic, delivery.event))
+        else:
+            results.append(publish(topic, delivery.event, delivery.audience))
+    return results
 
 
 class RoomRunner:
@@ -186,7 +205,7 @@ class RoomRunner:
 
         def answer(events: list[dict[str, Any]] | None) -> JoinReply:
             if events is not None:
-                events = [e for e in events if e["seq"] <= seq]
+                events = [event_for(e, member) for e in events if e["seq"] <= seq]
             reply: JoinReply = snapshot
             if events and events[-1]["seq"] == seq and events[0]["seq"] == since_seq + 1:
                 reply = CatchUp(self.room.room_id, epoch, seq, member, events)
@@ -315,7 +334,12 @@ class RoomRunner:
         self._observer.committed(batch, self._clock.seconds() - self._commit_started)
         self.last_published = self._clock.seconds()
         try:
-            maybeDeferred(self._publish, self._topic, batch.event).addErrback(self._publish_failed)
+            for delivery in deliveries(batch.event):
+                if delivery.audience is None:
+                    d = maybeDeferred(self._publish, self._topic, delivery.event)
+                else:
+                    d = maybeDeferred(self._publish, self._topic, delivery.event, delivery.audience)
+                d.addErrback(self._publish_failed)
         except Exception:  # noqa: BLE001 -- a publish failure must not lose the acks below
             self._publish_failed(Failure())
         for key in batch.acks:
@@ -375,7 +399,7 @@ class RoomRunner:
         if not every or self.room.seq - self._last_snapshot_seq < every:
             return
         self._last_snapshot_seq = self.room.seq
-        state = self.room.snapshot().state
+        state = copy_value(self.room.committed)  # whole: private entries included
         d = within(
             maybeDeferred(self._store.save_snapshot, self.room.room_id, self.room.epoch, self.room.seq, state),
             self._settings.store_deadline,

@@ -19,6 +19,7 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from kasagi.core import Batch, Room, RoomConfig
+from kasagi.core.views import Audience
 from kasagi.roomtypes import make_room_type
 from kasagi.service import RoomRegistry, RoomRunner, ServiceSettings
 from kasagi.store.interface import StoreError
@@ -38,15 +39,34 @@ __all__ = [
 
 @dataclass
 class RecordingPublisher:
-    """A ``publish(topic, event)`` that records every call."""
+    """A ``publish(topic, event[, audience])`` that records every call (``published`` holds
+    ``(topic, event)``; ``audiences`` the audience of each, None for everyone)."""
 
     published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    audiences: list[Audience | None] = field(default_factory=list)
 
-    def __call__(self, topic: str, event: dict[str, Any]) -> None:
+    def __call__(self, topic: str, event: dict[str, Any], audience: Audience | None = None) -> None:
         self.published.append((topic, event))
+        self.audiences.append(audience)
 
     def events(self, topic: str | None = None) -> list[dict[str, Any]]:
         return [e for t, e in self.published if topic is None or t == topic]
+
+    def received_by(self, member: str, topic: str | None = None) -> list[dict[str, Any]]:
+        """The events ``member`` receives (as the router would deliver them by authid)."""
+        return [
+            event
+            for (t, event), audience in zip(self.published, self.audiences, strict=True)
+            if (topic is None or t == topic) and _reaches(audience, member)
+        ]
+
+
+def _reaches(audience: Audience | None, member: str) -> bool:
+    if audience is None:
+        return True
+    if audience.only is not None:
+        return audience.only == member
+    return member not in audience.exclude
 
 
 class FailingStore:

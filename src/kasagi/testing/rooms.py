@@ -10,6 +10,10 @@ time order), and every change is committed at once as one event. No reactor, no 
     assert kit.refused("alice", "move", {"cell": 0}).uri == "kasagi.error.rejected"
     kit.advance(30_000)                      # the turn timer fires
     assert kit.state["turn"] == "bob"
+    assert "hand" not in kit.view("bob").get("private", {}).get("alice", {})
+
+``state`` is the whole state (every member's private entry in it); ``view(member)`` is what
+that member's client holds, and ``events_for(member)`` the events it receives.
 
 Differences from a server, on purpose: a member's grace period is skipped (``leave`` removes
 it at once), each call commits its own event (a server batches a commit tick's actions and
@@ -30,6 +34,7 @@ from kasagi.core.room import Room, RoomConfig
 from kasagi.core.roomtypes.base import RoomType
 from kasagi.core.ticks import DEFAULT_MAX_CATCH_UP, TickSchedule
 from kasagi.core.values import copy_value
+from kasagi.core.views import event_for
 
 __all__ = ["HookFailed", "Refusal", "RoomKit"]
 
@@ -94,6 +99,15 @@ class RoomKit:
     @property
     def seq(self) -> int:
         return self.room.seq
+
+    def view(self, member: str | None) -> dict[str, Any]:
+        """``member``'s view of the committed state (a copy): what its client's ``room.state``
+        holds -- the public state plus its own private entry only (None: the public view)."""
+        return self.room.view(member)
+
+    def events_for(self, member: str | None) -> list[dict[str, Any]]:
+        """The committed events as ``member`` receives them (None: their public form)."""
+        return [copy_value(event_for(event, member)) for event in self.events]
 
     # -- what members do -----------------------------------------------------------------------
     def join(self, member: str) -> dict[str, Any]:

@@ -14,7 +14,11 @@ served here its ``join``/``act``/``leave``, registered with ``invoke="last"`` so
 owner takes the calls at once even while an old one still holds its registration.
 
 A private room's events are published to its members only (``eligible_authid``), in addition
-to the router's client authorizer refusing other members' subscriptions.
+to the router's client authorizer refusing other members' subscriptions. In a room with
+private state (``docs/protocol.md``, Private state) an event may come in several forms: the
+public one goes to everyone but the members with a form of their own (``exclude_authid``,
+within a private room's ``eligible_authid``), and each of those gets its own alone
+(``eligible_authid=[member]``).
 
 Where the rooms come from is a :class:`RoomSource`: a :class:`~kasagi.service.RoomRegistry`
 (a single node) or a :class:`~kasagi.cluster.rooms.ClusterRooms` (a worker).
@@ -33,6 +37,7 @@ from twisted.logger import Logger
 from kasagi import wire
 from kasagi.core.commands import AccessQuery, ActCommand, JoinCommand, LeaveCommand, OpenCommand, parse_room_id
 from kasagi.core.errors import NoSuchRoom
+from kasagi.core.views import Audience
 from kasagi.deadline import within
 from kasagi.service.runner import RoomRunner
 from kasagi.service.settings import ServiceSettings
@@ -172,9 +177,12 @@ class RoomProcedures:
         return DeferredList(ds, consumeErrors=True)
 
     # -- what the rooms need -------------------------------------------------------------------
-    def publish(self, topic: str, event: dict[str, Any]) -> None:
-        """Publish on every link (a private room's events to its members only)."""
-        options = self._private_publish.get(topic, self._publish_options)
+    def publish(self, topic: str, event: dict[str, Any], audience: Audience | None = None) -> None:
+        """Publish on every link (a private room's events to its members only; ``audience``:
+        one member's form of an event, or the public form with those members left out)."""
+        options = self._options(topic, audience)
+        if options is None:
+            return
         for name, session in list(self.sessions.items()):
             try:
                 session.publish(topic, event, options=options)
@@ -182,6 +190,21 @@ class RoomProcedures:
             except Exception as exc:  # noqa: BLE001 -- clients of that router catch up by seq
                 self.stats["publish_failures"] += 1
                 self.log.warn("publish to {router} failed: {why}", router=name or "(this node)", why=str(exc))
+
+    def _options(self, topic: str, audience: Audience | None) -> PublishOptions | None:
+        """The publish options of ``topic`` for ``audience``; None: nobody may receive it."""
+        private = self._private_publish.get(topic)
+        if audience is None:
+            return private or self._publish_options
+        eligible = private.eligible_authid if private is not None else None
+        members = [eligible] if isinstance(eligible, str) else eligible
+        if audience.only is not None:
+            if members is not None and audience.only not in members:
+                return None  # not a member of the private room: its subscription is refused anyway
+            return PublishOptions(acknowledge=False, eligible_authid=[audience.only])
+        if not audience.exclude:
+            return private or self._publish_options
+        return PublishOptions(acknowledge=False, eligible_authid=members, exclude_authid=list(audience.exclude))
 
     def expose(self, room: str) -> Deferred[Any]:
         """Register the room's procedures on every link."""
