@@ -65,6 +65,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from kasagi.rooms import (
+    PRIVATE_KEY,
     Effect,
     InvalidArgument,
     Rejected,
@@ -72,6 +73,7 @@ from kasagi.rooms import (
     cancel_timer,
     del_op,
     describe,
+    private_path,
     require_keys,
     set_op,
     set_timer,
@@ -94,7 +96,6 @@ SUITS = ("C", "D", "H", "S")
 #: The 52 cards, unshuffled.
 DECK = tuple(rank + suit for suit in SUITS for rank in RANKS)
 WILD = "8"
-PRIVATE = "private"
 #: The private audience that holds the seed and the stock: not a member id (``#`` is not
 #: allowed in one), so nobody ever sees it.
 DECK_AUDIENCE = "#deck"
@@ -146,12 +147,12 @@ def _whole_number(options: Mapping[str, Any], key: str, default: int, low: int, 
 
 
 def _hand(state: Mapping[str, Any], member: str) -> list[str]:
-    hand: list[str] = list(state.get(PRIVATE, {}).get(member, {}).get("hand", []))
+    hand: list[str] = list(state.get(PRIVATE_KEY, {}).get(member, {}).get("hand", []))
     return hand
 
 
 def _deck(state: Mapping[str, Any]) -> dict[str, Any]:
-    deck: dict[str, Any] = state[PRIVATE][DECK_AUDIENCE]
+    deck: dict[str, Any] = state[PRIVATE_KEY][DECK_AUDIENCE]
     return deck
 
 
@@ -208,7 +209,7 @@ class Cards(RoomType):
             "reason": None,
             "score": {},
             "turn_ms": self.turn_ms,
-            PRIVATE: {DECK_AUDIENCE: {"seed": seed, "stock": [], "shuffles": 0}},
+            PRIVATE_KEY: {DECK_AUDIENCE: {"seed": seed, "stock": [], "shuffles": 0}},
         }
 
     # -- actions -------------------------------------------------------------------------------
@@ -264,7 +265,7 @@ class Cards(RoomType):
         if named is not None:
             last["suit"] = named
         effects: list[Effect] = [
-            del_op([PRIVATE, member, "hand", hand.index(card)]),
+            del_op(private_path(member, "hand", hand.index(card))),
             set_op(["pile", len(pile)], card),
             set_op(["top"], card),
             set_op(["suit"], named or suit_of(card)),
@@ -286,17 +287,17 @@ class Cards(RoomType):
         if reshuffled:
             shuffles = deck["shuffles"] + 1
             stock = self.arrange(pile[:-1], f"{deck['seed']}:{state['round']}:{shuffles}")
-            effects += [set_op(["pile"], pile[-1:]), set_op([PRIVATE, DECK_AUDIENCE, "shuffles"], shuffles)]
+            effects += [set_op(["pile"], pile[-1:]), set_op(private_path(DECK_AUDIENCE, "shuffles"), shuffles)]
         last: dict[str, Any] = {"member": member}
         if stock:
             card = stock.pop()
             hand = _hand(state, member)
             if reshuffled:
-                effects.append(set_op([PRIVATE, DECK_AUDIENCE, "stock"], stock))
+                effects.append(set_op(private_path(DECK_AUDIENCE, "stock"), stock))
             else:
-                effects.append(del_op([PRIVATE, DECK_AUDIENCE, "stock", len(stock)]))
+                effects.append(del_op(private_path(DECK_AUDIENCE, "stock", len(stock))))
             effects += [
-                set_op([PRIVATE, member, "hand", len(hand)], card),
+                set_op(private_path(member, "hand", len(hand)), card),
                 set_op(["hands", member], len(hand) + 1),
                 set_op(["stock"], len(stock)),
             ]
@@ -342,15 +343,15 @@ class Cards(RoomType):
         effects: list[Effect] = []
         if member in state["hands"]:
             effects.append(del_op(["hands", member]))
-        if member in state.get(PRIVATE, {}):
-            effects.append(del_op([PRIVATE, member]))
+        if member in state.get(PRIVATE_KEY, {}):
+            effects.append(del_op(private_path(member)))
         if state["phase"] != "playing":
             return [*effects, set_op(["seats"], self._filled(state, rest, leaving=member))]
         # The leaver's cards go face down under the stock.
         stock = _hand(state, member) + list(_deck(state)["stock"])
         effects += [
             set_op(["seats"], rest),
-            set_op([PRIVATE, DECK_AUDIENCE, "stock"], stock),
+            set_op(private_path(DECK_AUDIENCE, "stock"), stock),
             set_op(["stock"], len(stock)),
             set_op(["last"], {"member": member, "left": True}),
         ]
@@ -409,12 +410,12 @@ class Cards(RoomType):
         stock = cards[len(seats) * size :]
         top = stock.pop()
         first = seats[(round_ - 1) % len(seats)]
-        gone = [m for m in state.get(PRIVATE, {}) if m != DECK_AUDIENCE and m not in hands]
+        gone = [m for m in state.get(PRIVATE_KEY, {}) if m != DECK_AUDIENCE and m not in hands]
         return [
-            *(del_op([PRIVATE, m]) for m in gone),
-            *(set_op([PRIVATE, m, "hand"], hand) for m, hand in hands.items()),
-            set_op([PRIVATE, DECK_AUDIENCE, "stock"], stock),
-            set_op([PRIVATE, DECK_AUDIENCE, "shuffles"], 0),
+            *(del_op(private_path(m)) for m in gone),
+            *(set_op(private_path(m, "hand"), hand) for m, hand in hands.items()),
+            set_op(private_path(DECK_AUDIENCE, "stock"), stock),
+            set_op(private_path(DECK_AUDIENCE, "shuffles"), 0),
             set_op(["seats"], seats),
             set_op(["phase"], "playing"),
             set_op(["round"], round_),
