@@ -3,11 +3,11 @@
 // member its own hand only, so a watcher's page holds no hand at all.
 import * as kasagi from '../sdk/kasagi.js';
 import { pageOptions, renderMembers, showStatus } from '../demo-common.js';
+import { SUIT_SIGNS, label, playable, rankOf, suitOf } from './card-rules.js';
 import { showNotServed, typeNotServed } from './example-common.js';
 
 const TYPE = 'cards';
 const SPEC = 'examples.cards.rooms:Cards';
-const SUIT_SIGNS = { C: '\u2663', D: '\u2666', H: '\u2665', S: '\u2660' };
 const $ = (id) => document.getElementById(id);
 const opts = pageOptions('cards');
 const params = new URLSearchParams(location.search);
@@ -16,15 +16,6 @@ const params = new URLSearchParams(location.search);
 // received is kept in `received`.
 const demo = { errors: [], unserved: false, received: [] };
 window.kasagiDemo = demo;
-
-const rankOf = (card) => card.slice(0, -1);
-const suitOf = (card) => card.slice(-1);
-const label = (card) => `${rankOf(card)}${SUIT_SIGNS[suitOf(card)] || ''}`;
-
-/** Whether `card` may go on the pile now (the same rule as the room type's). */
-function playable(card, top, suit) {
-  return rankOf(card) === '8' || suitOf(card) === suit || (top !== null && rankOf(card) === rankOf(top));
-}
 
 function report(err) {
   demo.errors.push(err.error || String(err));
