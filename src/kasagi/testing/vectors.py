@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ from kasagi.core.replica import RoomReplica
 from kasagi.core.replies import JoinPending
 from kasagi.core.room import Room, RoomConfig
 from kasagi.core.values import copy_value
+from kasagi.core.views import event_for
+from kasagi.rooms import PRIVATE_KEY, Effect, RoomType, del_op, private_path, set_op
 from kasagi.roomtypes import make_room_type
 from kasagi.wire import ERROR_POLICY, ErrorURI, Recovery, recovery, retryable
 
@@ -494,6 +496,66 @@ def _doc_case() -> dict[str, Json]:
     }
 
 
+class _Dealer(RoomType):
+    """Deterministic private state for the view cases: each member holds a hand only it sees."""
+
+    name = "dealer"
+    actions = frozenset({"draw", "deal", "play", "fold"})
+
+    def initial_state(self) -> dict[str, Json]:
+        return {"table": [], "next": 10}
+
+    def on_join(self, state: Mapping[str, Json], member: str) -> list[Effect]:
+        return [set_op(private_path(member, "hand"), [state["next"]]), set_op(["next"], state["next"] + 1)]
+
+    def apply(self, state: Mapping[str, Json], member: str, action: str, args: Mapping[str, Json]) -> list[Effect]:
+        card = state["next"]
+        if action == "draw":
+            hand = state[PRIVATE_KEY][member]["hand"]
+            return [set_op(private_path(member, "hand", len(hand)), card), set_op(["next"], card + 1)]
+        if action == "deal":
+            return [set_op(private_path(args["to"], "hand"), [card]), set_op(["next"], card + 1)]
+        if action == "play":
+            hand = state[PRIVATE_KEY][member]["hand"]
+            return [del_op(private_path(member, "hand", 0)), set_op(["table", len(state["table"])], hand[0])]
+        return [del_op([PRIVATE_KEY, member]), set_op(["folded", member], True)]
+
+
+def _view_cases() -> list[dict[str, Json]]:
+    """One room with private state, as each of its members receives it: the snapshot is the
+    member's view, the events its form of them (public ops + its own private ops, the hash of
+    its view), the final state its view."""
+    room = Room("cards1", _Dealer(), epoch=E, config=RoomConfig(hash_every=2))
+    members = ("alice", "bob", "carol")
+    for i, member in enumerate(members):
+        _joined(room, member, f"s-{member}", 1000 + i)
+    start = {m: room.catch_up(m, None).to_wire() for m in members}
+    whole: list[Json] = []
+    room.act("alice", 1, "draw", {})
+    room.act("bob", 1, "deal", {"to": "carol"})
+    whole.append(_commit(room, 1100))
+    room.act("alice", 2, "play", {})
+    whole.append(_commit(room, 1200))
+    room.act("carol", 1, "fold", {})
+    room.act("bob", 2, "draw", {})
+    whole.append(_commit(room, 1300))
+    room.act("bob", 3, "play", {})
+    whole.append(_commit(room, 1400))
+    cases = []
+    for member in members:
+        view = room.view(member)
+        cases.append(
+            {
+                "name": f"views: {member}'s view of a room with private hands (public + own private ops, own hash)",
+                "snapshot": start[member],
+                "events": [event_for(e, member) for e in whole],
+                "state": view,
+                "hash": state_hash(view),
+            }
+        )
+    return cases
+
+
 # -- error policy ------------------------------------------------------------------------------
 
 
@@ -532,7 +594,10 @@ FILES: dict[str, tuple[str, Callable[[], list[dict[str, Json]]]]] = {
     "canonical.json": ("RFC 8785 encoding and state hash (sha256, first 16 hex digits) of values", _canonical_cases),
     "ops.json": ("set/del path ops applied all or nothing; result null = the ops do not apply", _ops_cases),
     "replica.json": ("a replica fed join replies and events: verdicts and final position/state", _replica_cases),
-    "room.json": ("events of the Python room core, replayed from the snapshot", lambda: [_arena_case(), _doc_case()]),
+    "room.json": (
+        "events of the Python room core, replayed from the snapshot (views: as one member receives them)",
+        lambda: [_arena_case(), _doc_case(), *_view_cases()],
+    ),
     "policy.json": ("what a client does after an error: retry, reopen, rejoin or give_up", _policy_cases),
 }
 
