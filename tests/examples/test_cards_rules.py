@@ -38,9 +38,8 @@ def kit_with(order: Sequence[str] | None = None, *, now_ms: int = 0, **options: 
                 return list(order)
             return shuffled(cards, key)
 
-        def initial_state(self) -> dict[str, Any]:
-            self.seed = 7
-            return super().initial_state()
+        def __init__(self, players: int = 2, turn_seconds: int = 30, seed: int | None = 7) -> None:
+            super().__init__(players, turn_seconds, seed)
 
     return RoomKit(Stacked, options=options, now_ms=now_ms)
 
