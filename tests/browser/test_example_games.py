@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+import selectors
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from examples.cards.rooms import DECK
 from kasagi.testing.node import NodeProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
@@ -30,6 +36,8 @@ CHROMIUM_ARGS = [
 READY = "window.kasagiDemo && window.kasagiDemo.ready === true"
 TICTACTOE = "examples.tictactoe.rooms:TicTacToe"
 CHASE = "examples.chase.rooms:Chase"
+CARDS = "examples.cards.rooms:Cards"
+CARD = re.compile(r"(?:A|[2-9]|10|J|Q|K)[CDHS]")
 
 
 def _node(tmp: Path, *room_types: str) -> NodeProcess:
@@ -51,6 +59,14 @@ def tictactoe_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodePro
 def chase_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     """A node serving the chase example only (besides the built-in types)."""
     proc = _node(tmp_path_factory.mktemp("chase"), CHASE)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def cards_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    """A node serving the cards example (besides the built-in types)."""
+    proc = _node(tmp_path_factory.mktemp("cards"), CARDS)
     yield proc
     proc.stop()
 
@@ -118,7 +134,7 @@ def test_two_pages_play_tictactoe_to_a_win(tictactoe_node: NodeProcess, browser:
 
 
 def test_tictactoe_turn_timer_passes_the_turn_on_a_real_node(tictactoe_node: NodeProcess, browser: Any) -> None:
-    """In a room opened with a one-second turn, X not moving loses the turn to O, and both pages say so."""
+    """In a room opened with a two-second turn, X not moving loses the turn to O, and both pages say so."""
     context = browser.new_context(viewport={"width": 900, "height": 640})
     query = {"room": "ttt_timer", "turn_seconds": "1"}
     alice = _open(context, _url(tictactoe_node, "tictactoe.html", name="alice", **query))
@@ -155,4 +171,155 @@ def test_chase_npcs_move_by_the_server_loop_and_the_player_steers(chase_node: No
     shown = other.text_content("#unserved") or ""
     assert 'does not serve the room type "tictactoe"' in shown
     assert f"kasagi up --room-type {TICTACTOE}" in shown
+    context.close()
+
+
+# -- cards: hidden hands ---------------------------------------------------------------------------
+
+
+def _strings(value: Any) -> set[str]:
+    """Every string in a JSON value, keys included."""
+    if isinstance(value, dict):
+        return {s for k, v in value.items() for s in {k} | _strings(v)}
+    if isinstance(value, list):
+        return {s for item in value for s in _strings(item)}
+    return {value} if isinstance(value, str) else set()
+
+
+def _cards(value: Any) -> set[str]:
+    """Every card named anywhere in a JSON value."""
+    return {s for s in _strings(value) if CARD.fullmatch(s)}
+
+
+def _paths(value: Any) -> list[list[Any]]:
+    """The paths of every op in the events and catch-ups of a JSON value."""
+    found: list[list[Any]] = []
+    if isinstance(value, dict):
+        ops = value.get("ops")
+        if isinstance(ops, list):
+            found += [op[1] for op in ops if isinstance(op, list) and len(op) >= 2 and isinstance(op[1], list)]
+        for v in value.values():
+            found += _paths(v)
+    elif isinstance(value, list):
+        for item in value:
+            found += _paths(item)
+    return found
+
+
+def _line(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The next line the process prints, waiting at most ``timeout`` seconds."""
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                line = proc.stdout.readline()
+                assert line, f"the snooping client exited: {proc.stderr.read() if proc.stderr else ''}"
+                return line
+    raise AssertionError(f"no line from the snooping client within {timeout} s")
+
+
+def _take_turn(page: Any) -> None:
+    """Play the first playable card of the page's hand (naming hearts for an eight), else draw."""
+    playable = page.locator("#hand .card:enabled")
+    if playable.count():
+        card = playable.first.get_attribute("data-card") or ""
+        playable.first.click()
+        if card.startswith("8"):
+            page.click('#suits button[data-suit="H"]')
+    else:
+        page.click("#draw")
+
+
+def test_two_pages_play_cards_and_a_third_member_learns_no_hand(cards_node: NodeProcess, browser: Any) -> None:
+    """Alice and bob play crazy eights on their pages, each seeing only its own hand; carol's page and
+    a raw WAMP member that subscribes and joins (snapshot, live events, catch-up) receive no card of a
+    hand or of the stock, and no private op at all."""
+    context = browser.new_context(viewport={"width": 1000, "height": 760})
+    room = "cards_browser"
+    alice = _open(context, _url(cards_node, "cards.html", room=room, name="alice"))
+    bob = _open(context, _url(cards_node, "cards.html", room=room, name="bob"))
+    for page in (alice, bob):
+        page.wait_for_function("kasagiDemo.room.state.phase === 'playing'", timeout=10_000)
+    carol = _open(context, _url(cards_node, "cards.html", room=room, name="carol"))
+    snoop = subprocess.Popen(
+        [sys.executable, "-m", "tests.browser.snoop", str(cards_node.options.port), room, "mallory"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _line(snoop, 30).strip() == "ready"
+        for page in (alice, bob):
+            me = page.evaluate("kasagiDemo.room.member")
+            state = _state(page)
+            assert set(state["private"]) == {me}
+            assert page.locator("#hand .card").count() == state["hands"][me] == 7
+        assert carol.locator("#hand .card").count() == 0
+        assert carol.text_content("#message") == "alice to play."
+
+        pages = {"alice": alice, "bob": bob}
+        for _ in range(4):
+            turn = _state(alice)["turn"]
+            _take_turn(pages[turn])
+            for page in (alice, bob, carol):
+                page.wait_for_function(
+                    f"kasagiDemo.room.state.turn !== {json.dumps(turn)} || kasagiDemo.room.state.phase === 'over'",
+                    timeout=10_000,
+                )
+        assert snoop.stdin is not None
+        snoop.stdin.write("done\n")
+        snoop.stdin.flush()
+        mallory = json.loads(_line(snoop, 30))
+    finally:
+        if snoop.poll() is None:
+            snoop.kill()
+        snoop.wait(timeout=10)
+
+    hands = {m: _state(pages[m])["private"][m]["hand"] for m in pages}
+    pile = set(_state(carol)["pile"])
+    hidden = set(DECK) - pile
+    assert set(hands["alice"]) | set(hands["bob"]) <= hidden
+    # The players: only their own hand, in the state and in everything received.
+    for me, page in pages.items():
+        other = next(m for m in pages if m != me)
+        received = page.evaluate("JSON.stringify(kasagiDemo.received)")
+        assert not (_cards(json.loads(received)) & set(hands[other])), f"{me} saw {other}'s cards"
+        assert all(p[:1] != ["private"] or p[1] == me for p in _paths(json.loads(received)))
+    # The watcher's page.
+    watcher = {"state": _state(carol), "received": json.loads(carol.evaluate("JSON.stringify(kasagiDemo.received)"))}
+    assert "private" not in watcher["state"]
+    assert _cards(watcher) <= pile, "the watcher's page got a hidden card"
+    assert not [p for p in _paths(watcher) if p[:1] == ["private"]]
+    assert carol.locator("#hand .card").count() == 0
+    # The raw member: it did subscribe and join, got live events and a catch-up, and nothing hidden.
+    assert [wire_topic for wire_topic, match in mallory["subscribed"] if match is None] == [f"kasagi.room.{room}"]
+    assert len(mallory["events"]) >= 4
+    assert any(reply.get("events") for reply in mallory["replies"]), "a catch-up from seq 0"
+    assert "private" not in _strings(mallory), "a private op or entry reached the raw member"
+    assert _cards(mallory) <= pile, f"the raw member got hidden cards: {sorted(_cards(mallory) - pile)}"
+    assert alice.kasagi_errors == bob.kasagi_errors == carol.kasagi_errors == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    alice.screenshot(path=str(ARTIFACTS / "cards.png"))
+    context.close()
+
+
+def test_cards_turn_timer_draws_for_an_idle_player_on_a_real_node(cards_node: NodeProcess, browser: Any) -> None:
+    """In a room opened with a two-second turn, alice not playing draws a card by the timer and bob is
+    to play; both pages say so and alice's page shows her eighth card."""
+    context = browser.new_context(viewport={"width": 1000, "height": 760})
+    query = {"room": "cards_timer", "turn_seconds": "2"}
+    alice = _open(context, _url(cards_node, "cards.html", name="alice", **query))
+    bob = _open(context, _url(cards_node, "cards.html", name="bob", **query))
+    timed_out = "(kasagiDemo.room.state.last || {}).timed_out === true && kasagiDemo.room.state.turn === 'bob'"
+    for page in (alice, bob):
+        page.wait_for_function(timed_out, timeout=10_000)
+    state, shown = bob.evaluate("[kasagiDemo.room.state, document.getElementById('message').textContent]")
+    assert state["last"] == {"member": "alice", "drew": True, "timed_out": True}
+    assert state["hands"]["alice"] == 8
+    assert shown == "alice ran out of time and drew. Your turn."
+    alice.wait_for_function("document.querySelectorAll('#hand .card').length >= 8", timeout=10_000)
     context.close()
