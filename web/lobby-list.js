@@ -184,9 +184,9 @@ class TypeBlock {
       .sort()
       .map((key) => el('span', { class: 'lobby-meta', 'data-key': key }, `${key} ${JSON.stringify(listed.meta[key])}`));
     const seats = el('span', { class: 'lobby-seats', title: 'seats taken / seats' }, `${listed.members}/${listed.max_members}${full ? ' full' : ''}`);
-    const item = el('li', { 'data-room': listed.room, 'data-full': String(full) }, el('code', {}, listed.room), ...meta, seats);
     const link = roomLink(this.type, listed.room);
-    if (link) item.append(el('a', { href: link, class: 'join' }, 'join'));
+    const join = link ? el('a', { href: link, class: 'join' }, 'join') : el('span');
+    const item = el('li', { 'data-room': listed.room, 'data-full': String(full) }, el('code', {}, listed.room), el('span', { class: 'lobby-metas' }, ...meta), seats, join);
     return item;
   }
 }
