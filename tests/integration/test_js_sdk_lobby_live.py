@@ -38,7 +38,9 @@ def _run_js(url: str, serializer: str) -> dict[str, Any]:
     node = shutil.which("node")
     assert node, "node is not installed"
     assert (ROOT / "node_modules" / "autobahn").is_dir(), "npm packages missing: run `make js`"
-    proc = subprocess.run([node, str(SCRIPT), url, serializer], capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [node, str(SCRIPT), url, serializer], capture_output=True, text=True, timeout=120, check=False
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
