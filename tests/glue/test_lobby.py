@@ -149,6 +149,14 @@ class LobbyGlueTests(SynchronousTestCase):
         assert self.successResultOf(node.listings.page("quad", "", 10, node.now_ms())) == []
         assert node.registry.runners == {}
 
+    def test_an_unknown_type_is_refused_naming_the_served_and_the_listed_types(self) -> None:
+        """A list of an unknown type names every type the node serves and, of those, the listed ones."""
+        node = Node()
+        error = self.refused(node.call("list", "bob", "nope"))
+        assert error.kwargs["types"] == ["arena", "doc", "quad"], error.kwargs
+        assert error.kwargs["listed"] == ["arena", "quad"], error.kwargs
+        assert node.registry.runners == {}
+
     def test_match_fills_four_seat_rooms_and_joins_end_the_reservations(self) -> None:
         """Eight matchers get two rooms of four; once they joined, no reservation is left and each room is full."""
         node = Node()

@@ -19,13 +19,17 @@ RoomTypes = Mapping[str, type[RoomType]]
 
 
 def room_type_named(raw: Any, types: Mapping[str, type[RoomType]]) -> type[RoomType]:
-    """The room type a call names, or ``InvalidArgument`` listing the known ones."""
+    """The room type a call names, or ``InvalidArgument`` naming the known ones: in words
+    (``expected``), as the list ``types`` and, of those, the ones whose rooms are listed (and
+    so can be matched) as ``listed`` -- how a client learns which types a node serves."""
     if not isinstance(raw, str) or raw not in types:
         raise InvalidArgument(
             "unknown room type",
             field="type",
             expected="one of " + ", ".join(sorted(types)),
             got=describe(raw) if raw is not None else "missing",
+            types=sorted(types),
+            listed=sorted(name for name, kind in types.items() if kind.listing is not RoomType.listing),
         )
     return types[raw]
 
