@@ -30,13 +30,17 @@ __all__ = [
     "skip_debug_log_args",
 ]
 
-#: The modules on the path of every routed message.
+#: The modules on the path of every routed message (every received and sent WebSocket frame
+#: passes ``autobahn.twisted.websocket`` and ``autobahn.websocket.protocol``; a role's
+#: authorization runs per message where its decision is not cached).
 HOT_MODULES = (
     "crossbar.router.router",
     "crossbar.router.broker",
     "crossbar.router.dealer",
     "crossbar.router.session",
     "crossbar.router.protocol",
+    "crossbar.router.role",
+    "autobahn.twisted.websocket",
     "autobahn.wamp.websocket",
     "autobahn.wamp.protocol",
     "autobahn.websocket.protocol",
