@@ -32,6 +32,7 @@ class Variant:
     raw: bool = False
     loglevel: str = "warn"
     skip_debug_log_args: bool = True
+    direct_writes: bool = True
     python_optimize: bool = False
     gc_freeze: bool = True
     gc_refreeze_every: float = 0.0
@@ -50,6 +51,7 @@ class Variant:
             service_class=RAW_BASELINE if self.raw else None,
             loglevel=self.loglevel,
             skip_debug_log_args=self.skip_debug_log_args,
+            direct_writes=self.direct_writes,
             python_optimize=self.python_optimize,
             gc_freeze=self.gc_freeze,
             gc_refreeze_every=self.gc_refreeze_every,

@@ -25,6 +25,7 @@ _VARIANT_KEYS = {
     "optimize",
     "gcfreeze",
     "refreeze",
+    "directwrite",
 }
 
 
@@ -108,8 +109,13 @@ def parse_variant(spec: str) -> Any:
             kwargs["input_path"] = value
         elif key == "serializer":
             kwargs["backend_serializer"] = value
-        elif key in ("raw", "skiplog", "optimize", "gcfreeze"):
-            flags = {"skiplog": "skip_debug_log_args", "optimize": "python_optimize", "gcfreeze": "gc_freeze"}
+        elif key in ("raw", "skiplog", "optimize", "gcfreeze", "directwrite"):
+            flags = {
+                "skiplog": "skip_debug_log_args",
+                "optimize": "python_optimize",
+                "gcfreeze": "gc_freeze",
+                "directwrite": "direct_writes",
+            }
             field = flags.get(key, key)
             kwargs[field] = value.lower() in ("1", "true", "yes", "")
         else:
