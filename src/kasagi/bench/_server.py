@@ -78,21 +78,34 @@ class ProcessMeter:
     every ``interval`` s while :meth:`watch` runs) keeps the peak summed RSS.
     """
 
-    def __init__(self, pids: Sequence[int], interval: float = 0.5) -> None:
+    def __init__(self, pids: Sequence[int], interval: float = 0.5, family: Sequence[int] = ()) -> None:
         self._procs = []
         for pid in pids:
             try:
                 self._procs.append(psutil.Process(pid))
             except psutil.NoSuchProcess:
                 continue
+        #: Processes whose descendants count too (found again at each reading: a generator
+        #: process starts its Node child after it was listed here).
+        self._family = [p for p in self._procs if p.pid in family]
+        self._children: dict[int, Any] = {}
         self.interval = interval
         self.peak_rss = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def _members(self) -> list[Any]:
+        for parent in self._family:
+            try:
+                for child in parent.children(recursive=True):
+                    self._children.setdefault(child.pid, child)
+            except psutil.NoSuchProcess:
+                continue
+        return [*self._procs, *self._children.values()]
+
     def cpu_seconds(self) -> float:
         total = 0.0
-        for p in self._procs:
+        for p in self._members():
             try:
                 t = p.cpu_times()
                 total += t.user + t.system
@@ -102,7 +115,7 @@ class ProcessMeter:
 
     def rss(self) -> int:
         total = 0
-        for p in self._procs:
+        for p in self._members():
             try:
                 total += p.memory_info().rss
             except psutil.NoSuchProcess:

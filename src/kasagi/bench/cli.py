@@ -66,6 +66,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--serializer", choices=("msgpack", "cbor", "json"), default="msgpack", help="the clients' WAMP serializer"
     )
+    p.add_argument(
+        "--generator",
+        choices=("node", "python"),
+        default="node",
+        help="the load generator: Autobahn JS clients in Node, as browsers run them (default), or a lean Python one",
+    )
     p.add_argument("--workers", type=int, default=2, help="generator processes (all on the generator core)")
     p.add_argument("--warmup", type=float, default=None)
     p.add_argument("--measure", type=float, default=None)
@@ -226,6 +232,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         ramp_phases=ramp_phases,
         workers=args.workers,
         serializer=args.serializer,
+        generator=args.generator,
         url=args.url,
         server_cpus=None if args.no_pin else "0",
         generator_cpus=None if args.no_pin else {1},
