@@ -9,8 +9,6 @@
 // Every wait is bounded: joining by join_timeout, a step by its own schedule, and the
 // process exits when stdin closes.
 import { createInterface } from 'node:readline';
-import autobahn from 'autobahn';
-import WebSocket from 'ws';
 
 const REJECTED = 'kasagi.error.rejected';
 const WORLD = 1000;
@@ -24,6 +22,9 @@ console.log = () => {};
 console.info = () => {};
 console.warn = () => {};
 console.debug = () => {};
+// Imported after the console is quiet: Autobahn binds console.warn when it loads.
+const { default: autobahn } = await import('autobahn');
+const { default: WebSocket } = await import('ws');
 
 const out = (kind, payload) => process.stdout.write(`${JSON.stringify([kind, payload])}\n`);
 
