@@ -30,13 +30,17 @@ __all__ = [
     "skip_debug_log_args",
 ]
 
-#: The modules on the path of every routed message.
+#: The modules on the path of every routed message (every received and sent WebSocket frame
+#: passes ``autobahn.twisted.websocket`` and ``autobahn.websocket.protocol``; a role's
+#: authorization runs per message where its decision is not cached).
 HOT_MODULES = (
     "crossbar.router.router",
     "crossbar.router.broker",
     "crossbar.router.dealer",
     "crossbar.router.session",
     "crossbar.router.protocol",
+    "crossbar.router.role",
+    "autobahn.twisted.websocket",
     "autobahn.wamp.websocket",
     "autobahn.wamp.protocol",
     "autobahn.websocket.protocol",
@@ -119,6 +123,8 @@ class RouterTuning(ApplicationSession):
 
     - ``skip_debug_log_args``: :func:`skip_debug_log_args` (set when the node does not log at
       debug level);
+    - ``direct_writes``: the router's WebSocket connections send at once when nothing is
+      buffered (:mod:`router.direct_writes`; TLS connections keep Twisted's write);
     - ``gc_freeze``: :func:`freeze_startup_objects` once the router is up, and again
       ``gc_freeze_after`` seconds later (default 5), when the other components have
       imported their libraries and opened their stores;
@@ -138,6 +144,13 @@ class RouterTuning(ApplicationSession):
         if extra.get("skip_debug_log_args"):
             replaced = skip_debug_log_args()
             self.log.info("router tuning: {n} debug log-argument helpers replaced", n=len(replaced))
+        if extra.get("direct_writes"):
+            from crossbar.router.protocol import WampWebSocketServerProtocol
+
+            from router.direct_writes import install
+
+            install(WampWebSocketServerProtocol)
+            self.log.info("router tuning: direct writes on WebSocket connections")
         if extra.get("gc_freeze"):
             self._freeze()
             reactor.callLater(float(extra.get("gc_freeze_after", 5.0)), self._freeze)

@@ -1,5 +1,7 @@
 // What both demo pages share: the member id kept per tab, the query options, the status pill.
 
+import { DEFAULTS as kasagiDefaults } from './sdk/kasagi.js';
+
 const AUTHID_KEY = 'kasagi.authid';
 const AUTHID = /^[A-Za-z0-9_.@-]{1,64}$/;
 
@@ -15,7 +17,7 @@ export function pageOptions(defaultRoom) {
     url: params.get('url') || `${scheme}://${location.host}/ws`,
     authid,
     ticket: params.get('ticket') || undefined,
-    serializer: params.get('serializer') || 'json',
+    serializer: params.get('serializer') || kasagiDefaults.serializer,
     room: params.get('room') || defaultRoom,
   };
 }

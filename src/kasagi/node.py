@@ -78,6 +78,9 @@ class NodeOptions:
     #: Skip Crossbar's evaluation of debug log arguments on the hot path (only when the log
     #: level is not debug; see ``router/tuning.py``).
     skip_debug_log_args: bool = True
+    #: Send on the router's WebSocket connections at once when nothing is buffered, instead
+    #: of through the reactor's next write pass (``router/direct_writes.py``).
+    direct_writes: bool = True
     #: Run the node's Python with ``-O`` (PYTHONOPTIMIZE=1): skips the ~450 ``assert``
     #: statements on the path of every routed message (Autobahn's message classes).
     python_optimize: bool = False
@@ -183,6 +186,7 @@ def _set_rooms(rooms: dict[str, Any], options: NodeOptions, data_dir: Path) -> N
 
 def _set_tuning(tuning: dict[str, Any], options: NodeOptions) -> None:
     tuning["extra"]["skip_debug_log_args"] = options.skip_debug_log_args and options.loglevel != "debug"
+    tuning["extra"]["direct_writes"] = options.direct_writes
     tuning["extra"]["gc_freeze"] = options.gc_freeze
     tuning["extra"]["gc_report_every"] = options.gc_report_every
     tuning["extra"]["gc_refreeze_every"] = options.gc_refreeze_every

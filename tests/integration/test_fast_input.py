@@ -105,6 +105,31 @@ def test_repeated_input_cseq_is_applied_once_and_answered(node: NodeProcess):
 
 
 @pytest_twisted.inlineCallbacks
+def test_the_answer_to_a_repeated_input_reaches_only_its_sender(node: NodeProcess):
+    """The reply that answers a repeated cseq (its first result) goes to the publishing session;
+    another member of the room receives no reply at all."""
+    a = yield KasagiClient.connect(node.url, "alice")
+    b = yield KasagiClient.connect(node.url, "bob")
+    try:
+        ra = yield a.join("fast_repeat_private")
+        rb = yield b.join("fast_repeat_private")
+        yield until(lambda: "alice" in rb.state["players"] and "bob" in ra.state["players"])
+        heard_by_bob: list[dict] = []
+        rb._on_reply = heard_by_bob.append  # type: ignore[method-assign]
+        cseq = ra.next_cseq()
+        first = yield ra.send("move", {"dx": 1, "dy": 0}, cseq=cseq)
+        again = yield ra.send("move", {"dx": 1, "dy": 0}, cseq=cseq)
+        assert again == first
+        # An event after the reply: bob has seen everything the router sent him before it.
+        last = yield ra.send("move", {"dx": 0, "dy": 1})
+        yield until(lambda: rb.seq >= last["seq"])
+        assert heard_by_bob == []
+    finally:
+        yield a.close()
+        yield b.close()
+
+
+@pytest_twisted.inlineCallbacks
 def test_the_map_form_of_an_input_is_applied(node: NodeProcess):
     """An input published as one map {"action", "args", "cseq"} is applied and acknowledged
     like the positional form."""

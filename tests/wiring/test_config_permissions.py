@@ -238,3 +238,35 @@ def test_both_deployments_use_the_same_uris_but_the_workers_own():
     kasagi.worker.<id>.open and calls other workers'."""
     worker_only = {("register", wire.worker_procedure("w1", "open")), ("call", wire.worker_procedure("w2", "open"))}
     assert worker_uses() - worker_only == room_service_uses()
+
+
+def disclosed(role: str, uri: str, action: str, config: dict[str, Any] | None = None) -> bool:
+    """Whether the router discloses the acting session (caller or publisher) for ``action`` on ``uri``."""
+    if config is None:
+        spec = roles()[role]
+    else:
+        router = next(w for w in config["workers"] if w["type"] == "router")
+        spec = {r["name"]: r for r in router["realms"][0]["roles"]}[role]
+    if "authorizer" in spec:
+        decision = authorize_client(uri, action, {"match": "exact"})
+        assert not isinstance(decision, RoomCheck)
+        return bool(decision.get("disclose"))
+    authorization = RouterRoleStaticAuth(None, role, spec["permissions"]).authorize(None, uri, action, {})
+    return bool(authorization["disclose"])
+
+
+@pytest.mark.parametrize("source", ["template", "node"])
+def test_disclosure_is_exactly_what_the_room_service_reads(source: str, tmp_path: Path) -> None:
+    """Calls and inputs of clients disclose the client (the room service takes the member from
+    it), while the room events the backend publishes disclose no publisher (no client reads it)."""
+    from kasagi.node import NodeOptions, build_config
+
+    config = None if source == "template" else build_config(NodeOptions(data_dir=tmp_path, metrics_port=9100))
+    for verb in wire.ROOM_VERBS:
+        assert disclosed("client", wire.room_procedure("r1", verb), "call", config)
+    assert disclosed("client", wire.LOBBY_OPEN, "call", config)
+    assert disclosed("client", wire.INPUT_PREFIX + "r1", "publish", config)
+    assert not disclosed("backend", wire.room_topic("r1"), "publish", config)
+    assert not disclosed("backend", wire.worker_procedure("w2", "open"), "call", config)
+    # The authorizer learns who asks for a room's member list.
+    assert disclosed("authenticator", wire.ROOM_ACCESS, "call", config)

@@ -12,7 +12,7 @@ import { ErrorURI, LOBBY_LIST, LOBBY_MATCH, LOBBY_OPEN, REALM, ROOM_ID } from '.
 
 export const DEFAULTS = Object.freeze({
   realm: REALM,
-  serializer: 'json',
+  serializer: 'msgpack', // the router's cheapest to decode and encode (docs/protocol.md, Connection)
   callTimeout: 5000, // ms: every call is answered or failed within this
   actDeadline: 20000, // ms: act() keeps retrying (same cseq) for this long in all
   connectTimeout: 10000, // ms: wait this long for a connection before failing a call
@@ -47,7 +47,7 @@ function makeSerializer(autobahn, name) {
  * call(uri, args, kwargs) -> Promise, subscribe(topic, handler(args)) -> Promise<sub>,
  * unsubscribe(sub) -> Promise. This one speaks Autobahn JS; tests pass a fake.
  */
-export function autobahnConnector({ url, realm = REALM, authid, ticket, serializer = 'json', autobahn }) {
+export function autobahnConnector({ url, realm = REALM, authid, ticket, serializer = DEFAULTS.serializer, autobahn }) {
   let lib = autobahn;
   return {
     async open(listener) {

@@ -4,6 +4,8 @@
 - :mod:`._wamp` -- a lean WAMP-over-WebSocket client for the generator;
 - :mod:`._bot` -- one simulated client and what it checks;
 - :mod:`._worker` -- a generator process running a share of the bots;
+- :mod:`._node` -- the same, with the bots as Autobahn JS clients in a Node child
+  (``_node_worker.mjs``; ``--generator node``, the default);
 - :mod:`._server` -- a fresh node per point, and the CPU/RSS meters;
 - :mod:`._runner` -- the orchestration of points, runs and steps;
 - :mod:`._results` -- figures, targets, medians; :mod:`._report` -- JSON, table, plot;
@@ -85,6 +87,7 @@ def run_bench(config: BenchConfig, progress: Progress, command: str = "") -> dic
             "phases": config.phases.__dict__,
             "ramp_phases": config.ramp_phases.__dict__,
             "serializer": config.serializer,
+            "generator": config.generator,
             "workers": config.workers,
             "server_cpus": config.server_cpus,
             "generator_cpus": sorted(config.generator_cpus or []),

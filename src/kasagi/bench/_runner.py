@@ -38,6 +38,9 @@ class BenchConfig:
     ramp_phases: Phases = field(default_factory=Phases)
     workers: int = 2
     serializer: str = "msgpack"
+    #: The load generator: ``node`` (Autobahn JS clients in Node, as a browser runs them) or
+    #: ``python`` (the lean Twisted client of :mod:`._wamp`).
+    generator: str = "node"
     #: A running node to measure instead of starting one per point (no server metrics).
     url: str | None = None
     server_cpus: str | None = "0"
@@ -87,7 +90,8 @@ class _Workers:
             self.conns.append(parent)
             self.procs.append(proc)
         self.progress: list[dict[str, Any]] = [{} for _ in specs]
-        self.meter = ProcessMeter([os.getpid(), *[p.pid for p in self.procs if p.pid is not None]])
+        pids = [p.pid for p in self.procs if p.pid is not None]
+        self.meter = ProcessMeter([os.getpid(), *pids], family=pids)
 
     def send(self, kind: str, payload: Any) -> None:
         for conn in self.conns:
@@ -209,6 +213,7 @@ def _worker_specs(
             "host": host,
             "port": port,
             "serializer": config.serializer,
+            "generator": config.generator,
             "input_path": variant.input_path,
             "validating": not variant.raw,
             "bots": share,

@@ -33,6 +33,7 @@ class Variant:
     raw: bool = False
     loglevel: str = "warn"
     skip_debug_log_args: bool = True
+    direct_writes: bool = True
     python_optimize: bool = False
     gc_freeze: bool = True
     gc_refreeze_every: float = 0.0
@@ -51,6 +52,7 @@ class Variant:
             service_class=RAW_BASELINE if self.raw else None,
             loglevel=self.loglevel,
             skip_debug_log_args=self.skip_debug_log_args,
+            direct_writes=self.direct_writes,
             python_optimize=self.python_optimize,
             gc_freeze=self.gc_freeze,
             gc_refreeze_every=self.gc_refreeze_every,
@@ -77,21 +79,34 @@ class ProcessMeter:
     every ``interval`` s while :meth:`watch` runs) keeps the peak summed RSS.
     """
 
-    def __init__(self, pids: Sequence[int], interval: float = 0.5) -> None:
+    def __init__(self, pids: Sequence[int], interval: float = 0.5, family: Sequence[int] = ()) -> None:
         self._procs = []
         for pid in pids:
             try:
                 self._procs.append(psutil.Process(pid))
             except psutil.NoSuchProcess:
                 continue
+        #: Processes whose descendants count too (found again at each reading: a generator
+        #: process starts its Node child after it was listed here).
+        self._family = [p for p in self._procs if p.pid in family]
+        self._children: dict[int, Any] = {}
         self.interval = interval
         self.peak_rss = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def _members(self) -> list[Any]:
+        for parent in self._family:
+            try:
+                for child in parent.children(recursive=True):
+                    self._children.setdefault(child.pid, child)
+            except psutil.NoSuchProcess:
+                continue
+        return [*self._procs, *self._children.values()]
+
     def cpu_seconds(self) -> float:
         total = 0.0
-        for p in self._procs:
+        for p in self._members():
             try:
                 t = p.cpu_times()
                 total += t.user + t.system
@@ -101,7 +116,7 @@ class ProcessMeter:
 
     def rss(self) -> int:
         total = 0
-        for p in self._procs:
+        for p in self._members():
             try:
                 total += p.memory_info().rss
             except psutil.NoSuchProcess:

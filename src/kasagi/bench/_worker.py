@@ -37,7 +37,12 @@ def worker_main(conn: Any, spec: dict[str, Any]) -> None:
     """Entry point of a generator process (``multiprocessing`` target)."""
     _pin(spec.get("cpus"))
     try:
-        _run(conn, spec)
+        if spec.get("generator") == "node":
+            from kasagi.bench._node import run_node_worker
+
+            run_node_worker(conn, spec)
+        else:
+            _run(conn, spec)
     except Exception:  # noqa: BLE001 -- the parent must hear why its worker died
         conn.send(("error", traceback.format_exc()))
 

@@ -27,6 +27,7 @@ _VARIANT_KEYS = {
     "optimize",
     "gcfreeze",
     "refreeze",
+    "directwrite",
 }
 
 
@@ -75,6 +76,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--serializer", choices=("msgpack", "cbor", "json"), default="msgpack", help="the clients' WAMP serializer"
     )
+    p.add_argument(
+        "--generator",
+        choices=("node", "python"),
+        default="node",
+        help="the load generator: Autobahn JS clients in Node, as browsers run them (default), or a lean Python one",
+    )
     p.add_argument("--workers", type=int, default=2, help="generator processes (all on the generator core)")
     p.add_argument("--warmup", type=float, default=None)
     p.add_argument("--measure", type=float, default=None)
@@ -118,8 +125,13 @@ def parse_variant(spec: str) -> Any:
             kwargs["input_path"] = value
         elif key == "serializer":
             kwargs["backend_serializer"] = value
-        elif key in ("raw", "skiplog", "optimize", "gcfreeze"):
-            flags = {"skiplog": "skip_debug_log_args", "optimize": "python_optimize", "gcfreeze": "gc_freeze"}
+        elif key in ("raw", "skiplog", "optimize", "gcfreeze", "directwrite"):
+            flags = {
+                "skiplog": "skip_debug_log_args",
+                "optimize": "python_optimize",
+                "gcfreeze": "gc_freeze",
+                "directwrite": "direct_writes",
+            }
             field = flags.get(key, key)
             kwargs[field] = value.lower() in ("1", "true", "yes", "")
         else:
@@ -247,6 +259,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         ramp_phases=ramp_phases,
         workers=args.workers,
         serializer=args.serializer,
+        generator=args.generator,
         url=args.url,
         server_cpus=None if args.no_pin else "0",
         generator_cpus=None if args.no_pin else {1},
