@@ -13,6 +13,10 @@ and are served when the room is open here), the link's own procedures (a worker'
 served here its ``join``/``act``/``leave``, registered with ``invoke="last"`` so that a new
 owner takes the calls at once even while an old one still holds its registration.
 
+With an admin surface (:attr:`RoomProcedures.admin`, :mod:`kasagi.wamp.admin`), its
+``kasagi.admin.<process>.*`` procedures are registered on every link too, and every join is
+reported to its watch.
+
 A private room's events are published to its members only (``eligible_authid``), in addition
 to the router's client authorizer refusing other members' subscriptions.
 
@@ -23,7 +27,7 @@ Where the rooms come from is a :class:`RoomSource`: a :class:`~kasagi.service.Ro
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from autobahn.wamp.types import CallDetails, EventDetails, PublishOptions, RegisterOptions, SubscribeOptions
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks, succeed
@@ -39,6 +43,9 @@ from kasagi.service.settings import ServiceSettings
 from kasagi.wamp.edge import caller_member, caller_session, wamp_errors
 from kasagi.wamp.inputs import handle_input
 from kasagi.wamp.refusals import counting_refusals
+
+if TYPE_CHECKING:
+    from kasagi.wamp.admin import RoomAdmin
 
 __all__ = ["WAMP_DEADLINE", "RoomProcedures", "RoomSource"]
 
@@ -115,6 +122,8 @@ class RoomProcedures:
         #: topic -> options of a private room (its members only).
         self._private_publish: dict[str, PublishOptions] = {}
         self.stats = {"published": 0, "publish_failures": 0, "router_joins": 0, "router_losses": 0}
+        #: The admin surface of this process (None: no monitor procedures).
+        self.admin: RoomAdmin | None = None
 
     def serve(self, rooms: RoomSource) -> None:
         self._rooms = rooms
@@ -144,6 +153,9 @@ class RoomProcedures:
             yield self._register(link, unknown, wire.room_wildcard(verb), fallback)
         for uri, procedure in self.own_procedures().items():
             yield self._register(link, wamp_errors(procedure), uri, RegisterOptions(details_arg="details"))
+        if self.admin is not None:
+            for uri, procedure in self.admin.procedures().items():
+                yield self._register(link, wamp_errors(procedure), uri, RegisterOptions(details_arg="details"))
         leaving = session.subscribe(_on_link(self._session_left, name), wire.META_SESSION_ON_LEAVE)
         yield within(leaving, WAMP_DEADLINE, self._clock, "subscribe to session leaves")
         # The fast input path: every process hears every input on this router (see _input).
@@ -182,6 +194,11 @@ class RoomProcedures:
             except Exception as exc:  # noqa: BLE001 -- clients of that router catch up by seq
                 self.stats["publish_failures"] += 1
                 self.log.warn("publish to {router} failed: {why}", router=name or "(this node)", why=str(exc))
+
+    def publish_admin(self, topic: str, payload: dict[str, Any]) -> None:
+        """Publish an admin summary on every link (not counted as a room's event)."""
+        for session in list(self.sessions.values()):
+            session.publish(topic, payload, options=self._publish_options)
 
     def expose(self, room: str) -> Deferred[Any]:
         """Register the room's procedures on every link."""
@@ -254,6 +271,8 @@ class RoomProcedures:
     def _join(self, link: str, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:
         member = caller_member(details)
         cmd = JoinCommand.from_wamp(args, kwargs)
+        if self.admin is not None:
+            self.admin.watch.member_joined(room, member)
         return self.rooms.runner(room).join(member, _session_id(link, caller_session(details)), cmd)
 
     def _act(self, link: str, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:
