@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 ADMIN_SECRET = "kasagi-admin-" + secrets.token_urlsafe(24)
+OTHER_SECRET = "kasagi-other-" + secrets.token_urlsafe(24)
 DEMO_READY = "window.kasagiDemo && window.kasagiDemo.ready === true"
 SCREENSHOT = ROOT / "docs" / "monitor.png"
 
@@ -154,7 +155,7 @@ def test_the_monitor_refuses_anyone_but_an_admin(admin_node: NodeProcess, browse
     """A client ticket logs in as a client but may not subscribe to the summary, and an admin ticket with a
     bad signature is refused at login: either way the page says refused and shows no room."""
     if ticket == "forged":
-        ticket = _admin_ticket("mallory", secret="not-the-admin-secret-at-all")
+        ticket = _admin_ticket("mallory", secret=OTHER_SECRET)
     context = browser.new_context()
     page = _sign_in(context, admin_node, "mallory", ticket)
     page.wait_for_function("kasagiMonitor.status === 'refused'", timeout=20_000)
