@@ -21,9 +21,11 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
 from kasagi.service.assembly import Assembly
+from kasagi.service.inspect import ProcessSummary, RoomWatch
 from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.room_types import load_room_types
 from kasagi.service.settings import ServiceSettings
+from kasagi.wamp.admin import NODE_PROCESS, RoomAdmin
 from kasagi.wamp.procedures import RoomProcedures
 from kasagi.wamp.session import ScreenedSession
 
@@ -68,6 +70,8 @@ class RoomService(ScreenedSession):
         self.parts = parts
         lobby = parts.make_lobby(wall_ms)
         self.procedures = RoomProcedures(clock=reactor, settings=settings, refused=parts.refused, lobby=lobby)
+        # The monitor's view of the rooms, in front of the metrics.
+        watch = RoomWatch(parts.observer, now=reactor.seconds)
         self.registry = RoomRegistry(
             clock=reactor,
             store=parts.store,
@@ -75,12 +79,33 @@ class RoomService(ScreenedSession):
             expose=self.procedures.expose,
             settings=settings,
             now_ms=wall_ms,
-            observer=parts.observer,
+            observer=watch,
             types=load_room_types(extra.get("room_types") or (), extra.get("app_dir")),
             lobby=lobby,
         )
         self.procedures.serve(self.registry)
+        registry = self.registry
+        summary = ProcessSummary(
+            process=NODE_PROCESS,
+            kind="node",
+            runners=lambda: registry.runners,
+            watch=watch,
+            now=reactor.seconds,
+            links=lambda: len(self.procedures.sessions),
+            started=reactor.seconds(),
+            store=settings.store.split("://")[0],
+        )
+        self.admin = RoomAdmin(
+            summary=summary,
+            watch=watch,
+            runner=registry.runner,
+            close_room=registry.close_room,
+            publish=self.procedures.publish_admin,
+            clock=reactor,
+        )
+        self.procedures.admin = self.admin
         yield self.procedures.attach(LINK, self)
+        self.admin.start()
         parts.watch(self.registry, self.procedures.publish)
         self.beacon = parts.beacon
         self.log.info(
@@ -88,6 +113,9 @@ class RoomService(ScreenedSession):
         )
 
     def onLeave(self, details: Any) -> None:
+        admin = getattr(self, "admin", None)
+        if admin is not None:
+            admin.stop()
         registry = getattr(self, "registry", None)
         if registry is not None:
             registry.stop()

@@ -2,8 +2,14 @@
 
 Secure mode (a secret is configured): the ticket must be a valid, unexpired token for the
 authid (``kasagi token USER``). Dev mode (no secret): any well-formed authid is accepted,
-whatever the ticket -- announced loudly at start. Clients always get the ``client`` role;
-this authenticator can never hand out the backend role.
+whatever the ticket -- announced loudly at start. Clients get the ``client`` role; this
+authenticator can never hand out the backend role.
+
+Admins (the monitor, ``docs/monitor.md``): a ticket whose signed payload names the ``admin``
+role (``kasagi token USER --role admin``) must be signed with the admin secret
+(``KASAGI_ADMIN_SECRET``, else ``KASAGI_SECRET``) and valid, in dev mode as in secure mode; it
+gets the ``admin`` role. Such a ticket that does not verify is refused, never downgraded to a
+client. With no admin secret of at least 16 characters nobody is an admin.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
 from kasagi import wire
-from kasagi.auth import TokenError, check_authid, verify_token
+from kasagi.auth import TokenError, check_authid, claimed_role, verify_token
 
 __all__ = ["TicketAuthenticator"]
 
 CLIENT_ROLE = "client"
+#: The shortest admin secret accepted (the same minimum as every secret of a deployment).
+MIN_SECRET_LENGTH = 16
 
 
 class TicketAuthenticator(ApplicationSession):
@@ -37,17 +45,28 @@ class TicketAuthenticator(ApplicationSession):
         self._secure = bool(self._secret)
         if extra.get("secure") and not self._secure:
             raise RuntimeError("secure mode needs a secret (KASAGI_SECRET)")
+        admin = os.environ.get(extra.get("admin_secret_env", "KASAGI_ADMIN_SECRET"), "") or secret
+        self._admin_secret = admin.encode("utf-8") if len(admin) >= MIN_SECRET_LENGTH else b""
         yield self.register(self.authenticate, wire.AUTHENTICATE)
         if self._secure:
             self.log.info("client authentication: secure mode (signed tickets only)")
         else:
             self.log.warn("client authentication: DEV MODE -- any authid is accepted without a valid ticket")
+        if not self._admin_secret:
+            self.log.info("admin logins: off (no admin secret of at least {n} characters)", n=MIN_SECRET_LENGTH)
 
     def authenticate(self, realm: str, authid: str, details: dict[str, Any]) -> dict[str, Any]:
         try:
             check_authid(authid)
             if realm != wire.REALM:
                 raise TokenError(f"unknown realm {realm!r}")
+            ticket = details.get("ticket")
+            if claimed_role(ticket) == wire.ADMIN_ROLE:
+                if not self._admin_secret:
+                    raise TokenError("admin logins are off (no admin secret configured)")
+                role = verify_token(ticket, authid, self._admin_secret, time.time())
+                if role == wire.ADMIN_ROLE:
+                    return {"role": wire.ADMIN_ROLE, "authid": authid}
             if self._secure:
                 verify_token(details.get("ticket"), authid, self._secret, time.time())
         except TokenError as exc:

@@ -1,6 +1,6 @@
 // The arena demo: each tab is a player; arrow keys / WASD move it through room.act('move').
 import * as kasagi from './sdk/kasagi.js';
-import { colourOf, pageOptions, renderMembers, showStatus } from './demo-common.js';
+import { colourOf, pageOptions, renderMembers, showEnded, showStatus } from './demo-common.js';
 
 const WORLD = 1000;
 const STEP = 10; // the room's speed limit per move
@@ -121,6 +121,7 @@ async function main() {
   await client.start();
   const room = await client.join(opts.room, { type: 'arena' });
   demo.room = room;
+  showEnded($('status'), room, demo);
   watchLatency(room);
   room.on('change', () => render(room));
   render(room);

@@ -25,11 +25,22 @@ export function pageOptions(defaultRoom) {
 /** Keep the status pill in step with the connection. */
 export function showStatus(el, client) {
   const set = (status) => {
+    if (el.dataset.ended) return; // the room ended: that is what the pill says from now on
     el.textContent = status;
     el.className = `pill ${status}`;
   };
   set(client.status);
   client.on('status', set);
+}
+
+/** When an admin removes this member or closes the room, say so in the pill (and stop there). */
+export function showEnded(el, room, demo) {
+  room.on('ended', ({ kind, reason }) => {
+    demo.ended = kind;
+    el.textContent = kind === 'closed' ? `room closed${reason ? `: ${reason}` : ''}` : 'removed by an admin';
+    el.className = 'pill closed';
+    el.dataset.ended = kind;
+  });
 }
 
 /** A stable colour for a member id. */

@@ -1,6 +1,6 @@
 // The shared-doc demo: a form whose fields are paths of a `doc` room (set/del actions).
 import * as kasagi from './sdk/kasagi.js';
-import { pageOptions, renderMembers, showStatus } from './demo-common.js';
+import { pageOptions, renderMembers, showEnded, showStatus } from './demo-common.js';
 
 const $ = (id) => document.getElementById(id);
 const opts = pageOptions('notes');
@@ -127,6 +127,7 @@ async function main() {
   await client.start();
   const room = await client.join(opts.room, { type: 'doc', options: { schema: SCHEMA } });
   demo.room = room;
+  showEnded($('status'), room, demo);
   room.on('change', () => render(room));
   render(room);
   bindFields(room);

@@ -156,11 +156,14 @@ def _store_problem(options: NodeOptions) -> str | None:
 def cmd_token(args: argparse.Namespace) -> int:
     from kasagi.auth import TokenError, mint_token
 
-    secret = os.environ.get("KASAGI_SECRET", "")
+    # An admin ticket is signed with the admin secret (KASAGI_ADMIN_SECRET, else KASAGI_SECRET).
+    admin = args.role == "admin"
+    source = "KASAGI_ADMIN_SECRET or KASAGI_SECRET" if admin else "KASAGI_SECRET"
+    secret = (os.environ.get("KASAGI_ADMIN_SECRET", "") if admin else "") or os.environ.get("KASAGI_SECRET", "")
     try:
-        print(mint_token(args.user, secret.encode("utf-8"), time.time(), args.ttl))
+        print(mint_token(args.user, secret.encode("utf-8"), time.time(), args.ttl, role=args.role))
     except TokenError as exc:
-        print(f"kasagi token: {exc} (set KASAGI_SECRET)", file=sys.stderr)
+        print(f"kasagi token: {exc} (set {source})", file=sys.stderr)
         return 2
     return 0
 
@@ -236,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="mint a client ticket (secret from KASAGI_SECRET)")
     token.add_argument("user")
     token.add_argument("--ttl", type=float, default=86_400.0, help="seconds the ticket is valid")
+    token.add_argument(
+        "--role",
+        choices=("client", "admin"),
+        default="client",
+        help="client (default) or admin: an admin ticket opens the monitor at /monitor and is signed "
+        "with KASAGI_ADMIN_SECRET (else KASAGI_SECRET)",
+    )
     token.set_defaults(func=cmd_token)
     return parser
 

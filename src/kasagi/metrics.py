@@ -86,6 +86,12 @@ class ServiceMetrics:
         self.joins = Counter(
             "kasagi_joins", "Joins answered, by kind (catch_up or snapshot).", ["kind"], registry=registry
         )
+        self.action_latency = Histogram(
+            "kasagi_action_seconds",
+            "Time from an act received by its room to its answer (durable: the tick and the store write included).",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=registry,
+        )
 
     def committed(self, batch: Batch, seconds: float) -> None:
         self.batch_actions.observe(len(batch.acks))
@@ -100,6 +106,9 @@ class ServiceMetrics:
 
     def joined(self, catch_up: bool) -> None:
         self.joins.labels("catch_up" if catch_up else "snapshot").inc()
+
+    def acknowledged(self, seconds: float) -> None:
+        self.action_latency.observe(seconds)
 
 
 class RoomsCollector:

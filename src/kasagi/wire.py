@@ -51,6 +51,23 @@ OPEN_MEMBERS: Final = "members"
 #: Router meta events the room service listens to.
 META_SESSION_ON_LEAVE: Final = "wamp.session.on_leave"
 
+# -- the admin surface (the monitor) -----------------------------------------------------------
+#: The role of an admin session (a ticket minted with ``kasagi token USER --role admin``).
+ADMIN_ROLE: Final = "admin"
+#: Admin-only procedures and topics: the router permits them to the ``admin`` role alone.
+ADMIN_PREFIX: Final = "kasagi.admin."
+#: Each room-service process publishes a bounded summary of itself and its rooms here, about
+#: once a second (``docs/monitor.md``).
+ADMIN_SUMMARY: Final = "kasagi.admin.summary"
+#: The admin procedures of one process (``kasagi.admin.<process>.inspect|close|remove``):
+#: the summary names the process that owns each room.
+ADMIN_VERBS: Final = ("inspect", "close", "remove")
+#: A process id in the admin URIs: a valid strict WAMP URI component.
+PROCESS_ID_RE: Final = re.compile(r"^[a-z0-9_]{1,64}$")
+#: The ``notices`` of an event: what happened to the room besides its ops (``docs/protocol.md``).
+NOTICE_REMOVED: Final = "removed"
+NOTICE_CLOSED: Final = "closed"
+
 
 def room_topic(room: str) -> str:
     """The topic on which the owner of ``room`` publishes its events."""
@@ -75,6 +92,11 @@ def room_wildcard(verb: str) -> str:
 def worker_procedure(worker: str, verb: str) -> str:
     """A procedure only ``worker`` registers (``open``: serve a room there)."""
     return f"{WORKER_PREFIX}{worker}.{verb}"
+
+
+def admin_procedure(process: str, verb: str) -> str:
+    """An admin procedure of one room-service process (``inspect``, ``close``, ``remove``)."""
+    return f"{ADMIN_PREFIX}{process}.{verb}"
 
 
 def input_topic(room: str) -> str:

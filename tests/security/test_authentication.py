@@ -239,3 +239,36 @@ def test_secrets_never_reach_the_log_even_at_debug_level(tmp_path: Path):
     assert "room logged open" in log or "logged" in log, "the debug log was written"
     assert SECRET not in log
     assert backend_secret not in log
+
+
+def admin_ticket(authid: str, secret: str = SECRET) -> str:
+    from kasagi.auth import mint_token
+
+    return mint_token(authid, secret.encode(), time.time(), 600, role="admin")
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_admin_ticket_logs_in_with_the_admin_role(secure_node: NodeProcess):
+    """A ticket minted with the admin role and the admin secret gives the admin role; a client ticket never does."""
+    admin = yield connect_ws(secure_node.options.port, Login("ops", admin_ticket("ops")))
+    client = yield connect_ws(secure_node.options.port, Login("ops", token("ops"), authrole="admin"))
+    try:
+        assert admin.welcome.authrole == "admin"
+        assert client.welcome.authrole == "client"
+    finally:
+        yield close(admin)
+        yield close(client)
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_admin_ticket_that_does_not_verify_is_refused_not_downgraded(
+    secure_node: NodeProcess, limits_node: NodeProcess
+):
+    """An admin ticket signed with another secret is refused at login, and a dev-mode node without an admin secret
+    refuses every admin ticket (dev mode admits any client, never an admin)."""
+    for node, ticket in (
+        (secure_node, admin_ticket("ops", secret="kasagi-another-secret-0123456789")),
+        (limits_node, admin_ticket("ops")),
+    ):
+        with pytest.raises(Refused):
+            yield connect_ws(node.options.port, Login("ops", ticket))

@@ -291,3 +291,48 @@ def test_a_keyword_autobahn_cannot_dispatch_is_answered(secure_node: NodeProcess
             yield refused(within(call, 10.0, reactor, f"an answer to {uri}"), "kasagi.error.invalid_argument")
     finally:
         yield close(mallory)
+
+
+def admin_token(authid: str) -> str:
+    """An admin ticket of the secure node (its admin secret is its deployment secret)."""
+    import time
+
+    from kasagi.auth import mint_token
+    from tests.security.nodes import SECRET
+
+    return mint_token(authid, SECRET.encode(), time.time(), 600, role="admin")
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_client_ticket_can_not_reach_the_admin_surface(secure_node: NodeProcess, port: int):
+    """A client may call no admin procedure and may not subscribe to the admin summary, by any match."""
+    mallory = yield connect_ws(port, Login("mallory", token("mallory")))
+    try:
+        for verb in ("inspect", "remove", "close"):
+            yield refused(mallory.call(f"kasagi.admin.node.{verb}", "r1", "alice"))
+        for match in ("exact", "prefix", "wildcard"):
+            uri = {"exact": "kasagi.admin.summary", "prefix": "kasagi.admin.", "wildcard": "kasagi.admin."}[match]
+            yield refused(mallory.subscribe(lambda *a: None, uri, options=SubscribeOptions(match=match)))
+    finally:
+        yield close(mallory)
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_admin_ticket_reads_the_summary_and_inspects_but_reaches_no_room(secure_node: NodeProcess, port: int):
+    """An admin session hears the summary within seconds and may inspect a room, but may not call the lobby, act
+    in a room or register an admin procedure."""
+    alice = yield KasagiClient.connect(secure_node.url, "alice", token("alice"))
+    ops = yield connect_ws(port, Login("ops", admin_token("ops")))
+    heard: list[dict] = []
+    try:
+        yield alice.join("admin_seen")
+        yield ops.subscribe(lambda summary: heard.append(summary), "kasagi.admin.summary")
+        yield until(lambda: any(r["room"] == "admin_seen" for s in heard for r in s["rooms"]), timeout=10)
+        view = yield ops.call("kasagi.admin.node.inspect", "admin_seen")
+        assert [m["member"] for m in view["members"]] == ["alice"]
+        yield refused(ops.call("kasagi.lobby.open", "admin_other"))
+        yield refused(ops.call("kasagi.room.admin_seen.act", "move", {"dx": 1}, 1))
+        yield refused(ops.register(lambda: None, "kasagi.admin.ops.inspect"))
+    finally:
+        yield close(ops)
+        yield alice.close()

@@ -233,11 +233,16 @@ def test_the_monitor_role_only_asks_whether_procedures_are_registered():
             assert not allowed("monitor", uri, action)
 
 
+def same_process(uses: set[tuple[str, str]], process: str) -> set[tuple[str, str]]:
+    """``uses`` with the process id of its admin procedures replaced by one placeholder."""
+    return {(action, uri.replace(f"{wire.ADMIN_PREFIX}{process}.", f"{wire.ADMIN_PREFIX}P.")) for action, uri in uses}
+
+
 def test_both_deployments_use_the_same_uris_but_the_workers_own():
-    """A single node and a cluster worker register, subscribe and publish the same URIs; a worker adds only its own
-    kasagi.worker.<id>.open and calls other workers'."""
+    """A single node and a cluster worker register, subscribe and publish the same URIs (their admin procedures
+    named by their own process id); a worker adds only its own kasagi.worker.<id>.open and calls other workers'."""
     worker_only = {("register", wire.worker_procedure("w1", "open")), ("call", wire.worker_procedure("w2", "open"))}
-    assert worker_uses() - worker_only == room_service_uses()
+    assert same_process(worker_uses() - worker_only, "w1") == same_process(room_service_uses(), "node")
 
 
 def disclosed(role: str, uri: str, action: str, config: dict[str, Any] | None = None) -> bool:
@@ -270,3 +275,31 @@ def test_disclosure_is_exactly_what_the_room_service_reads(source: str, tmp_path
     assert not disclosed("backend", wire.worker_procedure("w2", "open"), "call", config)
     # The authorizer learns who asks for a room's member list.
     assert disclosed("authenticator", wire.ROOM_ACCESS, "call", config)
+
+
+@DEPLOYMENTS
+def test_the_admin_surface_is_the_admin_roles_alone(deployment):
+    """The backend registers the admin procedures and publishes the summary; only the admin role may call them and
+    subscribe to it, and the admin role reaches nothing else."""
+    uses = deployment_uses(deployment)
+    process = "node" if deployment == "single_node" else "w1"
+    admin_uses = {(a, u) for a, u in uses if u.startswith(wire.ADMIN_PREFIX)}
+    assert {("register", wire.admin_procedure(process, verb)) for verb in wire.ADMIN_VERBS} <= admin_uses
+    for verb in wire.ADMIN_VERBS:
+        uri = wire.admin_procedure(process, verb)
+        assert allowed("admin", uri, "call")
+        for role in roles():
+            if role != "admin":
+                assert not allowed(role, uri, "call"), (role, uri)
+    assert allowed("admin", wire.ADMIN_SUMMARY, "subscribe")
+    assert allowed("backend", wire.ADMIN_SUMMARY, "publish")
+    for role in roles():
+        if role != "admin":
+            assert not allowed(role, wire.ADMIN_SUMMARY, "subscribe"), role
+        for options in ({"match": "exact"}, {"match": "prefix"}, {"match": "wildcard"}):
+            assert not allowed("client", wire.ADMIN_SUMMARY, "subscribe", options)
+    for action in ("register", "publish"):
+        assert not allowed("admin", wire.ADMIN_SUMMARY, action)
+    for uri in (wire.LOBBY_OPEN, wire.room_procedure("r1", "act"), wire.room_topic("r1"), wire.ROOM_ACCESS):
+        for action in ACTIONS:
+            assert not allowed("admin", uri, action), (uri, action)

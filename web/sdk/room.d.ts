@@ -13,6 +13,9 @@ export interface ActResult {
 export type RoomEvents = {
   /** After every applied event (`event`), and after a snapshot (`event` is null). */
   change: [event: RoomEvent | null, room: Room];
+  /** An admin removed this member (`removed`) or closed the room (`closed`): the room is no
+   * longer followed, and `act` rejects with kasagi.client.closed. */
+  ended: [info: { kind: 'removed' | 'closed'; reason: string }, room: Room];
 };
 
 /** Counts of what the room's stream did. */
@@ -46,6 +49,8 @@ export declare class Room<State extends JSONMap = JSONMap> extends Emitter<RoomE
   readonly member: string | null;
   /** Whether the room has been joined at least once. */
   readonly synced: boolean;
+  /** null while the room is followed; `removed` or `closed` once an admin ended it. */
+  readonly ended: 'removed' | 'closed' | null;
   /** The next cseq this room would use. */
   nextCseq(): number;
   /**

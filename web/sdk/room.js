@@ -28,6 +28,8 @@ export class Room extends Emitter {
     this._sync_running = null;
     this._syncAgain = false;
     this._stopped = false;
+    /** null while the room is served to this client; 'removed' or 'closed' once an admin ended it. */
+    this.ended = null;
     this._repairTimer = null;
     this._repairDelay = client.options.initialRetryDelay;
     this.stats = { events: 0, dropped: 0, buffered: 0, resyncs: 0, snapshots: 0, catchups: 0, badEvents: 0 };
@@ -125,6 +127,24 @@ export class Room extends Emitter {
 
   _notify(event) {
     this.emit('change', event, this);
+    const notices = event && Array.isArray(event.notices) ? event.notices.filter(isMap) : [];
+    // A closed room removes everyone first: the close is what this member is told.
+    const closed = notices.find((n) => n.kind === 'closed');
+    const removed = notices.find((n) => n.kind === 'removed' && n.member === this.member);
+    if (closed) this._end('closed', closed);
+    else if (removed) this._end('removed', removed);
+  }
+
+  /** An admin removed this member or closed the room (docs/protocol.md, Notices): stop
+   * following it -- no re-join, no re-open -- and say so with an 'ended' event. */
+  _end(kind, notice) {
+    if (this.ended) return;
+    this.ended = kind;
+    this._stop();
+    if (this.client.rooms.get(this.id) === this) this.client.rooms.delete(this.id);
+    const session = this._subscribedSession;
+    if (session && this._subscription) session.unsubscribe(this._subscription).catch(() => {});
+    this.emit('ended', { kind, reason: notice.reason || '' }, this);
   }
 
   /** join(since): catch up from the replica's position (or take a snapshot). */
@@ -196,6 +216,9 @@ export class Room extends Emitter {
    * timeouts, disconnects and failovers until the act deadline.
    */
   act(action, args = {}, { cseq } = {}) {
+    if (this.ended) {
+      return Promise.reject(new KasagiError(ErrorURI.CLOSED, `room ${this.id} ended: ${this.ended}`, { field: 'room', expected: 'a room being served', got: this.ended, retryable: false }));
+    }
     if (typeof action !== 'string' || !action) {
       return Promise.reject(new KasagiError(ErrorURI.INVALID_ARGUMENT, 'action must be a non-empty string', { field: 'action', expected: 'a string', got: typeof action, retryable: false }));
     }

@@ -18,6 +18,8 @@ export interface RoomEvent {
   hash?: string;
   /** The actions this event acknowledges, by member and cseq. */
   acks?: unknown;
+  /** What happened besides the ops: an admin removed a member or closed the room. */
+  notices?: Array<{ kind: 'removed'; member: string } | { kind: 'closed'; reason: string }>;
   [key: string]: unknown;
 }
 

@@ -3,17 +3,19 @@ a client may do once in (:mod:`kasagi.auth.authorization`, the dynamic authorize
 The sessions that apply them are in ``router/``."""
 
 from kasagi.auth.authorization import CALL_CACHE_LIMIT, DENY, CacheBudget, RoomCheck, admits, authorize_client
-from kasagi.auth.tokens import TokenError, check_authid, mint_token, verify_token
+from kasagi.auth.tokens import ROLES, TokenError, check_authid, claimed_role, mint_token, verify_token
 
 __all__ = [
     "CALL_CACHE_LIMIT",
     "DENY",
+    "ROLES",
     "CacheBudget",
     "RoomCheck",
     "TokenError",
     "admits",
     "authorize_client",
     "check_authid",
+    "claimed_role",
     "mint_token",
     "verify_token",
 ]

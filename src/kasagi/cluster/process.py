@@ -32,9 +32,11 @@ from kasagi.cluster.routers import WorkerProcedures, WorkerSession
 from kasagi.deadline import within
 from kasagi.metrics import ClusterCollector, metrics_site, new_registry
 from kasagi.service.assembly import Assembly
+from kasagi.service.inspect import ProcessSummary, RoomWatch
 from kasagi.service.registry import wall_ms
 from kasagi.service.room_types import load_room_types
 from kasagi.service.settings import ServiceSettings
+from kasagi.wamp.admin import RoomAdmin
 from kasagi.wamp.reconnect import component_transport
 
 __all__ = ["WorkerOptions", "new_worker_id", "run_worker", "start_worker"]
@@ -112,6 +114,8 @@ class Worker:
         """Graceful: stop taking lobby calls, hand the rooms over, leave the routers."""
         yield self.routers.stop_taking_calls()
         self.parts.stop_beacon()
+        if self.routers.admin is not None:
+            self.routers.admin.stop()
         yield self.cluster.shutdown()
         yield DeferredList([maybeDeferred(c.stop) for c in self.components], consumeErrors=True)
         yield self.parts.close()
@@ -140,6 +144,8 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
         leases = MemoryLeases(reactor, ttl=options.lease_ttl)
     lobby = parts.make_lobby(wall_ms)
     routers = WorkerProcedures(worker_id, clock=reactor, settings=service, refused=parts.refused, lobby=lobby)
+    # The monitor's view of the rooms, in front of the metrics.
+    watch = RoomWatch(parts.observer, now=reactor.seconds)
     cluster = ClusterRooms(
         settings=ClusterSettings(worker_id=worker_id, lease_ttl=options.lease_ttl, heartbeat=options.heartbeat),
         service=service,
@@ -150,16 +156,18 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
         expose=routers.expose,
         withdraw=routers.withdraw,
         forward=routers.forward,
-        observer=parts.observer,
+        observer=watch,
         now_ms=wall_ms,
         rng=random.Random(),
         types=load_room_types(options.room_types, options.app_dir),
         lobby=lobby,
     )
     routers.serve(cluster)
+    routers.admin = worker_admin(reactor, worker_id, cluster, routers, watch, service.store)
     registry.register(ClusterCollector(cluster, routers))
     yield cluster.start()
     parts.watch(cluster.registry, routers.publish)
+    routers.admin.start()
 
     components = []
     for url in options.routers:
@@ -187,6 +195,30 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
         port=options.metrics_port or "off",
     )
     return worker
+
+
+def worker_admin(
+    reactor: Any, worker_id: str, cluster: ClusterRooms, routers: WorkerProcedures, watch: RoomWatch, store: str
+) -> RoomAdmin:
+    """The worker's admin surface (the monitor): its summary and admin procedures."""
+    summary = ProcessSummary(
+        process=worker_id,
+        kind="worker",
+        runners=lambda: cluster.runners,
+        watch=watch,
+        now=reactor.seconds,
+        links=lambda: len(routers.sessions),
+        started=reactor.seconds(),
+        store=store.split("://")[0],
+    )
+    return RoomAdmin(
+        summary=summary,
+        watch=watch,
+        runner=cluster.runner,
+        close_room=cluster.registry.close_room,
+        publish=routers.publish_admin,
+        clock=reactor,
+    )
 
 
 def _joined(routers: WorkerProcedures, name: str) -> Any:

@@ -16,9 +16,19 @@ from kasagi.core.access import RoomAccess, split_open_options
 from kasagi.core.errors import InvalidArgument, describe
 from kasagi.core.room import StreamPosition
 from kasagi.core.values import MAX_SAFE_INTEGER, ValueLimits, check_value
-from kasagi.wire import ROOM_ID_RE
+from kasagi.wire import AUTHID_RE, ROOM_ID_RE
 
-__all__ = ["AccessQuery", "ActCommand", "JoinCommand", "LeaveCommand", "OpenCommand", "parse_room_id"]
+__all__ = [
+    "AccessQuery",
+    "ActCommand",
+    "AdminCloseCommand",
+    "AdminRemoveCommand",
+    "InspectCommand",
+    "JoinCommand",
+    "LeaveCommand",
+    "OpenCommand",
+    "parse_room_id",
+]
 
 DEFAULT_TYPE = "arena"
 MAX_TYPE_NAME = 64
@@ -180,3 +190,60 @@ class ActCommand:
                 got=describe(cseq) if "cseq" in bound else "missing",
             )
         return cls(action, action_args, cseq)
+
+
+# -- the admin procedures (kasagi.admin.<process>.*) ------------------------------------------
+#: The longest reason an admin may give for closing a room.
+MAX_REASON = 200
+
+
+@dataclass(frozen=True)
+class InspectCommand:
+    """``kasagi.admin.<process>.inspect(room)``."""
+
+    room: str
+
+    @classmethod
+    def from_wamp(cls, args: Sequence[Any], kwargs: Mapping[str, Any]) -> InspectCommand:
+        return cls(parse_room_id(_bind(args, kwargs, ("room",), "inspect").get("room")))
+
+
+@dataclass(frozen=True)
+class AdminRemoveCommand:
+    """``kasagi.admin.<process>.remove(room, member)``."""
+
+    room: str
+    member: str
+
+    @classmethod
+    def from_wamp(cls, args: Sequence[Any], kwargs: Mapping[str, Any]) -> AdminRemoveCommand:
+        bound = _bind(args, kwargs, ("room", "member"), "remove")
+        member = bound.get("member")
+        if not isinstance(member, str) or not AUTHID_RE.fullmatch(member):
+            raise InvalidArgument(
+                "member must be a member id", field="member", expected=AUTHID_RE.pattern, got=describe(member)
+            )
+        return cls(parse_room_id(bound.get("room")), member)
+
+
+@dataclass(frozen=True)
+class AdminCloseCommand:
+    """``kasagi.admin.<process>.close(room, reason="")``."""
+
+    room: str
+    reason: str
+
+    @classmethod
+    def from_wamp(cls, args: Sequence[Any], kwargs: Mapping[str, Any]) -> AdminCloseCommand:
+        bound = _bind(args, kwargs, ("room", "reason"), "close")
+        reason = bound.get("reason", "")
+        if reason is None:
+            reason = ""
+        if not isinstance(reason, str) or len(reason) > MAX_REASON:
+            raise InvalidArgument(
+                "reason must be a short text",
+                field="reason",
+                expected=f"a string of at most {MAX_REASON} characters",
+                got=describe(reason),
+            )
+        return cls(parse_room_id(bound.get("room")), reason)

@@ -29,6 +29,10 @@ Hooks that fail (:mod:`kasagi.core.hooks`) never escape as a crash: ``apply``/``
 member is removed without its effects; ``on_tick``: that tick is skipped; ``on_timer``: the
 timer is consumed. Each failure is kept in :attr:`Room.hook_failures` for the service to log.
 
+Admin changes (the monitor, ``docs/monitor.md``): :meth:`Room.remove_member` ends a member's
+presence at once and :meth:`Room.close` ends everyone's; both join the pending batch like an
+action, and the event that carries them says so in its ``notices``.
+
 Limits: a private room admits only its listed members (:class:`~kasagi.core.access.RoomAccess`);
 ``max_members`` caps the members a room holds (online or within their grace period) and
 ``max_state_bytes`` the size of its state (:mod:`kasagi.core.size`), refusing the join or
@@ -55,7 +59,7 @@ from kasagi.core.roomtypes.base import RoomType
 from kasagi.core.size import json_size, size_delta
 from kasagi.core.values import copy_value
 from kasagi.core.views import HASHES_KEY, check_private_ops, event_for, op_audience, view_hashes, view_of
-from kasagi.wire import PRIVATE_KEY, SERVER_OWNED, TIMERS_KEY, Limits
+from kasagi.wire import NOTICE_CLOSED, NOTICE_REMOVED, PRIVATE_KEY, SERVER_OWNED, TIMERS_KEY, Limits
 
 __all__ = [
     "Accepted",
@@ -141,6 +145,8 @@ class Batch:
     #: With ``hash``: the hash of the view of each member with private state (``hash`` is
     #: then the public view's). Kept in the whole event, never sent as it is.
     hashes: Mapping[str, str] = field(default_factory=dict)
+    #: What happened besides the ops (an admin removed a member, closed the room), in order.
+    notices: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def event(self) -> Event:
@@ -153,6 +159,8 @@ class Batch:
             event["acks"] = {member: list(cseqs) for member, cseqs in self.announced.items()}
         if self.hashes:
             event[HASHES_KEY] = dict(self.hashes)
+        if self.notices:
+            event["notices"] = [dict(notice) for notice in self.notices]
         return event
 
 
@@ -195,6 +203,7 @@ class _Pending:
     acks: list[AckKey] = field(default_factory=list)
     keys: set[AckKey] = field(default_factory=set)
     announced: dict[str, list[int]] = field(default_factory=dict)
+    notices: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Room:
@@ -252,7 +261,13 @@ class Room:
 
     @property
     def has_pending(self) -> bool:
-        return bool(self._pending.ops)
+        return bool(self._pending.ops) or bool(self._pending.notices)
+
+    @property
+    def carrying_seq(self) -> int:
+        """The seq of the event that will carry what is uncommitted now (the seq reached
+        when nothing is)."""
+        return self._carrying_seq()
 
     def online_members(self) -> set[str]:
         return set(self._member_sessions)
@@ -341,7 +356,7 @@ class Room:
 
     def _carrying_seq(self) -> int:
         """The seq of the event that will carry what is uncommitted now."""
-        if self._pending.ops:
+        if self._pending.ops or self._pending.notices:
             return self.seq + (2 if self._inflight is not None else 1)
         if self._inflight is not None:
             return self._inflight.seq
@@ -395,6 +410,35 @@ class Room:
                 del self._member_sessions[member]
         self._reconcile_member(member, now_ms)
         return True
+
+    def remove_member(self, member: str, now_ms: int) -> None:
+        """An admin removes ``member``: its sessions leave the room and its presence ends now
+        (no grace period; ``on_leave`` runs), noticed as ``{"kind": "removed", "member": m}``
+        in the event. Not a ban: the member may join again. ``NotMember`` if it has neither a
+        session nor a presence here."""
+        members = self.state.get("members", {})
+        if member not in members and member not in self._member_sessions:
+            raise NotMember("no such member in the room", field="member", expected="a member of the room", got=member)
+        self.clock_ms = max(self.clock_ms, now_ms)
+        for session_id in self._member_sessions.pop(member, set()):
+            self._session_member.pop(session_id, None)
+        if member in members:
+            self._apply_internal([del_op(["members", member])])
+            self._run_hook("on_leave", member, lambda: self.type.on_leave(self.state, member), now_ms)
+        self._pending.notices.append({"kind": NOTICE_REMOVED, "member": member})
+
+    def close(self, now_ms: int, reason: str = "") -> None:
+        """An admin closes the room: every member is removed as by :meth:`remove_member`, and
+        the event says ``{"kind": "closed", "reason": reason}`` last (the service stops
+        serving the room once it is committed)."""
+        for member in sorted(set(self.state.get("members", {})) | set(self._member_sessions)):
+            self.remove_member(member, now_ms)
+        self._pending.notices.append({"kind": NOTICE_CLOSED, "reason": reason})
+
+    @property
+    def closing(self) -> bool:
+        """Whether a close waits in the pending batch."""
+        return any(n.get("kind") == NOTICE_CLOSED for n in self._pending.notices)
 
     def expire(self, now_ms: int) -> int | None:
         """Remove members whose grace period has ended; return the next expiry time (ms)."""
@@ -674,7 +718,7 @@ class Room:
     def begin_commit(self) -> Batch | None:
         """Turn the pending changes into the batch for ``seq + 1``; None if nothing to do or a
         batch is already in flight (one at a time keeps seqs gap-free)."""
-        if self._inflight is not None or not self._pending.ops:
+        if self._inflight is not None or not self.has_pending:
             return None
         seq = self.seq + 1
         k = self.config.hash_every
@@ -687,7 +731,17 @@ class Room:
                 digest = state_hash(self.state)
         pending = self._pending
         ops = compact_ops(pending.ops)
-        batch = Batch(self.room_id, self.epoch, seq, ops, digest, tuple(pending.acks), pending.announced, hashes)
+        batch = Batch(
+            self.room_id,
+            self.epoch,
+            seq,
+            ops,
+            digest,
+            tuple(pending.acks),
+            pending.announced,
+            hashes=hashes,
+            notices=tuple(pending.notices),
+        )
         self._pending = _Pending()
         self._inflight = batch
         self._inflight_keys = pending.keys

@@ -23,6 +23,9 @@ class ServiceObserver(Protocol):
     def joined(self, catch_up: bool) -> None:
         """A join was answered with a catch-up (True) or a snapshot (False)."""
 
+    def acknowledged(self, seconds: float) -> None:
+        """An ``act`` was answered (durable) ``seconds`` after the room received it."""
+
 
 class NullObserver:
     """Watches nothing."""
@@ -34,4 +37,7 @@ class NullObserver:
         pass
 
     def joined(self, catch_up: bool) -> None:
+        pass
+
+    def acknowledged(self, seconds: float) -> None:
         pass

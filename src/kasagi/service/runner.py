@@ -18,6 +18,10 @@ acts fail fast, and the registry reloads the room from the store when it answers
 (live, degraded, suspended, draining, stopped) and which follows which are
 :class:`kasagi.core.lifecycle.RoomLifecycle`'s.
 
+Admin changes (:meth:`RoomRunner.remove_member`, :meth:`RoomRunner.close`) go through the
+core like an action: into the pending batch, committed, published, then answered with the seq
+of the event that carries them.
+
 Each member's actions pass a token bucket first (``action_rate`` per second, bursts of
 ``action_burst``; one :class:`~kasagi.core.ratelimit.RateLimiter` per process, shared by its
 rooms): beyond it ``act`` is refused with ``kasagi.error.rate_limited`` and ``retry_after``.
@@ -102,6 +106,8 @@ class RoomRunner:
         self._waiters: dict[AckKey, list[Deferred[dict[str, int]]]] = {}
         #: Joins waiting for the commit of the event that carries their effects.
         self._joins: list[tuple[JoinPending, Deferred[JoinReply]]] = []
+        #: Admin changes waiting for the commit of their seq.
+        self._changes: list[tuple[int, Deferred[dict[str, int]]]] = []
         self._commit_timer: IDelayedCall | None = None
         self._expiry_timer: IDelayedCall | None = None
         self._committing = False
@@ -267,12 +273,62 @@ class RoomRunner:
         if isinstance(outcome, Applied):
             return succeed({"seq": outcome.seq, "cseq": cmd.cseq})
         d: Deferred[dict[str, int]] = Deferred()
+        received = self._clock.seconds()
+
+        def acknowledged(result: dict[str, int]) -> dict[str, int]:
+            self._observer.acknowledged(self._clock.seconds() - received)
+            return result
+
+        d.addCallback(acknowledged)
         self._waiters.setdefault(outcome.key, []).append(d)
         if isinstance(outcome, Accepted):
             self.stats["actions"] += 1
             self._schedule_commit()
             self.loop.update()  # the action may have set or cancelled a timer
         return d
+
+    # -- admin changes -------------------------------------------------------------------------
+    def remove_member(self, member: str) -> Deferred[dict[str, int]]:
+        """An admin removes ``member`` (:meth:`kasagi.core.room.Room.remove_member`); fires
+        with ``{"seq"}`` once the event that carries it is durable."""
+        self._check_writable()
+        self.room.remove_member(member, self._now_ms())
+        return self._change_committed()
+
+    def close(self, reason: str = "") -> Deferred[dict[str, int]]:
+        """An admin closes the room (:meth:`kasagi.core.room.Room.close`): everyone is
+        removed and the room stops taking calls; fires with ``{"seq"}`` of the final event
+        once it is durable (the registry then stops serving the room)."""
+        self._check_writable()
+        self.room.close(self._now_ms(), reason)
+        return self._change_committed()
+
+    def _check_writable(self) -> None:
+        self._check_live()
+        if self.suspended or self._store_failing():
+            raise Unavailable(
+                "the room's store is not answering; try again",
+                field="store",
+                expected="a reachable store",
+                got="suspended" if self.suspended else f"{self._life.failures} failed writes",
+            )
+
+    def _change_committed(self) -> Deferred[dict[str, int]]:
+        d: Deferred[dict[str, int]] = Deferred()
+        self._changes.append((self.room.carrying_seq, d))
+        self._after_change()
+        return d
+
+    def _answer_changes(self, error: Exception | None) -> None:
+        """Answer the admin changes that are committed (``error`` None) or lost (all of them)."""
+        waiting, self._changes = self._changes, []
+        for seq, d in waiting:
+            if error is not None:
+                d.errback(Failure(error))
+            elif seq <= self.room.seq:
+                d.callback({"seq": seq})
+            else:
+                self._changes.append((seq, d))
 
     def _store_failing(self) -> bool:
         return self._life.failures > 0 and self._clock.seconds() < self._retry_at
@@ -346,6 +402,8 @@ class RoomRunner:
             for d in self._waiters.pop(key, []):
                 d.callback({"seq": batch.seq, "cseq": key[1]})
         self._answer_joins(everyone=False)
+        if self._changes:
+            self._answer_changes(None)
         self._maybe_snapshot()
         self._schedule_commit()  # what was accepted meanwhile; a commit changes no presence
         self._check_drained()
@@ -370,6 +428,8 @@ class RoomRunner:
         for key in failed:
             for d in self._waiters.pop(key, []):
                 d.errback(Failure(error))
+        if self._changes:
+            self._answer_changes(error)
         # A join does not wait on a failing store: it is answered from the committed state.
         self._answer_joins(everyone=True)
         if self._life.phase in (Phase.DRAINING, Phase.SUSPENDED, Phase.STOPPED):
@@ -510,5 +570,7 @@ class RoomRunner:
         for ds in waiters.values():
             for d in ds:
                 d.errback(Failure(error))
+        if self._changes:
+            self._answer_changes(error)
         # Joins are answered from the committed state (still true; nothing more is written).
         self._answer_joins(everyone=True)

@@ -20,7 +20,7 @@ from kasagi.wire import OP_DEL, OP_SET
 __all__ = ["decode_event", "decode_int", "decode_json", "decode_map", "dumps"]
 
 _INT_RE = re.compile(r"-?[0-9]{1,19}")
-_EVENT_KEYS = frozenset({"epoch", "seq", "ops", "hash", "acks"})
+_EVENT_KEYS = frozenset({"epoch", "seq", "ops", "hash", "acks", "notices"})
 
 
 def dumps(value: Any) -> str:
@@ -102,6 +102,11 @@ def decode_event(raw: str | bytes | bytearray | Event, room: str, epoch: int, se
         raise CorruptRoom(room, f"{where} has a hash that is not a string")
     if "acks" in event and not _acks_shape(event["acks"]):
         raise CorruptRoom(room, f"{where} has acks that are not a map of members to lists of cseqs")
+    notices = event.get("notices", [])
+    if not isinstance(notices, list) or not all(
+        isinstance(n, dict) and isinstance(n.get("kind"), str) for n in notices
+    ):
+        raise CorruptRoom(room, f"{where} has notices that are not a list of {{kind, ...}} maps")
     return event
 
 

@@ -229,5 +229,9 @@ def make_cluster_worker(worker_id: str = "w1") -> tuple[Any, Any, Clock]:
         forward=routers.forward,
     )
     routers.serve(rooms)
+    from kasagi.cluster.process import worker_admin
+    from kasagi.service.inspect import RoomWatch
+
+    routers.admin = worker_admin(clock, worker_id, rooms, routers, RoomWatch(now=clock.seconds), "memory")
     rooms.start()
     return routers, rooms, clock

@@ -26,9 +26,11 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kasagi.core import InvalidArgument, KasagiError, NotAuthorized, describe, sendable
+from kasagi.wire import ADMIN_ROLE
 
 __all__ = [
     "RESERVED_KEYWORDS",
+    "caller_admin",
     "caller_member",
     "caller_session",
     "screen_invocation",
@@ -82,6 +84,18 @@ def caller_member(details: CallDetails | None) -> str:
     if not isinstance(authid, str) or not authid:
         raise NotAuthorized(
             "the router did not disclose the caller", field="caller", expected="a disclosed authid", got="none"
+        )
+    return authid
+
+
+def caller_admin(details: CallDetails | None) -> str:
+    """The calling admin (authid and the ``admin`` role disclosed by the router); the
+    router permits ``kasagi.admin.*`` to that role alone, and this checks it again."""
+    authid = caller_member(details)
+    role = getattr(details, "caller_authrole", None)
+    if role != ADMIN_ROLE:
+        raise NotAuthorized(
+            "admin procedures are for admin sessions", field="caller", expected="the admin role", got=str(role)[:64]
         )
     return authid
 

@@ -15,6 +15,10 @@ and are served when the room is open here), the link's own procedures (a worker'
 served here its ``join``/``act``/``leave``, registered with ``invoke="last"`` so that a new
 owner takes the calls at once even while an old one still holds its registration.
 
+With an admin surface (:attr:`RoomProcedures.admin`, :mod:`kasagi.wamp.admin`), its
+``kasagi.admin.<process>.*`` procedures are registered on every link too, and every join is
+reported to its watch.
+
 A private room's events are published to its members only (``eligible_authid``), in addition
 to the router's client authorizer refusing other members' subscriptions. In a room with
 private state (``docs/protocol.md``, Private state) an event may come in several forms: the
@@ -50,6 +54,7 @@ from kasagi.wamp.refusals import counting_refusals
 if TYPE_CHECKING:
     from kasagi.core.roomtypes import RoomType
     from kasagi.lobby.service import Lobby
+    from kasagi.wamp.admin import RoomAdmin
 
 __all__ = ["WAMP_DEADLINE", "RoomProcedures", "RoomSource"]
 
@@ -135,6 +140,8 @@ class RoomProcedures:
         #: topic -> options of a private room (its members only).
         self._private_publish: dict[str, PublishOptions] = {}
         self.stats = {"published": 0, "publish_failures": 0, "router_joins": 0, "router_losses": 0}
+        #: The admin surface of this process (None: no monitor procedures).
+        self.admin: RoomAdmin | None = None
 
     def serve(self, rooms: RoomSource) -> None:
         self._rooms = rooms
@@ -167,6 +174,9 @@ class RoomProcedures:
             yield self._register(link, unknown, wire.room_wildcard(verb), fallback)
         for uri, procedure in self.own_procedures().items():
             yield self._register(link, wamp_errors(procedure), uri, RegisterOptions(details_arg="details"))
+        if self.admin is not None:
+            for uri, procedure in self.admin.procedures().items():
+                yield self._register(link, wamp_errors(procedure), uri, RegisterOptions(details_arg="details"))
         leaving = session.subscribe(_on_link(self._session_left, name), wire.META_SESSION_ON_LEAVE)
         yield within(leaving, WAMP_DEADLINE, self._clock, "subscribe to session leaves")
         # The fast input path: every process hears every input on this router (see _input).
@@ -225,6 +235,11 @@ class RoomProcedures:
         if not audience.exclude:
             return private or self._publish_options
         return PublishOptions(acknowledge=False, eligible_authid=members, exclude_authid=list(audience.exclude))
+
+    def publish_admin(self, topic: str, payload: dict[str, Any]) -> None:
+        """Publish an admin summary on every link (not counted as a room's event)."""
+        for session in list(self.sessions.values()):
+            session.publish(topic, payload, options=self._publish_options)
 
     def expose(self, room: str) -> Deferred[Any]:
         """Register the room's procedures on every link."""
@@ -314,6 +329,8 @@ class RoomProcedures:
     def _join(self, link: str, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:
         member = caller_member(details)
         cmd = JoinCommand.from_wamp(args, kwargs)
+        if self.admin is not None:
+            self.admin.watch.member_joined(room, member)
         return self.rooms.runner(room).join(member, _session_id(link, caller_session(details)), cmd)
 
     def _act(self, link: str, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:
