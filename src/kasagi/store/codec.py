@@ -14,13 +14,16 @@ import re
 from typing import Any
 
 from kasagi.core import MAX_SAFE_INTEGER
+from kasagi.core.views import HASHES_KEY
 from kasagi.store.interface import CorruptRoom, Event
 from kasagi.wire import OP_DEL, OP_SET
 
 __all__ = ["decode_event", "decode_int", "decode_json", "decode_map", "dumps"]
 
 _INT_RE = re.compile(r"-?[0-9]{1,19}")
-_EVENT_KEYS = frozenset({"epoch", "seq", "ops", "hash", "acks"})
+#: ``hashes`` (member -> hash of that member's view) is kept in stored events of rooms with
+#: private state and never sent (:mod:`kasagi.core.views`).
+_EVENT_KEYS = frozenset({"epoch", "seq", "ops", "hash", "acks", HASHES_KEY})
 
 
 def dumps(value: Any) -> str:
@@ -102,7 +105,14 @@ def decode_event(raw: str | bytes | bytearray | Event, room: str, epoch: int, se
         raise CorruptRoom(room, f"{where} has a hash that is not a string")
     if "acks" in event and not _acks_shape(event["acks"]):
         raise CorruptRoom(room, f"{where} has acks that are not a map of members to lists of cseqs")
+    if HASHES_KEY in event and not _hashes_shape(event[HASHES_KEY]):
+        raise CorruptRoom(room, f"{where} has view hashes that are not a map of members to strings")
     return event
+
+
+def _hashes_shape(hashes: Any) -> bool:
+    """The hash of each member's view: member -> hash (a string)."""
+    return isinstance(hashes, dict) and all(isinstance(m, str) and isinstance(h, str) for m, h in hashes.items())
 
 
 def _acks_shape(acks: Any) -> bool:
