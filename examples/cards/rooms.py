@@ -52,6 +52,11 @@ Rules:
 - A player whose presence ends leaves the table; during a round its cards go to the bottom of
   the stock, and the last player left wins the round.
 
+Lobby: every room is listed with ``{"phase": ..., "seats_free": 0..4, "players": 2..4}``
+(``players``: the table's seats). ``kasagi.lobby.match`` seats two members per room
+(``seats = 2``) at two-player tables, the default; a table of three or four is opened by name
+(option ``players``) and found in the list by filtering on ``players``.
+
 The seed is drawn once, when the room is created (``initial_state``), and kept with the
 state; every hook is a pure function of the state, so a room reloaded elsewhere deals the same
 cards. Options (``lobby.open``): ``{"players": 2..4, "turn_seconds": 1..3600}``, default 2 and 30.
@@ -163,6 +168,9 @@ def _after(seats: Sequence[str], member: str) -> str:
 class Cards(RoomType):
     name: ClassVar[str] = "cards"
     actions: ClassVar[frozenset[str]] = frozenset({"play", "draw", "deal"})
+    #: The lobby lists each room's phase, free seats and table size; matchmaking seats two.
+    listing_keys: ClassVar[frozenset[str]] = frozenset({"phase", "seats_free", "players"})
+    seats: ClassVar[int] = MIN_PLAYERS
 
     def __init__(self, players: int = MIN_PLAYERS, turn_seconds: int = DEFAULT_TURN_SECONDS, seed: int | None = None):
         self.players = players
@@ -190,6 +198,11 @@ class Cards(RoomType):
 
     def options(self) -> dict[str, Any]:
         return {"players": self.players, "turn_seconds": self.turn_seconds}
+
+    def listing(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        players = state.get("players", self.players)
+        free = max(0, players - len(state.get("seats", [])))
+        return {"phase": state.get("phase", "waiting"), "seats_free": free, "players": players}
 
     def initial_state(self) -> dict[str, Any]:
         seed = self.seed if self.seed is not None else secrets.randbits(63)

@@ -93,6 +93,22 @@ def test_events_with_fast_path_acks_load_back_with_them(stores: StoreUnderTest):
 
 
 @pytest_twisted.inlineCallbacks
+def test_events_with_private_ops_and_view_hashes_load_back_with_them(stores: StoreUnderTest):
+    """An event of a room with private state (private ops, and the hash of each member's view
+    in ``hashes``) is stored, reloaded after a restart and served for catch-up whole: a reload,
+    or another worker taking the room over, must not find it damaged."""
+    store = yield stores.open()
+    yield store.create("r1", "doc", {}, EPOCH, INITIAL)
+    ops = [["set", ["private", "alice", "secret"], 7], ["set", ["doc", "k"], 1]]
+    b = Batch("r1", EPOCH, 1, ops, "public", (("alice", 5),), hashes={"alice": "alices-view"})
+    yield store.append(b)
+    store = yield stores.reopen()
+    stored = yield store.load("r1")
+    assert stored.tail == [b.event] and stored.tail[0]["hashes"] == {"alice": "alices-view"}
+    assert (yield store.events_since("r1", EPOCH, 0)) == [b.event]
+
+
+@pytest_twisted.inlineCallbacks
 def test_epoch_fence_refuses_a_stale_owner(stores: StoreUnderTest):
     """An append from another epoch fails with StaleEpoch and stores nothing."""
     store = yield stores.open()
@@ -333,6 +349,7 @@ def test_a_damaged_snapshot_is_reported_and_left_alone(durable_stores: StoreUnde
         ({"epoch": EPOCH, "seq": 2, "ops": [["set", ["doc", "x"], float("nan")]]}, "NaN"),
         ({"epoch": EPOCH, "seq": 2, "ops": [["set", ["doc", "x"], 2**60]]}, "2**53"),
         ({"epoch": EPOCH, "seq": 2, "ops": [], "acks": {"alice": ["1"]}}, "acks"),
+        ({"epoch": EPOCH, "seq": 2, "ops": [], "hashes": {"alice": 1}}, "view hashes"),
         ({"epoch": EPOCH, "seq": 2, "ops": [], "who": 1}, "unknown keys"),
     ],
 )

@@ -454,3 +454,40 @@ def test_events_for_a_member_carry_only_its_own_private_ops() -> None:
     hidden = set(hand(kit, "alice")) | set(hand(kit, "bob")) | set(kit.state["private"][DECK_AUDIENCE]["stock"])
     assert not (strings(carol) & hidden)
     assert kit.events_for("carol") == kit.events_for(None)
+
+
+# -- the lobby ----------------------------------------------------------------------------------
+
+
+def test_the_listing_shows_the_phase_the_free_seats_and_the_table_size() -> None:
+    """A two-seat table is listed waiting with 2 free seats, then 1, then playing and full; a
+    player leaving mid-round lists the round over with a seat free again."""
+    kit = kit_with()
+    assert kit.room.listing() == {"phase": "waiting", "seats_free": 2, "players": 2}
+    kit.join("alice")
+    assert kit.room.listing() == {"phase": "waiting", "seats_free": 1, "players": 2}
+    kit.join("bob")
+    assert kit.room.listing() == {"phase": "playing", "seats_free": 0, "players": 2}
+    kit.join("carol")  # a watcher takes no seat
+    assert kit.room.listing() == {"phase": "playing", "seats_free": 0, "players": 2}
+    kit.leave("bob")
+    assert kit.room.listing() == {"phase": "over", "seats_free": 1, "players": 2}
+
+
+def test_a_bigger_table_lists_its_size_and_matchmaking_seats_two() -> None:
+    """A four-seat table with one player is listed with 3 free seats of 4, under the keys the
+    type declares; matchmaking fills two seats a room."""
+    kit = kit_with(players=4)
+    kit.join("alice")
+    listing = kit.room.listing()
+    assert listing == {"phase": "waiting", "seats_free": 3, "players": 4}
+    assert set(listing) == Cards.listing_keys and Cards.seats == 2
+
+
+def test_the_listing_shows_nothing_hidden() -> None:
+    """During a round the listing holds no card, no member id and nothing of the deck."""
+    kit = game()
+    listing = kit.room.listing()
+    assert listing is not None
+    shown = strings(listing) | {str(v) for v in listing.values()}
+    assert not shown & (set(DECK) | {"alice", "bob", DECK_AUDIENCE, str(kit.state["private"][DECK_AUDIENCE]["seed"])})

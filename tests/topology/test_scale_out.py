@@ -20,16 +20,14 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, threads
 
 from kasagi.client import ClientOptions, KasagiClient
-from kasagi.core.restore import rebuild
 from kasagi.node import project_root
 from kasagi.service.registry import wall_ms
-from kasagi.service.room_types import load_room_types
-from kasagi.service.settings import ServiceSettings
 from kasagi.store.factory import open_store
 from kasagi.testing import free_port
 from kasagi.testing.history import check_failover
-from kasagi.testing.topology import Topology, WorkerProcess
+from kasagi.testing.topology import Topology
 from tests.topology.keyed_workload import KeyedRun
+from tests.topology.ownership import owner_of, stored_room
 from tests.waiting import until
 
 pytestmark = [pytest.mark.node, pytest.mark.redis]
@@ -48,19 +46,6 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     topo.start()
     yield topo
     topo.stop()
-
-
-def owner_of(topo: Topology, room: str) -> WorkerProcess | None:
-    """The worker process whose lease owns ``room`` (from the ownership record in Redis)."""
-    assert topo.redis is not None
-    out = subprocess.run(
-        ["redis-cli", "-p", str(topo.redis.port), "HGET", f"kasagi:owner:{room}", "worker"],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    ).stdout.strip()
-    return next((w for w in topo.members if w.proc is not None and out.startswith(f"{w.name}_{w.proc.pid}_")), None)
 
 
 def replace_dead_workers(topo: Topology) -> None:
@@ -84,22 +69,6 @@ def connect_spread(topo: Topology, members: list[str], **options: Any):  # type:
         client = yield KasagiClient.connect(url, member, options=ClientOptions(**options) if options else None)
         clients.append(client)
     return clients
-
-
-@defer.inlineCallbacks
-def stored_room(topo: Topology, room: str):  # type: ignore[no-untyped-def]
-    """The room as the store holds it, and its state at the head."""
-    assert topo.redis is not None
-    store = yield open_store(topo.redis.url, reactor)
-    try:
-        stored = yield store.load(room)
-    finally:
-        yield store.close()
-    types = load_room_types(topo.room_types, use_entry_points=False)
-    state = rebuild(
-        stored, config=ServiceSettings().room_config(), now_ms=int(time.time() * 1000), types=types
-    ).room.committed
-    return stored, state
 
 
 @defer.inlineCallbacks

@@ -47,6 +47,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the views point instead: 100 rooms x 4 members, private changes every tick vs the same public",
     )
     p.add_argument(
+        "--views-shape",
+        choices=("counters", "cards"),
+        default="counters",
+        help="the views point's state: one number per member, or the card example's hidden hands",
+    )
+    p.add_argument("--views-rooms", type=int, default=100, help="the views point's rooms (4 members each)")
+    p.add_argument(
         "--url", default=None, help="measure a running node (ws://127.0.0.1:PORT/ws) instead of starting one per point"
     )
     p.add_argument(
@@ -299,6 +306,8 @@ def _run_views(args: argparse.Namespace) -> int:
         warmup=args.warmup if args.warmup is not None else 5.0,
         measure=args.measure if args.measure is not None else 20.0,
         pin=not args.no_pin,
+        shape=args.views_shape,
+        rooms=args.views_rooms,
     )
     out = Path(args.json) if args.json else Path(args.out) / "views.json"
     out.parent.mkdir(parents=True, exist_ok=True)

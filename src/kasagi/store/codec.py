@@ -14,13 +14,16 @@ import re
 from typing import Any
 
 from kasagi.core import MAX_SAFE_INTEGER
+from kasagi.core.views import HASHES_KEY
 from kasagi.store.interface import CorruptRoom, Event
 from kasagi.wire import OP_DEL, OP_SET
 
 __all__ = ["decode_event", "decode_int", "decode_json", "decode_map", "dumps"]
 
 _INT_RE = re.compile(r"-?[0-9]{1,19}")
-_EVENT_KEYS = frozenset({"epoch", "seq", "ops", "hash", "acks", "notices"})
+#: ``hashes`` (member -> hash of that member's view) is kept in stored events of rooms with
+#: private state and never sent (:mod:`kasagi.core.views`).
+_EVENT_KEYS = frozenset({"epoch", "seq", "ops", "hash", "acks", "notices", HASHES_KEY})
 
 
 def dumps(value: Any) -> str:
@@ -107,7 +110,14 @@ def decode_event(raw: str | bytes | bytearray | Event, room: str, epoch: int, se
         isinstance(n, dict) and isinstance(n.get("kind"), str) for n in notices
     ):
         raise CorruptRoom(room, f"{where} has notices that are not a list of {{kind, ...}} maps")
+    if HASHES_KEY in event and not _hashes_shape(event[HASHES_KEY]):
+        raise CorruptRoom(room, f"{where} has view hashes that are not a map of members to strings")
     return event
+
+
+def _hashes_shape(hashes: Any) -> bool:
+    """The hash of each member's view: member -> hash (a string)."""
+    return isinstance(hashes, dict) and all(isinstance(m, str) and isinstance(h, str) for m, h in hashes.items())
 
 
 def _acks_shape(acks: Any) -> bool:
