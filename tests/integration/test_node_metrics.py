@@ -39,9 +39,9 @@ def test_single_node_serves_router_and_room_metrics_and_readiness(tmp_path: Path
             "kasagi_rooms 1.0",
             "kasagi_members_online 1.0",
             "kasagi_actions_accepted_total 1.0",
-            'kasagi_actions_refused_total{reason="rejected"} 1.0',
+            'kasagi_calls_refused_total{reason="rejected"} 1.0',
             'kasagi_router_messages_received_total{type="call"}',
-            "kasagi_router_sessions_joined",
+            "kasagi_router_sessions",
             "kasagi_store_append_seconds_count",
             "process_resident_memory_bytes",
         ):
