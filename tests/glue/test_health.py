@@ -95,3 +95,46 @@ class HealthTests(SynchronousTestCase):
         self.assertEqual(
             json.loads(b"".join(request.written))["checks"]["ready"], {"ok": False, "detail": "store check timed out"}
         )
+
+
+class ReadinessChecksTests(SynchronousTestCase):
+    def test_a_worker_reports_routers_lease_and_store(self) -> None:
+        """A worker joined to 1 of 2 routers with its lease renewed and its store answering
+        is not ready, and says which of its three checks failed."""
+        from types import SimpleNamespace
+
+        from twisted.internet.defer import succeed
+        from twisted.internet.task import Clock
+
+        from kasagi.cluster.process import Worker
+
+        store = SimpleNamespace(load=lambda room: succeed(None))
+        worker = Worker(
+            cluster=SimpleNamespace(lease_ok=True, stats={}),
+            routers=SimpleNamespace(sessions=["r1"]),
+            components=[object(), object()],
+            parts=SimpleNamespace(beacon=None, store=store, clock=Clock()),
+            leases=None,
+        )
+        self.assertEqual(
+            self.successResultOf(worker.ready()),
+            [
+                Check("routers", False, "joined 1 of 2 routers"),
+                Check("lease", True, "renewed"),
+                Check("store", True, "answering"),
+            ],
+        )
+
+    def test_the_router_figures_count_sessions_by_role(self) -> None:
+        """The router's figures carry its sessions per authrole next to its own stats."""
+        from types import SimpleNamespace
+
+        from router.metrics import router_figures
+
+        router = SimpleNamespace(
+            stats=lambda: {"sessions": 4, "messages": {}},
+            _authrole_to_sessions={"client": {"a", "b"}, "backend": {"c"}, "admin": set()},
+        )
+        figures = router_figures(router)
+        self.assertEqual(figures["sessions_by_role"], {"client": 2, "backend": 1, "admin": 0})
+        self.assertEqual(figures["messages"], {})
