@@ -28,7 +28,7 @@ from kasagi.auth import TokenError, check_authid, claimed_role, verify_token
 
 __all__ = ["TicketAuthenticator"]
 
-CLIENT_ROLE = "client"
+CLIENT_ROLE = wire.CLIENT_ROLE
 #: The shortest admin secret accepted (the same minimum as every secret of a deployment).
 MIN_SECRET_LENGTH = 16
 

@@ -1,7 +1,8 @@
 """The router's metrics and health endpoint, a component inside the router worker.
 
-Serves (``kasagi up --metrics-port``) the router's own figures -- sessions joined and WAMP
-messages sent/received by type, read from the realm's router -- the router worker process's
+Serves (``kasagi up --metrics-port``) the router's own figures -- client and admin sessions
+joined (the node's own components and workers are not counted) and WAMP messages
+sent/received by type, read from the realm's router -- the router worker process's
 CPU and memory, and, when the room service runs in this same process (the single-node
 default), its room metrics too (it registers them in the process's default Prometheus
 registry). ``/health/ready`` is 200 only while some room service has ``kasagi.lobby.open``
@@ -11,6 +12,7 @@ serves.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from autobahn.twisted.wamp import ApplicationSession
@@ -19,9 +21,10 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
 from kasagi import wire
+from kasagi.health import Check
 from kasagi.metrics import RouterCollector, metrics_site
 
-__all__ = ["RouterMetrics"]
+__all__ = ["RouterMetrics", "router_figures"]
 
 
 class RouterMetrics(ApplicationSession):
@@ -34,7 +37,7 @@ class RouterMetrics(ApplicationSession):
         own = CollectorRegistry(auto_describe=True)
         router = getattr(self._transport, "_router", None)  # in-process transport of a router component
         if router is not None:
-            own.register(RouterCollector(router.stats))
+            own.register(RouterCollector(lambda: router_figures(router)))
         site = metrics_site([own, REGISTRY], self._ready)
         host = extra.get("host", "127.0.0.1")
         # twisted.web's Site is a ServerFactory its stubs do not describe as one.
@@ -53,5 +56,12 @@ class RouterMetrics(ApplicationSession):
     def _ready(self):  # type: ignore[no-untyped-def]
         registration = yield self.call("wamp.registration.match", wire.LOBBY_OPEN)
         if registration is None:
-            return (False, "no room service registered on this router")
-        return (True, "")
+            return [Check("room_service", False, "no room service registered on this router")]
+        return [Check("room_service", True, f"{wire.LOBBY_OPEN} registered")]
+
+
+def router_figures(router: Any) -> Mapping[str, Any]:
+    """The realm's router's ``stats()`` and its sessions joined per authrole (Crossbar keeps
+    them by role; a role whose last session left keeps an empty set)."""
+    by_role = getattr(router, "_authrole_to_sessions", {})
+    return {**router.stats(), "sessions_by_role": {role: len(sessions) for role, sessions in by_role.items()}}

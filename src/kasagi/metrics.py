@@ -13,7 +13,11 @@ Endpoints of :func:`metrics_site`:
 - ``/health/live``: 200 while the process runs;
 - ``/health/ready``: 200 only when the process can do its job (a worker: joined to its
   routers, its store and lease answering; a router: a room service registered on it), else
-  503 with the reason.
+  503 with the reason; ``text/plain``, or JSON when asked (:mod:`kasagi.health`).
+
+Every metric is listed, one line each, in ``docs/metrics.md``; one quantity has one name (a
+histogram's ``_count`` is the count of what it observes: events committed are
+``kasagi_store_append_seconds_count``, ticks run ``kasagi_room_tick_lateness_seconds_count``).
 """
 
 from __future__ import annotations
@@ -25,13 +29,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.process_collector import ProcessCollector
-from twisted.internet.defer import Deferred, maybeDeferred
-from twisted.logger import Logger
-from twisted.python.failure import Failure
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Request, Site
+from twisted.web.server import Request, Site
 
+from kasagi import wire
 from kasagi.core import Batch
+from kasagi.health import HealthResource, Readiness
 
 __all__ = [
     "ClusterCollector",
@@ -42,9 +45,8 @@ __all__ = [
     "new_registry",
 ]
 
-_log = Logger()
-#: Readiness: ``(ready, reason)``, or a Deferred of it.
-Readiness = Callable[[], "tuple[bool, str] | Deferred[tuple[bool, str]]"]
+#: The roles whose router sessions are counted (the node's own components and workers are not).
+COUNTED_ROLES = (wire.CLIENT_ROLE, wire.ADMIN_ROLE)
 
 
 def new_registry() -> CollectorRegistry:
@@ -81,7 +83,7 @@ class ServiceMetrics:
             "kasagi_commit_failures", "Store writes refused or not confirmed, by reason.", ["reason"], registry=registry
         )
         self.refusals = Counter(
-            "kasagi_actions_refused", "Calls refused with a kasagi.error.*, by reason.", ["reason"], registry=registry
+            "kasagi_calls_refused", "Calls refused with a kasagi.error.*, by reason.", ["reason"], registry=registry
         )
         self.joins = Counter(
             "kasagi_joins", "Joins answered, by kind (catch_up or snapshot).", ["kind"], registry=registry
@@ -130,15 +132,13 @@ class RoomsCollector:
         yield GaugeMetricFamily("kasagi_rooms", "Rooms served by this process.", value=len(runners))
         yield GaugeMetricFamily("kasagi_members_online", "Members online in the rooms of this process.", value=members)
         yield GaugeMetricFamily(
-            "kasagi_client_sessions", "Client sessions joined to the rooms of this process.", value=sessions
+            "kasagi_room_sessions", "Sessions joined to the rooms of this process (once per room).", value=sessions
         )
+        # Events committed, commit failures, joins and ticks run are counted once, by
+        # ServiceMetrics and the lateness histogram; the runners' own counters of them are not
+        # exported again.
         counters = {
             "actions": ("kasagi_actions_accepted", "Actions accepted (applied, then committed or failed)."),
-            "events": ("kasagi_events_committed", "Events committed to the store (one per busy tick)."),
-            "failed_commits": ("kasagi_failed_commits", "Commits that failed (rolled back)."),
-            "catchups": ("kasagi_catchups_served", "Joins answered with the missing events (catch-up)."),
-            "snapshots": ("kasagi_snapshots_sent", "Joins answered with a full snapshot."),
-            "ticks": ("kasagi_room_ticks", "Server-loop ticks run (on_tick)."),
             "ticks_skipped": ("kasagi_room_ticks_skipped", "Ticks skipped: a room loop lagged behind its rate."),
             "timers_fired": ("kasagi_room_timers_fired", "Durable timers fired (on_timer)."),
             "hook_failures": ("kasagi_room_hook_failures", "Room-type hooks that raised unexpectedly (contained)."),
@@ -197,7 +197,7 @@ class ClusterCollector:
         )
         yield CounterMetricFamily("kasagi_publish_failures", "Publishes that raised.", value=r["publish_failures"])
         yield GaugeMetricFamily(
-            "kasagi_router_sessions", "Routers this worker is joined to.", value=len(self._routers.sessions)
+            "kasagi_routers_joined", "Routers this worker is joined to.", value=len(self._routers.sessions)
         )
         workers = self._cluster.workers
         yield GaugeMetricFamily(
@@ -211,8 +211,11 @@ class ClusterCollector:
 
 
 class RouterCollector:
-    """Router-level figures: sessions and WAMP messages by type, from the router's own
-    counters (``stats()`` of the realm's router: sessions, messages sent/received by type)."""
+    """Router-level figures: sessions by role and WAMP messages by type, from the router's own
+    counters (``stats()`` of the realm's router: messages sent/received by type; plus
+    ``sessions_by_role``, sessions joined per authrole). Only client and admin sessions are
+    counted: the router's own components (authenticator, tuning, metrics), the in-router room
+    service and cluster workers are not clients."""
 
     def __init__(self, stats: Callable[[], Mapping[str, Any]]) -> None:
         self._stats = stats
@@ -222,9 +225,13 @@ class RouterCollector:
             stats = self._stats()
         except Exception:  # noqa: BLE001 -- a scrape must not fail because the router is starting
             return
-        yield GaugeMetricFamily(
-            "kasagi_router_sessions_joined", "WAMP sessions joined to the realm.", value=stats.get("sessions", 0)
+        by_role: Mapping[str, int] = stats.get("sessions_by_role", {})
+        sessions = GaugeMetricFamily(
+            "kasagi_router_sessions", "Client and admin sessions joined to the realm, by role.", labels=["role"]
         )
+        for role in COUNTED_ROLES:
+            sessions.add_metric([role], by_role.get(role, 0))
+        yield sessions
         messages = stats.get("messages", {})
         for direction in ("sent", "received"):
             family = CounterMetricFamily(
@@ -249,44 +256,13 @@ class _MetricsResource(Resource):
         return b"".join(generate_latest(r) for r in self._registries)
 
 
-class _HealthResource(Resource):
-    isLeaf = True
-
-    def __init__(self, ready: Readiness) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # twisted.web is unannotated
-        self._ready = ready
-
-    def render_GET(self, request: Request) -> bytes | int:
-        if request.postpath == [b"live"]:
-            return b"live\n"
-        if request.postpath != [b"ready"]:
-            request.setResponseCode(404)
-            return b"not found\n"
-
-        def answer(outcome: tuple[bool, str]) -> None:
-            if request.finished or getattr(request, "_disconnected", False):
-                return
-            ok, why = outcome
-            request.setResponseCode(200 if ok else 503)
-            request.write((("ready" if ok else "not ready") + (f": {why}" if why else "") + "\n").encode("utf-8"))
-            request.finish()
-
-        def failed(failure: Failure) -> None:
-            answer((False, failure.getErrorMessage()))
-
-        maybeDeferred(self._ready).addCallbacks(answer, failed).addErrback(
-            lambda f: _log.failure("health check failed to answer", f)
-        )
-        return NOT_DONE_YET
-
-
 def metrics_site(registry: CollectorRegistry | Sequence[CollectorRegistry], ready: Readiness) -> Site:
     """The HTTP site serving ``/metrics`` (one registry, or several concatenated) and
     ``/health/live|ready``."""
     registries = [registry] if isinstance(registry, CollectorRegistry) else list(registry)
     root = Resource()
     root.putChild(b"metrics", _MetricsResource(registries))
-    root.putChild(b"health", _HealthResource(ready))
+    root.putChild(b"health", HealthResource(ready))
     site = Site(root)
     site.noisy = False
     return site

@@ -51,6 +51,9 @@ OPEN_MEMBERS: Final = "members"
 #: Router meta events the room service listens to.
 META_SESSION_ON_LEAVE: Final = "wamp.session.on_leave"
 
+#: The role of a client session (every ticket the authenticator accepts, unless admin).
+CLIENT_ROLE: Final = "client"
+
 # -- the admin surface (the monitor) -----------------------------------------------------------
 #: The role of an admin session (a ticket minted with ``kasagi token USER --role admin``).
 ADMIN_ROLE: Final = "admin"

@@ -48,8 +48,7 @@ class MetricsTests(SynchronousTestCase):
             "kasagi_rooms 1.0",
             "kasagi_members_online 1.0",
             "kasagi_actions_accepted_total 1.0",
-            "kasagi_snapshots_sent_total 1.0",
-            'kasagi_actions_refused_total{reason="rejected"} 1.0',
+            'kasagi_calls_refused_total{reason="rejected"} 1.0',
             'kasagi_joins_total{kind="snapshot"} 1.0',
         ):
             self.assertIn(line, text)
@@ -57,13 +56,20 @@ class MetricsTests(SynchronousTestCase):
         self.assertIn("process_cpu_seconds_total", text)
 
     def test_router_figures_are_read_from_the_router_stats(self):
-        """Sessions and messages by type come from the router's own counters."""
+        """Sessions by role (client and admin only) and messages by type come from the router's own counters."""
         prom = new_registry()
-        prom.register(
-            RouterCollector(lambda: {"sessions": 3, "messages": {"sent": {"EVENT": 10}, "received": {"CALL": 4}}})
-        )
+        by_role = {"client": 3, "backend": 1, "authenticator": 3, "monitor": 1}
+        figures = {
+            "sessions": 8,
+            "sessions_by_role": by_role,
+            "messages": {"sent": {"EVENT": 10}, "received": {"CALL": 4}},
+        }
+        prom.register(RouterCollector(lambda: figures))
         text = generate_latest(prom).decode()
-        self.assertIn("kasagi_router_sessions_joined 3.0", text)
+        self.assertIn('kasagi_router_sessions{role="client"} 3.0', text)
+        self.assertIn('kasagi_router_sessions{role="admin"} 0.0', text)
+        self.assertNotIn('role="backend"', text)
+        self.assertNotIn('role="authenticator"', text)
         self.assertIn('kasagi_router_messages_sent_total{type="event"} 10.0', text)
         self.assertIn('kasagi_router_messages_received_total{type="call"} 4.0', text)
 

@@ -158,13 +158,14 @@ def test_health_and_metrics_report_the_deployment(topology: Topology):
         metrics = [w.metrics() for w in topology.members]
         assert sum(m.get("kasagi_rooms", 0) for m in metrics) >= 1
         assert all(m.get("kasagi_lease_renewals_total", 0) > 0 for m in metrics)
-        assert all(m.get("kasagi_router_sessions") == 2 for m in metrics)
+        assert all(m.get("kasagi_routers_joined") == 2 for m in metrics)
         assert sum(m.get("kasagi_members_online", 0) for m in metrics) >= 1
         from kasagi.testing.topology import http_get
 
         status, text = http_get(topology.router_metrics_url(0))
         assert status == 200
-        assert "kasagi_router_sessions_joined" in text and 'kasagi_router_messages_received_total{type="call"}' in text
+        assert 'kasagi_router_sessions{role="client"}' in text
+        assert 'kasagi_router_messages_received_total{type="call"}' in text
     finally:
         yield client.close()
 

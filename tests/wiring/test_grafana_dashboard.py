@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from kasagi.metrics import ClusterCollector, RoomsCollector, RouterCollector, ServiceMetrics, new_registry
+from kasagi.testing.metrics import every_metric_registry
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "kasagi.json"
 
@@ -29,18 +28,7 @@ _PROMQL_WORDS = {"sum", "max", "min", "count", "rate", "increase", "histogram_qu
 
 def _exported_series() -> dict[str, set[str]]:
     """Every series name the code can export, with the label names of its family."""
-    registry: CollectorRegistry = new_registry()
-    observer = ServiceMetrics(registry)
-    # Labelled counters export a series only once a label value has been counted.
-    observer.refusals.labels("rejected").inc()
-    observer.commit_failures.labels("fenced").inc()
-    observer.joins.labels("snapshot").inc()
-    registry.register(RoomsCollector(SimpleNamespace(runners={}, retired_stats={})))
-    cluster = SimpleNamespace(stats={}, workers={}, lease_ok=True)
-    routers = SimpleNamespace(stats={"published": 0, "publish_failures": 0}, sessions=[])
-    registry.register(ClusterCollector(cluster, routers))
-    stats = {"sessions": 1, "messages": {"sent": {"EVENT": 1}, "received": {"PUBLISH": 1}}}
-    registry.register(RouterCollector(lambda: stats))
+    registry: CollectorRegistry = every_metric_registry()
     series: dict[str, set[str]] = {}
     for family in registry.collect():
         labels = {label for sample in family.samples for label in sample.labels}

@@ -30,6 +30,7 @@ from kasagi.cluster.redis_leases import RedisLeases
 from kasagi.cluster.rooms import ClusterRooms, ClusterSettings
 from kasagi.cluster.routers import WorkerProcedures, WorkerSession
 from kasagi.deadline import within
+from kasagi.health import Check
 from kasagi.metrics import ClusterCollector, metrics_site, new_registry
 from kasagi.service.assembly import Assembly
 from kasagi.service.inspect import ProcessSummary, RoomWatch
@@ -97,17 +98,20 @@ class Worker:
 
     @inlineCallbacks
     def ready(self):  # type: ignore[no-untyped-def]
-        """Joined to every router, the lease renewed and the store answering."""
+        """Joined to every router, the lease renewed and the store answering (each a
+        :class:`~kasagi.health.Check`)."""
         joined = len(self.routers.sessions)
-        if joined < self.expected_routers:
-            return (False, f"joined {joined} of {self.expected_routers} routers")
-        if not self.cluster.lease_ok:
-            return (False, "lease not renewed")
+        routers = Check(
+            "routers", joined >= self.expected_routers, f"joined {joined} of {self.expected_routers} routers"
+        )
+        lease = Check("lease", bool(self.cluster.lease_ok), "renewed" if self.cluster.lease_ok else "lease not renewed")
         try:
             yield within(maybeDeferred(self.store.load, "kasagi_health"), 1.0, self.parts.clock, "store check")
         except Exception as exc:  # noqa: BLE001 -- any failure means "not ready"
-            return (False, f"store: {exc}")
-        return (True, "")
+            store = Check("store", False, f"store: {exc}")
+        else:
+            store = Check("store", True, "answering")
+        return [routers, lease, store]
 
     @inlineCallbacks
     def stop(self):  # type: ignore[no-untyped-def]
