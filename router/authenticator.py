@@ -1,7 +1,9 @@
 """The dynamic WAMP-ticket authenticator of the client transport.
 
 Secure mode (a secret is configured): the ticket must be a valid, unexpired token for the
-authid (``kasagi token USER``). Dev mode (no secret): any well-formed authid is accepted,
+authid (``kasagi token USER``) that expires within the maximum ticket lifetime (``extra.max_ticket_ttl``,
+else ``KASAGI_MAX_TICKET_TTL``, else 7 days). Any other ticket -- text of any kind, bytes, other
+types -- is refused with ``kasagi.error.not_authorized``. Dev mode (no secret): any well-formed authid is accepted,
 whatever the ticket -- announced loudly at start. Clients always get the ``client`` role;
 this authenticator can never hand out the backend role.
 """
@@ -18,7 +20,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
 from kasagi import wire
-from kasagi.auth import TokenError, check_authid, verify_token
+from kasagi.auth import TokenError, check_authid, max_ttl_from, verify_token
 
 __all__ = ["TicketAuthenticator"]
 
@@ -35,11 +37,16 @@ class TicketAuthenticator(ApplicationSession):
         secret = os.environ.get(extra.get("secret_env", "KASAGI_SECRET"), "")
         self._secret = secret.encode("utf-8")
         self._secure = bool(self._secret)
+        raw_max = extra.get("max_ticket_ttl")
+        self._max_ttl = max_ttl_from(os.environ.get("KASAGI_MAX_TICKET_TTL") if raw_max is None else str(raw_max))
         if extra.get("secure") and not self._secure:
             raise RuntimeError("secure mode needs a secret (KASAGI_SECRET)")
         yield self.register(self.authenticate, wire.AUTHENTICATE)
         if self._secure:
-            self.log.info("client authentication: secure mode (signed tickets only)")
+            self.log.info(
+                "client authentication: secure mode (signed tickets only, living at most {max_ttl:g} s)",
+                max_ttl=self._max_ttl,
+            )
         else:
             self.log.warn("client authentication: DEV MODE -- any authid is accepted without a valid ticket")
 
@@ -49,7 +56,7 @@ class TicketAuthenticator(ApplicationSession):
             if realm != wire.REALM:
                 raise TokenError(f"unknown realm {realm!r}")
             if self._secure:
-                verify_token(details.get("ticket"), authid, self._secret, time.time())
+                verify_token(details.get("ticket"), authid, self._secret, time.time(), self._max_ttl)
         except TokenError as exc:
             raise ApplicationError(wire.ErrorURI.NOT_AUTHORIZED, f"authentication failed: {exc}") from None
         return {"role": CLIENT_ROLE, "authid": authid}

@@ -3,17 +3,28 @@ a client may do once in (:mod:`kasagi.auth.authorization`, the dynamic authorize
 The sessions that apply them are in ``router/``."""
 
 from kasagi.auth.authorization import CALL_CACHE_LIMIT, DENY, CacheBudget, RoomCheck, admits, authorize_client
-from kasagi.auth.tokens import TokenError, check_authid, mint_token, verify_token
+from kasagi.auth.tokens import (
+    MAX_TICKET_TTL,
+    TokenError,
+    check_authid,
+    check_ttl,
+    max_ttl_from,
+    mint_token,
+    verify_token,
+)
 
 __all__ = [
     "CALL_CACHE_LIMIT",
     "DENY",
+    "MAX_TICKET_TTL",
     "CacheBudget",
     "RoomCheck",
     "TokenError",
     "admits",
     "authorize_client",
     "check_authid",
+    "check_ttl",
+    "max_ttl_from",
     "mint_token",
     "verify_token",
 ]

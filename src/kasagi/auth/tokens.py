@@ -3,6 +3,12 @@
 A token is ``v1.<payload>.<signature>``: the payload is base64url JSON ``{"sub": authid,
 "exp": unix seconds}``; the signature is base64url HMAC-SHA256 over ``v1.<payload>`` with the
 deployment secret. Pure functions: time and secret are arguments.
+
+A ticket lives at most ``max_ttl`` seconds (default :data:`MAX_TICKET_TTL`, 7 days; a
+deployment sets ``KASAGI_MAX_TICKET_TTL``, read by ``kasagi token`` and by the router's
+authenticator): ``kasagi token`` refuses to mint a longer one, and the authenticator refuses a
+ticket whose expiry is further away than that (plus :data:`CLOCK_SKEW` seconds for the clock of
+the machine that minted it).
 """
 
 from __future__ import annotations
@@ -11,14 +17,32 @@ import base64
 import hashlib
 import hmac
 import json
+import math
+import re
 from typing import Final
 
 from kasagi.wire import AUTHID_RE
 
-__all__ = ["AUTHID_RE", "TokenError", "check_authid", "mint_token", "verify_token"]
+__all__ = [
+    "AUTHID_RE",
+    "MAX_TICKET_TTL",
+    "TokenError",
+    "check_authid",
+    "check_ttl",
+    "max_ttl_from",
+    "mint_token",
+    "verify_token",
+]
 
 VERSION: Final = "v1"
 MAX_TOKEN_LENGTH: Final = 1024
+#: The longest a ticket may live unless the deployment says otherwise (seconds): 7 days.
+MAX_TICKET_TTL: Final = 7 * 86_400.0
+#: How far ahead of the router's clock the minting machine's clock may be (seconds).
+CLOCK_SKEW: Final = 60
+#: What a ticket may consist of: ``v1.`` and two base64url parts, ASCII only (checked before
+#: anything else, so no text of any kind reaches the decoders).
+_TICKET_RE: Final = re.compile(r"v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
 
 
 class TokenError(Exception):
@@ -43,9 +67,35 @@ def check_authid(authid: object) -> str:
     return authid
 
 
-def mint_token(authid: str, secret: bytes, now: float, ttl: float) -> str:
-    """A ticket for ``authid`` valid for ``ttl`` seconds from ``now``."""
+def check_ttl(ttl: object, max_ttl: float = MAX_TICKET_TTL) -> float:
+    """``ttl`` if it is a finite number of seconds above 0 and at most ``max_ttl``, else
+    ``TokenError`` saying what is allowed."""
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl) or ttl <= 0:
+        raise TokenError(f"ttl must be a number of seconds above 0 and at most {max_ttl:g}, got {ttl!r}")
+    if ttl > max_ttl:
+        raise TokenError(f"ttl {ttl:g} is above the maximum ticket lifetime of {max_ttl:g} seconds")
+    return float(ttl)
+
+
+def max_ttl_from(raw: str | None) -> float:
+    """The maximum ticket lifetime a deployment configured (``KASAGI_MAX_TICKET_TTL``, seconds;
+    unset or empty: :data:`MAX_TICKET_TTL`); ``TokenError`` for anything but a finite number
+    above 0."""
+    if raw is None or not raw.strip():
+        return MAX_TICKET_TTL
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise TokenError(f"KASAGI_MAX_TICKET_TTL must be a number of seconds above 0, got {raw[:40]!r}")
+    return value
+
+
+def mint_token(authid: str, secret: bytes, now: float, ttl: float, max_ttl: float = MAX_TICKET_TTL) -> str:
+    """A ticket for ``authid`` valid for ``ttl`` seconds from ``now`` (at most ``max_ttl``)."""
     check_authid(authid)
+    check_ttl(ttl, max_ttl)
     if not secret:
         raise TokenError("no secret configured")
     payload = _b64(json.dumps({"sub": authid, "exp": int(now + ttl)}, separators=(",", ":")).encode())
@@ -53,13 +103,15 @@ def mint_token(authid: str, secret: bytes, now: float, ttl: float) -> str:
     return f"{signed}.{_sign(secret, signed)}"
 
 
-def verify_token(token: object, authid: str, secret: bytes, now: float) -> None:
-    """Return if ``token`` is a valid, unexpired ticket for ``authid``; else ``TokenError``."""
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+def verify_token(token: object, authid: str, secret: bytes, now: float, max_ttl: float = MAX_TICKET_TTL) -> None:
+    """Return if ``token`` is a valid, unexpired ticket for ``authid`` that expires within
+    ``max_ttl`` seconds; else ``TokenError`` (for any ``token`` whatever: text of any kind,
+    bytes, other types)."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise TokenError("malformed ticket")
-    parts = token.split(".")
-    if len(parts) != 3 or parts[0] != VERSION:
+    if not _TICKET_RE.fullmatch(token):
         raise TokenError("malformed ticket: expected v1.<payload>.<signature>")
+    parts = token.split(".")
     signed = f"{parts[0]}.{parts[1]}"
     if not hmac.compare_digest(_sign(secret, signed), parts[2]):
         raise TokenError("bad ticket signature")
@@ -73,3 +125,5 @@ def verify_token(token: object, authid: str, secret: bytes, now: float) -> None:
         raise TokenError("ticket was issued for another authid")
     if claims["exp"] <= now:
         raise TokenError("ticket expired")
+    if claims["exp"] > now + max_ttl + CLOCK_SKEW:
+        raise TokenError(f"ticket lives longer than the maximum ticket lifetime of {max_ttl:g} seconds")
