@@ -11,8 +11,8 @@ its cost cannot be bounded:
 - ``uniqueItems`` over items that may be maps or lists (comparing those is quadratic).
 
 Every check then runs with a work budget (:class:`StepMeter`): each keyword a validator
-evaluates is one step, ``enum``/``const`` cost the size of their value, ``uniqueItems`` the
-square of the list's length. An action may spend :data:`BASE_STEPS` plus
+evaluates is one step, each error it reports :data:`ERROR_STEPS`, ``enum``/``const`` cost the
+size of their value, ``uniqueItems`` the square of the list's length. An action may spend :data:`BASE_STEPS` plus
 :data:`STEPS_PER_NODE` per node of the value it writes; past that it is refused with
 ``kasagi.error.rejected`` naming the budget, so no action costs more than a bounded multiple of
 its own size, whatever the document's size.
@@ -31,6 +31,7 @@ from kasagi.rooms import InvalidArgument, Rejected, describe
 
 __all__ = [
     "BASE_STEPS",
+    "ERROR_STEPS",
     "MAX_IN_PLACE",
     "MAX_SCHEMA_BYTES",
     "STEPS_PER_NODE",
@@ -49,7 +50,10 @@ MAX_IN_PLACE: Final = 64
 #: Validator steps every action may spend ...
 BASE_STEPS: Final = 1_000
 #: ... and per node of the value it writes.
-STEPS_PER_NODE: Final = 2
+STEPS_PER_NODE: Final = 1
+#: What one error a keyword reports costs (building it and choosing the best one cost more
+#: than a keyword that passes).
+ERROR_STEPS: Final = 8
 
 #: Keywords that apply subschemas to the same instance.
 _IN_PLACE_LISTS: Final = ("allOf", "anyOf", "oneOf")
@@ -114,7 +118,9 @@ def metered_validator(schema: Mapping[str, Any], meter: StepMeter) -> Any:
             elif keyword == "uniqueItems" and isinstance(instance, list):
                 cost += len(instance) * len(instance)
             meter.charge(cost)
-            return function(validator, value, instance, subschema)  # type: ignore[no-any-return]
+            for error in function(validator, value, instance, subschema) or ():
+                meter.charge(ERROR_STEPS)
+                yield error
 
         return run
 
