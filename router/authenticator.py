@@ -1,9 +1,11 @@
 """The dynamic WAMP-ticket authenticator of the client transport.
 
 Secure mode (a secret is configured): the ticket must be a valid, unexpired token for the
-authid (``kasagi token USER``). Dev mode (no secret): any well-formed authid is accepted,
-whatever the ticket -- announced loudly at start. Clients get the ``client`` role; this
-authenticator can never hand out the backend role.
+authid (``kasagi token USER``) that expires within the maximum ticket lifetime (``extra.max_ticket_ttl``,
+else ``KASAGI_MAX_TICKET_TTL``, else 7 days). Any other ticket -- text of any kind, bytes, other
+types -- is refused with ``kasagi.error.not_authorized``. Dev mode (no secret): any well-formed authid is accepted,
+whatever the ticket -- announced loudly at start. Clients always get the ``client`` role;
+this authenticator can never hand out the backend role.
 
 Admins (the monitor, ``docs/monitor.md``): a ticket whose signed payload names the ``admin``
 role (``kasagi token USER --role admin``) must be signed with the admin secret
@@ -24,7 +26,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
 from kasagi import wire
-from kasagi.auth import TokenError, check_authid, claimed_role, verify_token
+from kasagi.auth import TokenError, check_authid, claimed_role, max_ttl_from, verify_token
 
 __all__ = ["TicketAuthenticator"]
 
@@ -43,13 +45,18 @@ class TicketAuthenticator(ApplicationSession):
         secret = os.environ.get(extra.get("secret_env", "KASAGI_SECRET"), "")
         self._secret = secret.encode("utf-8")
         self._secure = bool(self._secret)
+        raw_max = extra.get("max_ticket_ttl")
+        self._max_ttl = max_ttl_from(os.environ.get("KASAGI_MAX_TICKET_TTL") if raw_max is None else str(raw_max))
         if extra.get("secure") and not self._secure:
             raise RuntimeError("secure mode needs a secret (KASAGI_SECRET)")
         admin = os.environ.get(extra.get("admin_secret_env", "KASAGI_ADMIN_SECRET"), "") or secret
         self._admin_secret = admin.encode("utf-8") if len(admin) >= MIN_SECRET_LENGTH else b""
         yield self.register(self.authenticate, wire.AUTHENTICATE)
         if self._secure:
-            self.log.info("client authentication: secure mode (signed tickets only)")
+            self.log.info(
+                "client authentication: secure mode (signed tickets only, living at most {max_ttl:g} s)",
+                max_ttl=self._max_ttl,
+            )
         else:
             self.log.warn("client authentication: DEV MODE -- any authid is accepted without a valid ticket")
         if not self._admin_secret:
@@ -64,11 +71,11 @@ class TicketAuthenticator(ApplicationSession):
             if claimed_role(ticket) == wire.ADMIN_ROLE:
                 if not self._admin_secret:
                     raise TokenError("admin logins are off (no admin secret configured)")
-                role = verify_token(ticket, authid, self._admin_secret, time.time())
+                role = verify_token(ticket, authid, self._admin_secret, time.time(), self._max_ttl)
                 if role == wire.ADMIN_ROLE:
                     return {"role": wire.ADMIN_ROLE, "authid": authid}
             if self._secure:
-                verify_token(details.get("ticket"), authid, self._secret, time.time())
+                verify_token(details.get("ticket"), authid, self._secret, time.time(), self._max_ttl)
         except TokenError as exc:
             raise ApplicationError(wire.ErrorURI.NOT_AUTHORIZED, f"authentication failed: {exc}") from None
         return {"role": CLIENT_ROLE, "authid": authid}

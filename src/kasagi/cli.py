@@ -154,14 +154,20 @@ def _store_problem(options: NodeOptions) -> str | None:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from kasagi.auth import TokenError, mint_token
+    from kasagi.auth import TokenError, check_ttl, max_ttl_from, mint_token
 
     # An admin ticket is signed with the admin secret (KASAGI_ADMIN_SECRET, else KASAGI_SECRET).
     admin = args.role == "admin"
     source = "KASAGI_ADMIN_SECRET or KASAGI_SECRET" if admin else "KASAGI_SECRET"
     secret = (os.environ.get("KASAGI_ADMIN_SECRET", "") if admin else "") or os.environ.get("KASAGI_SECRET", "")
     try:
-        print(mint_token(args.user, secret.encode("utf-8"), time.time(), args.ttl, role=args.role))
+        max_ttl = max_ttl_from(os.environ.get("KASAGI_MAX_TICKET_TTL"))
+        ttl = check_ttl(args.ttl, max_ttl)
+    except TokenError as exc:
+        print(f"kasagi token: {exc}", file=sys.stderr)
+        return 2
+    try:
+        print(mint_token(args.user, secret.encode("utf-8"), time.time(), ttl, max_ttl, role=args.role))
     except TokenError as exc:
         print(f"kasagi token: {exc} (set {source})", file=sys.stderr)
         return 2
@@ -238,7 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="mint a client ticket (secret from KASAGI_SECRET)")
     token.add_argument("user")
-    token.add_argument("--ttl", type=float, default=86_400.0, help="seconds the ticket is valid")
+    token.add_argument(
+        "--ttl",
+        type=float,
+        default=86_400.0,
+        help="seconds the ticket is valid (above 0, at most KASAGI_MAX_TICKET_TTL, default 7 days)",
+    )
     token.add_argument(
         "--role",
         choices=("client", "admin"),

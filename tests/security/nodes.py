@@ -7,7 +7,7 @@ import secrets
 import time
 from pathlib import Path
 
-from kasagi.auth import mint_token
+from kasagi.auth import MAX_TICKET_TTL, mint_token
 from kasagi.node import NodeOptions
 from kasagi.testing import free_port
 from kasagi.testing.node import NodeProcess
@@ -25,8 +25,10 @@ LIMITS = {
 }
 
 
-def token(authid: str, ttl: float = 600.0, secret: str = SECRET, now: float | None = None) -> str:
-    return mint_token(authid, secret.encode(), time.time() if now is None else now, ttl)
+def token(
+    authid: str, ttl: float = 600.0, secret: str = SECRET, now: float | None = None, max_ttl: float = MAX_TICKET_TTL
+) -> str:
+    return mint_token(authid, secret.encode(), time.time() if now is None else now, ttl, max_ttl)
 
 
 def start(tmp: Path, *, secret: str | None, **options: object) -> NodeProcess:

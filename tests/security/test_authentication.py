@@ -45,14 +45,23 @@ REFUSALS = {
     "ticket of another member": (Login("alice", token("bob")), "issued for another authid"),
     "malformed authid": (Login("al ice", token("alice")), "malformed authid"),
     "no authid": (Login(None, token("alice")), "malformed authid"),
+    "non-ASCII ticket": (Login("alice", "v1.é." + "ü" * 40), "malformed ticket"),
+    "non-ASCII signature": (Login("alice", token("alice")[:-2] + "éé"), "malformed ticket"),
+    "control characters": (Login("alice", "v1.\x00\x01\x1b.\x7f"), "malformed ticket"),
+    "huge ticket": (Login("alice", "v1." + "A" * 60_000 + ".x"), "malformed ticket"),
+    "ticket beyond the maximum lifetime": (
+        Login("alice", token("alice", ttl=30 * 86_400.0, max_ttl=10**9)),
+        "maximum ticket lifetime",
+    ),
 }
 
 
 @pytest_twisted.inlineCallbacks
 @pytest.mark.parametrize("case", list(REFUSALS))
 def test_secure_mode_refuses_bad_tickets_with_a_clear_reason(secure_node: NodeProcess, case: str):
-    """A login with a missing, expired, malformed, wrongly signed or foreign ticket is refused with
-    kasagi.error.not_authorized and a message naming the reason."""
+    """A login with a missing, expired, malformed (non-ASCII, control characters, huge), wrongly
+    signed, foreign or too long-lived ticket is refused with kasagi.error.not_authorized and a
+    message naming the reason."""
     login, reason = REFUSALS[case]
     with pytest.raises(Refused) as info:
         yield connect_ws(secure_node.options.port, login)
@@ -134,6 +143,28 @@ def test_kasagi_token_mints_a_ticket_only_with_a_secret():
     no_secret = _kasagi("token", "alice", env={k: v for k, v in os.environ.items() if k != "KASAGI_SECRET"})
     no_secret.communicate(timeout=60)
     assert no_secret.returncode == 2
+
+
+@pytest.mark.parametrize("ttl", ["0", "-5", "nan", "inf", "-inf", "1e12", "604801"])
+def test_kasagi_token_refuses_a_ttl_out_of_bounds_with_one_line(ttl: str):
+    """`kasagi token alice --ttl X` for 0, a negative, nan, inf or more than 7 days prints no
+    ticket, one line naming the ttl, and exits 2."""
+    env = {k: v for k, v in os.environ.items() if k != "KASAGI_MAX_TICKET_TTL"}
+    proc = _kasagi("token", "alice", f"--ttl={ttl}", env={**env, "KASAGI_SECRET": SECRET})
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and out == b""
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and "ttl" in lines[0], lines
+
+
+def test_kasagi_token_follows_the_configured_maximum_lifetime():
+    """With KASAGI_MAX_TICKET_TTL=30 `kasagi token --ttl 31` is refused and `--ttl 30` mints."""
+    env = {**os.environ, "KASAGI_SECRET": SECRET, "KASAGI_MAX_TICKET_TTL": "30"}
+    refused = _kasagi("token", "alice", "--ttl", "31", env=env)
+    _, err = refused.communicate(timeout=60)
+    assert refused.returncode == 2 and b"maximum ticket lifetime" in err
+    out, _ = _kasagi("token", "alice", "--ttl", "30", env=env).communicate(timeout=60)
+    verify_token(out.decode().strip(), "alice", SECRET.encode(), time.time(), max_ttl=30)
 
 
 # -- the backend role -----------------------------------------------------------------------------

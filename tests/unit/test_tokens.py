@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 
 import pytest
 
-from kasagi.auth import TokenError, check_authid, mint_token, verify_token
+from kasagi.auth import MAX_TICKET_TTL, TokenError, check_authid, check_ttl, max_ttl_from, mint_token, verify_token
 
 SECRET = b"s3cret-for-tests"
 NOW = 1_700_000_000.0
@@ -61,3 +62,72 @@ def test_malformed_authids_are_refused(authid):
     """Member ids outside the documented pattern are refused."""
     with pytest.raises(TokenError, match="malformed authid"):
         check_authid(authid)
+
+
+@pytest.mark.parametrize(
+    "ticket",
+    [
+        "é",
+        "v1.é.ü",
+        "v1.abc." + "é" * 43,
+        mint_token("alice", SECRET, NOW, 60)[:-1] + "\u00ff",
+        "v1.\x00.\x01",
+        "v1.abc.def\n",
+        "\ud800",
+        "v1." + "A" * 100_000 + ".B",
+        b"v1.abc.def",
+        bytearray(b"\xff\xfe"),
+        ["v1", "a", "b"],
+        7,
+    ],
+    ids=[
+        "non-ascii",
+        "non-ascii-parts",
+        "non-ascii-signature",
+        "latin1-tail",
+        "nul",
+        "newline",
+        "lone-surrogate",
+        "huge",
+        "bytes",
+        "bytearray",
+        "list",
+        "int",
+    ],
+)
+def test_any_ticket_text_is_refused_as_malformed_never_crashing(ticket):
+    """Every ticket text or type that is not a v1 base64url ticket is refused with TokenError
+    "malformed ticket" (nothing else escapes: the authenticator answers not_authorized)."""
+    with pytest.raises(TokenError, match="malformed ticket"):
+        verify_token(ticket, "alice", SECRET, NOW)
+
+
+def test_a_ticket_living_longer_than_the_maximum_is_refused():
+    """A validly signed ticket expiring further away than the maximum lifetime (plus the clock
+    skew allowance) is refused; one at the maximum is accepted."""
+    long_lived = mint_token("alice", SECRET, NOW, 30 * 86_400, max_ttl=10**9)
+    with pytest.raises(TokenError, match="maximum ticket lifetime"):
+        verify_token(long_lived, "alice", SECRET, NOW)
+    verify_token(mint_token("alice", SECRET, NOW, MAX_TICKET_TTL), "alice", SECRET, NOW)
+    with pytest.raises(TokenError, match="maximum ticket lifetime"):
+        verify_token(mint_token("alice", SECRET, NOW, 3600), "alice", SECRET, NOW, max_ttl=60)
+
+
+@pytest.mark.parametrize("ttl", [0, -1, math.nan, math.inf, -math.inf, 1e12, MAX_TICKET_TTL + 1, True, "60"])
+def test_mint_refuses_a_ttl_out_of_bounds(ttl):
+    """Minting refuses a ttl that is not a finite number of seconds above 0 and within the maximum."""
+    with pytest.raises(TokenError, match="ttl"):
+        mint_token("alice", SECRET, NOW, ttl)
+    with pytest.raises(TokenError, match="ttl"):
+        check_ttl(ttl)
+
+
+def test_the_maximum_lifetime_is_configurable():
+    """KASAGI_MAX_TICKET_TTL's text gives the maximum (unset: 7 days); a non-positive or
+    non-finite value is refused."""
+    assert max_ttl_from(None) == max_ttl_from("") == MAX_TICKET_TTL == 7 * 86_400
+    assert max_ttl_from("3600") == 3600.0
+    assert check_ttl(3600, max_ttl_from("3600")) == 3600.0
+    for bad in ("0", "-1", "nan", "inf", "soon"):
+        with pytest.raises(TokenError, match="KASAGI_MAX_TICKET_TTL"):
+            max_ttl_from(bad)

@@ -3,11 +3,22 @@ a client may do once in (:mod:`kasagi.auth.authorization`, the dynamic authorize
 The sessions that apply them are in ``router/``."""
 
 from kasagi.auth.authorization import CALL_CACHE_LIMIT, DENY, CacheBudget, RoomCheck, admits, authorize_client
-from kasagi.auth.tokens import ROLES, TokenError, check_authid, claimed_role, mint_token, verify_token
+from kasagi.auth.tokens import (
+    MAX_TICKET_TTL,
+    ROLES,
+    TokenError,
+    check_authid,
+    check_ttl,
+    claimed_role,
+    max_ttl_from,
+    mint_token,
+    verify_token,
+)
 
 __all__ = [
     "CALL_CACHE_LIMIT",
     "DENY",
+    "MAX_TICKET_TTL",
     "ROLES",
     "CacheBudget",
     "RoomCheck",
@@ -15,7 +26,9 @@ __all__ = [
     "admits",
     "authorize_client",
     "check_authid",
+    "check_ttl",
     "claimed_role",
+    "max_ttl_from",
     "mint_token",
     "verify_token",
 ]

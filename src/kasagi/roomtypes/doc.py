@@ -4,7 +4,9 @@ Actions ``set {"path", "value"}`` and ``del {"path"}`` (paths as in ``docs/proto
 or nothing. When the room is opened with ``{"schema": {...}}`` (a JSON Schema, draft 2020-12),
 every action must leave the document -- the state without the server-owned ``members`` and
 ``timers`` --
-valid against it.
+valid against it. The schema's cost is bounded: what can't be bounded is refused when the room
+opens, and each action's check has a budget linear in the value it writes
+(:mod:`kasagi.roomtypes.schema_bounds`, :mod:`kasagi.roomtypes.schema_check`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from kasagi.rooms import (
     require_keys,
     set_op,
 )
+from kasagi.roomtypes.schema_bounds import check_schema_bounds, node_count
+from kasagi.roomtypes.schema_check import SchemaCheck
 
 __all__ = ["Doc"]
 
@@ -43,10 +47,9 @@ class Doc(RoomType):
 
     def __init__(self, schema: Mapping[str, Any] | None = None) -> None:
         self._schema = dict(schema) if schema is not None else None
-        self._validator: Any = None
-        if self._schema is not None:
-            cls = jsonschema.validators.validator_for(self._schema, default=jsonschema.Draft202012Validator)
-            self._validator = cls(self._schema)
+        self._check = SchemaCheck(self._schema) if self._schema is not None else None
+        #: What the last ``apply`` changed (path, deleted, nodes written), for ``check``.
+        self._change: tuple[tuple[Any, ...], bool, int] | None = None
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> RoomType:
@@ -67,6 +70,7 @@ class Doc(RoomType):
             )
         check_value(schema, "options.schema")
         _check_schema_safety(schema, schema, "options.schema")
+        check_schema_bounds(schema, "options.schema")
         try:
             jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator).check_schema(schema)
         except jsonschema.exceptions.SchemaError as exc:
@@ -86,11 +90,13 @@ class Doc(RoomType):
             require_keys(args, {"path", "value"}, set(), "set")
             path = parse_path(args["path"], "args.path")
             self._writable(path)
+            self._change = (path, False, node_count(args["value"]))
             return [set_op(path, args["value"])]  # checked at the boundary (ActCommand), with the configured limits
         if action == "del":
             require_keys(args, {"path"}, set(), "del")
             path = parse_path(args["path"], "args.path")
             self._writable(path)
+            self._change = (path, True, 0)
             return [del_op(path)]
         raise InvalidArgument(
             f"doc has no action {action!r}", field="action", expected="set or del", got=describe(action)
@@ -107,26 +113,17 @@ class Doc(RoomType):
             )
 
     def check(self, state: Mapping[str, Any]) -> None:
-        if self._validator is None:
+        """Validate what the last action changed (the whole document when that is not known),
+        within the action's budget."""
+        change, self._change = self._change, None
+        if self._check is None:
             return
         document = {k: v for k, v in state.items() if k not in _NOT_WRITABLE}
-        try:
-            error = jsonschema.exceptions.best_match(self._validator.iter_errors(document))
-        except Exception as exc:  # noqa: BLE001 -- a schema that can't be applied refuses, never crashes
-            raise Rejected(
-                "the room's schema cannot be applied",
-                field="options.schema",
-                expected="a schema that applies",
-                got=str(exc)[:200],
-            ) from None
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-            raise Rejected(
-                "the document would not match the room's schema",
-                field=f"document/{where}",
-                expected=f"{error.validator} {error.validator_value!r}"[:200],
-                got=str(error.message)[:200],
-            )
+        if change is None:
+            self._check.check_document(document, SchemaCheck.budget(node_count(document)))
+            return
+        path, deleted, nodes = change
+        self._check.check_change(document, path, deleted, SchemaCheck.budget(nodes))
 
 
 #: Keywords whose value maps names to subschemas (the names are data, not keywords).
