@@ -1,6 +1,20 @@
-// The arena demo: each tab is a player; arrow keys / WASD move it through room.act('move').
+// The arena demo: each tab is a player; arrow keys / WASD (or a finger held on the board) move it
+// through room.act('move').
 import * as kasagi from './sdk/kasagi.js';
-import { colourOf, pageOptions, renderMembers, showEnded, showStatus } from './demo-common.js';
+import {
+  bindInvite,
+  bindNameForm,
+  bindRoomForm,
+  colourOf,
+  pageOptions,
+  renderMembers,
+  roomRefusal,
+  showEnded,
+  showPresent,
+  showRoomRefusal,
+  showStatus,
+  syncTracker,
+} from './demo-common.js';
 
 const WORLD = 1000;
 const STEP = 10; // the room's speed limit per move
@@ -46,9 +60,9 @@ function draw(room) {
 
 function showPanel(room) {
   $('seq').textContent = String(room.seq);
-  $('epoch').textContent = String(room.epoch);
-  $('players').textContent = String(Object.keys(room.state.players || {}).length);
-  renderMembers($('members'), room.state.members, opts.authid);
+  const members = room.state.members || {};
+  showPresent($('players'), members, Object.keys(room.state.players || {}));
+  renderMembers($('members'), members, opts.authid, room.client.status);
 }
 
 let frame = 0;
@@ -90,12 +104,31 @@ function move(room, dx, dy) {
 
 function steer(room) {
   const held = new Set();
+  let target = null; // where a held finger (or mouse button) points, in world units
+  const towards = (from, to) => (Math.abs(to - from) < STEP / 2 ? 0 : Math.sign(to - from));
   const direction = () => {
     let dx = 0;
     let dy = 0;
     for (const key of held) { dx += KEYS[key][0]; dy += KEYS[key][1]; }
+    const me = (room.state.players || {})[opts.authid];
+    if (!held.size && target && me) {
+      dx = towards(me.x, target.x);
+      dy = towards(me.y, target.y);
+    }
     return [Math.sign(dx) * STEP, Math.sign(dy) * STEP];
   };
+  const point = (e) => {
+    const box = canvas.getBoundingClientRect();
+    target = { x: ((e.clientX - box.left) / box.width) * WORLD, y: ((e.clientY - box.top) / box.height) * WORLD };
+  };
+  canvas.addEventListener('pointerdown', (e) => {
+    canvas.setPointerCapture(e.pointerId);
+    point(e);
+    const [dx, dy] = direction();
+    if (dx || dy) move(room, dx, dy);
+  });
+  canvas.addEventListener('pointermove', (e) => target && point(e));
+  for (const end of ['pointerup', 'pointercancel']) canvas.addEventListener(end, () => (target = null));
   window.addEventListener('keydown', (e) => {
     if (!(e.key in KEYS)) return;
     e.preventDefault();
@@ -115,13 +148,18 @@ function steer(room) {
 async function main() {
   $('room').textContent = opts.room;
   $('me').textContent = opts.authid;
+  bindNameForm($('name-form'), opts.authid);
+  bindRoomForm($('room-form'), opts.room, (refusal) => showRoomRefusal($('error'), refusal));
+  bindInvite($('invite'), opts.room, demo);
   const client = new kasagi.Client({ url: opts.url, authid: opts.authid, ticket: opts.ticket, serializer: opts.serializer });
-  showStatus($('status'), client);
+  let room = null;
+  showStatus($('status'), client, () => room && showPanel(room));
   demo.client = client;
   await client.start();
-  const room = await client.join(opts.room, { type: 'arena' });
+  room = await client.join(opts.room, { type: 'arena' });
   demo.room = room;
   showEnded($('status'), room, demo);
+  syncTracker($('sync'), room, client);
   watchLatency(room);
   room.on('change', () => render(room));
   render(room);
@@ -133,6 +171,9 @@ async function main() {
 main().catch((err) => {
   $('status').textContent = 'failed';
   $('status').className = 'pill failed';
-  $('error').textContent = `${err.error || 'error'}: ${err.message}`;
+  const refusal = roomRefusal(err, opts.room);
+  if (refusal) showRoomRefusal($('error'), refusal);
+  else $('error').textContent = `${err.error || 'error'}: ${err.message}`;
   demo.errors.push(err.error || String(err));
+  demo.failed = true;
 });
