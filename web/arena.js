@@ -41,19 +41,25 @@ function draw(room) {
   }
   const players = room.state.players || {};
   const members = room.state.members || {};
+  // Dots and names keep their size on screen when the board is shown smaller (a phone).
+  const px = Math.max(1, canvas.width / (canvas.clientWidth || canvas.width));
   for (const [id, p] of Object.entries(players)) {
     const online = members[id] ? members[id].online : false;
     const x = p.x * scale;
     const y = p.y * scale;
     ctx.globalAlpha = online ? 1 : 0.35;
     ctx.fillStyle = colourOf(id);
-    ctx.beginPath(); ctx.arc(x, y, id === opts.authid ? 9 : 7, 0, Math.PI * 2); ctx.fill();
+    ctx.beginPath(); ctx.arc(x, y, (id === opts.authid ? 9 : 7) * px, 0, Math.PI * 2); ctx.fill();
     if (id === opts.authid) {
-      ctx.strokeStyle = '#fff'; ctx.lineWidth = 2; ctx.stroke(); ctx.lineWidth = 1;
+      ctx.strokeStyle = '#fff'; ctx.lineWidth = 2 * px; ctx.stroke(); ctx.lineWidth = 1;
     }
     ctx.fillStyle = '#e6e9ef';
-    ctx.font = '12px system-ui, sans-serif';
-    ctx.fillText(online ? id : `${id} (offline)`, x + 12, y + 4);
+    ctx.font = `${Math.round(12 * px)}px system-ui, sans-serif`;
+    const label = online ? id : `${id} (away)`;
+    const right = x + 12 * px + ctx.measureText(label).width > canvas.width; // keep it on the board
+    ctx.textAlign = right ? 'right' : 'left';
+    ctx.fillText(label, right ? x - 12 * px : x + 12 * px, y + 4 * px);
+    ctx.textAlign = 'left';
   }
   ctx.globalAlpha = 1;
 }
@@ -149,7 +155,7 @@ async function main() {
   $('room').textContent = opts.room;
   $('me').textContent = opts.authid;
   bindNameForm($('name-form'), opts.authid);
-  bindRoomForm($('room-form'), opts.room, (refusal) => showRoomRefusal($('error'), refusal));
+  bindRoomForm($('room-form'), opts.room, (refusal) => showRoomRefusal($('room-form'), refusal));
   bindInvite($('invite'), opts.room, demo);
   const client = new kasagi.Client({ url: opts.url, authid: opts.authid, ticket: opts.ticket, serializer: opts.serializer });
   let room = null;
@@ -172,7 +178,7 @@ main().catch((err) => {
   $('status').textContent = 'failed';
   $('status').className = 'pill failed';
   const refusal = roomRefusal(err, opts.room);
-  if (refusal) showRoomRefusal($('error'), refusal);
+  if (refusal) showRoomRefusal($('room-form'), refusal, $('status'));
   else $('error').textContent = `${err.error || 'error'}: ${err.message}`;
   demo.errors.push(err.error || String(err));
   demo.failed = true;

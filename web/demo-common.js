@@ -232,8 +232,12 @@ export function bindRoomForm(form, current, onRefused) {
   });
 }
 
-/** Show a refused room name in `el`: the rule, and a link to a name that would do. */
-export function showRoomRefusal(el, refusal) {
+/**
+ * Show a refused room name beside the room field of `form`: the rule, and a link to a name that
+ * would do. `pill` (the status) says so too when the page could not open its room.
+ */
+export function showRoomRefusal(form, refusal, pill = null) {
+  const el = form.querySelector('.room-message');
   const link = document.createElement('a');
   const url = new URL(location.href);
   url.searchParams.set('room', refusal.fixed);
@@ -241,6 +245,12 @@ export function showRoomRefusal(el, refusal) {
   link.textContent = `open "${refusal.fixed}" instead`;
   el.replaceChildren(`${refusal.text} `, link);
   el.dataset.rule = 'room';
+  form.querySelector('input').focus();
+  if (pill) {
+    pill.textContent = 'room name refused';
+    pill.className = 'pill failed';
+    form.querySelector('#invite').disabled = true;
+  }
 }
 
 /** A stable colour for a member id. */

@@ -138,7 +138,7 @@ async function main() {
   $('room').textContent = opts.room;
   $('me').textContent = opts.authid;
   bindNameForm($('name-form'), opts.authid);
-  bindRoomForm($('room-form'), opts.room, (refusal) => showRoomRefusal($('error'), refusal));
+  bindRoomForm($('room-form'), opts.room, (refusal) => showRoomRefusal($('room-form'), refusal));
   bindInvite($('invite'), opts.room, demo);
   const client = new kasagi.Client({ url: opts.url, authid: opts.authid, ticket: opts.ticket, serializer: opts.serializer });
   let room = null;
@@ -158,8 +158,9 @@ async function main() {
 main().catch((err) => {
   $('status').textContent = 'failed';
   $('status').className = 'pill failed';
-  report({ error: err.error || 'error', message: err.message });
   const refusal = roomRefusal(err, opts.room);
-  if (refusal) showRoomRefusal($('error'), refusal);
+  if (refusal) showRoomRefusal($('room-form'), refusal, $('status'));
+  else report({ error: err.error || 'error', message: err.message });
+  if (refusal) demo.errors.push(err.error);
   demo.failed = true;
 });

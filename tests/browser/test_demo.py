@@ -189,7 +189,8 @@ def test_two_tabs_edit_the_shared_doc(web_node: NodeProcess, browser: Any) -> No
 
 def _member_row(member: str, online: bool) -> str:
     """A condition: the members list shows `member` with that presence."""
-    return f"document.querySelector('#members li[data-member={json.dumps(member)}][data-online={str(online).lower()}]') !== null"
+    selector = f"#members li[data-member={json.dumps(member)}][data-online={str(online).lower()}]"
+    return f"document.querySelector({json.dumps(selector)}) !== null"
 
 
 def test_a_name_set_in_one_tab_shows_in_the_other_and_is_remembered(web_node: NodeProcess, browser: Any) -> None:
@@ -226,7 +227,8 @@ def test_a_name_set_in_one_tab_shows_in_the_other_and_is_remembered(web_node: No
 def test_the_invite_link_opens_the_same_room(web_node: NodeProcess, browser: Any) -> None:
     """The invite button copies a link to this room without this tab's name; opened by someone
     else it joins the same room, and both see each other."""
-    host = browser.new_context(viewport={"width": 1040, "height": 680}, permissions=["clipboard-read", "clipboard-write"])
+    clipboard = ["clipboard-read", "clipboard-write"]
+    host = browser.new_context(viewport={"width": 1040, "height": 680}, permissions=clipboard)
     page = _open(host, _http(web_node) + "doc.html?room=browser_invite&name=host_tab")
     page.click("#invite")
     page.wait_for_function("kasagiDemo.inviteCopied === true", timeout=10_000)
@@ -285,7 +287,8 @@ def test_the_status_says_reconnecting_while_the_node_is_unreachable_and_recovers
         page.wait_for_function("document.getElementById('sync').textContent === 'in sync'", timeout=10_000)
 
         relay.cut()
-        page.wait_for_function("document.getElementById('status').textContent.startsWith('reconnecting')", timeout=10_000)
+        reconnecting = "document.getElementById('status').textContent.startsWith('reconnecting')"
+        page.wait_for_function(reconnecting, timeout=10_000)
         assert "reconnecting" in (page.get_attribute("#status", "class") or "")
         assert page.inner_text("#sync") == "waiting for the connection"
         assert "reconnecting" in page.inner_text("#members li[data-member=cut_off]")
@@ -310,17 +313,18 @@ def test_a_refused_room_name_shows_the_room_id_rule(web_node: NodeProcess, brows
     page = context.new_page()
     page.goto(_http(web_node) + "?room=" + "My%20Room!")
     page.wait_for_function("window.kasagiDemo && kasagiDemo.failed === true", timeout=20_000)
-    text = page.inner_text("#error")
+    text = page.inner_text("#room-form .room-message")
+    assert page.inner_text("#status") == "room name refused"
     assert '"My Room!" cannot be a room name' in text
     assert "lowercase letters, digits or _" in text and "^[a-z0-9_]{1,64}$" in text
     assert page.evaluate("kasagiDemo.errors") == ["kasagi.error.invalid_argument"]
-    assert "room=my_room" in (page.get_attribute("#error a", "href") or "")
+    assert "room=my_room" in (page.get_attribute("#room-form .room-message a", "href") or "")
 
     doc = _open(context, _http(web_node) + "doc.html?room=browser_rule")
     doc.fill("#room-name", "Notes 2")
     doc.press("#room-name", "Enter")
-    doc.wait_for_function("document.getElementById('error').dataset.rule === 'room'", timeout=10_000)
-    assert "lowercase letters, digits or _" in doc.inner_text("#error")
+    doc.wait_for_function("document.querySelector('#room-form .room-message').dataset.rule === 'room'", timeout=10_000)
+    assert "lowercase letters, digits or _" in doc.inner_text("#room-form .room-message")
     assert "room=browser_rule" in doc.url, "a refused name goes nowhere"
     context.close()
 
