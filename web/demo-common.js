@@ -2,6 +2,10 @@
 // query options, the connection status, the sync label, the invite link and the presence list.
 
 import { DEFAULTS as kasagiDefaults } from './sdk/kasagi.js';
+import { ROOM_ID } from './sdk/wire.js';
+
+/** A room id (docs/protocol.md, Rooms; kasagi.wire.ROOM_ID on the server). */
+export { ROOM_ID };
 
 const AUTHID_KEY = 'kasagi.authid'; // sessionStorage: this tab's member id
 const NAME_KEY = 'kasagi.name'; // localStorage: the name a person chose, for their next visits
@@ -9,8 +13,6 @@ const NAME_KEY = 'kasagi.name'; // localStorage: the name a person chose, for th
 export const AUTHID = /^[A-Za-z0-9_.@-]{1,64}$/;
 /** What a member id may be, in words. */
 export const AUTHID_RULE = 'a name is 1 to 64 letters, digits or _ . @ - (no spaces)';
-/** A room id (docs/protocol.md, Rooms; kasagi.wire.ROOM_ID). */
-export const ROOM_ID = /^[a-z0-9_]{1,64}$/;
 /** What a room id may be, in words. */
 export const ROOM_ID_RULE = 'a room name is 1 to 64 lowercase letters, digits or _ (no spaces, no capitals)';
 /** The query options an invite link carries (the connection, never the member or its ticket). */
