@@ -1,6 +1,20 @@
-// The arena demo: each tab is a player; arrow keys / WASD move it through room.act('move').
+// The arena demo: each tab is a player; arrow keys / WASD (or a finger held on the board) move it
+// through room.act('move').
 import * as kasagi from './sdk/kasagi.js';
-import { colourOf, pageOptions, renderMembers, showEnded, showStatus } from './demo-common.js';
+import {
+  bindInvite,
+  bindNameForm,
+  bindRoomForm,
+  colourOf,
+  pageOptions,
+  renderMembers,
+  roomRefusal,
+  showEnded,
+  showPresent,
+  showRoomRefusal,
+  showStatus,
+  syncTracker,
+} from './demo-common.js';
 
 const WORLD = 1000;
 const STEP = 10; // the room's speed limit per move
@@ -27,28 +41,34 @@ function draw(room) {
   }
   const players = room.state.players || {};
   const members = room.state.members || {};
+  // Dots and names keep their size on screen when the board is shown smaller (a phone).
+  const px = Math.max(1, canvas.width / (canvas.clientWidth || canvas.width));
   for (const [id, p] of Object.entries(players)) {
     const online = members[id] ? members[id].online : false;
     const x = p.x * scale;
     const y = p.y * scale;
     ctx.globalAlpha = online ? 1 : 0.35;
     ctx.fillStyle = colourOf(id);
-    ctx.beginPath(); ctx.arc(x, y, id === opts.authid ? 9 : 7, 0, Math.PI * 2); ctx.fill();
+    ctx.beginPath(); ctx.arc(x, y, (id === opts.authid ? 9 : 7) * px, 0, Math.PI * 2); ctx.fill();
     if (id === opts.authid) {
-      ctx.strokeStyle = '#fff'; ctx.lineWidth = 2; ctx.stroke(); ctx.lineWidth = 1;
+      ctx.strokeStyle = '#fff'; ctx.lineWidth = 2 * px; ctx.stroke(); ctx.lineWidth = 1;
     }
     ctx.fillStyle = '#e6e9ef';
-    ctx.font = '12px system-ui, sans-serif';
-    ctx.fillText(online ? id : `${id} (offline)`, x + 12, y + 4);
+    ctx.font = `${Math.round(12 * px)}px system-ui, sans-serif`;
+    const label = online ? id : `${id} (away)`;
+    const right = x + 12 * px + ctx.measureText(label).width > canvas.width; // keep it on the board
+    ctx.textAlign = right ? 'right' : 'left';
+    ctx.fillText(label, right ? x - 12 * px : x + 12 * px, y + 4 * px);
+    ctx.textAlign = 'left';
   }
   ctx.globalAlpha = 1;
 }
 
 function showPanel(room) {
   $('seq').textContent = String(room.seq);
-  $('epoch').textContent = String(room.epoch);
-  $('players').textContent = String(Object.keys(room.state.players || {}).length);
-  renderMembers($('members'), room.state.members, opts.authid);
+  const members = room.state.members || {};
+  showPresent($('players'), members, Object.keys(room.state.players || {}));
+  renderMembers($('members'), members, opts.authid, room.client.status);
 }
 
 let frame = 0;
@@ -90,12 +110,31 @@ function move(room, dx, dy) {
 
 function steer(room) {
   const held = new Set();
+  let target = null; // where a held finger (or mouse button) points, in world units
+  const towards = (from, to) => (Math.abs(to - from) < STEP / 2 ? 0 : Math.sign(to - from));
   const direction = () => {
     let dx = 0;
     let dy = 0;
     for (const key of held) { dx += KEYS[key][0]; dy += KEYS[key][1]; }
+    const me = (room.state.players || {})[opts.authid];
+    if (!held.size && target && me) {
+      dx = towards(me.x, target.x);
+      dy = towards(me.y, target.y);
+    }
     return [Math.sign(dx) * STEP, Math.sign(dy) * STEP];
   };
+  const point = (e) => {
+    const box = canvas.getBoundingClientRect();
+    target = { x: ((e.clientX - box.left) / box.width) * WORLD, y: ((e.clientY - box.top) / box.height) * WORLD };
+  };
+  canvas.addEventListener('pointerdown', (e) => {
+    canvas.setPointerCapture(e.pointerId);
+    point(e);
+    const [dx, dy] = direction();
+    if (dx || dy) move(room, dx, dy);
+  });
+  canvas.addEventListener('pointermove', (e) => target && point(e));
+  for (const end of ['pointerup', 'pointercancel']) canvas.addEventListener(end, () => (target = null));
   window.addEventListener('keydown', (e) => {
     if (!(e.key in KEYS)) return;
     e.preventDefault();
@@ -115,13 +154,18 @@ function steer(room) {
 async function main() {
   $('room').textContent = opts.room;
   $('me').textContent = opts.authid;
+  bindNameForm($('name-form'), opts.authid);
+  bindRoomForm($('room-form'), opts.room, (refusal) => showRoomRefusal($('room-form'), refusal));
+  bindInvite($('invite'), opts.room, demo);
   const client = new kasagi.Client({ url: opts.url, authid: opts.authid, ticket: opts.ticket, serializer: opts.serializer });
-  showStatus($('status'), client);
+  let room = null;
+  showStatus($('status'), client, () => room && showPanel(room));
   demo.client = client;
   await client.start();
-  const room = await client.join(opts.room, { type: 'arena' });
+  room = await client.join(opts.room, { type: 'arena' });
   demo.room = room;
   showEnded($('status'), room, demo);
+  syncTracker($('sync'), room, client);
   watchLatency(room);
   room.on('change', () => render(room));
   render(room);
@@ -133,6 +177,9 @@ async function main() {
 main().catch((err) => {
   $('status').textContent = 'failed';
   $('status').className = 'pill failed';
-  $('error').textContent = `${err.error || 'error'}: ${err.message}`;
+  const refusal = roomRefusal(err, opts.room);
+  if (refusal) showRoomRefusal($('room-form'), refusal, $('status'));
+  else $('error').textContent = `${err.error || 'error'}: ${err.message}`;
   demo.errors.push(err.error || String(err));
+  demo.failed = true;
 });

@@ -1,6 +1,18 @@
 // The shared-doc demo: a form whose fields are paths of a `doc` room (set/del actions).
 import * as kasagi from './sdk/kasagi.js';
-import { pageOptions, renderMembers, showEnded, showStatus } from './demo-common.js';
+import {
+  bindInvite,
+  bindNameForm,
+  bindRoomForm,
+  pageOptions,
+  renderMembers,
+  roomRefusal,
+  showEnded,
+  showPresent,
+  showRoomRefusal,
+  showStatus,
+  syncTracker,
+} from './demo-common.js';
 
 const $ = (id) => document.getElementById(id);
 const opts = pageOptions('notes');
@@ -69,10 +81,14 @@ function renderItems(room) {
   );
 }
 
+function renderPresence(room) {
+  showPresent($('present'), room.state.members || {});
+  renderMembers($('members'), room.state.members, opts.authid, room.client.status);
+}
+
 function render(room) {
   $('seq').textContent = String(room.seq);
-  $('epoch').textContent = String(room.epoch);
-  renderMembers($('members'), room.state.members, opts.authid);
+  renderPresence(room);
   for (const field of document.querySelectorAll('[data-path]')) {
     const value = room.state[field.dataset.path];
     // Leave the field being typed in alone; it is sent as the user types.
@@ -121,13 +137,18 @@ function bindFields(room) {
 async function main() {
   $('room').textContent = opts.room;
   $('me').textContent = opts.authid;
+  bindNameForm($('name-form'), opts.authid);
+  bindRoomForm($('room-form'), opts.room, (refusal) => showRoomRefusal($('room-form'), refusal));
+  bindInvite($('invite'), opts.room, demo);
   const client = new kasagi.Client({ url: opts.url, authid: opts.authid, ticket: opts.ticket, serializer: opts.serializer });
-  showStatus($('status'), client);
+  let room = null;
+  showStatus($('status'), client, () => room && renderPresence(room));
   demo.client = client;
   await client.start();
-  const room = await client.join(opts.room, { type: 'doc', options: { schema: SCHEMA } });
+  room = await client.join(opts.room, { type: 'doc', options: { schema: SCHEMA } });
   demo.room = room;
   showEnded($('status'), room, demo);
+  syncTracker($('sync'), room, client);
   room.on('change', () => render(room));
   render(room);
   bindFields(room);
@@ -137,5 +158,9 @@ async function main() {
 main().catch((err) => {
   $('status').textContent = 'failed';
   $('status').className = 'pill failed';
-  report({ error: err.error || 'error', message: err.message });
+  const refusal = roomRefusal(err, opts.room);
+  if (refusal) showRoomRefusal($('room-form'), refusal, $('status'));
+  else report({ error: err.error || 'error', message: err.message });
+  if (refusal) demo.errors.push(err.error);
+  demo.failed = true;
 });

@@ -185,3 +185,168 @@ def test_two_tabs_edit_the_shared_doc(web_node: NodeProcess, browser: Any) -> No
     assert _view(one)["seq"] == seq, "the refused edit made no event"
     assert one.kasagi_errors == [] and two.kasagi_errors == []
     context.close()
+
+
+def _member_row(member: str, online: bool) -> str:
+    """A condition: the members list shows `member` with that presence."""
+    selector = f"#members li[data-member={json.dumps(member)}][data-online={str(online).lower()}]"
+    return f"document.querySelector({json.dumps(selector)}) !== null"
+
+
+def test_a_name_set_in_one_tab_shows_in_the_other_and_is_remembered(web_node: NodeProcess, browser: Any) -> None:
+    """A name refused by the member id rule says the rule and changes nothing; a valid name set in
+    tab 1 shows in tab 2 as a present member (the old id greyed as away), and a new tab opens as
+    that name."""
+    context = browser.new_context(viewport={"width": 1040, "height": 680})
+    url = _http(web_node) + "?room=browser_names"
+    one = _open(context, url)
+    two = _open(context, url)
+    before = _view(one)["member"]
+
+    one.fill("#name", "not a name!")
+    one.press("#name", "Enter")
+    one.wait_for_function("document.querySelector('#name-form .name-message').classList.contains('error')")
+    assert "letters, digits or _ . @ -" in one.inner_text("#name-form .name-message")
+    assert _view(one)["member"] == before, "a refused name changes nothing"
+
+    one.fill("#name", "ada_lovelace")
+    one.click("#name-form button[type=submit]")
+    one.wait_for_function(f"{READY} && kasagiDemo.room.member === 'ada_lovelace'", timeout=20_000)
+    assert one.input_value("#name") == "ada_lovelace"
+    assert one.inner_text("#me") == "ada_lovelace"
+    two.wait_for_function(_member_row("ada_lovelace", True), timeout=10_000)
+    two.wait_for_function(_member_row(before, False), timeout=10_000)  # the old id is away, not gone yet
+    assert "ada_lovelace" in two.inner_text("#members")
+
+    three = _open(context, url)
+    assert _view(three)["member"] == "ada_lovelace", "the chosen name is remembered for the next tab"
+    assert one.kasagi_errors == [] and two.kasagi_errors == [] and three.kasagi_errors == []
+    context.close()
+
+
+def test_the_invite_link_opens_the_same_room(web_node: NodeProcess, browser: Any) -> None:
+    """The invite button copies a link to this room without this tab's name; opened by someone
+    else it joins the same room, and both see each other."""
+    clipboard = ["clipboard-read", "clipboard-write"]
+    host = browser.new_context(viewport={"width": 1040, "height": 680}, permissions=clipboard)
+    page = _open(host, _http(web_node) + "doc.html?room=browser_invite&name=host_tab")
+    page.click("#invite")
+    page.wait_for_function("kasagiDemo.inviteCopied === true", timeout=10_000)
+    link = page.evaluate("navigator.clipboard.readText()")
+    assert link == page.evaluate("kasagiDemo.invite")
+    assert "room=browser_invite" in link and "name=" not in link and link.startswith(_http(web_node) + "doc.html")
+
+    guest_context = browser.new_context(viewport={"width": 1040, "height": 680})
+    guest = _open(guest_context, link)
+    view = _view(guest)
+    assert view["member"] != "host_tab"
+    assert guest.inner_text("#room") == "browser_invite"
+    assert "host_tab" in view["state"]["members"]
+    page.wait_for_function(_member_row(view["member"], True), timeout=10_000)
+    assert page.kasagi_errors == [] and guest.kasagi_errors == []
+    guest_context.close()
+    host.close()
+
+
+def test_an_offline_player_is_not_counted_and_shown_greyed(web_node: NodeProcess, browser: Any) -> None:
+    """A player whose tab closed keeps its seat for the grace period but is not counted as
+    present, and its row is greyed."""
+    context = browser.new_context(viewport={"width": 1040, "height": 680})
+    url = _http(web_node) + "?room=browser_presence"
+    one = _open(context, url + "&name=stays_a")
+    _open(context, url + "&name=stays_b")
+    leaver = _open(browser.new_context(), url + "&name=leaves")
+    one.wait_for_function("document.getElementById('players').dataset.present === '3'", timeout=10_000)
+
+    leaver.context.close()
+    one.wait_for_function(_member_row("leaves", False), timeout=15_000)
+    one.wait_for_function("document.getElementById('players').dataset.present === '2'", timeout=10_000)
+    assert "leaves" in _view(one)["state"]["players"], "the player is still in its grace period"
+    assert one.inner_text("#players") == "2 (1 away)"
+    row = one.locator("#members li[data-member=leaves]")
+    assert "away" in row.inner_text()
+    assert float(row.evaluate("li => getComputedStyle(li).opacity")) < 1
+    assert one.locator("#members li").first.get_attribute("data-online") == "true", "present members first"
+    assert "epoch" not in one.inner_text("aside").lower(), "no raw epoch on the page"
+    assert one.inner_text("#sync") == "in sync"
+    context.close()
+
+
+def test_the_status_says_reconnecting_while_the_node_is_unreachable_and_recovers(
+    web_node: NodeProcess, browser: Any
+) -> None:
+    """Cut off from the node, the page says it is reconnecting (the pill, its own row, the sync
+    line); once the node is reachable again it says connected and in sync, and a move goes through."""
+    from tests.browser.relay import Relay
+
+    context = browser.new_context(viewport={"width": 1040, "height": 680})
+    with Relay(web_node.options.port) as relay:
+        url = _http(web_node) + f"?room=browser_reconnect&name=cut_off&url=ws://127.0.0.1:{relay.port}/ws"
+        page = _open(context, url)
+        page.wait_for_function("document.getElementById('status').textContent === 'connected'", timeout=10_000)
+        page.wait_for_function("document.getElementById('sync').textContent === 'in sync'", timeout=10_000)
+
+        relay.cut()
+        reconnecting = "document.getElementById('status').textContent.startsWith('reconnecting')"
+        page.wait_for_function(reconnecting, timeout=10_000)
+        assert "reconnecting" in (page.get_attribute("#status", "class") or "")
+        assert page.inner_text("#sync") == "waiting for the connection"
+        assert "reconnecting" in page.inner_text("#members li[data-member=cut_off]")
+        page.wait_for_function("document.body.dataset.connection === 'reconnecting'")
+
+        relay.restore()
+        page.wait_for_function("document.getElementById('status').textContent === 'connected'", timeout=20_000)
+        page.wait_for_function("document.getElementById('sync').textContent === 'in sync'", timeout=20_000)
+        page.wait_for_function(_member_row("cut_off", True), timeout=10_000)
+        x0 = _view(page)["state"]["players"]["cut_off"]["x"]
+        page.focus("#world")
+        page.keyboard.press("ArrowLeft" if x0 > 500 else "ArrowRight")
+        page.wait_for_function(f"kasagiDemo.room.state.players.cut_off.x !== {x0}", timeout=10_000)
+        assert page.kasagi_errors == []
+    context.close()
+
+
+def test_a_refused_room_name_shows_the_room_id_rule(web_node: NodeProcess, browser: Any) -> None:
+    """A room name that is not a room id, in the address or typed in the room field, is refused
+    with the rule stated and a link to a name that would do."""
+    context = browser.new_context(viewport={"width": 1040, "height": 680})
+    page = context.new_page()
+    page.goto(_http(web_node) + "?room=" + "My%20Room!")
+    page.wait_for_function("window.kasagiDemo && kasagiDemo.failed === true", timeout=20_000)
+    text = page.inner_text("#room-form .room-message")
+    assert page.inner_text("#status") == "room name refused"
+    assert '"My Room!" cannot be a room name' in text
+    assert "lowercase letters, digits or _" in text and "^[a-z0-9_]{1,64}$" in text
+    assert page.evaluate("kasagiDemo.errors") == ["kasagi.error.invalid_argument"]
+    assert "room=my_room" in (page.get_attribute("#room-form .room-message a", "href") or "")
+
+    doc = _open(context, _http(web_node) + "doc.html?room=browser_rule")
+    doc.fill("#room-name", "Notes 2")
+    doc.press("#room-name", "Enter")
+    doc.wait_for_function("document.querySelector('#room-form .room-message').dataset.rule === 'room'", timeout=10_000)
+    assert "lowercase letters, digits or _" in doc.inner_text("#room-form .room-message")
+    assert "room=browser_rule" in doc.url, "a refused name goes nowhere"
+    context.close()
+
+
+def test_the_pages_fit_a_phone(web_node: NodeProcess, browser: Any) -> None:
+    """On a 390 x 844 phone screen neither demo page scrolls sideways, and a tap on the board
+    moves the player towards it; a screenshot is saved in test-artifacts/."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    fits = "document.documentElement.scrollWidth <= window.innerWidth"
+    doc = _open(context, _http(web_node) + "doc.html?room=browser_phone_doc&name=phone")
+    assert doc.evaluate(fits), "the doc page scrolls sideways"
+    page = _open(context, _http(web_node) + "?room=browser_phone&name=phone")
+    assert page.evaluate(fits), "the arena page scrolls sideways"
+    box = page.locator("#world").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+
+    x0 = _view(page)["state"]["players"]["phone"]["x"]
+    target = box["x"] + (box["width"] * (0.05 if x0 > 500 else 0.95))
+    page.touchscreen.tap(target, box["y"] + box["height"] / 2)
+    page.wait_for_function(f"kasagiDemo.room.state.players.phone.x !== {x0}", timeout=10_000)
+    page.wait_for_function("document.getElementById('sync').textContent === 'in sync'", timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-phone.png"))
+    assert page.kasagi_errors == [] and doc.kasagi_errors == []
+    context.close()
