@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "NodeFiles",
     "NodeOptions",
     "build_config",
     "crossbar_command",
@@ -33,9 +34,33 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+#: Where an installed package keeps the node's files (copied there when the wheel is built:
+#: ``setup.py``); a checkout has none and uses its own ``.crossbar/`` and ``web/``.
+PACKAGE_DATA = Path(__file__).resolve().parent / "_node" / "data"
+
+
+@dataclass(frozen=True)
+class NodeFiles:
+    """The files a node is made of: the config template and the web pages it serves."""
+
+    template: Path
+    web: Path
+    #: The checkout they come from (on the node's ``sys.path``, for ``examples``), or None
+    #: for an installed package.
+    checkout: Path | None
+
+    @classmethod
+    def find(cls, root: Path | None = None) -> NodeFiles:
+        """The checkout's files (``root``, or the one this package runs from, if it is one),
+        else the installed package's."""
+        checkout = root or project_root()
+        if root is not None or (checkout / ".crossbar" / "config.json").is_file() or not PACKAGE_DATA.is_dir():
+            return cls(checkout / ".crossbar" / "config.json", checkout / "web", checkout)
+        return cls(PACKAGE_DATA / "config.json", PACKAGE_DATA / "web", None)
+
+
 def load_template(root: Path | None = None) -> dict[str, Any]:
-    path = (root or project_root()) / ".crossbar" / "config.json"
-    with path.open(encoding="utf-8") as f:
+    with NodeFiles.find(root).template.open(encoding="utf-8") as f:
         config: dict[str, Any] = json.load(f)
     return config
 
@@ -60,7 +85,7 @@ class NodeOptions:
     #: The directory put first on ``sys.path`` to load ``room_types`` (the app's checkout).
     app_dir: str | None = None
     #: The room service's class (``module.Class``); None: the template's RoomService. The
-    #: benchmark's raw baseline (``components.raw_baseline.RawBaseline``) is chosen here.
+    #: benchmark's raw baseline (``kasagi._node.components.raw_baseline.RawBaseline``) is chosen here.
     service_class: str | None = None
     #: Serializer of the backend leg (component="process"): ``msgpack`` or ``cbor``.
     backend_serializer: str = "msgpack"
@@ -85,7 +110,7 @@ class NodeOptions:
     #: shorter full collections, a p99 latency about half as long (BENCHMARKS.md).
     gc_freeze: bool = True
     #: Every so many seconds, collect and freeze the router's young objects (0: never; see
-    #: ``router.tuning.refreeze_young`` for the trade-off).
+    #: ``kasagi._node.router.tuning.refreeze_young`` for the trade-off).
     gc_refreeze_every: float = 0.0
     #: Log the router's garbage-collection pauses every so many seconds (0: never).
     gc_report_every: float = 0.0
@@ -104,10 +129,13 @@ def _router(config: dict[str, Any]) -> dict[str, Any]:
 
 def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, Any]:
     """The node configuration for ``options`` (a modified copy of the template)."""
-    root = root or project_root()
+    files = NodeFiles.find(root)
     config = copy.deepcopy(load_template(root))
     router = _router(config)
-    pythonpath = [str(root), str(root / "src")]
+    # The node's processes import this very package (and a checkout's ``examples``).
+    pythonpath = [str(Path(__file__).resolve().parents[1])]
+    if files.checkout is not None:
+        pythonpath = [str(files.checkout), str(files.checkout / "src"), *pythonpath]
     router["options"]["pythonpath"] = pythonpath
     data_dir = options.data_dir.resolve()
     for transport in router["transports"]:
@@ -115,7 +143,7 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
             transport["endpoint"]["port"] = options.port
             if options.host:
                 transport["endpoint"]["interface"] = options.host
-            transport["paths"]["/"]["directory"] = str(root / "web")
+            transport["paths"]["/"]["directory"] = str(files.web)
             ws = transport["paths"]["ws"]["options"]
             ws["auto_ping_interval"] = options.ping_interval_ms
             ws["auto_ping_timeout"] = options.ping_timeout_ms
@@ -141,7 +169,7 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
             {
                 "id": "metrics",
                 "type": "class",
-                "classname": "router.metrics.RouterMetrics",
+                "classname": "kasagi._node.router.metrics.RouterMetrics",
                 "realm": "kasagi",
                 "role": "monitor",
                 "extra": {"port": options.metrics_port, "host": options.metrics_host},
@@ -217,5 +245,10 @@ def node_environment(base: Mapping[str, str], options: NodeOptions | None = None
 
 
 def crossbar_command(cbdir: Path, loglevel: str) -> list[str]:
+    """``crossbar start`` for ``cbdir``: the ``crossbar`` script beside this Python, or the
+    same entry point through this Python when there is no such script."""
     exe = Path(sys.executable).with_name("crossbar")
-    return [str(exe), "start", "--cbdir", str(cbdir), "--loglevel", loglevel]
+    args = ["start", "--cbdir", str(cbdir), "--loglevel", loglevel]
+    if exe.is_file():
+        return [str(exe), *args]
+    return [sys.executable, "-c", "import sys, crossbar; sys.argv[0] = 'crossbar'; sys.exit(crossbar.run())", *args]

@@ -49,7 +49,9 @@ class OpenTests(SynchronousTestCase):
         first, *_ = make_registry(store=store)
         self.successResultOf(first.open(OpenCommand("r1", "doc", {"schema": {"type": "object"}})))
         second, *_ = make_registry(store=store)
-        failure = self.failureResultOf(second.open(OpenCommand("r1", "doc", {"schema": {"type": "array"}})), InvalidArgument)
+        failure = self.failureResultOf(
+            second.open(OpenCommand("r1", "doc", {"schema": {"type": "array"}})), InvalidArgument
+        )
         self.assertEqual(failure.value.field, "options")
 
     def test_unknown_type_and_unopened_rooms_are_refused(self):
