@@ -248,7 +248,9 @@ class _HelpWithDefaults(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if "default" in text or action.default in (None, False, [], argparse.SUPPRESS) or not action.option_strings:
+        default = action.default
+        quiet = default is None or default is False or default == [] or default == argparse.SUPPRESS
+        if "default" in text or quiet or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
 

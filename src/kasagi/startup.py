@@ -73,7 +73,9 @@ def _number(option: str, value: float | None, minimum: float, what: str, *, stri
     low_ok = value > minimum if strict else value >= minimum
     if not math.isfinite(value) or not low_ok:
         shown = f"{value:g}" if isinstance(value, float) else str(value)
-        raise StartupError(option, shown, f"{what} {'>' if strict else '>='} {minimum:g}")
+        base, _, note = what.partition(" (")
+        bound = f"{base} {'>' if strict else '>='} {minimum:g}"
+        raise StartupError(option, shown, f"{bound} ({note}" if note else bound)
 
 
 def _port(option: str, value: int, *, optional: bool) -> None:

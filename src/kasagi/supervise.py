@@ -45,6 +45,8 @@ class NodeRun:
     #: What the start-up said when a line told why the node stopped.
     failure: list[str] = field(default_factory=list)
     is_ready: bool = False
+    #: A stop was asked for (the node's shutdown chatter is not shown).
+    stopping: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -86,7 +88,7 @@ def _pump(run: NodeRun, source: IO[bytes], log: IO[bytes], warnings: bool) -> No
         line = raw.decode("utf-8", "replace").rstrip("\n")
         if not run.is_ready:
             _watch(run, _text_of(line, run.json_lines))
-        if run.echo or (warnings and run.is_ready):
+        if run.echo or (warnings and run.is_ready and not run.stopping):
             print(line, file=sys.stdout if run.json_lines else sys.stderr, flush=True)
     source.close()
 
@@ -94,12 +96,13 @@ def _pump(run: NodeRun, source: IO[bytes], log: IO[bytes], warnings: bool) -> No
 class _Stop:
     """Ctrl-C and SIGTERM: stop the node (its process group), no traceback."""
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, run: NodeRun, proc: subprocess.Popen[bytes]) -> None:
+        self.run = run
         self.proc = proc
         self.requested = False
 
     def __call__(self, signum: int, frame: object) -> None:
-        self.requested = True
+        self.requested = self.run.stopping = True
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -130,7 +133,7 @@ def run_node(run: NodeRun, on_ready: Callable[[float], None]) -> int:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        stop = _Stop(proc)
+        stop = _Stop(run, proc)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         assert proc.stdout is not None and proc.stderr is not None
@@ -149,6 +152,10 @@ def run_node(run: NodeRun, on_ready: Callable[[float], None]) -> int:
                 except subprocess.TimeoutExpired:
                     continue
             status = 0 if stop.requested else proc.returncode
+            say(
+                "kasagi: stopped" if stop.requested else f"kasagi: the node stopped (exit status {status})",
+                json_lines=run.json_lines,
+            )
         for pump in pumps:
             pump.join(5.0)
     return status
