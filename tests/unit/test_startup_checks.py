@@ -37,7 +37,11 @@ def _args(*argv: str):
         ([], {"KASAGI_SECRET": "short"}, "kasagi: KASAGI_SECRET: got 5 characters, expected a secret of at least 16"),
         ([], {"KASAGI_BACKEND_SECRET": "x" * 15}, "kasagi: KASAGI_BACKEND_SECRET: got 15 characters, expected"),
         (["--role", "worker"], {"KASAGI_BACKEND_SECRET": GOOD_SECRET}, "kasagi: --router: got nothing, expected at"),
-        (["--role", "worker", "--router", "tcp://h:1"], {}, "kasagi: --router: got 'tcp://h:1', expected rs://HOST:PORT"),
+        (
+            ["--role", "worker", "--router", "tcp://h:1"],
+            {},
+            "kasagi: --router: got 'tcp://h:1', expected rs://HOST:PORT",
+        ),
         (["--role", "worker", "--router", "rs://h:1"], {}, "kasagi: KASAGI_BACKEND_SECRET: got nothing, expected"),
         (["--role", "worker", "--heartbeat", "2"], {}, "kasagi: --heartbeat: got 2, expected fewer seconds than"),
     ],
