@@ -1,6 +1,7 @@
-"""Running the Crossbar node under ``kasagi up``: the node is a child process (its own
-process group), its log goes to a file in the data directory, ``kasagi up`` says ``ready``
-once the readiness check passes, and stops the node on Ctrl-C or SIGTERM.
+"""Running the Crossbar node under ``kasagi up``: the node is a child process in the
+process group of ``kasagi up`` (whoever stops that group stops the node too), its log goes to
+a file in the data directory, ``kasagi up`` says ``ready`` once the readiness check passes,
+and stops the node on Ctrl-C or SIGTERM.
 
 Exit status: 0 after a requested stop of a ready node; 130 when stopped during start-up;
 2 when the node stops by itself before it is ready (the room service could not start, a port
@@ -10,7 +11,6 @@ was taken meanwhile: one line says why); the node's own status when it stops lat
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -103,20 +103,15 @@ class _Stop:
 
     def __call__(self, signum: int, frame: object) -> None:
         self.requested = self.run.stopping = True
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        if self.proc.poll() is None:
+            self.proc.terminate()
 
 
 def _wait_stopped(proc: subprocess.Popen[bytes]) -> int:
     try:
         return proc.wait(STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        proc.kill()
         return proc.wait()
 
 
@@ -131,7 +126,6 @@ def run_node(run: NodeRun, on_ready: Callable[[float], None]) -> int:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=True,
         )
         stop = _Stop(run, proc)
         signal.signal(signal.SIGINT, stop)
@@ -183,7 +177,7 @@ def _until_ready(
             )
             return 2
         if time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGTERM)
+            proc.terminate()
             _wait_stopped(proc)
             say(
                 f"kasagi: the node was not ready within {START_TIMEOUT:.0f} s (log: {run.log_path})",
