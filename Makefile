@@ -61,8 +61,8 @@ test-heavy: venv
 	$(PY) -m pytest -m heavy --run-heavy $(PYTEST_ARGS)
 
 lint: venv
-	$(VENV)/bin/ruff check src tests examples
-	$(VENV)/bin/ruff format --check src tests examples
+	$(VENV)/bin/ruff check src components router tests examples
+	$(VENV)/bin/ruff format --check src components router tests examples
 	$(VENV)/bin/mypy
 
 clean:

@@ -9,7 +9,7 @@ Layers, innermost first:
 - :mod:`kasagi.service` / :mod:`kasagi.store` -- Twisted services around the core (ticks,
   commits) and the stores behind one interface.
 - :mod:`kasagi.wamp` / :mod:`kasagi.auth` -- helpers for the thin WAMP sessions in
-  ``kasagi._node`` (the sessions Crossbar runs), and the router-side rules (tickets, authorization).
+  ``components/`` and ``router/``, and the router-side rules (tickets, authorization).
 - :mod:`kasagi.cluster` -- room-service workers sharing rooms over leases.
 - :mod:`kasagi.client` -- the Python client (bots, tests, the benchmark).
 - :mod:`kasagi.cli` / :mod:`kasagi.node` -- deployment: the ``kasagi`` command and the Crossbar node.

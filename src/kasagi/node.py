@@ -24,6 +24,7 @@ __all__ = [
     "crossbar_command",
     "load_template",
     "node_environment",
+    "packaged_name",
     "project_root",
     "write_node_dir",
 ]
@@ -59,6 +60,34 @@ class NodeFiles:
         return cls(PACKAGE_DATA / "config.json", PACKAGE_DATA / "web", None)
 
 
+#: The node's top-level packages of a checkout (named so in ``.crossbar/config.json``) and
+#: where the wheel holds them (``setup.py`` copies them there).
+PACKAGED = {"components": "kasagi._node.components", "router": "kasagi._node.router"}
+
+
+def packaged_name(name: str) -> str:
+    """``name`` (a ``module.attribute`` of the config) as the installed package holds it:
+    ``components.room_service.RoomService`` is ``kasagi._node.components.room_service.RoomService``,
+    ``router.*`` likewise; any other name is unchanged."""
+    top, dot, rest = name.partition(".")
+    if dot and rest and top in PACKAGED:
+        return f"{PACKAGED[top]}.{rest}"
+    return name
+
+
+def _use_packaged_names(config: dict[str, Any]) -> None:
+    """Every component classname and authenticator function of ``config``, as the installed
+    package holds them (:func:`packaged_name`)."""
+    for worker in config["workers"]:
+        for component in worker.get("components", ()):
+            if "classname" in component:
+                component["classname"] = packaged_name(component["classname"])
+        for transport in worker.get("transports", ()):
+            for method in transport.get("auth", {}).values():
+                if isinstance(method, dict) and method.get("type") == "function":
+                    method["create"] = packaged_name(method["create"])
+
+
 def load_template(root: Path | None = None) -> dict[str, Any]:
     with NodeFiles.find(root).template.open(encoding="utf-8") as f:
         config: dict[str, Any] = json.load(f)
@@ -85,7 +114,8 @@ class NodeOptions:
     #: The directory put first on ``sys.path`` to load ``room_types`` (the app's checkout).
     app_dir: str | None = None
     #: The room service's class (``module.Class``); None: the template's RoomService. The
-    #: benchmark's raw baseline (``kasagi._node.components.raw_baseline.RawBaseline``) is chosen here.
+    #: benchmark's raw baseline (``components.raw_baseline.RawBaseline``) is chosen here; an
+    #: installed package runs ``components.*``/``router.*`` names from ``kasagi._node``.
     service_class: str | None = None
     #: Serializer of the backend leg (component="process"): ``msgpack`` or ``cbor``.
     backend_serializer: str = "msgpack"
@@ -110,7 +140,7 @@ class NodeOptions:
     #: shorter full collections, a p99 latency about half as long (BENCHMARKS.md).
     gc_freeze: bool = True
     #: Every so many seconds, collect and freeze the router's young objects (0: never; see
-    #: ``kasagi._node.router.tuning.refreeze_young`` for the trade-off).
+    #: ``router.tuning.refreeze_young`` for the trade-off).
     gc_refreeze_every: float = 0.0
     #: Log the router's garbage-collection pauses every so many seconds (0: never).
     gc_report_every: float = 0.0
@@ -169,7 +199,7 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
             {
                 "id": "metrics",
                 "type": "class",
-                "classname": "kasagi._node.router.metrics.RouterMetrics",
+                "classname": "router.metrics.RouterMetrics",
                 "realm": "kasagi",
                 "role": "monitor",
                 "extra": {"port": options.metrics_port, "host": options.metrics_host},
@@ -224,6 +254,8 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
         )
     elif options.component != "router":
         raise ValueError(f"component must be router or process, not {options.component!r}")
+    if files.checkout is None:
+        _use_packaged_names(config)
     return config
 
 

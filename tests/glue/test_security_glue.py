@@ -158,8 +158,8 @@ class AuthorizerTests(SynchronousTestCase):
         from autobahn.wamp.types import ComponentConfig
         from twisted.internet.task import Clock
 
-        from kasagi._node.router.authorizer import ClientAuthorizer
         from kasagi.auth import CacheBudget
+        from router.authorizer import ClientAuthorizer
 
         authorizer = ClientAuthorizer(ComponentConfig(realm="kasagi"))
         self.clock = Clock()

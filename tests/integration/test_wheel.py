@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,13 @@ def _env() -> dict[str, str]:
 
 def test_the_installed_wheel_serves_a_client_and_the_demo(installed: Path, tmp_path: Path) -> None:
     """`kasagi up` of the installed wheel, run in an empty directory, is ready; a client of
-    the installed package joins and acts; the demo page loads its SDK and joins in Chromium."""
+    the installed package joins and acts; the demo page loads its SDK and joins in Chromium.
+    The wheel holds the node's sessions under ``kasagi._node`` only, and the node runs them from there."""
+    wheel = next((installed.parent.parent / "dist").glob("kasagi-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "kasagi/_node/components/room_service.py" in names and "kasagi/_node/router/tuning.py" in names
+    tops = {n.partition("/")[0] for n in names}
+    assert all(top == "kasagi" or top.endswith(".dist-info") for top in tops), f"top-level entries: {sorted(tops)}"
     assert _run(str(installed / "kasagi"), "--version", cwd=tmp_path, env=_env()).strip() == "kasagi 0.1.0"
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -111,6 +118,8 @@ def test_the_installed_wheel_serves_a_client_and_the_demo(installed: Path, tmp_p
         _demo_loads(f"http://127.0.0.1:{port}/?room=wheel_demo")
         config = (empty / "data" / "node" / "config.json").read_text()
         assert str(ROOT) not in config, "the node runs from the installed package's files"
+        assert '"kasagi._node.components.room_service.RoomService"' in config
+        assert '"components.' not in config and '"router.' not in config
     finally:
         status, _, err = up.interrupt()
         up.kill()

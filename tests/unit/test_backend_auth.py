@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from autobahn.wamp.exception import ApplicationError
 
-from kasagi._node.router.backend_auth import create_authenticator
+from router.backend_auth import create_authenticator
 
 
 def test_only_the_backend_principal_gets_the_secret_and_role(monkeypatch: pytest.MonkeyPatch):

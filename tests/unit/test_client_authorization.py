@@ -110,7 +110,7 @@ def test_keywords_autobahn_cannot_dispatch_are_answered_with_invalid_argument(ke
 
 
 @pytest.mark.parametrize(
-    "session_class", ["kasagi._node.components.room_service.RoomService", "kasagi.cluster.routers.WorkerSession"]
+    "session_class", ["components.room_service.RoomService", "kasagi.cluster.routers.WorkerSession"]
 )
 def test_a_forged_invocation_arriving_after_the_transport_is_gone_is_dropped(session_class):
     """Regression: the single-node room service answered a screened invocation with

@@ -6,7 +6,7 @@
 - The stores (``kasagi.store``) never import the client, the node, the WAMP sessions' helpers
   or the cluster.
 - The product (everything under ``src/kasagi`` but ``kasagi.testing`` and ``kasagi.bench``,
-  including the node's sessions in ``kasagi._node``) never imports the test or benchmark tooling. One
+  plus ``components/`` and ``router/``) never imports the test or benchmark tooling. One
   exception, in :data:`LAZY_TOOLING`: the ``kasagi bench`` subcommand hands its arguments to
   the benchmark, so ``kasagi.cli.cmd_bench`` imports ``kasagi.bench.cli`` inside the function
   (nothing else of the product loads it, and ``kasagi up`` never does).
@@ -106,20 +106,20 @@ def violations(module: str, source: str, is_package: bool = False) -> list[str]:
 
 
 def modules() -> Iterator[tuple[str, Path]]:
-    """(dotted name, path) of every module of the package (the node's sessions included)."""
-    base = ROOT / "src"
-    for path in sorted((base / "kasagi").rglob("*.py")):
-        parts = path.relative_to(base).with_suffix("").parts
-        yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts), path
+    """(dotted name, path) of every module of the package, ``components/`` and ``router/``."""
+    for base, prefix in ((ROOT / "src", ""), (ROOT, "components"), (ROOT, "router")):
+        top = base / prefix if prefix else base / "kasagi"
+        for path in sorted(top.rglob("*.py")):
+            parts = path.relative_to(base).with_suffix("").parts
+            yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts), path
 
 
 def test_the_tree_keeps_its_layers() -> None:
-    """No module of the package (the node's sessions included) imports across a layer it may not."""
+    """No module of the package, components/ or router/ imports across a layer it may not."""
     found = list(modules())
     names = {name for name, _ in found}
     # Not vacuous: the walk sees every layer the rules speak of.
-    expected_modules = ("kasagi.core.room", "kasagi.store.redis", "kasagi.cli", "kasagi._node.components.room_service")
-    for expected in (*expected_modules, "kasagi._node.router"):
+    for expected in ("kasagi.core.room", "kasagi.store.redis", "kasagi.cli", "components.room_service", "router"):
         assert any(_under(n, expected) for n in names), f"the walk missed {expected}"
     problems = [v for name, path in found for v in violations(name, path.read_text("utf-8"), path.stem == "__init__")]
     assert problems == [], "\n".join(problems)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import importlib
 
-from kasagi._node.router.tuning import HOT_MODULES, GcPauses, refreeze_young, skip_debug_log_args
+from router.tuning import HOT_MODULES, GcPauses, refreeze_young, skip_debug_log_args
 
 
 def test_debug_log_helpers_become_pass_throughs_and_other_logging_is_untouched() -> None:

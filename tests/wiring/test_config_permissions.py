@@ -12,8 +12,8 @@ from autobahn.wamp.types import ComponentConfig
 from crossbar.router.role import RouterRoleStaticAuth
 from twisted.internet.defer import succeed
 
+from components.room_service import RoomService
 from kasagi import wire
-from kasagi._node.components.room_service import RoomService
 from kasagi.auth import RoomCheck, admits, authorize_client
 
 CONFIG = Path(__file__).resolve().parents[2] / ".crossbar" / "config.json"

@@ -19,7 +19,7 @@ from kasagi.testing.node import NodeProcess
 
 __all__ = ["ProcessMeter", "Variant", "start_node"]
 
-RAW_BASELINE = "kasagi._node.components.raw_baseline.RawBaseline"
+RAW_BASELINE = "components.raw_baseline.RawBaseline"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The start-up every deployment shares: the store opened, what watches the service, the
 rooms' metrics and the head beacon; and their shutdown.
 
-A single node (``kasagi._node.components.room_service``) and a cluster worker
+A single node (``components/room_service.py``) and a cluster worker
 (:mod:`kasagi.cluster.process`) differ in where their rooms come from and how many routers
 they join; both start with :meth:`Assembly.open` and, once their rooms exist, :meth:`Assembly.watch`.
 """

@@ -5,7 +5,7 @@ Each move is applied without validation (no speed limit, no clamping, no dedupe,
 no history, no batching) and published at once as a one-op event; ``join`` returns the
 positions. ``kasagi bench --baseline raw`` runs the workload against it on the same router,
 so Kasagi's cost over the bare router is a ratio measured side by side. Selected with
-``NodeOptions(service_class="kasagi._node.components.raw_baseline.RawBaseline")``; never for production.
+``NodeOptions(service_class="components.raw_baseline.RawBaseline")``; never for production.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
 from kasagi import wire
-from kasagi._node.components.room_service import RoomService
 from kasagi.roomtypes.arena import START_HP, start_position
 from kasagi.wamp import caller_member
+
+from .room_service import RoomService
 
 __all__ = ["RawBaseline"]
 
