@@ -16,4 +16,5 @@ ENV PYTHONUNBUFFERED=1
 VOLUME ["/data"]
 # 8080: clients (WebSocket /ws); 8081: workers (rawsocket, --backend-port); 9100: /metrics, /health
 EXPOSE 8080 8081 9100
-CMD ["make", "run", "DATA_DIR=/data", "PORT=8080"]
+# Every interface of the container (a dev-mode node listens on 127.0.0.1 unless told).
+CMD ["make", "run", "DATA_DIR=/data", "PORT=8080", "HOST=0.0.0.0"]

@@ -6,6 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8080
 DATA_DIR ?= data
+# Interface of `make run` (empty: 127.0.0.1 in dev mode, every interface with KASAGI_SECRET).
+HOST ?=
 PYTEST_ARGS ?=
 
 .PHONY: run test test-fast test-heavy test-js lint typecheck venv js chromium clean
@@ -44,7 +46,7 @@ chromium: /usr/bin/chromium
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
 run: venv js
-	$(VENV)/bin/kasagi up --port $(PORT) --data-dir $(DATA_DIR)
+	$(VENV)/bin/kasagi up --port $(PORT) --data-dir $(DATA_DIR) $(if $(HOST),--host $(HOST))
 
 test: venv js chromium lint test-js
 	$(PY) -m pytest $(PYTEST_ARGS)

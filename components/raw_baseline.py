@@ -17,10 +17,11 @@ from autobahn.wamp.types import CallDetails, PublishOptions, RegisterOptions, Su
 from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
-from components.room_service import RoomService
 from kasagi import wire
 from kasagi.roomtypes.arena import START_HP, start_position
 from kasagi.wamp import caller_member
+
+from .room_service import RoomService
 
 __all__ = ["RawBaseline"]
 

@@ -20,6 +20,7 @@ from autobahn.wamp import auth
 from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
+from kasagi.readiness import FAILED_TO_START
 from kasagi.service.assembly import Assembly
 from kasagi.service.inspect import ProcessSummary, RoomWatch
 from kasagi.service.registry import RoomRegistry, wall_ms
@@ -56,8 +57,20 @@ class RoomService(ScreenedSession):
 
     @inlineCallbacks
     def onJoin(self, details: Any):  # type: ignore[no-untyped-def]
+        """Serve the rooms; if that fails, stop the node (a node without its room service
+        would serve the demo page but no rooms): the worker's reactor stops, and Crossbar
+        stops the node when a worker exits (``kasagi up`` then prints the reason)."""
         from twisted.internet import reactor
 
+        try:
+            yield self._serve(reactor)
+        except Exception as exc:  # noqa: BLE001 -- any failure to start is fatal to the node
+            reason = f"{type(exc).__name__}: {exc}"[:400]
+            self.log.critical(FAILED_TO_START + "{reason}", reason=reason)
+            reactor.callLater(0, reactor.stop)
+
+    @inlineCallbacks
+    def _serve(self, reactor: Any):  # type: ignore[no-untyped-def]
         extra = self.config.extra or {}
         settings = ServiceSettings.from_mapping(extra.get("service"))
         metrics = None

@@ -147,7 +147,7 @@ class RouterTuning(ApplicationSession):
         if extra.get("direct_writes"):
             from crossbar.router.protocol import WampWebSocketServerProtocol
 
-            from router.direct_writes import install
+            from .direct_writes import install
 
             install(WampWebSocketServerProtocol)
             self.log.info("router tuning: direct writes on WebSocket connections")

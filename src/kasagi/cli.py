@@ -38,12 +38,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from kasagi.cluster.process import WorkerOptions, run_worker
 
     secret = os.environ.get("KASAGI_BACKEND_SECRET", "")
-    if not args.router:
-        print("kasagi up --role worker needs at least one --router rs://HOST:PORT", file=sys.stderr)
-        return 2
-    if not secret:
-        print("kasagi up --role worker needs the routers' backend secret in KASAGI_BACKEND_SECRET", file=sys.stderr)
-        return 2
     from twisted.logger import globalLogBeginner, jsonFileLogObserver, textFileLogObserver
 
     if args.log_format == "json":
@@ -69,16 +63,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run_worker(options)
 
 
-def _room_types_problem(specs: Sequence[str], app_dir: str | None) -> bool:
-    """Load the room types as the room service will; print them, or the problem (True)."""
+def _room_types(specs: Sequence[str], app_dir: str | None) -> tuple[str, ...] | None:
+    """Load the room types as the room service will: their names, or None (the problem is
+    printed)."""
     from kasagi.service.room_types import RoomTypeError, load_room_types
 
     try:
         types = load_room_types(specs, app_dir)
     except RoomTypeError as exc:
-        print(f"kasagi up: {exc}", file=sys.stderr)
+        print(f"kasagi: --room-type: {exc}", file=sys.stderr)
+        return None
+    return tuple(sorted(types))
+
+
+def _room_types_problem(specs: Sequence[str], app_dir: str | None) -> bool:
+    """Load the room types (a worker); print them, or the problem (True)."""
+    types = _room_types(specs, app_dir)
+    if types is None:
         return True
-    print("kasagi: room types " + ", ".join(sorted(types)), flush=True)
+    print("kasagi: room types " + ", ".join(types), flush=True)
     return False
 
 
@@ -92,10 +95,11 @@ def _level_filter(observer: ILogObserver, level: str) -> ILogObserver:
 def node_options(args: argparse.Namespace, secure: bool) -> NodeOptions:
     """The node ``kasagi up`` runs for these arguments."""
     from kasagi.node import NodeOptions
+    from kasagi.startup import default_host
 
     return NodeOptions(
         port=args.port,
-        host=args.host,
+        host=default_host(args, {"KASAGI_SECRET": "x"} if secure else {}),
         data_dir=Path(args.data_dir),
         service=_service_settings(args),
         component=args.component,
@@ -114,34 +118,93 @@ def node_options(args: argparse.Namespace, secure: bool) -> NodeOptions:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from kasagi.node import crossbar_command, node_environment, write_node_dir
+    from kasagi.startup import StartupError, check_options, check_resources
 
+    try:
+        check_options(args, os.environ)
+        check_resources(args, os.environ)
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     if args.role == "worker":
         return cmd_worker(args)
-    if args.secure and not os.environ.get("KASAGI_SECRET"):
-        print("kasagi up --secure needs the secret in KASAGI_SECRET", file=sys.stderr)
-        return 2
-    if args.ping_interval <= 0 or args.ping_timeout <= 0:
-        print("kasagi up: --ping-interval and --ping-timeout must be > 0", file=sys.stderr)
-        return 2
     options = node_options(args, secure=args.secure or bool(os.environ.get("KASAGI_SECRET")))
-    if args.role != "router" and _room_types_problem(options.room_types, options.app_dir):
-        return 2
+    types: tuple[str, ...] = ()
+    if args.role != "router":
+        found = _room_types(options.room_types, options.app_dir)
+        if found is None:
+            return 2
+        types = found
     problem = _store_problem(options)
     if problem is not None:
-        print(f"kasagi up: the room store can't be used: {problem}", file=sys.stderr)
+        print(f"kasagi: --store: the room store can't be used: {problem}", file=sys.stderr)
         return 2
+    return _run_node(args, options, types)
+
+
+def _run_node(args: argparse.Namespace, options: NodeOptions, types: tuple[str, ...]) -> int:
+    from kasagi import __version__
+    from kasagi.banner import Banner
+    from kasagi.node import crossbar_command, node_environment, write_node_dir
+    from kasagi.readiness import room_service_answers, websocket_answers
+    from kasagi.store.factory import describe_store, sqlite_path
+    from kasagi.supervise import NodeRun, run_node, say
+
     cbdir = write_node_dir(options)
     env = node_environment(os.environ)
-    mode = "secure (signed tickets)" if options.secure else "DEV MODE (any authid accepted; do not expose)"
-    role = "router only (room service from workers)" if args.role == "router" else "router + room service"
-    print(
-        f"kasagi: http://localhost:{args.port}/  ws://localhost:{args.port}/ws  realm kasagi  auth: {mode}  {role}",
-        flush=True,
+    spec = str(options.service.get("store", "sqlite"))
+    path = sqlite_path(spec, options.data_dir.resolve())
+    store = f"sqlite {path} (durable)" if path is not None else describe_store(spec)
+    store += " (lost on exit)" if spec == "memory" else ""
+    probe_host = "127.0.0.1" if options.host in ("", "0.0.0.0") else options.host  # noqa: S104 -- naming it
+    metrics = None
+    if options.metrics_port:
+        metrics = f"http://{options.metrics_host}:{options.metrics_port}/metrics (and /health/live, /health/ready)"
+    json_lines = args.log_format == "json"
+    log_path = cbdir / "node.log"
+    banner = Banner(
+        version=__version__,
+        host=options.host,
+        port=options.port,
+        secure=options.secure,
+        host_given=args.host is not None,
+        store=store,
+        room_types=types,
+        serves_rooms=options.role != "router",
+        metrics=metrics,
+        log=None if json_lines else log_path,
     )
-    cmd = crossbar_command(cbdir, args.loglevel)
-    os.execve(cmd[0], cmd, env)  # noqa: S606 -- the node replaces this process; cmd is our own crossbar path
-    return 0  # not reached
+    ticket = _probe_ticket(env)
+
+    def ready() -> bool:
+        if options.role == "router":
+            return websocket_answers(probe_host, options.port)
+        return websocket_answers(probe_host, options.port) and room_service_answers(probe_host, options.port, ticket)
+
+    command = crossbar_command(cbdir, args.loglevel)
+    if json_lines:
+        start = command.index("start")
+        command = [sys.executable, "-m", "kasagi._node.jsonlog", *command[start:]]
+    for line in banner.lines():
+        say(line, json_lines=json_lines)
+    run = NodeRun(
+        command=command,
+        env=env,
+        log_path=log_path,
+        echo=args.loglevel == "debug" or json_lines,
+        json_lines=json_lines,
+        ready=ready,
+    )
+    return run_node(run, lambda seconds: say(banner.ready(seconds), json_lines=json_lines, event="ready"))
+
+
+def _probe_ticket(env: dict[str, str]) -> str:
+    secret = env.get("KASAGI_SECRET", "")
+    if not secret:
+        return "dev"
+    from kasagi.auth import mint_token
+
+    return mint_token("kasagi_probe", secret.encode("utf-8"), time.time(), 600)
 
 
 def _store_problem(options: NodeOptions) -> str | None:
@@ -155,11 +218,19 @@ def _store_problem(options: NodeOptions) -> str | None:
 
 def cmd_token(args: argparse.Namespace) -> int:
     from kasagi.auth import TokenError, check_ttl, max_ttl_from, mint_token
+    from kasagi.startup import MIN_SECRET_LENGTH
 
     # An admin ticket is signed with the admin secret (KASAGI_ADMIN_SECRET, else KASAGI_SECRET).
     admin = args.role == "admin"
     source = "KASAGI_ADMIN_SECRET or KASAGI_SECRET" if admin else "KASAGI_SECRET"
     secret = (os.environ.get("KASAGI_ADMIN_SECRET", "") if admin else "") or os.environ.get("KASAGI_SECRET", "")
+    if secret and len(secret) < MIN_SECRET_LENGTH:
+        print(
+            f"kasagi: {source}: got {len(secret)} characters, expected a secret of at least "
+            f"{MIN_SECRET_LENGTH} characters",
+            file=sys.stderr,
+        )
+        return 2
     try:
         max_ttl = max_ttl_from(os.environ.get("KASAGI_MAX_TICKET_TTL"))
         ttl = check_ttl(args.ttl, max_ttl)
@@ -181,47 +252,106 @@ def cmd_bench(argv: Sequence[str]) -> int:
     return bench_main(argv)
 
 
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the sentence already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        quiet = default is None or default is False or default == [] or default == argparse.SUPPRESS
+        if "default" in text or quiet or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from kasagi import __version__
+
+    try:
+        return version("kasagi")
+    except PackageNotFoundError:
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kasagi", description="Real-time room state synchronization over WAMP.")
+    parser.add_argument("--version", action="version", version=f"kasagi {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="run a node: router, room service and the demo page")
-    up.add_argument("--port", type=int, default=8080)
-    up.add_argument("--host", default="", help="interface to listen on (default: all)")
-    up.add_argument("--data-dir", default="data", help="where the node keeps its files and rooms")
+    up = sub.add_parser(
+        "up",
+        help="run a node: router, room service and the demo page",
+        description="Run a Kasagi node. Every option is checked before the node starts; a problem stops "
+        "kasagi up with exit status 2 and one line naming the option.",
+        formatter_class=_HelpWithDefaults,
+    )
+    up.add_argument("--port", type=int, default=8080, help="TCP port of the demo page and the clients' WebSocket")
+    up.add_argument(
+        "--host",
+        default=None,
+        help="interface to listen on (default: 127.0.0.1 in dev mode, every interface in secure mode)",
+    )
+    up.add_argument("--data-dir", default="data", help="directory of the node's files and its SQLite rooms")
     up.add_argument(
         "--store",
         default=None,
-        help="where rooms are kept: sqlite (default: <data-dir>/rooms.sqlite3, durable), sqlite:PATH, "
+        help="where rooms are kept: sqlite (the default: <data-dir>/rooms.sqlite3, durable), sqlite:PATH, "
         "redis://host:port/db (Redis with appendonly yes), or memory (lost on exit)",
     )
-    up.add_argument("--tick", type=float, default=None, help="seconds between a busy room's events (0: every action)")
-    up.add_argument("--hash-every", type=int, default=None, help="put the state hash in every K-th event")
-    up.add_argument("--grace", type=float, default=None, help="presence grace period, seconds")
     up.add_argument(
-        "--beacon", type=float, default=None, help="seconds a quiet room waits before repeating its last event (0: off)"
+        "--tick",
+        type=float,
+        default=None,
+        help="seconds between a busy room's events; 0: one per action (default 0.02)",
+    )
+    up.add_argument(
+        "--hash-every", type=int, default=None, help="put the state hash in every K-th event; 0: never (default 100)"
+    )
+    up.add_argument(
+        "--grace", type=float, default=None, help="seconds a disconnected member stays present (default 30)"
+    )
+    up.add_argument(
+        "--beacon",
+        type=float,
+        default=None,
+        help="seconds a quiet room waits before repeating its last event; 0: off (default 5)",
     )
     up.add_argument("--ping-interval", type=float, default=10.0, help="seconds between the router's WebSocket pings")
     up.add_argument(
         "--ping-timeout", type=float, default=10.0, help="seconds to wait for a pong before the connection is closed"
     )
-    up.add_argument("--component", choices=("router", "process"), default="router", help="where the room service runs")
+    up.add_argument(
+        "--component",
+        choices=("router", "process"),
+        default="router",
+        help="where the room service runs: inside the router worker, or in a process of its own",
+    )
     up.add_argument(
         "--role",
         choices=("all", "router", "worker"),
         default="all",
-        help="all: router + room service (default); router: router only; worker: room service joining --router(s)",
+        help="all: router + room service; router: router only; worker: a room service joining --router(s)",
     )
     up.add_argument("--backend-port", type=int, default=0, help="router: TCP port for workers (rawsocket; 0: none)")
     up.add_argument("--backend-host", default="127.0.0.1", help="router: interface of --backend-port")
     up.add_argument("--metrics-port", type=int, default=0, help="serve /metrics and /health/live|ready here (0: off)")
     up.add_argument("--metrics-host", default="127.0.0.1", help="interface of --metrics-port")
-    up.add_argument("--router", action="append", default=[], help="worker: a router's backend, rs://HOST:PORT (repeat)")
+    up.add_argument(
+        "--router", action="append", default=[], help="worker: a router's backend, rs://HOST:PORT (repeat; no default)"
+    )
     up.add_argument("--coordination", default=None, help="worker: redis://... for leases (default: the store's Redis)")
     up.add_argument("--worker-name", default=None, help="worker: name prefix of its id (default: the host name)")
     up.add_argument("--lease-ttl", type=float, default=1.2, help="worker: seconds before a silent worker's rooms move")
     up.add_argument("--heartbeat", type=float, default=0.3, help="worker: seconds between lease renewals")
-    up.add_argument("--log-format", choices=("text", "json"), default="text", help="worker: log lines as text or JSON")
+    up.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text: a short banner here, the node's log in <data-dir>/node/node.log; json: every log event "
+        "as one JSON object per line on stdout, for a log shipper",
+    )
     limit = up.add_argument_group("limits (0: no limit)")
     limit.add_argument("--action-rate", type=float, default=None, help="actions per second per member (default 200)")
     limit.add_argument("--action-burst", type=float, default=None, help="actions sent at once (default 200)")
@@ -233,17 +363,30 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="MODULE:CLASS",
-        help="serve this room type too (repeat; the current directory is on sys.path)",
+        help="serve this room type too (repeat; the current directory is on sys.path; default: arena, doc "
+        "and installed entry points)",
     )
-    up.add_argument("--secure", action="store_true", help="accept only signed tickets (needs KASAGI_SECRET)")
-    up.add_argument("--loglevel", default="info", choices=("debug", "info", "warn", "error"))
+    up.add_argument(
+        "--secure",
+        action="store_true",
+        help="accept only signed tickets; needs KASAGI_SECRET, at least 16 characters (default: secure when "
+        "KASAGI_SECRET is set, else dev mode)",
+    )
+    up.add_argument(
+        "--loglevel",
+        default="info",
+        choices=("debug", "info", "warn", "error"),
+        help="the node's log level; debug also shows the node's log here",
+    )
     up.set_defaults(func=cmd_up)
 
     # Its options belong to kasagi.bench (``kasagi bench --help``): main() passes them on.
     sub.add_parser("bench", add_help=False, help="run the room-sync v1 workload and report (see BENCHMARKS.md)")
 
-    token = sub.add_parser("token", help="mint a client ticket (secret from KASAGI_SECRET)")
-    token.add_argument("user")
+    token = sub.add_parser(
+        "token", help="mint a client ticket (secret from KASAGI_SECRET)", formatter_class=_HelpWithDefaults
+    )
+    token.add_argument("user", help="the member id (authid) the ticket is for")
     token.add_argument(
         "--ttl",
         type=float,

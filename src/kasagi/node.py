@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "NodeFiles",
     "NodeOptions",
     "build_config",
     "crossbar_command",
     "load_template",
     "node_environment",
+    "packaged_name",
     "project_root",
     "write_node_dir",
 ]
@@ -33,9 +35,61 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+#: Where an installed package keeps the node's files (copied there when the wheel is built:
+#: ``setup.py``); a checkout has none and uses its own ``.crossbar/`` and ``web/``.
+PACKAGE_DATA = Path(__file__).resolve().parent / "_node" / "data"
+
+
+@dataclass(frozen=True)
+class NodeFiles:
+    """The files a node is made of: the config template and the web pages it serves."""
+
+    template: Path
+    web: Path
+    #: The checkout they come from (on the node's ``sys.path``, for ``examples``), or None
+    #: for an installed package.
+    checkout: Path | None
+
+    @classmethod
+    def find(cls, root: Path | None = None) -> NodeFiles:
+        """The checkout's files (``root``, or the one this package runs from, if it is one),
+        else the installed package's."""
+        checkout = root or project_root()
+        if root is not None or (checkout / ".crossbar" / "config.json").is_file() or not PACKAGE_DATA.is_dir():
+            return cls(checkout / ".crossbar" / "config.json", checkout / "web", checkout)
+        return cls(PACKAGE_DATA / "config.json", PACKAGE_DATA / "web", None)
+
+
+#: The node's top-level packages of a checkout (named so in ``.crossbar/config.json``) and
+#: where the wheel holds them (``setup.py`` copies them there).
+PACKAGED = {"components": "kasagi._node.components", "router": "kasagi._node.router"}
+
+
+def packaged_name(name: str) -> str:
+    """``name`` (a ``module.attribute`` of the config) as the installed package holds it:
+    ``components.room_service.RoomService`` is ``kasagi._node.components.room_service.RoomService``,
+    ``router.*`` likewise; any other name is unchanged."""
+    top, dot, rest = name.partition(".")
+    if dot and rest and top in PACKAGED:
+        return f"{PACKAGED[top]}.{rest}"
+    return name
+
+
+def _use_packaged_names(config: dict[str, Any]) -> None:
+    """Every component classname and authenticator function of ``config``, as the installed
+    package holds them (:func:`packaged_name`)."""
+    for worker in config["workers"]:
+        for component in worker.get("components", ()):
+            if "classname" in component:
+                component["classname"] = packaged_name(component["classname"])
+        for transport in worker.get("transports", ()):
+            for method in transport.get("auth", {}).values():
+                if isinstance(method, dict) and method.get("type") == "function":
+                    method["create"] = packaged_name(method["create"])
+
+
 def load_template(root: Path | None = None) -> dict[str, Any]:
-    path = (root or project_root()) / ".crossbar" / "config.json"
-    with path.open(encoding="utf-8") as f:
+    with NodeFiles.find(root).template.open(encoding="utf-8") as f:
         config: dict[str, Any] = json.load(f)
     return config
 
@@ -60,7 +114,8 @@ class NodeOptions:
     #: The directory put first on ``sys.path`` to load ``room_types`` (the app's checkout).
     app_dir: str | None = None
     #: The room service's class (``module.Class``); None: the template's RoomService. The
-    #: benchmark's raw baseline (``components.raw_baseline.RawBaseline``) is chosen here.
+    #: benchmark's raw baseline (``components.raw_baseline.RawBaseline``) is chosen here; an
+    #: installed package runs ``components.*``/``router.*`` names from ``kasagi._node``.
     service_class: str | None = None
     #: Serializer of the backend leg (component="process"): ``msgpack`` or ``cbor``.
     backend_serializer: str = "msgpack"
@@ -107,13 +162,16 @@ def _router(config: dict[str, Any]) -> dict[str, Any]:
 
 def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, Any]:
     """The node configuration for ``options`` (a modified copy of the template)."""
-    root = root or project_root()
+    files = NodeFiles.find(root)
     config = copy.deepcopy(load_template(root))
     router = _router(config)
-    pythonpath = [str(root), str(root / "src")]
+    # The node's processes import this very package (and a checkout's ``examples``).
+    pythonpath = [str(Path(__file__).resolve().parents[1])]
+    if files.checkout is not None:
+        pythonpath = [str(files.checkout), str(files.checkout / "src"), *pythonpath]
     router["options"]["pythonpath"] = pythonpath
     data_dir = options.data_dir.resolve()
-    _set_transports(router["transports"], options, root, data_dir)
+    _set_transports(router["transports"], options, files, data_dir)
     components = router["components"]
     if options.metrics_port:
         components.append(
@@ -131,6 +189,8 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
     _component(components, "authenticator")["extra"]["secure"] = options.secure
     _set_tuning(_component(components, "tuning"), options)
     _place_rooms(config, components, rooms, options, pythonpath, data_dir)
+    if files.checkout is None:
+        _use_packaged_names(config)
     return config
 
 
@@ -138,7 +198,7 @@ def _component(components: list[dict[str, Any]], component_id: str) -> dict[str,
     return next(c for c in components if c["id"] == component_id)
 
 
-def _set_transports(transports: list[dict[str, Any]], options: NodeOptions, root: Path, data_dir: Path) -> None:
+def _set_transports(transports: list[dict[str, Any]], options: NodeOptions, files: NodeFiles, data_dir: Path) -> None:
     """The public WebSocket transport's port and limits, the backend socket, and the backend's
     TCP twin when ``options.backend_port`` asks for one."""
     for transport in transports:
@@ -146,7 +206,7 @@ def _set_transports(transports: list[dict[str, Any]], options: NodeOptions, root
             transport["endpoint"]["port"] = options.port
             if options.host:
                 transport["endpoint"]["interface"] = options.host
-            transport["paths"]["/"]["directory"] = str(root / "web")
+            transport["paths"]["/"]["directory"] = str(files.web)
             ws = transport["paths"]["ws"]["options"]
             ws["auto_ping_interval"] = options.ping_interval_ms
             ws["auto_ping_timeout"] = options.ping_timeout_ms
@@ -254,5 +314,10 @@ def node_environment(base: Mapping[str, str], options: NodeOptions | None = None
 
 
 def crossbar_command(cbdir: Path, loglevel: str) -> list[str]:
+    """``crossbar start`` for ``cbdir``: the ``crossbar`` script beside this Python, or the
+    same entry point through this Python when there is no such script."""
     exe = Path(sys.executable).with_name("crossbar")
-    return [str(exe), "start", "--cbdir", str(cbdir), "--loglevel", loglevel]
+    args = ["start", "--cbdir", str(cbdir), "--loglevel", loglevel]
+    if exe.is_file():
+        return [str(exe), *args]
+    return [sys.executable, "-c", "import sys, crossbar; sys.argv[0] = 'crossbar'; sys.exit(crossbar.run())", *args]

@@ -29,6 +29,31 @@ class OpenTests(SynchronousTestCase):
         failure = self.failureResultOf(registry.open(OpenCommand("r1", "doc", {})), InvalidArgument)
         self.assertEqual(failure.value.field, "type")
 
+    def test_a_doc_rooms_schema_belongs_to_the_room(self):
+        """Opening an existing doc room with another schema (or one created without a schema
+        with a schema) is an invalid argument on ``options``; the same or no options open it."""
+        registry, *_ = make_registry()
+        schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+        self.successResultOf(registry.open(OpenCommand("plain", "doc", {})))
+        self.successResultOf(registry.open(OpenCommand("typed", "doc", {"schema": schema})))
+        for room, options in (("plain", {"schema": schema}), ("typed", {"schema": {"type": "object"}})):
+            failure = self.failureResultOf(registry.open(OpenCommand(room, "doc", options)), InvalidArgument)
+            self.assertEqual(failure.value.field, "options")
+        self.assertEqual(registry.runner("plain").room.type.options(), {})
+        self.successResultOf(registry.open(OpenCommand("typed", "doc", {"schema": schema})))
+        self.successResultOf(registry.open(OpenCommand("typed", "doc", {})))
+
+    def test_a_reloaded_room_keeps_its_options(self):
+        """A room loaded from the store by another process refuses other options as well."""
+        store = MemoryRoomStore()
+        first, *_ = make_registry(store=store)
+        self.successResultOf(first.open(OpenCommand("r1", "doc", {"schema": {"type": "object"}})))
+        second, *_ = make_registry(store=store)
+        failure = self.failureResultOf(
+            second.open(OpenCommand("r1", "doc", {"schema": {"type": "array"}})), InvalidArgument
+        )
+        self.assertEqual(failure.value.field, "options")
+
     def test_unknown_type_and_unopened_rooms_are_refused(self):
         """An unknown room type is invalid; a room never opened has no runner."""
         registry, *_ = make_registry()

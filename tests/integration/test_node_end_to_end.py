@@ -130,3 +130,20 @@ def test_state_hash_in_events_matches_the_client_state(serializer: str, tmp_path
         if a is not None:
             yield a.close()
         proc.stop()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_doc_rooms_schema_belongs_to_the_room(node: NodeProcess):
+    """Re-opening a doc room created without a schema with a schema is refused on ``options``;
+    without options it opens as created."""
+    a = yield KasagiClient.connect(node.url, "alice")
+    try:
+        yield a.open("schema_owned", "doc", {})
+        with pytest.raises(ApplicationError) as info:
+            yield a.open("schema_owned", "doc", {"schema": {"type": "object"}})
+        assert info.value.error == "kasagi.error.invalid_argument"
+        assert info.value.kwargs["field"] == "options"
+        reply = yield a.open("schema_owned", "doc")
+        assert reply["type"] == "doc"
+    finally:
+        yield a.close()

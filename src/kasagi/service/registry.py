@@ -168,6 +168,7 @@ class RoomRegistry:
                     expected=room.type.name,
                     got=describe(cmd.type),
                 )
+            self._check_options(room, cmd)
             if cmd.access is not None and cmd.access != room.access:
                 raise InvalidArgument(
                     "the room exists with another member list",
@@ -183,6 +184,20 @@ class RoomRegistry:
             return reply
 
         return d.addCallback(info)
+
+    def _check_options(self, room: Room, cmd: OpenCommand) -> None:
+        """Refuse an ``open`` of an existing room whose type options differ from the ones the
+        room was created with (an ``open`` without options accepts the room's as they are)."""
+        if not cmd.options:
+            return
+        asked = make_room_type(cmd.type, cmd.options, self._types).options()
+        if asked != room.type.options():
+            raise InvalidArgument(
+                "the room exists with other options",
+                field="options",
+                expected="the options it was created with, or none",
+                got=describe(cmd.options),
+            )
 
     def access(self, room: str) -> Deferred[dict[str, Any]]:
         """Who may read ``room``: ``{"room", "exists", "members"}`` (members None: public).

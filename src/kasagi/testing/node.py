@@ -1,67 +1,18 @@
-"""A Kasagi node as a child process for tests and benchmarks, and the readiness checks it
-waits on (``kasagi up`` itself execs Crossbar and needs neither)."""
+"""A Kasagi node as a child process for tests and benchmarks; it waits on the same readiness
+checks as ``kasagi up`` (:mod:`kasagi.readiness`)."""
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from kasagi.node import NodeOptions, crossbar_command, node_environment, write_node_dir
+from kasagi.readiness import room_service_answers, wait_for_websocket
 from kasagi.testing.processes import ProcessGroup
 
 __all__ = ["NodeProcess", "room_service_answers", "wait_for_websocket"]
-
-
-def wait_for_websocket(host: str, port: int, deadline: float, path: str = "/ws") -> None:
-    """Block until an HTTP upgrade to ``path`` answers 101, or raise ``TimeoutError`` at
-    ``deadline`` (a ``time.monotonic()`` value)."""
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-        "Sec-WebSocket-Protocol: wamp.2.json\r\n\r\n"
-    ).encode()
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=1.0) as s:
-                s.sendall(request)
-                if s.recv(64).startswith(b"HTTP/1.1 101"):
-                    return
-        except OSError as exc:
-            last = exc
-        time.sleep(0.05)  # polling interval of a readiness probe, not a wait for a result
-    raise TimeoutError(f"no WebSocket at {host}:{port}{path} before the deadline ({last})")
-
-
-def room_service_answers(host: str, port: int, ticket: str = "dev", timeout: float = 2.0) -> bool:
-    """True when a client can log in and the room service answers a call (a join of a room
-    nobody opened comes back ``kasagi.error.no_such_room``; without a room service the router
-    says ``wamp.error.no_such_procedure``)."""
-    from websockets.exceptions import WebSocketException
-    from websockets.sync.client import connect
-
-    try:
-        with connect(f"ws://{host}:{port}/ws", subprotocols=["wamp.2.json"], open_timeout=timeout) as ws:  # type: ignore[list-item]
-            ws.send(
-                json.dumps(
-                    [1, "kasagi", {"roles": {"caller": {}}, "authmethods": ["ticket"], "authid": "kasagi_probe"}]
-                )
-            )
-            msg = json.loads(ws.recv(timeout))
-            if msg[0] == 4:
-                ws.send(json.dumps([5, ticket, {}]))
-                msg = json.loads(ws.recv(timeout))
-            if msg[0] != 2:
-                return False
-            ws.send(json.dumps([48, 1, {}, "kasagi.room.kasagi_probe.join", []]))
-            reply = json.loads(ws.recv(timeout))
-            return bool(reply[0] == 8 and reply[4] == "kasagi.error.no_such_room")
-    except (OSError, TimeoutError, WebSocketException, ValueError, IndexError):
-        return False
 
 
 class NodeProcess(ProcessGroup):

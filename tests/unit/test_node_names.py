@@ -1,0 +1,71 @@
+"""The names the node's config gives its sessions: the checkout's top-level ``components``
+and ``router`` packages, and ``kasagi._node.*`` when the node runs from the installed package."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kasagi import node
+from kasagi.node import NodeOptions, build_config, packaged_name
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _names(config: dict[str, Any]) -> list[str]:
+    """Every component classname and authenticator function of ``config``."""
+    found: list[str] = []
+    for worker in config["workers"]:
+        found.extend(c["classname"] for c in worker.get("components", ()) if "classname" in c)
+        for transport in worker.get("transports", ()):
+            found.extend(m["create"] for m in transport.get("auth", {}).values() if m.get("type") == "function")
+    return found
+
+
+def _options(tmp_path: Path, **kw: Any) -> NodeOptions:
+    return NodeOptions(data_dir=tmp_path / "data", metrics_port=9100, **kw)
+
+
+def test_the_node_packages_names_move_under_kasagi_node_and_others_stay() -> None:
+    """``components.*`` and ``router.*`` become ``kasagi._node.components.*`` and
+    ``kasagi._node.router.*``; every other name, and a bare or look-alike package, is unchanged."""
+    assert packaged_name("components.room_service.RoomService") == "kasagi._node.components.room_service.RoomService"
+    assert packaged_name("router.tuning.RouterTuning") == "kasagi._node.router.tuning.RouterTuning"
+    others = ("kasagi.cluster.routers.WorkerSession", "examples.chase.Chase", "routers.x.Y", "components", "router.")
+    for other in others:
+        assert packaged_name(other) == other
+
+
+def test_a_checkout_names_the_top_level_packages(tmp_path: Path) -> None:
+    """A node built from the checkout names its sessions ``components.*`` and ``router.*``, as
+    ``.crossbar/config.json`` does."""
+    for component in ("router", "process"):
+        names = _names(build_config(_options(tmp_path, component=component), ROOT))
+        assert "components.room_service.RoomService" in names
+        assert "router.backend_auth.create_authenticator" in names
+        assert not any(n.startswith("kasagi._node.") for n in names)
+
+
+def test_an_installed_package_names_its_own_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node built from the installed package's files names every session and the backend
+    authenticator under ``kasagi._node``, the raw baseline chosen by name included."""
+    data = tmp_path / "package_data"
+    (data / "web").mkdir(parents=True)
+    shutil.copyfile(ROOT / ".crossbar" / "config.json", data / "config.json")
+    monkeypatch.setattr(node, "project_root", lambda: tmp_path / "not_a_checkout")
+    monkeypatch.setattr(node, "PACKAGE_DATA", data)
+    assert node.NodeFiles.find().checkout is None
+    for component in ("router", "process"):
+        options = _options(tmp_path, component=component, service_class="components.raw_baseline.RawBaseline")
+        names = _names(build_config(options))
+        assert sorted(names) == [
+            "kasagi._node.components.raw_baseline.RawBaseline",
+            "kasagi._node.router.authenticator.TicketAuthenticator",
+            "kasagi._node.router.authorizer.ClientAuthorizer",
+            "kasagi._node.router.backend_auth.create_authenticator",
+            "kasagi._node.router.metrics.RouterMetrics",
+            "kasagi._node.router.tuning.RouterTuning",
+        ]
