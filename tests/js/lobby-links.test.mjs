@@ -14,6 +14,7 @@ Object.assign(globalThis, {
   window: {},
   location: { href: page.href, search: page.search, protocol: page.protocol, host: page.host },
   sessionStorage: { getItem: (k) => stored.get(k) ?? null, setItem: (k, v) => stored.set(k, v) },
+  localStorage: { getItem: () => null, setItem: () => {} },
 });
 const { PAGES, roomLink } = await import('../../web/lobby-list.js');
 const WEB = new URL('../../web/', import.meta.url);
