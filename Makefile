@@ -8,7 +8,7 @@ PORT ?= 8080
 DATA_DIR ?= data
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast test-heavy test-js lint typecheck venv js chromium clean
+.PHONY: run test test-fast test-heavy test-js lint typecheck venv js chromium clean soak
 
 venv: $(VENV)/.installed
 
@@ -57,6 +57,11 @@ test-fast: venv
 
 test-heavy: venv
 	$(PY) -m pytest -m heavy --run-heavy $(PYTEST_ARGS)
+
+# Load A for SOAK_MINUTES (default 10) against one node, RSS every 10 s; fails if it keeps growing.
+SOAK_MINUTES ?= 10
+soak: venv
+	$(PY) -m kasagi.bench.soak --minutes $(SOAK_MINUTES)
 
 lint: venv
 	$(VENV)/bin/ruff check src components router tests examples
