@@ -3,7 +3,9 @@ minutes by default), the RSS of the node's processes sampled every 10 s. It fail
 when memory keeps growing after warm-up: the slope of a least-squares line through the second
 half of the samples is above ``--max-slope`` MiB per minute. Prints the curve.
 
-``make soak`` runs it; ``python -m kasagi.bench.soak --minutes 2`` is a quick check.
+``make soak`` runs it; ``python -m kasagi.bench.soak --minutes 2`` checks that it runs, but its
+verdict means little: the rooms keep 2 minutes of history, so memory rises for the first
+2-3 minutes by design, and only a run of about 5 minutes or more has a second half past that.
 """
 
 from __future__ import annotations
