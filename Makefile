@@ -10,7 +10,7 @@ DATA_DIR ?= data
 HOST ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast test-heavy test-js lint typecheck venv js chromium clean
+.PHONY: run test test-fast test-heavy test-js lint typecheck venv js chromium clean soak
 
 venv: $(VENV)/.installed
 
@@ -59,6 +59,11 @@ test-fast: venv
 
 test-heavy: venv
 	$(PY) -m pytest -m heavy --run-heavy $(PYTEST_ARGS)
+
+# Load A for SOAK_MINUTES (default 10) against one node, RSS every 10 s; fails if it keeps growing.
+SOAK_MINUTES ?= 10
+soak: venv
+	$(PY) -m kasagi.bench.soak --minutes $(SOAK_MINUTES)
 
 lint: venv
 	$(VENV)/bin/ruff check src components router tests examples

@@ -90,6 +90,7 @@ class RoomService(ScreenedSession):
             store=parts.store,
             publish=self.procedures.publish,
             expose=self.procedures.expose,
+            withdraw=self.procedures.withdraw,
             settings=settings,
             now_ms=wall_ms,
             observer=watch,

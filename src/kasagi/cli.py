@@ -25,8 +25,8 @@ __all__ = ["build_parser", "main", "node_options"]
 
 def _service_settings(args: argparse.Namespace) -> dict[str, object]:
     service: dict[str, object] = {}
-    names = ("tick", "hash_every", "grace", "store", "beacon")
-    limits = ("action_rate", "action_burst", "max_members", "max_rooms", "max_state_bytes")
+    names = ("tick", "hash_every", "grace", "store", "beacon", "room_idle")
+    limits = ("action_rate", "action_burst", "max_members", "max_rooms", "max_state_bytes", "max_rooms_per_member")
     for name in names + limits:
         value = getattr(args, name, None)
         if value is not None:
@@ -114,6 +114,9 @@ def node_options(args: argparse.Namespace, secure: bool) -> NodeOptions:
         ping_timeout_ms=round(args.ping_timeout * 1000),
         room_types=tuple(args.room_type),
         app_dir=os.getcwd(),
+        max_client_buffer=args.max_client_buffer,
+        max_sessions_per_member=args.max_sessions_per_member,
+        max_subscriptions_per_session=args.max_subscriptions,
     )
 
 
@@ -358,6 +361,24 @@ def build_parser() -> argparse.ArgumentParser:
     limit.add_argument("--max-members", type=int, default=None, help="members per room (default 1000)")
     limit.add_argument("--max-rooms", type=int, default=None, help="rooms per room-service process (default 10000)")
     limit.add_argument("--max-state-bytes", type=int, default=None, help="bytes of state per room (default 1 MiB)")
+    limit.add_argument(
+        "--max-rooms-per-member", type=int, default=None, help="live rooms one member's opens may load (default 100)"
+    )
+    limit.add_argument(
+        "--max-sessions-per-member", type=int, default=100, help="router sessions one member may hold (default 100)"
+    )
+    limit.add_argument(
+        "--max-subscriptions", type=int, default=500, help="subscriptions one session may hold (default 500)"
+    )
+    limit.add_argument(
+        "--max-client-buffer",
+        type=int,
+        default=4_194_304,
+        help="bytes the router holds unsent for one client before closing it (default 4 MiB)",
+    )
+    up.add_argument(
+        "--room-idle", type=float, default=None, help="seconds an empty room stays loaded (default 60; 0: forever)"
+    )
     up.add_argument(
         "--room-type",
         action="append",

@@ -145,6 +145,8 @@ class RoomsCollector:
         }
         for key, (name, doc) in counters.items():
             yield CounterMetricFamily(name, doc, value=totals.get(key, 0))
+        unloaded = getattr(self._registry, "stats", {}).get("rooms_unloaded", 0)
+        yield CounterMetricFamily("kasagi_rooms_unloaded", "Idle rooms unloaded from memory.", value=unloaded)
         yield _lateness_histogram(totals)
 
 

@@ -151,6 +151,11 @@ class NodeOptions:
     ping_interval_ms: int = 10_000
     ping_timeout_ms: int = 10_000
     max_message_size: int = 65_536
+    #: Bytes the router holds unsent for one client before closing it (``router/backpressure.py``; 0: no limit).
+    max_client_buffer: int = 4_194_304
+    #: Router sessions one member may hold, subscriptions one session may hold (0: no limit).
+    max_sessions_per_member: int = 100
+    max_subscriptions_per_session: int = 500
 
 
 def _router(config: dict[str, Any]) -> dict[str, Any]:
@@ -188,6 +193,12 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
     _set_rooms(rooms, options, data_dir)
     _component(components, "authenticator")["extra"]["secure"] = options.secure
     _set_tuning(_component(components, "tuning"), options)
+    limits = _component(components, "limits")["extra"]
+    limits["max_client_buffer"] = options.max_client_buffer
+    limits["max_sessions_per_member"] = options.max_sessions_per_member
+    _component(components, "authorizer")["extra"]["max_subscriptions_per_session"] = (
+        options.max_subscriptions_per_session
+    )
     _place_rooms(config, components, rooms, options, pythonpath, data_dir)
     if files.checkout is None:
         _use_packaged_names(config)

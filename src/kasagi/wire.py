@@ -257,6 +257,15 @@ class Limits:
     MAX_MEMBERS: Final = 1000
     MAX_ROOMS: Final = 10_000
     MAX_STATE_BYTES: Final = 1_048_576
+    #: Live rooms one member may have opened (loaded or created) in one room-service process.
+    MAX_ROOMS_PER_MEMBER: Final = 100
+    #: Seconds an empty room (no one online, grace over, no timer) stays loaded.
+    ROOM_IDLE_MS: Final = 60_000
+    #: Router sessions one member may hold at once, and subscriptions one session may hold.
+    MAX_SESSIONS_PER_MEMBER: Final = 100
+    MAX_SUBSCRIPTIONS_PER_SESSION: Final = 500
+    #: Bytes the router may hold unsent for one client before it drops the client.
+    MAX_CLIENT_BUFFER: Final = 4_194_304
     #: ``kasagi.lobby.match`` per second per member, and at once.
     MATCH_RATE: Final = 5.0
     MATCH_BURST: Final = 20.0

@@ -66,6 +66,7 @@ def test_an_installed_package_names_its_own_copies(tmp_path: Path, monkeypatch: 
             "kasagi._node.router.authenticator.TicketAuthenticator",
             "kasagi._node.router.authorizer.ClientAuthorizer",
             "kasagi._node.router.backend_auth.create_authenticator",
+            "kasagi._node.router.client_limits.ClientLimits",
             "kasagi._node.router.metrics.RouterMetrics",
             "kasagi._node.router.tuning.RouterTuning",
         ]

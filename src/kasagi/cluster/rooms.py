@@ -21,6 +21,9 @@ One worker process holds one :class:`ClusterRooms`. It wraps the process's
 - **Handover.** A graceful stop drains every room (commits what was accepted), releases it as
   ``handover`` at its epoch and asks another worker to take it: the successor keeps the epoch,
   so clients catch up from history instead of reloading a snapshot.
+- **Idle rooms.** A room the registry finds idle is unloaded like a handover without a
+  successor: drained, released as ``handover`` at its epoch (the next worker to claim it keeps
+  the epoch), and not opened here again until the release is written.
 - **Lapse.** If this worker's own lease lapsed (paused, or cut off from Redis), it re-checks
   each room on its next heartbeat and drops those another worker has claimed.
 """
@@ -137,8 +140,11 @@ class ClusterRooms:
             observer=observer,
             types=types,
             lobby=lobby,
+            unload=self._unload_idle,
         )
         self._types = types
+        #: Idle rooms being unloaded (opens of them wait for the release).
+        self._unloading: set[str] = set()
         self.workers: dict[str, WorkerInfo] = {}
         #: Rooms won from another owner, not yet fenced (claim -> previous record).
         self._to_fence: dict[str, OwnerRecord | None] = {}
@@ -241,6 +247,23 @@ class ClusterRooms:
                 why=str(exc),
             )
 
+    @inlineCallbacks
+    def _unload_idle(self, room: str):  # type: ignore[no-untyped-def]
+        """The registry's ``unload``: drain the idle room, then release it as a handover."""
+        runner = self.registry.runners.get(room)
+        if runner is None or self.stopping or room in self._unloading:
+            return
+        self._unloading.add(room)
+        epoch = runner.room.epoch
+        try:
+            intact = yield within(self.registry.close_room(room), self.settings.drain_timeout, self._clock, "drain")
+        except Exception:  # noqa: BLE001 -- a late write: the next owner must fence
+            intact = False
+        try:
+            yield self._leases.release(room, self.worker_id, epoch, intact)
+        finally:
+            self._unloading.discard(room)
+
     # -- opening ---------------------------------------------------------------------------------
     @property
     def runners(self) -> Mapping[str, RoomRunner]:
@@ -311,6 +334,10 @@ class ClusterRooms:
         if self.stopping and cmd.room not in self.registry.runners:
             raise Unavailable(
                 "this worker is stopping; retry", field="room", expected="a live worker", got=describe(cmd.room)
+            )
+        if cmd.room in self._unloading:
+            raise Unavailable(
+                "the room is being unloaded; retry", field="room", expected="a loaded room", got=describe(cmd.room)
             )
         if sessions:
             self._forget_closed()

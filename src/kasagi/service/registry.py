@@ -1,10 +1,19 @@
 """The rooms this process owns: opening (creating or loading) them, finding them, and the
 events that concern all of them (a session closing).
 
-Also the process-wide limits: at most ``max_rooms`` rooms at once (``kasagi.error.full``), one
-action rate limiter shared by all rooms, and who may open a private room. A private room's
-member list is stored with the room inside its stored ``options``
-(:func:`kasagi.core.access.stored_options`).
+Also the process-wide limits: at most ``max_rooms`` live rooms at once (``kasagi.error.full``),
+at most ``max_rooms_per_member`` of them loaded or created by one member's ``open``
+(``kasagi.error.full`` naming ``rooms_per_member``), one action rate limiter shared by all
+rooms, and who may open a private room. A private room's member list is stored with the room
+inside its stored ``options`` (:func:`kasagi.core.access.stored_options`).
+
+Idle rooms are unloaded. A sweep every quarter of ``room_idle`` (while rooms are loaded) looks
+for rooms at rest (:meth:`RoomRunner.idle_since`: nobody online or in a grace period, no
+pending timer, nothing to commit) whose last event is ``room_idle`` seconds old, and unloads
+them like a graceful close (drained, procedures withdrawn; a cluster also releases the room as
+a handover, see ``unload``). The state stays in the store; the next ``open`` loads it again (a
+``join`` meanwhile gets ``kasagi.error.no_such_room``, on which clients reopen). A room with a
+pending timer stays loaded until the timer has fired.
 """
 
 from __future__ import annotations
@@ -44,6 +53,8 @@ __all__ = ["Fence", "NotOwner", "RoomRegistry", "new_epoch", "wall_ms"]
 Expose = Callable[[str], Any]
 #: ``withdraw(room)``: unregister them.
 Withdraw = Callable[[str], Any]
+#: ``unload(room)``: stop serving an idle room (default: :meth:`RoomRegistry.close_room`).
+Unload = Callable[[str], "Deferred[Any]"]
 #: ``load(room)``: read a room before serving it (default: the store's ``load``; a cluster
 #: claims the room first, and asks for a :class:`Fence` when it comes from another owner).
 Load = Callable[[str], "Deferred[StoredRoom | Fence | None]"]
@@ -92,6 +103,7 @@ class RoomRegistry:
         load: Load | None = None,
         observer: ServiceObserver | None = None,
         lobby: Lobby | None = None,
+        unload: Unload | None = None,
     ) -> None:
         self._clock = clock
         #: Keeps the listings of the rooms served here (None: no lobby).
@@ -113,6 +125,13 @@ class RoomRegistry:
         self._reload_timers: dict[str, IDelayedCall] = {}
         self.limiter = RateLimiter(settings.action_rate, settings.action_burst)
         self._stopped = False
+        self._unload = unload or self.close_room
+        #: room -> the member whose open loaded or created it (live or opening rooms only).
+        self._opener: dict[str, str] = {}
+        #: member -> how many rooms of ``_opener`` are theirs.
+        self._opened: dict[str, int] = {}
+        self._sweep: IDelayedCall | None = None
+        self.stats = {"rooms_unloaded": 0}
 
     @property
     def types(self) -> Mapping[str, type[RoomType]]:
@@ -155,7 +174,7 @@ class RoomRegistry:
                     got=f"a list without {caller}",
                 )
             )
-        d = self._runner_for(cmd, sessions)
+        d = self._runner_for(cmd, sessions, caller)
 
         def info(runner: RoomRunner) -> dict[str, Any]:
             room = runner.room
@@ -234,7 +253,9 @@ class RoomRegistry:
 
         return d.addCallbacks(answer, unknown)
 
-    def _runner_for(self, cmd: OpenCommand, sessions: Mapping[str, str] | None = None) -> Deferred[RoomRunner]:
+    def _runner_for(
+        self, cmd: OpenCommand, sessions: Mapping[str, str] | None = None, caller: str | None = None
+    ) -> Deferred[RoomRunner]:
         live = self.runners.get(cmd.room)
         if live is not None:
             return succeed(live)
@@ -253,9 +274,24 @@ class RoomRegistry:
                     got=f"{len(self.runners) + len(self._opening)} rooms",
                 )
             )
+        per_member = self._settings.max_rooms_per_member
+        if caller is not None and per_member and self._opened.get(caller, 0) >= per_member:
+            return fail(
+                Full(
+                    "this member has opened as many live rooms as it may (rooms_per_member)",
+                    field="rooms_per_member",
+                    expected=f"at most {per_member} live rooms opened by one member",
+                    got=f"{self._opened[caller]} rooms opened by {caller}",
+                )
+            )
         self._opening[cmd.room] = [d]
+        if caller is not None:
+            self._opener[cmd.room] = caller
+            self._opened[caller] = self._opened.get(caller, 0) + 1
 
         def done(result: RoomRunner | Failure) -> None:
+            if isinstance(result, Failure):
+                self._forget_opener(cmd.room)
             for w in self._opening.pop(cmd.room, []):
                 w.errback(result) if isinstance(result, Failure) else w.callback(result)
 
@@ -274,6 +310,7 @@ class RoomRegistry:
             del self.runners[cmd.room]
             runner.stop()
             raise
+        self._schedule_sweep()
         runner.begin()
         self._listing_changed(runner)
         self.log.info(
@@ -476,6 +513,7 @@ class RoomRegistry:
         if self.runners.get(room) is runner:
             del self.runners[room]
             self._retire(runner)
+            self._forget_opener(room)
         runner.stop()
         if self._withdraw is not None:
             maybeDeferred(self._withdraw, room).addErrback(lambda e: self.log.failure("withdraw {room}", e, room=room))
@@ -494,6 +532,7 @@ class RoomRegistry:
             if self.runners.get(room) is runner:
                 del self.runners[room]
                 self._retire(runner)
+                self._forget_opener(room)
             if self._withdraw is None:
                 return succeed(intact)
             d = maybeDeferred(self._withdraw, room)
@@ -501,6 +540,45 @@ class RoomRegistry:
             return d.addCallback(lambda _: intact)
 
         return runner.drain().addCallback(closed)
+
+    def _forget_opener(self, room: str) -> None:
+        member = self._opener.pop(room, None)
+        if member is None:
+            return
+        left = self._opened.get(member, 0) - 1
+        if left > 0:
+            self._opened[member] = left
+        else:
+            self._opened.pop(member, None)
+
+    def rooms_opened_by(self, member: str) -> int:
+        """How many live (or opening) rooms ``member``'s opens loaded or created here."""
+        return self._opened.get(member, 0)
+
+    # -- idle rooms ------------------------------------------------------------------------------
+    def _schedule_sweep(self) -> None:
+        idle = self._settings.room_idle
+        if idle <= 0 or self._stopped or not self.runners:
+            return
+        if self._sweep is not None and self._sweep.active():
+            return
+        self._sweep = self._clock.callLater(max(0.05, idle / 4), self._sweep_idle)
+
+    def _sweep_idle(self) -> None:
+        """Unload every room at rest for ``room_idle`` seconds (see the module docstring)."""
+        self._sweep = None
+        now, idle = self._clock.seconds(), self._settings.room_idle
+        for room, runner in list(self.runners.items()):
+            since = runner.idle_since()
+            if since is None or now - since < idle or room in self._reload_timers:
+                continue
+            self.stats["rooms_unloaded"] += 1
+            self.log.info("room {room}: idle for {idle:.0f} s; unloading it", room=room, idle=now - since)
+            maybeDeferred(self._unload, room).addErrback(self._unload_failed, room)
+        self._schedule_sweep()
+
+    def _unload_failed(self, failure: Failure, room: str) -> None:
+        self.log.failure("room {room}: unloading failed", failure, room=room)
 
     def _retire(self, runner: RoomRunner) -> None:
         if self.lobby is not None:
@@ -521,6 +599,9 @@ class RoomRegistry:
 
     def stop(self) -> None:
         self._stopped = True
+        if self._sweep is not None and self._sweep.active():
+            self._sweep.cancel()
+        self._sweep = None
         for timer in self._reload_timers.values():
             if timer.active():
                 timer.cancel()

@@ -330,6 +330,25 @@ class RoomRunner:
             else:
                 self._changes.append((seq, d))
 
+    def idle_since(self) -> float | None:
+        """When this room last published (clock seconds) if it is at rest now: live, nobody
+        online or in a grace period, no pending timer, nothing to commit and no caller
+        waiting -- what may be unloaded without losing anything. None otherwise."""
+        room = self.room
+        busy = (
+            self._life.phase is not Phase.LIVE
+            or self._committing
+            or room.has_pending
+            or self._waiters
+            or self._joins
+            or self._changes
+            or room.sessions()
+            or room.next_expiry() is not None
+            or room.next_timer_at() is not None
+            or any(p.get("online") for p in room.committed.get("members", {}).values())
+        )
+        return None if busy else self.last_published
+
     def _store_failing(self) -> bool:
         return self._life.failures > 0 and self._clock.seconds() < self._retry_at
 

@@ -57,6 +57,12 @@ class ServiceSettings:
     max_members: int = Limits.MAX_MEMBERS
     #: Most rooms one room-service process serves at once (0: no limit).
     max_rooms: int = Limits.MAX_ROOMS
+    #: Most live rooms one member may have opened here (0: no limit): counts the rooms its
+    #: ``open`` (or ``match``) loaded or created, until they are unloaded.
+    max_rooms_per_member: int = Limits.MAX_ROOMS_PER_MEMBER
+    #: Seconds an empty room (no session, no member in its grace period, no pending timer,
+    #: nothing to commit) stays loaded before it is unloaded (0: never unloaded).
+    room_idle: float = Limits.ROOM_IDLE_MS / 1000
     #: Largest room state, in bytes of compact JSON (0: no limit).
     max_state_bytes: int = Limits.MAX_STATE_BYTES
     #: ``kasagi.lobby.match`` calls per second each member may make (0: no limit) ...
@@ -77,6 +83,8 @@ class ServiceSettings:
             "action_rate",
             "max_members",
             "max_rooms",
+            "max_rooms_per_member",
+            "room_idle",
             "max_state_bytes",
             "tick",
             "store_deadline",

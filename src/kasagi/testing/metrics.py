@@ -11,7 +11,10 @@ from types import SimpleNamespace
 
 from prometheus_client import CollectorRegistry
 
+from kasagi.auth import SessionQuota
 from kasagi.metrics import ClusterCollector, RoomsCollector, RouterCollector, ServiceMetrics, new_registry
+from router.backpressure import OutgoingBufferGuard
+from router.client_limits import LimitsCollector
 
 __all__ = ["Family", "every_metric", "every_metric_registry", "scraped_name"]
 
@@ -43,6 +46,7 @@ def every_metric_registry() -> CollectorRegistry:
     registry.register(ClusterCollector(cluster, routers))
     figures = {"sessions_by_role": {"client": 1}, "messages": {"sent": {"EVENT": 1}, "received": {"PUBLISH": 1}}}
     registry.register(RouterCollector(lambda: figures))
+    registry.register(LimitsCollector(OutgoingBufferGuard(0), SessionQuota(0)))
     return registry
 
 

@@ -251,6 +251,7 @@ class RoomProcedures:
 
     def withdraw(self, room: str) -> Deferred[Any]:
         """Unregister the room's procedures everywhere."""
+        self._private_publish.pop(wire.room_topic(room), None)
         ds: list[Deferred[Any]] = []
         for link in self._links.values():
             ds.extend(self._unregister_room(link, room))
