@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kasagi.wire import Limits
+
 __all__ = [
     "NodeOptions",
     "build_config",
@@ -92,7 +94,10 @@ class NodeOptions:
     secure: bool = False
     ping_interval_ms: int = 10_000
     ping_timeout_ms: int = 10_000
-    max_message_size: int = 65_536
+    #: The largest message a client may send (the router's incoming limit) ...
+    max_message_size: int = Limits.INCOMING_MESSAGE_BYTES
+    #: ... and the largest the router sends (``docs/protocol.md``, Limits).
+    max_outgoing_message_size: int = Limits.OUTGOING_MESSAGE_BYTES
 
 
 def _router(config: dict[str, Any]) -> dict[str, Any]:
@@ -186,6 +191,7 @@ def _set_tuning(tuning: dict[str, Any], options: NodeOptions) -> None:
     tuning["extra"]["gc_freeze"] = options.gc_freeze
     tuning["extra"]["gc_report_every"] = options.gc_report_every
     tuning["extra"]["gc_refreeze_every"] = options.gc_refreeze_every
+    tuning["extra"]["max_outgoing_message_size"] = options.max_outgoing_message_size
 
 
 def _place_rooms(
