@@ -21,6 +21,8 @@ from autobahn.twisted.wamp import ApplicationSession
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from router.outgoing import allow_outgoing
+
 __all__ = [
     "HOT_MODULES",
     "GcPauses",
@@ -132,7 +134,10 @@ class RouterTuning(ApplicationSession):
       the survivors (:func:`refreeze`): full collections then only ever walk a few seconds'
       worth of objects, however much history the rooms keep. Off by default (see there);
     - ``gc_report_every``: every so many seconds, log the collector's longest pauses (warn
-      when one exceeded 20 ms).
+      when one exceeded 20 ms);
+    - ``max_outgoing_message_size``: the largest message the router's WebSocket connections
+      send (:func:`router.outgoing.allow_outgoing`), apart from the incoming limit of the
+      transport's ``max_message_size``.
     """
 
     log = Logger()
@@ -141,6 +146,10 @@ class RouterTuning(ApplicationSession):
         from twisted.internet import reactor
 
         extra = self.config.extra or {}
+        outgoing = extra.get("max_outgoing_message_size")
+        if outgoing is not None:
+            allow_outgoing(int(outgoing))
+            self.log.info("router tuning: messages sent up to {n} bytes", n=int(outgoing))
         if extra.get("skip_debug_log_args"):
             replaced = skip_debug_log_args()
             self.log.info("router tuning: {n} debug log-argument helpers replaced", n=len(replaced))

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kasagi.wire import Limits
+
 __all__ = [
     "NodeFiles",
     "NodeOptions",
@@ -150,7 +152,10 @@ class NodeOptions:
     secure: bool = False
     ping_interval_ms: int = 10_000
     ping_timeout_ms: int = 10_000
-    max_message_size: int = 65_536
+    #: The largest message a client may send (the router's incoming limit) ...
+    max_message_size: int = Limits.INCOMING_MESSAGE_BYTES
+    #: ... and the largest the router sends (``docs/protocol.md``, Limits).
+    max_outgoing_message_size: int = Limits.OUTGOING_MESSAGE_BYTES
     #: Bytes the router holds unsent for one client before closing it (``router/backpressure.py``; 0: no limit).
     max_client_buffer: int = 4_194_304
     #: Router sessions one member may hold, subscriptions one session may hold (0: no limit).
@@ -261,6 +266,7 @@ def _set_tuning(tuning: dict[str, Any], options: NodeOptions) -> None:
     tuning["extra"]["gc_freeze"] = options.gc_freeze
     tuning["extra"]["gc_report_every"] = options.gc_report_every
     tuning["extra"]["gc_refreeze_every"] = options.gc_refreeze_every
+    tuning["extra"]["max_outgoing_message_size"] = options.max_outgoing_message_size
 
 
 def _place_rooms(

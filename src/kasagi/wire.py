@@ -266,6 +266,20 @@ class Limits:
     MAX_SUBSCRIPTIONS_PER_SESSION: Final = 500
     #: Bytes the router may hold unsent for one client before it drops the client.
     MAX_CLIENT_BUFFER: Final = 4_194_304
+    #: Bytes of compact JSON of the ops of one action, and of all the actions of one event.
+    MAX_EVENT_BYTES: Final = 262_144
+    #: Bytes of events a catch-up may carry; a join that would need more gets a snapshot.
+    MAX_CATCHUP_BYTES: Final = 1_048_576
+    #: History in memory: bytes of events per room (a longer catch-up is never sent, so
+    #: keeping more would not help) and per room-service process (all its rooms together).
+    HISTORY_ROOM_BYTES: Final = 1_048_576
+    HISTORY_PROCESS_BYTES: Final = 67_108_864
+    #: The router's public WebSocket transport: largest message a client may send (protects
+    #: the router) and largest it is sent (a snapshot of the largest state, with room for
+    #: presence and for the serializers' overhead: CBOR and MessagePack spend 9 bytes on a
+    #: float JSON writes in 4).
+    INCOMING_MESSAGE_BYTES: Final = 65_536
+    OUTGOING_MESSAGE_BYTES: Final = 4_194_304
     #: ``kasagi.lobby.match`` per second per member, and at once.
     MATCH_RATE: Final = 5.0
     MATCH_BURST: Final = 20.0

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from kasagi.node import NodeOptions, build_config, project_root
+from kasagi.wire import Limits
 
 
 def _router(config: dict[str, Any]) -> dict[str, Any]:
@@ -94,3 +95,13 @@ def test_an_unknown_placement_is_refused(tmp_path: Path) -> None:
     """A component placement other than router or process is refused."""
     with pytest.raises(ValueError, match="component must be router or process"):
         build_config(NodeOptions(data_dir=tmp_path, component="thread"))
+
+
+def test_the_router_sends_up_to_its_outgoing_limit_and_accepts_up_to_its_incoming_one(tmp_path: Path) -> None:
+    """By default a client may send 64 KiB and is sent up to 4 MiB; the outgoing limit reaches
+    the router's tuning component, the incoming one the public transport."""
+    config = build_config(NodeOptions(data_dir=tmp_path))
+    ws = _by_id(_router(config)["transports"], "public")["paths"]["ws"]["options"]
+    tuning = _by_id(_router(config)["components"], "tuning")
+    assert ws["max_message_size"] == Limits.INCOMING_MESSAGE_BYTES == 65_536
+    assert tuning["extra"]["max_outgoing_message_size"] == Limits.OUTGOING_MESSAGE_BYTES == 4 * Limits.MAX_STATE_BYTES

@@ -49,7 +49,7 @@ from typing import Any
 from kasagi.core.access import PUBLIC, RoomAccess
 from kasagi.core.canonical import state_hash
 from kasagi.core.effects import due_timers, next_timer_at, timer_ops
-from kasagi.core.errors import Full, InvalidArgument, KasagiError, NotMember, Rejected, describe
+from kasagi.core.errors import Full, InvalidArgument, KasagiError, NotMember, RateLimited, Rejected, describe
 from kasagi.core.history import DeltaLog
 from kasagi.core.hooks import HookError, HookFailure
 from kasagi.core.listing import check_meta
@@ -128,6 +128,14 @@ class RoomConfig:
     max_members: int = 0
     #: Largest state (bytes of compact JSON) an action may leave; 0: no limit.
     max_state_bytes: int = 0
+    #: Largest change (bytes of compact JSON of its ops) one action may make, and most the
+    #: actions of one event may make together; 0: no limit.
+    max_event_bytes: int = Limits.MAX_EVENT_BYTES
+    #: Largest catch-up (bytes of its events) a join is answered with; a bigger one gets a
+    #: snapshot. 0: no limit.
+    max_catchup_bytes: int = Limits.MAX_CATCHUP_BYTES
+    #: History: never more than this many bytes of events (0: no byte limit).
+    history_max_bytes: int = Limits.HISTORY_ROOM_BYTES
 
 
 @dataclass(frozen=True)
@@ -204,6 +212,8 @@ class _Pending:
     keys: set[AckKey] = field(default_factory=set)
     announced: dict[str, list[int]] = field(default_factory=dict)
     notices: list[dict[str, Any]] = field(default_factory=list)
+    #: Bytes of the ops of the actions in this batch (with an event limit).
+    bytes: int = 0
 
 
 class Room:
@@ -238,7 +248,10 @@ class Room:
         # member -> {cseq: seq}, oldest applied first (the exactly-once window).
         self.results: dict[str, dict[int, int]] = {m: dict(r) for m, r in (results or {}).items()}
         self.history = DeltaLog(
-            self.config.history_events, self.config.history_min_age_ms, self.config.history_hard_cap
+            self.config.history_events,
+            self.config.history_min_age_ms,
+            self.config.history_hard_cap,
+            self.config.history_max_bytes,
         )
         self._pending = _Pending()
         self._inflight: Batch | None = None
@@ -379,12 +392,43 @@ class Room:
         return dict(self._session_member)
 
     def catch_up(self, member: str, since: StreamPosition | None) -> JoinReply:
-        """Every event after ``since`` if history holds them all, else a snapshot."""
+        """Every event after ``since`` if history holds them all and they are not too big
+        together (sized from the history's index, before the reply is built), else a
+        snapshot."""
         if since is not None and since.epoch == self.epoch and since.seq <= self.seq:
-            events = [] if since.seq == self.seq else self.history.since(since.seq)
+            events = [] if since.seq == self.seq else self._catch_up_events(since.seq)
             if events is not None:
                 return CatchUp(self.room_id, self.epoch, self.seq, member, [event_for(e, member) for e in events])
         return self.snapshot(member)
+
+    def _catch_up_events(self, seq: int) -> list[Event] | None:
+        size = self.history.bytes_since(seq)
+        limit = self.config.max_catchup_bytes
+        if size is None or (limit and size > limit):
+            return None
+        return self.history.since(seq)
+
+    def may_catch_up_from(self, since_seq: int) -> bool:
+        """Whether a catch-up from ``since_seq`` (older than the history holds) may still be
+        small enough to send: the events the history holds are part of it, and those it
+        dropped for its byte limit made it too long already."""
+        limit = self.config.max_catchup_bytes
+        if not limit:
+            return True
+        history = self.history
+        if history.max_bytes and history.max_bytes >= limit and since_seq < history.over_bytes_below:
+            return False
+        return history.bytes <= limit
+
+    def catch_up_fits(self, events: Iterable[Event]) -> bool:
+        """Whether ``events`` (read from the store) are small enough for one catch-up."""
+        limit = self.config.max_catchup_bytes
+        total = 0
+        for event in events:
+            total += json_size(event)
+            if limit and total > limit:
+                return False
+        return True
 
     def leave(self, member: str, session_id: str, now_ms: int) -> None:
         """The session leaves the room; the member goes offline if it was its last one."""
@@ -669,6 +713,7 @@ class Room:
             self.hook_failures.append(failure)
             raise failure.refusal() from None
         _refuse_forbidden(own)
+        change = self._check_event_size(ops)
         log: UndoLog = []
         try:
             grown = self._apply_sized(ops, log)
@@ -687,6 +732,7 @@ class Room:
             raise
         self.state_bytes += grown
         self._pending.ops.extend(ops)
+        self._pending.bytes += change
         self._pending.acks.append(key)
         self._pending.keys.add(key)
         if announce:
@@ -703,6 +749,30 @@ class Room:
             failure = self._failure("check", member)
             self.hook_failures.append(failure)
             raise failure.refusal() from None
+
+    def _check_event_size(self, ops: list[Op]) -> int:
+        """The bytes of ``ops`` (0 when there is no event limit); refuse an action whose ops
+        alone are over the limit (final), or that would make the pending event too big
+        (retry: the next event has room)."""
+        limit = self.config.max_event_bytes
+        if not limit:
+            return 0
+        change = json_size(ops)
+        if change > limit:
+            raise Rejected(
+                "the action's change is too big for one event",
+                field="ops",
+                expected=f"a change of at most {limit} bytes",
+                got=f"{change} bytes",
+            )
+        if self._pending.bytes + change > limit:
+            raise RateLimited(
+                "the room's next event is full; retry",
+                field="event",
+                expected=f"at most {limit} bytes of changes per event",
+                got=f"{self._pending.bytes + change} bytes",
+            )
+        return change
 
     def _check_size(self, grown: int) -> None:
         limit = self.config.max_state_bytes

@@ -31,6 +31,7 @@ from twisted.python.failure import Failure
 from kasagi.core.access import PUBLIC, RoomAccess, access_of_stored, stored_options
 from kasagi.core.commands import OpenCommand
 from kasagi.core.errors import Full, InvalidArgument, KasagiError, NoSuchRoom, RoomDamaged, Unavailable, describe
+from kasagi.core.history import HistoryBudget
 from kasagi.core.ratelimit import RateLimiter
 from kasagi.core.restore import CorruptRecord, rebuild
 from kasagi.core.room import Room
@@ -124,6 +125,8 @@ class RoomRegistry:
         self._opening: dict[str, list[Deferred[RoomRunner]]] = {}
         self._reload_timers: dict[str, IDelayedCall] = {}
         self.limiter = RateLimiter(settings.action_rate, settings.action_burst)
+        #: The byte budget the histories of this process's rooms share.
+        self.history_budget = HistoryBudget(settings.history_process_bytes)
         self._stopped = False
         self._unload = unload or self.close_room
         #: room -> the member whose open loaded or created it (live or opening rooms only).
@@ -439,6 +442,7 @@ class RoomRegistry:
                 return result
 
             publish = publish_and_list
+        room.history.use_budget(self.history_budget)
         runner = RoomRunner(
             room,
             clock=self._clock,
@@ -581,6 +585,8 @@ class RoomRegistry:
         self.log.failure("room {room}: unloading failed", failure, room=room)
 
     def _retire(self, runner: RoomRunner) -> None:
+        # Its history no longer answers anyone: give its bytes back to the budget.
+        runner.room.history.clear()
         if self.lobby is not None:
             self.lobby.forget(runner.room.room_id)
         for key, value in runner.stats.items():

@@ -181,7 +181,7 @@ class RoomRunner:
     def _answer(self, member: str, since: StreamPosition | None, reply: JoinReply) -> Deferred[JoinReply]:
         store_ok = self._life.writes and not self._store_failing()
         behind = since is not None and since.epoch == self.room.epoch and since.seq < self.room.seq
-        if store_ok and isinstance(reply, Snapshot) and behind and since is not None:
+        if store_ok and isinstance(reply, Snapshot) and behind and since is not None and self._may_read(since.seq):
             # Memory no longer holds the gap: the store's history may.
             return self._catch_up_from_store(member, since.seq, reply)
         self._count_reply(reply)
@@ -200,6 +200,13 @@ class RoomRunner:
                 reply = self.room.catch_up(pending.member, pending.since)
             self._answer(pending.member, pending.since, reply).chainDeferred(d)
 
+    def _may_read(self, since_seq: int) -> bool:
+        """Whether the store may hold a catch-up from ``since_seq`` small enough to send:
+        memory holds none of it (it held it all and it was too big), and what memory knows
+        of its size does not already exceed the limit."""
+        history = self.room.history
+        return history.bytes_since(since_seq) is None and self.room.may_catch_up_from(since_seq)
+
     def _catch_up_from_store(self, member: str, since_seq: int, snapshot: Snapshot) -> Deferred[JoinReply]:
         epoch, seq = snapshot.epoch, snapshot.seq
         d = within(
@@ -211,7 +218,8 @@ class RoomRunner:
 
         def answer(events: list[dict[str, Any]] | None) -> JoinReply:
             if events is not None:
-                events = [event_for(e, member) for e in events if e["seq"] <= seq]
+                events = [e for e in events if e["seq"] <= seq]
+                events = [event_for(e, member) for e in events] if self.room.catch_up_fits(events) else None
             reply: JoinReply = snapshot
             if events and events[-1]["seq"] == seq and events[0]["seq"] == since_seq + 1:
                 reply = CatchUp(self.room.room_id, epoch, seq, member, events)

@@ -65,6 +65,14 @@ class ServiceSettings:
     room_idle: float = Limits.ROOM_IDLE_MS / 1000
     #: Largest room state, in bytes of compact JSON (0: no limit).
     max_state_bytes: int = Limits.MAX_STATE_BYTES
+    #: Largest change of one action, and of all the actions of one event (bytes of compact
+    #: JSON of their ops; 0: no limit).
+    max_event_bytes: int = Limits.MAX_EVENT_BYTES
+    #: Largest catch-up a join is answered with (bytes of its events; 0: no limit).
+    max_catchup_bytes: int = Limits.MAX_CATCHUP_BYTES
+    #: History in memory, bytes of events per room and per process (0: no byte limit).
+    history_bytes: int = Limits.HISTORY_ROOM_BYTES
+    history_process_bytes: int = Limits.HISTORY_PROCESS_BYTES
     #: ``kasagi.lobby.match`` calls per second each member may make (0: no limit) ...
     match_rate: float = Limits.MATCH_RATE
     #: ... and at once.
@@ -86,6 +94,10 @@ class ServiceSettings:
             "max_rooms_per_member",
             "room_idle",
             "max_state_bytes",
+            "max_event_bytes",
+            "max_catchup_bytes",
+            "history_bytes",
+            "history_process_bytes",
             "tick",
             "store_deadline",
             "match_rate",
@@ -124,6 +136,9 @@ class ServiceSettings:
             history_min_age_ms=int(self.history_seconds * 1000),
             max_members=self.max_members,
             max_state_bytes=self.max_state_bytes,
+            max_event_bytes=self.max_event_bytes,
+            max_catchup_bytes=self.max_catchup_bytes,
+            history_max_bytes=self.history_bytes,
         )
 
     def store_limits(self) -> StoreLimits:
