@@ -20,6 +20,7 @@ from autobahn.wamp import auth
 from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
+from kasagi.service.admission import Admission
 from kasagi.service.assembly import Assembly
 from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.room_types import load_room_types
@@ -67,6 +68,10 @@ class RoomService(ScreenedSession):
         parts: Assembly = yield Assembly.open(reactor, settings, metrics=metrics)
         self.parts = parts
         lobby = parts.make_lobby(wall_ms)
+        limits = settings.admission_limits()
+        self.admission = Admission(reactor, limits) if limits is not None else None
+        if self.admission is not None:
+            self.admission.start()
         self.procedures = RoomProcedures(clock=reactor, settings=settings, refused=parts.refused, lobby=lobby)
         self.registry = RoomRegistry(
             clock=reactor,
@@ -78,6 +83,7 @@ class RoomService(ScreenedSession):
             observer=parts.observer,
             types=load_room_types(extra.get("room_types") or (), extra.get("app_dir")),
             lobby=lobby,
+            admission=self.admission,
         )
         self.procedures.serve(self.registry)
         yield self.procedures.attach(LINK, self)
@@ -88,6 +94,9 @@ class RoomService(ScreenedSession):
         )
 
     def onLeave(self, details: Any) -> None:
+        admission = getattr(self, "admission", None)
+        if admission is not None:
+            admission.stop()
         registry = getattr(self, "registry", None)
         if registry is not None:
             registry.stop()

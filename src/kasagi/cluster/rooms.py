@@ -45,6 +45,7 @@ from kasagi.core.errors import KasagiError, Unavailable, describe
 from kasagi.core.roomtypes import RoomType
 from kasagi.deadline import within
 from kasagi.roomtypes import BUILTIN_TYPES
+from kasagi.service.admission import Admission
 from kasagi.service.observer import ServiceObserver
 from kasagi.service.registry import Fence, NotOwner, RoomRegistry, wall_ms
 from kasagi.service.runner import Publish, RoomRunner
@@ -115,6 +116,7 @@ class ClusterRooms:
         rng: random.Random | None = None,
         types: Mapping[str, type[RoomType]] = BUILTIN_TYPES,
         lobby: Lobby | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.settings = settings
         self.worker_id = settings.worker_id
@@ -137,6 +139,7 @@ class ClusterRooms:
             observer=observer,
             types=types,
             lobby=lobby,
+            admission=admission,
         )
         self._types = types
         self.workers: dict[str, WorkerInfo] = {}
