@@ -8,7 +8,7 @@ PORT ?= 8080
 DATA_DIR ?= data
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast test-heavy test-js lint typecheck venv js chromium clean
+.PHONY: run test test-fast test-overload test-heavy test-js lint typecheck venv js chromium clean
 
 venv: $(VENV)/.installed
 
@@ -54,6 +54,9 @@ test-js: js
 
 test-fast: venv
 	$(PY) -m pytest tests/unit tests/glue $(PYTEST_ARGS)
+
+test-overload: venv
+	$(PY) -m pytest -m overload tests/overload $(PYTEST_ARGS)
 
 test-heavy: venv
 	$(PY) -m pytest -m heavy --run-heavy $(PYTEST_ARGS)
