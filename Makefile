@@ -10,7 +10,7 @@ DATA_DIR ?= data
 HOST ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast test-heavy test-js lint typecheck venv js chromium clean soak
+.PHONY: run test test-fast test-overload test-heavy test-js lint typecheck venv js chromium clean soak
 
 venv: $(VENV)/.installed
 
@@ -56,6 +56,9 @@ test-js: js
 
 test-fast: venv
 	$(PY) -m pytest tests/unit tests/glue $(PYTEST_ARGS)
+
+test-overload: venv
+	$(PY) -m pytest -m overload --run-heavy tests/overload $(PYTEST_ARGS)
 
 test-heavy: venv
 	$(PY) -m pytest -m heavy --run-heavy $(PYTEST_ARGS)

@@ -21,6 +21,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import Logger
 
 from kasagi.readiness import FAILED_TO_START
+from kasagi.service.admission import Admission
 from kasagi.service.assembly import Assembly
 from kasagi.service.inspect import ProcessSummary, RoomWatch
 from kasagi.service.registry import RoomRegistry, wall_ms
@@ -82,6 +83,10 @@ class RoomService(ScreenedSession):
         parts: Assembly = yield Assembly.open(reactor, settings, metrics=metrics)
         self.parts = parts
         lobby = parts.make_lobby(wall_ms)
+        limits = settings.admission_limits()
+        self.admission = Admission(reactor, limits) if limits is not None else None
+        if self.admission is not None:
+            self.admission.start()
         self.procedures = RoomProcedures(clock=reactor, settings=settings, refused=parts.refused, lobby=lobby)
         # The monitor's view of the rooms, in front of the metrics.
         watch = RoomWatch(parts.observer, now=reactor.seconds)
@@ -96,6 +101,7 @@ class RoomService(ScreenedSession):
             observer=watch,
             types=load_room_types(extra.get("room_types") or (), extra.get("app_dir")),
             lobby=lobby,
+            admission=self.admission,
         )
         self.procedures.serve(self.registry)
         registry = self.registry
@@ -130,6 +136,9 @@ class RoomService(ScreenedSession):
         admin = getattr(self, "admin", None)
         if admin is not None:
             admin.stop()
+        admission = getattr(self, "admission", None)
+        if admission is not None:
+            admission.stop()
         registry = getattr(self, "registry", None)
         if registry is not None:
             registry.stop()

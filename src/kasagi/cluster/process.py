@@ -32,6 +32,7 @@ from kasagi.cluster.routers import WorkerProcedures, WorkerSession
 from kasagi.deadline import within
 from kasagi.health import Check
 from kasagi.metrics import ClusterCollector, metrics_site, new_registry
+from kasagi.service.admission import Admission
 from kasagi.service.assembly import Assembly
 from kasagi.service.inspect import ProcessSummary, RoomWatch
 from kasagi.service.registry import wall_ms
@@ -147,6 +148,10 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
         log.warn("worker {worker}: no Redis for leases; ownership is local (run one worker only)", worker=worker_id)
         leases = MemoryLeases(reactor, ttl=options.lease_ttl)
     lobby = parts.make_lobby(wall_ms)
+    limits = service.admission_limits()
+    admission = Admission(reactor, limits) if limits is not None else None
+    if admission is not None:
+        admission.start()  # for the life of the worker process
     routers = WorkerProcedures(worker_id, clock=reactor, settings=service, refused=parts.refused, lobby=lobby)
     # The monitor's view of the rooms, in front of the metrics.
     watch = RoomWatch(parts.observer, now=reactor.seconds)
@@ -165,6 +170,7 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
         rng=random.Random(),
         types=load_room_types(options.room_types, options.app_dir),
         lobby=lobby,
+        admission=admission,
     )
     routers.serve(cluster)
     routers.admin = worker_admin(reactor, worker_id, cluster, routers, watch, service.store)

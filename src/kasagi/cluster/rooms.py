@@ -48,6 +48,7 @@ from kasagi.core.errors import KasagiError, Unavailable, describe
 from kasagi.core.roomtypes import RoomType
 from kasagi.deadline import within
 from kasagi.roomtypes import BUILTIN_TYPES
+from kasagi.service.admission import Admission
 from kasagi.service.observer import ServiceObserver
 from kasagi.service.registry import Fence, NotOwner, RoomRegistry, wall_ms
 from kasagi.service.runner import Publish, RoomRunner
@@ -118,6 +119,7 @@ class ClusterRooms:
         rng: random.Random | None = None,
         types: Mapping[str, type[RoomType]] = BUILTIN_TYPES,
         lobby: Lobby | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.settings = settings
         self.worker_id = settings.worker_id
@@ -141,6 +143,7 @@ class ClusterRooms:
             types=types,
             lobby=lobby,
             unload=self._unload_idle,
+            admission=admission,
         )
         self._types = types
         #: Idle rooms being unloaded (opens of them wait for the release).

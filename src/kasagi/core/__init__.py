@@ -6,6 +6,7 @@ public :mod:`kasagi.rooms`; the built-in ones live in :mod:`kasagi.roomtypes`.
 """
 
 from kasagi.core.access import PUBLIC, RoomAccess, split_open_options
+from kasagi.core.admission import AdmissionControl, AdmissionLimits, Refusal
 from kasagi.core.canonical import canonical_bytes, state_hash
 from kasagi.core.commands import AccessQuery, ActCommand, JoinCommand, LeaveCommand, OpenCommand, parse_room_id
 from kasagi.core.errors import (
@@ -39,6 +40,8 @@ __all__ = [
     "AccessQuery",
     "AckKey",
     "ActCommand",
+    "AdmissionControl",
+    "AdmissionLimits",
     "Applied",
     "Audience",
     "Batch",
@@ -59,6 +62,7 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "Rebuilt",
+    "Refusal",
     "Rejected",
     "Room",
     "RoomAccess",

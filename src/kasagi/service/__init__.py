@@ -8,6 +8,7 @@ and the settings they share. Every collaborator
 These are the names the other layers use.
 """
 
+from kasagi.service.admission import Admission
 from kasagi.service.assembly import Assembly
 from kasagi.service.beacon import HeadBeacon
 from kasagi.service.loop import RoomLoop
@@ -18,6 +19,7 @@ from kasagi.service.runner import Publish, RoomRunner
 from kasagi.service.settings import ServiceSettings
 
 __all__ = [
+    "Admission",
     "Assembly",
     "Fence",
     "HeadBeacon",

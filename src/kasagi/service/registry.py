@@ -39,6 +39,7 @@ from kasagi.core.roomtypes import RoomType
 from kasagi.core.views import Audience
 from kasagi.deadline import within
 from kasagi.roomtypes import BUILTIN_TYPES, make_room_type
+from kasagi.service.admission import Admission
 from kasagi.service.observer import ServiceObserver
 from kasagi.service.runner import Publish, RoomRunner
 from kasagi.service.settings import ServiceSettings
@@ -105,8 +106,11 @@ class RoomRegistry:
         observer: ServiceObserver | None = None,
         lobby: Lobby | None = None,
         unload: Unload | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self._clock = clock
+        #: Admission under overload, shared by the rooms (None: every action is admitted).
+        self.admission = admission
         #: Keeps the listings of the rooms served here (None: no lobby).
         self.lobby = lobby
         self._store = store
@@ -453,6 +457,7 @@ class RoomRegistry:
             on_lost=self._lost,
             observer=self._observer,
             limiter=self.limiter,
+            admission=self.admission,
         )
         self.runners[room.room_id] = runner
         return runner

@@ -25,6 +25,11 @@ of the event that carries them.
 Each member's actions pass a token bucket first (``action_rate`` per second, bursts of
 ``action_burst``; one :class:`~kasagi.core.ratelimit.RateLimiter` per process, shared by its
 rooms): beyond it ``act`` is refused with ``kasagi.error.rate_limited`` and ``retry_after``.
+
+Under overload (an :class:`~kasagi.service.admission.Admission` shared by the process's
+rooms, when given): the commit tick stretches with the reactor's lag up to its bound, and
+past it actions are refused before they are applied (``rate_limited``, ``retry_after``),
+see :mod:`kasagi.core.admission`.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from kasagi.core.room import Accepted, AckKey, Applied, Batch, Room, StreamPosit
 from kasagi.core.values import copy_value
 from kasagi.core.views import Audience, deliveries, event_for
 from kasagi.deadline import DeadlineExceeded, within
+from kasagi.service.admission import Admission
 from kasagi.service.loop import RoomLoop
 from kasagi.service.observer import NullObserver, ServiceObserver
 from kasagi.service.settings import ServiceSettings
@@ -92,9 +98,13 @@ class RoomRunner:
         on_lost: Callable[[RoomRunner, Failure], None] | None = None,
         observer: ServiceObserver | None = None,
         limiter: RateLimiter | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.room = room
         self._limiter = limiter
+        self._admission = admission
+        #: Callers of ``act`` waiting for their commit.
+        self._waiting = 0
         self._clock = clock
         self._store = store
         self._publish = publish
@@ -126,6 +136,7 @@ class RoomRunner:
         #: Counters for metrics and tests.
         self.stats = {"events": 0, "actions": 0, "refused": 0, "failed_commits": 0, "catchups": 0, "snapshots": 0}
         self.stats["rate_limited"] = 0
+        self.stats["overloaded"] = 0
         #: The server loop and durable timers (ticks, timers_fired, hook_failures in stats).
         self.loop = RoomLoop(
             room,
@@ -260,10 +271,27 @@ class RoomRunner:
         if self.room.has_session(session_id) and self.room.session_closed(session_id, self._now_ms()):
             self._after_change()
 
-    def act(self, member: str, cmd: ActCommand, announce: bool = False) -> Deferred[dict[str, int]]:
+    def admit(self) -> None:
+        """Refuse an arriving action at once (``rate_limited`` with ``retry_after``) when the
+        process is past its capacity; called before the action is parsed."""
+        admission = self._admission
+        if admission is None:
+            return
+        try:
+            admission.check(self.room.room_id, self._waiting)
+        except RateLimited:
+            self.stats["overloaded"] += 1
+            raise
+
+    def act(
+        self, member: str, cmd: ActCommand, announce: bool = False, admitted: bool = False
+    ) -> Deferred[dict[str, int]]:
         """Apply an action; fires with ``{"seq", "cseq"}`` once it is durable. ``announce``:
-        it came by the fast input path (its event acknowledges it)."""
+        it came by the fast input path (its event acknowledges it); ``admitted``: the caller
+        already called :meth:`admit` for it."""
         self._check_live()
+        if not admitted:
+            self.admit()
         if (self.suspended or self._store_failing()) and self.room.results.get(member, {}).get(cmd.cseq) is None:
             raise Unavailable(
                 "the room's store is not answering; retry with the same cseq",
@@ -289,6 +317,9 @@ class RoomRunner:
 
         d.addCallback(acknowledged)
         self._waiters.setdefault(outcome.key, []).append(d)
+        self._waiting += 1
+        if self._admission is not None:
+            self._admission.entered()
         if isinstance(outcome, Accepted):
             self.stats["actions"] += 1
             self._schedule_commit()
@@ -395,7 +426,8 @@ class RoomRunner:
             return
         now = self._clock.seconds()
         backoff = self._retry_at - now if self._life.failures else 0.0
-        delay = max(0.0, self._last_commit + self._settings.tick - now, backoff)
+        tick = self._settings.tick if self._admission is None else self._admission.tick()
+        delay = max(0.0, self._last_commit + tick - now, backoff)
         self._commit_timer = self._clock.callLater(delay, self._commit)
 
     def _commit(self) -> None:
@@ -426,7 +458,7 @@ class RoomRunner:
         except Exception:  # noqa: BLE001 -- a publish failure must not lose the acks below
             self._publish_failed(Failure())
         for key in batch.acks:
-            for d in self._waiters.pop(key, []):
+            for d in self._release(self._waiters.pop(key, [])):
                 d.callback({"seq": batch.seq, "cseq": key[1]})
         self._answer_joins(everyone=False)
         if self._changes:
@@ -434,6 +466,14 @@ class RoomRunner:
         self._maybe_snapshot()
         self._schedule_commit()  # what was accepted meanwhile; a commit changes no presence
         self._check_drained()
+
+    def _release(self, ds: list[Deferred[dict[str, int]]]) -> list[Deferred[dict[str, int]]]:
+        """``ds`` stop waiting for their commit (they are about to be answered)."""
+        if ds:
+            self._waiting -= len(ds)
+            if self._admission is not None:
+                self._admission.left(len(ds))
+        return ds
 
     def _publish_failed(self, failure: Failure) -> None:
         # Clients notice the missing event by seq and catch up from history.
@@ -453,7 +493,7 @@ class RoomRunner:
             got=why[:200],
         )
         for key in failed:
-            for d in self._waiters.pop(key, []):
+            for d in self._release(self._waiters.pop(key, [])):
                 d.errback(Failure(error))
         if self._changes:
             self._answer_changes(error)
@@ -595,7 +635,7 @@ class RoomRunner:
         self.loop.stop()
         waiters, self._waiters = self._waiters, {}
         for ds in waiters.values():
-            for d in ds:
+            for d in self._release(ds):
                 d.errback(Failure(error))
         if self._changes:
             self._answer_changes(error)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from kasagi.core.admission import AdmissionLimits
 from kasagi.core.room import RoomConfig
 from kasagi.core.values import ValueLimits
 from kasagi.store.interface import StoreLimits
@@ -20,6 +21,15 @@ class ServiceSettings:
 
     #: Seconds between commits of a busy room; 0 commits at the end of each reactor turn.
     tick: float = 0.02
+    #: The longest a busy process stretches the commit tick to, seconds (``tick``: never).
+    max_tick: float = 0.1
+    #: Reactor lag (seconds) at which the tick is at ``max_tick`` and actions begin to be
+    #: refused (``rate_limited`` with ``retry_after``); 0 turns admission control off.
+    overload_lag: float = 0.04
+    #: Most actions of a process waiting for their commit before more are refused (0: no bound).
+    max_in_flight: int = 5000
+    #: Most actions of one room waiting for their commit before more are refused (0: no bound).
+    max_room_pending: int = 1000
     #: Put the state hash in every K-th event.
     hash_every: int = Limits.HASH_EVERY
     #: Presence grace period, seconds.
@@ -102,6 +112,9 @@ class ServiceSettings:
             "store_deadline",
             "match_rate",
             "open_rate",
+            "overload_lag",
+            "max_in_flight",
+            "max_room_pending",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"room service setting {name} must be >= 0")
@@ -139,6 +152,18 @@ class ServiceSettings:
             max_event_bytes=self.max_event_bytes,
             max_catchup_bytes=self.max_catchup_bytes,
             history_max_bytes=self.history_bytes,
+        )
+
+    def admission_limits(self) -> AdmissionLimits | None:
+        """The bounds of admission control; None when it is off (``overload_lag`` 0)."""
+        if not self.overload_lag:
+            return None
+        return AdmissionLimits(
+            tick=self.tick,
+            max_tick=max(self.tick, self.max_tick),
+            overload_lag=self.overload_lag,
+            max_in_flight=self.max_in_flight,
+            max_room_pending=self.max_room_pending,
         )
 
     def store_limits(self) -> StoreLimits:

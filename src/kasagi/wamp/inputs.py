@@ -63,7 +63,8 @@ def handle_input(
         runner = runner_for(parse_room_id(room))
         if runner is None:
             return
-        d = runner.act(member, ActCommand.from_wamp(positional, kwargs, limits), announce=True)
+        runner.admit()  # refused before parsing when the process is past its capacity
+        d = runner.act(member, ActCommand.from_wamp(positional, kwargs, limits), announce=True, admitted=True)
     except KasagiError as exc:
         reply(room, session, refusal(cseq, exc))
         return

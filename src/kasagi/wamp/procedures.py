@@ -336,7 +336,9 @@ class RoomProcedures:
 
     def _act(self, link: str, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:
         member = caller_member(details)
-        return self.rooms.runner(room).act(member, ActCommand.from_wamp(args, kwargs, self._limits))
+        runner = self.rooms.runner(room)
+        runner.admit()  # refused before parsing when the process is past its capacity
+        return runner.act(member, ActCommand.from_wamp(args, kwargs, self._limits), admitted=True)
 
     def _leave(self, link: str, room: str, args: tuple[Any, ...], kwargs: dict[str, Any], details: CallDetails) -> Any:
         member = caller_member(details)

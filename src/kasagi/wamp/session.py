@@ -6,16 +6,14 @@ from typing import Any
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
-from twisted.logger import Logger
 
 from kasagi.wamp.edge import screen_invocation
 
-_log = Logger()
-#: The URIs of the answers a client caused (bad input, refused actions): counted by the
-#: edge (``kasagi.wamp.refusals``), logged only at debug level.
-CLIENT_ERROR_PREFIX = "kasagi.error."
-
 __all__ = ["ScreenedSession"]
+
+#: The prefix of the error URIs of client refusals (``kasagi.wire.ErrorURI``): counted by the
+#: edge (``kasagi.wamp.refusals``), never logged.
+_KASAGI_ERRORS = "kasagi.error."
 
 
 class ScreenedSession(ApplicationSession):
@@ -23,10 +21,9 @@ class ScreenedSession(ApplicationSession):
     names, a forged ``forward_for``) itself, before they reach a procedure; with no transport
     (the session is gone) there is nobody to answer.
 
-    A refusal sent to a client (a ``kasagi.error.*`` answer: ``rejected``,
-    ``invalid_argument``, ...) is no server problem: it is counted in the metrics and logged
-    at debug level only, so a client can't fill the server's log. Any other error of a
-    procedure is logged as Autobahn does."""
+    A client's call refused with a ``kasagi.error.*`` URI is counted (the refusals metric),
+    not logged: under overload a process refuses thousands per second, and a log line each
+    would cost more than the refusal."""
 
     def onMessage(self, msg: Any) -> None:
         refusal = screen_invocation(msg)
@@ -36,9 +33,8 @@ class ScreenedSession(ApplicationSession):
             return
         super().onMessage(msg)
 
-    def onUserError(self, fail: Any, msg: str) -> None:
+    def onUserError(self, fail: Any, msg: Any) -> None:
         value = getattr(fail, "value", None)
-        if isinstance(value, ApplicationError) and str(value.error).startswith(CLIENT_ERROR_PREFIX):
-            _log.debug("refused a call: {uri}: {message}", uri=value.error, message=value.error_message())
+        if isinstance(value, ApplicationError) and str(value.error).startswith(_KASAGI_ERRORS):
             return
         super().onUserError(fail, msg)

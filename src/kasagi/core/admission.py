@@ -1,0 +1,136 @@
+"""Admission under overload: how long a busy process's commit tick is, and which actions it
+refuses (pure; the measurements and time are arguments).
+
+A room service is overloaded when its reactor runs late: every message it reads waits that
+long before anyone looks at it. :class:`AdmissionControl` hears the reactor's lag sample by
+sample (a smoothed value, ``lag``) and answers two questions:
+
+- **How long is a commit tick now?** :meth:`AdmissionControl.tick` stretches the configured
+  tick linearly with the lag, from ``tick`` at no lag to ``max_tick`` at ``overload_lag``:
+  fewer, bigger events and store writes for the same actions, before anything is refused.
+- **Is this action admitted?** Only once the tick is at its bound and the lag still at or
+  above ``overload_lag`` does the process begin to shed: the shed fraction grows by
+  ``SHED_UP`` per such sample (at most ``MAX_SHED``), holds while the lag is between half
+  of ``overload_lag`` and ``overload_lag``, and falls by ``SHED_DOWN`` per sample below that.
+  Since a refused client waits ``retry_after`` (seconds) before it sends again, a small shed
+  fraction silences many clients: at 2x the capacity, with clients sending 6 moves/s and
+  waiting 2 s, refusing about 1 move in 12 halves what arrives.
+  Refusals are spread evenly over the arriving actions (error diffusion, no randomness). Two
+  hard bounds refuse regardless of the lag: more than ``max_in_flight`` actions of the
+  process waiting for their commit, or more than ``max_room_pending`` in one room.
+
+A refusal carries ``retry_after``: ``retry_after`` seconds spread over 0.5x-1.5x (a
+low-discrepancy sequence), so that the refused clients do not all come back at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MAX_SHED", "SHED_DOWN", "SHED_UP", "AdmissionControl", "AdmissionLimits", "Refusal"]
+
+#: How much the shed fraction grows per lag sample at or above ``overload_lag`` ...
+SHED_UP = 0.02
+#: ... and falls per sample below half of it (slower: a refused client is silent a while).
+SHED_DOWN = 0.005
+#: At most this fraction of arriving actions is shed by lag (the rest keeps the rooms moving).
+MAX_SHED = 0.95
+#: How much of each new lag sample the smoothed lag takes.
+LAG_WEIGHT = 0.25
+#: The golden ratio's fraction: successive multiples are evenly spread over [0, 1).
+_SPREAD = 0.6180339887498949
+
+
+@dataclass(frozen=True)
+class AdmissionLimits:
+    """The bounds of admission (``docs/protocol.md``, Overload)."""
+
+    #: The commit tick of a room at no load, seconds.
+    tick: float = 0.02
+    #: The longest a busy process stretches it to, seconds.
+    max_tick: float = 0.1
+    #: Reactor lag (seconds) at which the tick reaches ``max_tick`` and shedding begins.
+    overload_lag: float = 0.04
+    #: Most actions of the process waiting for their commit (0: no bound).
+    max_in_flight: int = 5000
+    #: Most actions waiting in one room's next batch (0: no bound).
+    max_room_pending: int = 1000
+    #: The middle of the ``retry_after`` a refusal carries, seconds.
+    retry_after: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.tick < 0 or self.max_tick < self.tick:
+            raise ValueError("admission: need 0 <= tick <= max_tick")
+        if self.overload_lag <= 0 or self.retry_after <= 0:
+            raise ValueError("admission: overload_lag and retry_after must be > 0")
+        if self.max_in_flight < 0 or self.max_room_pending < 0:
+            raise ValueError("admission: max_in_flight and max_room_pending must be >= 0")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an action was not admitted, and when its sender may try again."""
+
+    reason: str
+    retry_after: float
+
+
+class AdmissionControl:
+    """The admission state of one process (see the module docstring)."""
+
+    def __init__(self, limits: AdmissionLimits | None = None) -> None:
+        self.limits = limits or AdmissionLimits()
+        #: The smoothed reactor lag, seconds.
+        self.lag = 0.0
+        #: The fraction of arriving actions refused because of the lag.
+        self.shed = 0.0
+        #: Actions accepted and waiting for their commit, process-wide.
+        self.in_flight = 0
+        self._debt = 0.0
+        self._refusals = 0
+        #: Counters: actions admitted and refused (by reason).
+        self.admitted = 0
+        self.refused: dict[str, int] = {"lag": 0, "in_flight": 0, "room_pending": 0}
+
+    @property
+    def stretch(self) -> float:
+        """How far the tick is stretched: 0 (not at all) to 1 (at ``max_tick``)."""
+        return min(1.0, self.lag / self.limits.overload_lag)
+
+    def tick(self) -> float:
+        """The commit tick of a busy room now, seconds."""
+        limits = self.limits
+        return limits.tick + (limits.max_tick - limits.tick) * self.stretch
+
+    def sample(self, lag: float) -> None:
+        """Hear one reactor lag sample (seconds late)."""
+        self.lag += (max(0.0, lag) - self.lag) * LAG_WEIGHT
+        overload = self.limits.overload_lag
+        if self.lag >= overload:
+            self.shed = min(MAX_SHED, self.shed + SHED_UP)
+        elif self.lag < overload / 2:
+            self.shed = max(0.0, self.shed - SHED_DOWN)
+            if self.shed == 0.0:
+                self._debt = 0.0
+
+    def admit(self, room_pending: int) -> Refusal | None:
+        """Decide on one arriving action of a room with ``room_pending`` actions in its next
+        batch: None (admitted) or the refusal."""
+        limits = self.limits
+        reason = None
+        if limits.max_in_flight and self.in_flight >= limits.max_in_flight:
+            reason = "in_flight"
+        elif limits.max_room_pending and room_pending >= limits.max_room_pending:
+            reason = "room_pending"
+        elif self.shed > 0.0:
+            self._debt += self.shed
+            if self._debt >= 1.0:
+                self._debt -= 1.0
+                reason = "lag"
+        if reason is None:
+            self.admitted += 1
+            return None
+        self.refused[reason] += 1
+        self._refusals += 1
+        spread = (self._refusals * _SPREAD) % 1.0
+        return Refusal(reason, round(limits.retry_after * (0.5 + spread), 3))

@@ -1,0 +1,90 @@
+"""Admission of one room-service process under overload: the reactor's lag, measured on the
+injected clock, fed to the pure :class:`~kasagi.core.admission.AdmissionControl`.
+
+:class:`Admission` samples the lag every ``SAMPLE_EVERY`` seconds (how late a timer set for
+that moment fires: the time every message read in that turn waited), stretches the rooms'
+commit tick with it and, past the bound, refuses actions with ``kasagi.error.rate_limited``
+and a ``retry_after`` to their sender only -- before the action is parsed or applied. The
+rules are the core's; this module only measures and raises.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+
+from kasagi.core.admission import AdmissionControl, AdmissionLimits
+from kasagi.core.errors import RateLimited
+
+__all__ = ["SAMPLE_EVERY", "Admission"]
+
+#: Seconds between two reactor lag samples.
+SAMPLE_EVERY = 0.02
+
+_WHY = {
+    "lag": "the room service is overloaded; retry later",
+    "in_flight": "the room service has too many actions waiting for their commit; retry later",
+    "room_pending": "the room has too many actions waiting for its next commit; retry later",
+}
+
+
+class Admission:
+    """Process-wide admission: start with :meth:`start`, stop with :meth:`stop`."""
+
+    def __init__(self, clock: IReactorTime, limits: AdmissionLimits | None = None) -> None:
+        self._clock = clock
+        self.control = AdmissionControl(limits)
+        self._timer: IDelayedCall | None = None
+        self._due = 0.0
+        #: The largest lag sample seen (seconds), for metrics and the bench.
+        self.max_lag = 0.0
+
+    @property
+    def limits(self) -> AdmissionLimits:
+        return self.control.limits
+
+    def start(self) -> None:
+        if self._timer is None:
+            self._schedule()
+
+    def stop(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _schedule(self) -> None:
+        self._due = self._clock.seconds() + SAMPLE_EVERY
+        self._timer = self._clock.callLater(SAMPLE_EVERY, self._sample)
+
+    def _sample(self) -> None:
+        lag = self._clock.seconds() - self._due
+        self.max_lag = max(self.max_lag, lag)
+        self.control.sample(lag)
+        self._schedule()
+
+    def tick(self) -> float:
+        """The commit tick of a busy room now, seconds."""
+        return self.control.tick()
+
+    def check(self, room: str, room_pending: int) -> None:
+        """Raise ``RateLimited`` (with ``retry_after``) when an action of ``room`` is not
+        admitted now."""
+        refusal = self.control.admit(room_pending)
+        if refusal is None:
+            return
+        raise RateLimited(
+            _WHY[refusal.reason],
+            field="room" if refusal.reason == "room_pending" else "service",
+            expected="spare capacity",
+            got=f"{refusal.reason} (reactor lag {self.control.lag * 1000:.0f} ms)"
+            if refusal.reason == "lag"
+            else refusal.reason,
+            retry_after=refusal.retry_after,
+        )
+
+    def entered(self, n: int = 1) -> None:
+        """``n`` actions began waiting for their commit."""
+        self.control.in_flight += n
+
+    def left(self, n: int = 1) -> None:
+        """``n`` actions were answered (committed or failed)."""
+        self.control.in_flight = max(0, self.control.in_flight - n)

@@ -1,0 +1,68 @@
+"""Admission under overload, pure: the stretched tick, the shed fraction and the hard bounds."""
+
+from __future__ import annotations
+
+import pytest
+
+from kasagi.core.admission import MAX_SHED, AdmissionControl, AdmissionLimits
+
+
+def test_tick_stretches_with_the_lag_up_to_its_bound():
+    """The tick is 20 ms with no lag, grows linearly with it, and stays at 100 ms past the overload lag."""
+    control = AdmissionControl(AdmissionLimits(tick=0.02, max_tick=0.1, overload_lag=0.04))
+    assert control.tick() == pytest.approx(0.02)
+    control.lag = 0.02
+    assert control.tick() == pytest.approx(0.06)
+    control.lag = 1.0
+    assert control.tick() == pytest.approx(0.1)
+
+
+def test_nothing_is_refused_while_the_tick_can_still_stretch():
+    """Lag below the overload lag stretches the tick but refuses no action."""
+    control = AdmissionControl(AdmissionLimits(overload_lag=0.04))
+    for _ in range(200):
+        control.sample(0.035)
+    assert control.shed == 0.0
+    assert all(control.admit(0) is None for _ in range(1000))
+
+
+def test_sustained_lag_sheds_an_even_fraction_and_recovery_admits_everything():
+    """Lag above the bound sheds a growing, evenly spread fraction (at most MAX_SHED); once the lag is gone every
+    action is admitted again."""
+    control = AdmissionControl(AdmissionLimits(overload_lag=0.04, retry_after=2.0))
+    for _ in range(10):
+        control.sample(0.2)
+    shed = control.shed
+    assert 0 < shed < MAX_SHED
+    decisions = [control.admit(0) for _ in range(1000)]
+    refused = [d for d in decisions if d is not None]
+    assert len(refused) == pytest.approx(1000 * shed, abs=1)
+    assert all(d.reason == "lag" and 1.0 <= d.retry_after <= 3.0 for d in refused)
+    assert len({d.retry_after for d in refused}) > 10, "retry_after is spread, not one value"
+    for _ in range(1000):
+        control.sample(10.0)
+    assert control.shed == MAX_SHED
+    for _ in range(1000):
+        control.sample(0.0)
+    assert control.shed == 0.0
+    assert all(control.admit(0) is None for _ in range(100))
+
+
+def test_hard_bounds_refuse_regardless_of_the_lag():
+    """Too many actions waiting in the process or in one room are refused even with no lag."""
+    control = AdmissionControl(AdmissionLimits(max_in_flight=10, max_room_pending=3))
+    assert control.admit(2) is None
+    refusal = control.admit(3)
+    assert refusal is not None and refusal.reason == "room_pending"
+    control.in_flight = 10
+    refusal = control.admit(0)
+    assert refusal is not None and refusal.reason == "in_flight"
+    assert control.refused == {"lag": 0, "in_flight": 1, "room_pending": 1}
+
+
+def test_limits_are_checked():
+    """Bounds that cannot hold are refused when built."""
+    with pytest.raises(ValueError, match="max_tick"):
+        AdmissionLimits(tick=0.2, max_tick=0.1)
+    with pytest.raises(ValueError, match="overload_lag"):
+        AdmissionLimits(overload_lag=0)
