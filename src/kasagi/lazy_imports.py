@@ -274,7 +274,8 @@ def _load(module: types.ModuleType) -> None:
                 _load(parent)
             if type(module) is not _DeferredModule:
                 return  # the package's __init__ loaded it
-        module.__class__ = types.ModuleType
+        plain: Any = module  # (mypy narrowed it to the deferred type above)
+        plain.__class__ = types.ModuleType
         _state.packages.discard(name)  # a listed package: its imports are plain from now on
         if name in _state.paths:
             module.__path__ = _state.paths.pop(name)
