@@ -27,7 +27,8 @@ from twisted.logger import Logger
 
 from kasagi import wire
 from kasagi.auth import SessionQuota, session_refusal
-from router.backpressure import OutgoingBufferGuard
+
+from .backpressure import OutgoingBufferGuard
 
 __all__ = ["ClientLimits", "LimitsCollector", "install_session_quota"]
 

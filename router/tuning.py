@@ -21,7 +21,7 @@ from autobahn.twisted.wamp import ApplicationSession
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from router.outgoing import allow_outgoing
+from .outgoing import allow_outgoing
 
 __all__ = [
     "HOT_MODULES",
@@ -150,6 +150,7 @@ class RouterTuning(ApplicationSession):
         if outgoing is not None:
             allow_outgoing(int(outgoing))
             self.log.info("router tuning: messages sent up to {n} bytes", n=int(outgoing))
+        self._log_imports()
         if extra.get("skip_debug_log_args"):
             replaced = skip_debug_log_args()
             self.log.info("router tuning: {n} debug log-argument helpers replaced", n=len(replaced))
@@ -174,6 +175,23 @@ class RouterTuning(ApplicationSession):
             self._report = LoopingCall(self._report_gc)
             self._report.clock = reactor
             self._report.start(every, now=False).addErrback(lambda f: self.log.failure("gc report failed", f))
+
+    def _log_imports(self) -> None:
+        """Say which of the packages the node defers (:mod:`kasagi.lazy_imports`) this
+        process has loaded after all, and what loaded each first."""
+        from kasagi.lazy_imports import report
+
+        imports = report()
+        if not imports["installed"]:
+            self.log.info("router imports: nothing deferred")
+            return
+        loaded = imports["loaded"]
+        self.log.info(
+            "router imports: {deferred} modules deferred, {n} deferred packages loaded{which}",
+            deferred=imports["deferred"],
+            n=len(loaded),
+            which="".join(f"; {name} ({what})" for name, what in sorted(loaded.items())),
+        )
 
     def _freeze(self) -> None:
         self.log.info("router tuning: {n} startup objects frozen", n=freeze_startup_objects())

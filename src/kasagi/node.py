@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import secrets
 import sys
 from collections.abc import Mapping
@@ -149,6 +150,10 @@ class NodeOptions:
     gc_refreeze_every: float = 0.0
     #: Log the router's garbage-collection pauses every so many seconds (0: never).
     gc_report_every: float = 0.0
+    #: Defer, in every process of the node, the packages Crossbar imports and the node never
+    #: uses (the Ethereum/XBR stack, numpy, docker, the edge personality): about 50 MB less
+    #: per router worker (:mod:`kasagi.lazy_imports`, BENCHMARKS.md).
+    lean_imports: bool = True
     secure: bool = False
     ping_interval_ms: int = 10_000
     ping_timeout_ms: int = 10_000
@@ -322,9 +327,15 @@ def write_node_dir(options: NodeOptions, root: Path | None = None) -> Path:
 
 
 def node_environment(base: Mapping[str, str], options: NodeOptions | None = None) -> dict[str, str]:
-    """The environment of the node: a fresh backend secret unless one is given."""
+    """The environment of the node: a fresh backend secret unless one is given, and the
+    start-up directory that defers unused imports (``options.lean_imports``, the default)."""
     env = dict(base)
     env.setdefault("KASAGI_BACKEND_SECRET", secrets.token_urlsafe(32))
+    if options is None or options.lean_imports:
+        # Its sitecustomize installs kasagi.lazy_imports at the start of every node process
+        # (Crossbar's workers inherit the controller's path).
+        site = str(Path(__file__).resolve().with_name("_site"))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (site, env.get("PYTHONPATH", "")) if p)
     if options is not None and options.python_optimize:
         env["PYTHONOPTIMIZE"] = "1"
     return env

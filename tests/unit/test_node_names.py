@@ -70,3 +70,19 @@ def test_an_installed_package_names_its_own_copies(tmp_path: Path, monkeypatch: 
             "kasagi._node.router.metrics.RouterMetrics",
             "kasagi._node.router.tuning.RouterTuning",
         ]
+
+
+def test_the_node_sessions_import_each_other_relatively() -> None:
+    """Modules of ``components/`` and ``router/`` name each other relatively, so the wheel's
+    copies under ``kasagi._node`` import as the checkout's do."""
+    import ast
+
+    for package in ("components", "router"):
+        for path in sorted((ROOT / package).glob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    assert node.module.split(".")[0] not in ("components", "router"), (path.name, node.module)
+                if isinstance(node, ast.Import):
+                    for alias in node.names:
+                        assert alias.name.split(".")[0] not in ("components", "router"), (path.name, alias.name)

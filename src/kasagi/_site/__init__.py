@@ -1,0 +1,1 @@
+"""The start-up directory of a node's processes (its ``sitecustomize``)."""
