@@ -80,9 +80,9 @@ def test_the_node_sessions_import_each_other_relatively() -> None:
     for package in ("components", "router"):
         for path in sorted((ROOT / package).glob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
-            for node in ast.walk(tree):
-                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    assert node.module.split(".")[0] not in ("components", "router"), (path.name, node.module)
-                if isinstance(node, ast.Import):
-                    for alias in node.names:
+            for item in ast.walk(tree):
+                if isinstance(item, ast.ImportFrom) and item.level == 0 and item.module:
+                    assert item.module.split(".")[0] not in ("components", "router"), (path.name, item.module)
+                if isinstance(item, ast.Import):
+                    for alias in item.names:
                         assert alias.name.split(".")[0] not in ("components", "router"), (path.name, alias.name)
