@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 
 from kasagi.testing.node import NodeProcess
@@ -146,9 +147,11 @@ def test_the_index_keeps_working_when_listing_is_refused(lobby_node: NodeProcess
         server = ws.connect_to_server()
 
         def from_page(message: str | bytes) -> None:
-            call = json.loads(message) if isinstance(message, str) else None
+            # JSON frames are text; the SDK's default, msgpack, sends binary frames.
+            call = json.loads(message) if isinstance(message, str) else msgpack.unpackb(message)
             if isinstance(call, list) and call[:1] == [CALL] and call[3] == "kasagi.lobby.list":
-                ws.send(json.dumps([ERROR, CALL, call[1], {}, "wamp.error.not_authorized", ["not for you"]]))
+                refusal = [ERROR, CALL, call[1], {}, "wamp.error.not_authorized", ["not for you"]]
+                ws.send(json.dumps(refusal) if isinstance(message, str) else msgpack.packb(refusal))
             else:
                 server.send(message)
 
