@@ -10,6 +10,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail, succeed
 
 from kasagi.core import Batch, copy_value
+from kasagi.store.codec import dumps
 from kasagi.store.interface import (
     Event,
     NowMs,
@@ -33,8 +34,9 @@ class RoomRecord:
     seq: int
     snapshot_seq: int
     snapshot: dict[str, Any]
-    #: (event, stored at ms), contiguous by seq.
-    events: list[tuple[Event, int]] = field(default_factory=list)
+    #: (event, stored at ms, bytes of its compact JSON as the durable stores keep it),
+    #: contiguous by seq.
+    events: list[tuple[Event, int, int]] = field(default_factory=list)
     results: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
@@ -57,6 +59,7 @@ class MemoryRoomStore:
                 history_seconds=limits.history_seconds,
                 hard_cap=limits.hard_cap,
                 results_per_member=limits.results_per_member if results_per_member is None else results_per_member,
+                history_bytes=limits.history_bytes,
             )
         self.limits = limits
         self._now_ms = now_ms
@@ -79,7 +82,7 @@ class MemoryRoomStore:
         if rec is None:
             return succeed(None)
         first = rec.events[0][0]["seq"] if rec.events else rec.snapshot_seq + 1
-        tail = [copy_value(e) for e, _ in rec.events[max(0, rec.snapshot_seq + 1 - first) :]]
+        tail = [copy_value(e) for e, _, _ in rec.events[max(0, rec.snapshot_seq + 1 - first) :]]
         return succeed(
             StoredRoom(
                 room=room,
@@ -110,7 +113,7 @@ class MemoryRoomStore:
             return fail(StaleEpoch(f"room {batch.room}: stored epoch {rec.epoch}, writer {batch.epoch}"))
         if rec.seq != batch.seq - 1:
             return fail(SeqConflict(f"room {batch.room}: stored seq {rec.seq}, batch {batch.seq}"))
-        rec.events.append((copy_value(batch.event), self._now_ms()))
+        rec.events.append((copy_value(batch.event), self._now_ms(), len(dumps(batch.event).encode("utf-8"))))
         rec.seq = batch.seq
         keep = self.limits.results_per_member
         for member, cseq in batch.acks:
@@ -129,10 +132,14 @@ class MemoryRoomStore:
         if seq > rec.snapshot_seq:
             rec.snapshot_seq, rec.snapshot = seq, copy_value(state)
         now, drop = self._now_ms(), 0
-        for event, t in rec.events:
-            if not self.limits.deletable(event["seq"], t, head_seq=rec.seq, snapshot_seq=rec.snapshot_seq, now_ms=now):
+        kept = sum(size for _, _, size in rec.events)
+        for event, t, size in rec.events:
+            if not self.limits.deletable(
+                event["seq"], t, head_seq=rec.seq, snapshot_seq=rec.snapshot_seq, now_ms=now, kept_bytes=kept
+            ):
                 break
             drop += 1
+            kept -= size
         del rec.events[:drop]
         return succeed(None)
 
@@ -144,7 +151,7 @@ class MemoryRoomStore:
             return succeed([])
         if not rec.events or rec.events[0][0]["seq"] > seq + 1:
             return succeed(None)
-        return succeed([copy_value(e) for e, _ in rec.events if e["seq"] > seq])
+        return succeed([copy_value(e) for e, _, _ in rec.events if e["seq"] > seq])
 
     def set_epoch(self, room: str, old_epoch: int, new_epoch: int, seq: int, state: dict[str, Any]) -> Deferred[None]:
         rec = self._rooms.get(room)
