@@ -34,9 +34,10 @@ class RoomRecord:
     seq: int
     snapshot_seq: int
     snapshot: dict[str, Any]
-    #: (event, stored at ms, bytes of its compact JSON as the durable stores keep it),
-    #: contiguous by seq.
-    events: list[tuple[Event, int, int]] = field(default_factory=list)
+    #: (event, stored at ms), contiguous by seq.
+    events: list[tuple[Event, int]] = field(default_factory=list)
+    #: seq -> bytes of the event's compact JSON, as the durable stores measure it.
+    sizes: dict[int, int] = field(default_factory=dict)
     results: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
@@ -82,7 +83,7 @@ class MemoryRoomStore:
         if rec is None:
             return succeed(None)
         first = rec.events[0][0]["seq"] if rec.events else rec.snapshot_seq + 1
-        tail = [copy_value(e) for e, _, _ in rec.events[max(0, rec.snapshot_seq + 1 - first) :]]
+        tail = [copy_value(e) for e, _ in rec.events[max(0, rec.snapshot_seq + 1 - first) :]]
         return succeed(
             StoredRoom(
                 room=room,
@@ -113,7 +114,8 @@ class MemoryRoomStore:
             return fail(StaleEpoch(f"room {batch.room}: stored epoch {rec.epoch}, writer {batch.epoch}"))
         if rec.seq != batch.seq - 1:
             return fail(SeqConflict(f"room {batch.room}: stored seq {rec.seq}, batch {batch.seq}"))
-        rec.events.append((copy_value(batch.event), self._now_ms(), len(dumps(batch.event).encode("utf-8"))))
+        rec.events.append((copy_value(batch.event), self._now_ms()))
+        rec.sizes[batch.seq] = len(dumps(batch.event).encode("utf-8"))
         rec.seq = batch.seq
         keep = self.limits.results_per_member
         for member, cseq in batch.acks:
@@ -132,14 +134,14 @@ class MemoryRoomStore:
         if seq > rec.snapshot_seq:
             rec.snapshot_seq, rec.snapshot = seq, copy_value(state)
         now, drop = self._now_ms(), 0
-        kept = sum(size for _, _, size in rec.events)
-        for event, t, size in rec.events:
+        kept = sum(rec.sizes.get(e["seq"], 0) for e, _ in rec.events)
+        for event, t in rec.events:
             if not self.limits.deletable(
                 event["seq"], t, head_seq=rec.seq, snapshot_seq=rec.snapshot_seq, now_ms=now, kept_bytes=kept
             ):
                 break
             drop += 1
-            kept -= size
+            kept -= rec.sizes.pop(event["seq"], 0)
         del rec.events[:drop]
         return succeed(None)
 
@@ -151,13 +153,14 @@ class MemoryRoomStore:
             return succeed([])
         if not rec.events or rec.events[0][0]["seq"] > seq + 1:
             return succeed(None)
-        return succeed([copy_value(e) for e, _, _ in rec.events if e["seq"] > seq])
+        return succeed([copy_value(e) for e, _ in rec.events if e["seq"] > seq])
 
     def set_epoch(self, room: str, old_epoch: int, new_epoch: int, seq: int, state: dict[str, Any]) -> Deferred[None]:
         rec = self._rooms.get(room)
         if rec is None or rec.epoch != old_epoch:
             return fail(StaleEpoch(room))
         rec.epoch, rec.seq, rec.snapshot_seq, rec.snapshot, rec.events = new_epoch, seq, seq, copy_value(state), []
+        rec.sizes = {}
         rec.results = {m: {c: s for c, s in r.items() if s <= seq} for m, r in rec.results.items()}
         return succeed(None)
 
