@@ -27,7 +27,25 @@ def _service_settings(args: argparse.Namespace) -> dict[str, object]:
     service: dict[str, object] = {}
     names = ("tick", "hash_every", "grace", "store", "beacon", "room_idle")
     limits = ("action_rate", "action_burst", "max_members", "max_rooms", "max_state_bytes", "max_rooms_per_member")
-    for name in names + limits:
+    budgets = (
+        "max_event_bytes",
+        "max_catchup_bytes",
+        "history_bytes",
+        "history_process_bytes",
+        "store_history_bytes",
+        "snapshot_bytes",
+        "max_tick",
+        "overload_lag",
+        "max_in_flight",
+        "max_room_pending",
+        "match_rate",
+        "match_burst",
+        "open_rate",
+        "open_burst",
+        "reservation_ttl",
+        "lobby_page",
+    )
+    for name in names + limits + budgets:
         value = getattr(args, name, None)
         if value is not None:
             service[name] = value
@@ -117,6 +135,7 @@ def node_options(args: argparse.Namespace, secure: bool) -> NodeOptions:
         max_client_buffer=args.max_client_buffer,
         max_sessions_per_member=args.max_sessions_per_member,
         max_subscriptions_per_session=args.max_subscriptions,
+        max_outgoing_message_size=args.max_outgoing_message_size,
     )
 
 
@@ -278,6 +297,91 @@ def _version() -> str:
         return __version__
 
 
+def _budget_arguments(up: argparse.ArgumentParser) -> None:
+    """The byte budgets, the overload settings and the lobby's limits of ``kasagi up``
+    (defaults: :class:`kasagi.wire.Limits` and ``ServiceSettings``; docs/protocol.md, Limits)."""
+    size = up.add_argument_group("sizes and history, in bytes (0: no limit)")
+    size.add_argument(
+        "--max-event-bytes",
+        type=int,
+        default=None,
+        help="bytes of the changes of one action and one event (default 256 KiB)",
+    )
+    size.add_argument(
+        "--max-catchup-bytes",
+        type=int,
+        default=None,
+        help="bytes of events a catch-up may carry; a longer one is a snapshot (default 1 MiB)",
+    )
+    size.add_argument(
+        "--history-bytes", type=int, default=None, help="bytes of events kept in memory per room (default 1 MiB)"
+    )
+    size.add_argument(
+        "--history-process-bytes",
+        type=int,
+        default=None,
+        help="bytes of events kept in memory per room-service process (default 64 MiB)",
+    )
+    size.add_argument(
+        "--store-history-bytes",
+        type=int,
+        default=None,
+        help="bytes of events the store keeps per room besides those after its snapshot (default 4 MiB)",
+    )
+    size.add_argument(
+        "--snapshot-bytes",
+        type=int,
+        default=None,
+        help="a room saves a snapshot after this many bytes of events, besides every 500 events (default 4 MiB)",
+    )
+    size.add_argument(
+        "--max-outgoing-message-size",
+        type=int,
+        default=4_194_304,
+        help="largest WebSocket message the router sends, at least 4 times --max-state-bytes (default 4 MiB)",
+    )
+    load = up.add_argument_group("overload (--overload-lag 0: admission control off)")
+    load.add_argument(
+        "--overload-lag",
+        type=float,
+        default=None,
+        help="seconds of reactor lag at which actions begin to be refused with retry_after (default 0.04)",
+    )
+    load.add_argument(
+        "--max-tick", type=float, default=None, help="seconds a busy process stretches the commit tick to (default 0.1)"
+    )
+    load.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="actions of a process waiting for their commit before more are refused (default 5000)",
+    )
+    load.add_argument(
+        "--max-room-pending",
+        type=int,
+        default=None,
+        help="actions of one room waiting for their commit before more are refused (default 1000)",
+    )
+    lobby = up.add_argument_group("lobby (rates: 0: no limit)")
+    lobby.add_argument(
+        "--match-rate", type=float, default=None, help="lobby match calls per second per member (default 5)"
+    )
+    lobby.add_argument("--match-burst", type=float, default=None, help="lobby match calls at once (default 20)")
+    lobby.add_argument(
+        "--open-rate", type=float, default=None, help="lobby open calls per second per member (default 50)"
+    )
+    lobby.add_argument("--open-burst", type=float, default=None, help="lobby open calls at once (default 500)")
+    lobby.add_argument(
+        "--reservation-ttl",
+        type=float,
+        default=None,
+        help="seconds a seat reserved by match waits for its member to join (default 10)",
+    )
+    lobby.add_argument(
+        "--lobby-page", type=int, default=None, help="rooms per page of the lobby's list, 1-500 (default 50)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kasagi", description="Real-time room state synchronization over WAMP.")
     parser.add_argument("--version", action="version", version=f"kasagi {_version()}")
@@ -376,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=4_194_304,
         help="bytes the router holds unsent for one client before closing it (default 4 MiB)",
     )
+    _budget_arguments(up)
     up.add_argument(
         "--room-idle", type=float, default=None, help="seconds an empty room stays loaded (default 60; 0: forever)"
     )

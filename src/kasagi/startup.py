@@ -152,6 +152,7 @@ def check_options(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
     _number("--max-members", args.max_members, 0, "a number of members (0: no limit)")
     _number("--max-rooms", args.max_rooms, 0, "a number of rooms (0: no limit)")
     _number("--max-state-bytes", args.max_state_bytes, 0, "a number of bytes (0: no limit)")
+    _budgets(args)
     _number("--lease-ttl", args.lease_ttl, 0, "a number of seconds", strict=True)
     _number("--heartbeat", args.heartbeat, 0, "a number of seconds", strict=True)
     if args.role == "worker" and args.heartbeat >= args.lease_ttl:
@@ -170,6 +171,41 @@ def check_options(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
         required=args.role == "worker",
         why="a worker logs in to the routers' backend with it",
     )
+
+
+def _budgets(args: argparse.Namespace) -> None:
+    """The byte budgets, the overload settings and the lobby's limits."""
+    from kasagi.wire import Limits
+
+    for option in (
+        "--max-event-bytes",
+        "--max-catchup-bytes",
+        "--history-bytes",
+        "--history-process-bytes",
+        "--store-history-bytes",
+        "--snapshot-bytes",
+    ):
+        _number(option, getattr(args, option[2:].replace("-", "_")), 0, "a number of bytes (0: no limit)")
+    state = args.max_state_bytes if args.max_state_bytes is not None else Limits.MAX_STATE_BYTES
+    outgoing = args.max_outgoing_message_size
+    if outgoing < Limits.INCOMING_MESSAGE_BYTES or (state and outgoing < 4 * state):
+        bound = max(Limits.INCOMING_MESSAGE_BYTES, 4 * state)
+        raise StartupError(
+            "--max-outgoing-message-size", str(outgoing), f"a number of bytes >= {bound} (4 times --max-state-bytes)"
+        )
+    _number("--overload-lag", args.overload_lag, 0, "a number of seconds (0: off)")
+    _number("--max-tick", args.max_tick, 0, "a number of seconds")
+    _number("--max-in-flight", args.max_in_flight, 0, "a number of actions (0: no limit)")
+    _number("--max-room-pending", args.max_room_pending, 0, "a number of actions (0: no limit)")
+    for rate, burst in (("match_rate", "match_burst"), ("open_rate", "open_burst")):
+        flag = "--" + rate.replace("_", "-")
+        _number(flag, getattr(args, rate), 0, "calls per second (0: no limit)")
+        if getattr(args, rate) != 0:
+            _number("--" + burst.replace("_", "-"), getattr(args, burst), 1, "a number of calls")
+    _number("--reservation-ttl", args.reservation_ttl, 0, "a number of seconds", strict=True)
+    page = args.lobby_page
+    if page is not None and not 1 <= page <= 500:
+        raise StartupError("--lobby-page", str(page), "a number of rooms from 1 to 500")
 
 
 def _bindable(option: str, host: str, port: int) -> None:

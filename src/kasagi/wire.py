@@ -274,6 +274,11 @@ class Limits:
     #: keeping more would not help) and per room-service process (all its rooms together).
     HISTORY_ROOM_BYTES: Final = 1_048_576
     HISTORY_PROCESS_BYTES: Final = 67_108_864
+    #: History in the store: bytes of events kept per room besides those after its snapshot
+    #: (a catch-up never needs more), and the bytes of events after which a room saves a
+    #: snapshot (besides every 500 events), so the stored tail stays bounded too.
+    STORE_HISTORY_BYTES: Final = 4_194_304
+    SNAPSHOT_BYTES: Final = 4_194_304
     #: The router's public WebSocket transport: largest message a client may send (protects
     #: the router) and largest it is sent (a snapshot of the largest state, with room for
     #: presence and for the serializers' overhead: CBOR and MessagePack spend 9 bytes on a

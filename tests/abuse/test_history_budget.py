@@ -12,6 +12,7 @@ from twisted.internet import defer, reactor
 
 from kasagi import wire
 from kasagi.client import KasagiClient
+from kasagi.store.factory import SQLITE_FILE
 from kasagi.testing.node import NodeProcess
 from tests.abuse.conftest import cpu_seconds, rss
 
@@ -65,6 +66,40 @@ def test_replacing_a_large_list_element_at_the_allowed_rate_keeps_the_node_withi
         record_property("replacements", done)
         assert done * 60_000 > 1.25 * wire.Limits.HISTORY_PROCESS_BYTES, f"only {done} actions in the time allowed"
         assert growth < wire.Limits.HISTORY_PROCESS_BYTES, f"the node grew by {growth / MIB:.0f} MiB"
+    finally:
+        yield client.close()
+
+
+def store_bytes(node: NodeProcess) -> int:
+    """Bytes of the node's SQLite store on disk: the file and its write-ahead log."""
+    path = node.options.data_dir.resolve() / SQLITE_FILE
+    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+
+#: What the store may grow by while one room is written to at the allowed rate: the room's
+#: stored history budget (4 MiB) plus its events since the last snapshot (at most the 4 MiB
+#: snapshot threshold and one event), its snapshot, the write-ahead log and free pages.
+STORE_GROWTH_BOUND = 32 * MIB
+
+
+@pytest_twisted.inlineCallbacks
+def test_replacing_a_large_list_element_at_the_allowed_rate_keeps_the_store_within_its_history_budget(
+    abuse_node: NodeProcess, record_property: Any
+):
+    """One member replacing 60 KB list elements as fast as the rate limit lets it (2,400 times,
+    about 140 MB of changes, at most a minute) grows the SQLite store (its file and its
+    write-ahead log) by less than 32 MiB."""
+    client = yield KasagiClient.connect(abuse_node.url, "storer", serializer="msgpack")
+    try:
+        handle = yield client.join("stored", "doc")
+        yield replace_elements(handle, 100, 30)
+        before = store_bytes(abuse_node)
+        done = yield replace_elements(handle, 2_400, 60)
+        growth = store_bytes(abuse_node) - before
+        record_property("store_growth_mib", round(growth / MIB, 1))
+        record_property("replacements", done)
+        assert done * 60_000 > 100 * MIB, f"only {done} actions in the time allowed"
+        assert growth < STORE_GROWTH_BOUND, f"the store grew by {growth / MIB:.0f} MiB"
     finally:
         yield client.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from twisted.internet import reactor
 
 from kasagi.core.room import Batch
 from kasagi.store.interface import CorruptStore
-from kasagi.store.sqlite import APPLICATION_ID, SqliteRoomStore, check_file
+from kasagi.store.sqlite import _SCHEMA_1, APPLICATION_ID, SqliteRoomStore, check_file
 
 EPOCH = 1_700_000_000_000
 
@@ -152,3 +153,31 @@ def test_kasagi_up_refuses_a_data_dir_holding_another_file(tmp_path: Path, capsy
     path.write_bytes(b"\x00garbage" * 64)
     assert main(["up", "--data-dir", str(tmp_path), "--port", "1"]) == 2
     assert "not a usable Kasagi room store" in capsys.readouterr().err
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_schema_1_store_is_upgraded_with_its_events_measured(tmp_path: Path):
+    """A store written before events kept their size opens as schema 2 with every stored
+    event's size measured, and its rooms load as they were."""
+    path = tmp_path / "rooms.sqlite3"
+    with sqlite3.connect(path) as conn:
+        for statement in _SCHEMA_1:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("INSERT INTO rooms VALUES ('r1', 'doc', '{}', ?, 1, 0, '{\"doc\":{}}')", (EPOCH,))
+        event = json.dumps(
+            {"epoch": EPOCH, "seq": 1, "ops": [["set", ["doc", "k"], "\u00e9t\u00e9"]]}, ensure_ascii=False
+        )
+        conn.execute("INSERT INTO events VALUES ('r1', 1, 0, ?)", (event,))
+    conn.close()
+    store = yield SqliteRoomStore.open(path, reactor)
+    try:
+        stored = yield store.load("r1")
+        assert [e["ops"] for e in stored.tail] == [[["set", ["doc", "k"], "\u00e9t\u00e9"]]]
+    finally:
+        yield store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("SELECT bytes FROM events").fetchall() == [(len(event.encode("utf-8")),)]
+    conn.close()

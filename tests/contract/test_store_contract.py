@@ -11,6 +11,7 @@ from twisted.internet import defer
 from kasagi.core.ops import apply_ops
 from kasagi.core.room import Batch
 from kasagi.core.values import MAX_SAFE_INTEGER
+from kasagi.store.codec import dumps
 from kasagi.store.interface import CorruptRoom, RoomExists, SeqConflict, StaleEpoch, StoreLimits
 from tests.contract.conftest import StoreUnderTest
 
@@ -229,6 +230,49 @@ def test_hard_cap_bounds_history_whatever_its_age(stores: StoreUnderTest):
     yield store.save_snapshot("r1", EPOCH, 10, {"at": 10})
     assert (yield store.events_since("r1", EPOCH, 5)) is None
     assert [e["seq"] for e in (yield store.events_since("r1", EPOCH, 6))] == [7, 8, 9, 10]
+
+
+@pytest_twisted.inlineCallbacks
+def test_history_is_trimmed_to_the_byte_budget_never_past_the_snapshot(stores: StoreUnderTest):
+    """However young and few, the oldest events whose bytes put the history over its byte
+    budget are trimmed at a snapshot -- never one the snapshot does not cover -- and the room
+    still reloads as its snapshot plus every event after it."""
+    sizes = {seq: len(dumps(batch("r1", seq, value="x" * 1000).event).encode("utf-8")) for seq in range(1, 21)}
+    budget = sum(sizes[seq] for seq in range(13, 21)) + 10  # events 13..20 fit, 12..20 do not
+    limits = StoreLimits(history_events=1000, history_seconds=3600.0, hard_cap=1000, history_bytes=budget)
+    store = yield stores.open(limits)
+    yield store.create("r1", "doc", {}, EPOCH, INITIAL)
+    for seq in range(1, 21):
+        yield store.append(batch("r1", seq, value="x" * 1000))
+    # Snapshot at 10: the budget would keep 13..20, but 11..20 are not covered.
+    yield store.save_snapshot("r1", EPOCH, 10, {"at": 10})
+    assert (yield store.events_since("r1", EPOCH, 9)) is None
+    assert [e["seq"] for e in (yield store.events_since("r1", EPOCH, 10))] == list(range(11, 21))
+    stored = yield stores.reopen().addCallback(lambda s: s.load("r1"))
+    assert (stored.snapshot_seq, [e["seq"] for e in stored.tail]) == (10, list(range(11, 21)))
+    # Snapshot at 20: the budget is what remains.
+    yield stores.store.save_snapshot("r1", EPOCH, 20, {"at": 20})
+    assert (yield stores.store.events_since("r1", EPOCH, 11)) is None
+    assert [e["seq"] for e in (yield stores.store.events_since("r1", EPOCH, 12))] == list(range(13, 21))
+    stored = yield stores.reopen().addCallback(lambda s: s.load("r1"))
+    assert (stored.seq, stored.snapshot_seq, stored.snapshot, stored.tail) == (20, 20, {"at": 20}, [])
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_event_larger_than_the_byte_budget_goes_once_a_snapshot_covers_it(stores: StoreUnderTest):
+    """An event bigger than the whole byte budget is kept until a snapshot covers it, then
+    trimmed with everything before it."""
+    store = yield stores.open(StoreLimits(history_events=1000, history_seconds=3600.0, history_bytes=500))
+    yield store.create("r1", "doc", {}, EPOCH, INITIAL)
+    yield fill(store, "r1", 3)
+    yield store.append(batch("r1", 4, value="y" * 2000))
+    yield store.save_snapshot("r1", EPOCH, 3, {"at": 3})
+    assert [e["seq"] for e in (yield store.events_since("r1", EPOCH, 3))] == [4]
+    yield store.save_snapshot("r1", EPOCH, 4, {"at": 4})
+    assert (yield store.events_since("r1", EPOCH, 3)) is None
+    assert (yield store.events_since("r1", EPOCH, 4)) == []
+    stored = yield store.load("r1")
+    assert (stored.snapshot_seq, stored.tail) == (4, [])
 
 
 @pytest_twisted.inlineCallbacks

@@ -34,7 +34,14 @@ pytestmark = [pytest.mark.node, pytest.mark.redis]
 WRITERS = 4
 #: Acks each writer collects before the fault, and again after recovery.
 ACKS = 30
-SERVICE = {"tick": 0.02, "snapshot_every": 50, "history_events": 1_000_000, "grace": 600.0, "store_deadline": 2.0}
+SERVICE = {
+    "tick": 0.02,
+    "snapshot_every": 50,
+    "history_events": 1_000_000,
+    "store_history_bytes": 0,
+    "grace": 600.0,
+    "store_deadline": 2.0,
+}
 
 
 class Run:

@@ -22,7 +22,7 @@ def fault_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess
     during a run) and a history long enough to check a whole run."""
     proc = start_node(
         tmp_path_factory.mktemp("faults"),
-        service={"store": "memory", "tick": 0.02, "grace": 120.0, "history_events": 50_000},
+        service={"store": "memory", "tick": 0.02, "grace": 120.0, "history_events": 50_000, "store_history_bytes": 0},
         ping_interval_ms=PING_INTERVAL_MS,
         ping_timeout_ms=PING_TIMEOUT_MS,
     )

@@ -33,7 +33,7 @@ def _node(tmp, netns: NetNamespace, ping_ms: int) -> NetnsNode:
         port=port,
         data_dir=tmp / f"node-{port}",
         loglevel="warn",
-        service={"store": "memory", "tick": 0.02, "grace": 120.0, "history_events": 50_000},
+        service={"store": "memory", "tick": 0.02, "grace": 120.0, "history_events": 50_000, "store_history_bytes": 0},
         ping_interval_ms=ping_ms,
         ping_timeout_ms=ping_ms,
     )

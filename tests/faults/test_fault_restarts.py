@@ -23,7 +23,14 @@ from tests.waiting import until
 
 pytestmark = pytest.mark.node
 
-SERVICE = {"store": "sqlite", "tick": 0.02, "grace": 600.0, "history_events": 1_000_000, "snapshot_every": 100}
+SERVICE = {
+    "store": "sqlite",
+    "tick": 0.02,
+    "grace": 600.0,
+    "history_events": 1_000_000,
+    "store_history_bytes": 0,
+    "snapshot_every": 100,
+}
 MEMBERS = ("alice", "bob", "carol")
 #: Clients keep retrying an action across a whole node restart (boot takes 5-15 s here).
 RESTART_OPTIONS = {"act_deadline": ACT_DEADLINE, "connect_timeout": 30.0}

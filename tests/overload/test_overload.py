@@ -54,7 +54,7 @@ def test_twice_the_capacity_for_a_minute(tmp_path: Path) -> None:
     port = free_port()
     options = NodeOptions(
         port=port, host="127.0.0.1", data_dir=tmp_path / "node", loglevel="warn",
-        service={"history_events": 1_000_000},
+        service={"history_events": 1_000_000, "store_history_bytes": 0},
     )  # fmt: skip
     node = NodeProcess(options, cpus="0").start()
     try:

@@ -4,6 +4,7 @@ process)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, task
 
+from kasagi import wire
 from kasagi.client import KasagiClient
 from kasagi.testing.node import NodeProcess
 from tests.security.nodes import start
@@ -168,3 +170,79 @@ def test_a_process_serves_at_most_max_rooms(tmp_path: Path):
         if client is not None:
             yield client.close()
         node.stop()
+
+
+@pytest.fixture(scope="module")
+def quota_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    """A node allowing 3 sessions per member and 5 subscriptions per session."""
+    node = start(
+        tmp_path_factory.mktemp("quotas"),
+        secret=None,
+        loglevel="warn",
+        service={"store": "memory", "tick": 0.005},
+        max_sessions_per_member=3,
+        max_subscriptions_per_session=5,
+    )
+    yield node
+    node.stop()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_members_session_beyond_the_quota_is_closed_and_the_others_keep_working(quota_node: NodeProcess):
+    """With 3 sessions per member, a fourth session of one member is closed right after it
+    joined with kasagi.error.full naming sessions_per_member; the first three stay attached
+    and are served."""
+    port = quota_node.options.port
+    opener = yield KasagiClient.connect(quota_node.url, "opener")
+    sessions: list = []
+    try:
+        yield opener.join("quota_sessions", "doc")
+        for _ in range(3):
+            sessions.append((yield connect_ws(port, Login("tabs", "dev"))))
+        fourth = yield connect_ws(port, Login("tabs", "dev"))
+        sessions.append(fourth)
+        yield until(lambda: fourth.closed.called, what="the fourth session closed")
+        assert fourth.goodbye is not None and fourth.goodbye[0] == "kasagi.error.full", fourth.goodbye
+        assert "sessions_per_member" in fourth.goodbye[1], fourth.goodbye
+        replies = yield defer.gatherResults(
+            [s.call(wire.room_procedure("quota_sessions", "join"), None) for s in sessions[:3]]
+        )
+        assert all(s.is_attached() for s in sessions[:3])
+        assert all(reply["room"] == "quota_sessions" and "state" in reply for reply in replies)
+    finally:
+        yield close(*sessions)
+        yield opener.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_subscription_beyond_the_quota_is_refused_and_the_first_five_still_receive(quota_node: NodeProcess):
+    """With 5 subscriptions per session, a sixth subscribe fails with
+    wamp.error.authorization_failed carrying kasagi.error.full and subscriptions_per_session,
+    and events of all five subscribed rooms still reach the session."""
+    rooms = [f"quota_subs_{i}" for i in range(6)]
+    writers = []
+    subscriber = None
+    try:
+        handles = []
+        for group in (rooms[:3], rooms[3:5]):  # each client's own subscriptions stay within the quota
+            writer = yield KasagiClient.connect(quota_node.url, f"writer{len(writers)}")
+            writers.append(writer)
+            for room in group:
+                handles.append((yield writer.join(room, "doc")))
+        subscriber = yield connect_ws(quota_node.options.port, Login("reader", "dev"))
+        received: dict[str, list[int]] = {room: [] for room in rooms[:5]}
+        for room in rooms[:5]:
+            yield subscriber.subscribe(
+                lambda event, room=room: received[room].append(event["seq"]), wire.room_topic(room)
+            )
+        error = yield refused(
+            subscriber.subscribe(lambda event: None, wire.room_topic(rooms[5])), "wamp.error.authorization_failed"
+        )
+        assert "kasagi.error.full" in str(error) and "subscriptions_per_session" in str(error), error
+        for handle in handles:
+            yield handle.act("set", {"path": ["k"], "value": 1})
+        yield until(lambda: all(received[room] for room in rooms[:5]), what="an event of every subscribed room")
+    finally:
+        yield close(subscriber)
+        for writer in writers:
+            yield writer.close()

@@ -50,6 +50,8 @@ class RawSession(ApplicationSession):  # type: ignore[misc]
         self.joined = joined
         self.closed: defer.Deferred = defer.Deferred()
         self.welcome: Any = None
+        #: The router's GOODBYE (reason, message) once the session was closed after joining.
+        self.goodbye: tuple[str, str] | None = None
 
     def onConnect(self) -> None:
         self.join(
@@ -79,6 +81,7 @@ class RawSession(ApplicationSession):  # type: ignore[misc]
             self.joined.callback(self)
 
     def onLeave(self, details: Any) -> None:
+        self.goodbye = (details.reason or "", details.message or "")
         if not self.joined.called:
             self.joined.errback(Refused(details.reason or "", details.message or ""))
         self.disconnect()

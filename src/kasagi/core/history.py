@@ -104,6 +104,11 @@ class DeltaLog:
     def last_seq(self) -> int | None:
         return self._events[-1]["seq"] if self._events else None
 
+    @property
+    def last_size(self) -> int:
+        """Bytes of the newest event held (0: none held)."""
+        return self._sizes[-1] if self._sizes else 0
+
     def use_budget(self, budget: HistoryBudget) -> None:
         """Count this log's events (those held now included) in the process's ``budget``."""
         if self.budget is budget:

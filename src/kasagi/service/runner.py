@@ -123,6 +123,8 @@ class RoomRunner:
         self._committing = False
         self._last_commit = -1e18
         self._last_snapshot_seq = room.seq
+        #: Bytes of the events committed since the last snapshot was saved.
+        self._bytes_since_snapshot = 0
         self._commit_started = 0.0
         #: Who waits for the drain to finish.
         self._drain_waiters: list[Deferred[bool]] = []
@@ -522,10 +524,14 @@ class RoomRunner:
         self._after_change()
 
     def _maybe_snapshot(self) -> None:
-        every = self._settings.snapshot_every
-        if not every or self.room.seq - self._last_snapshot_seq < every:
+        settings = self._settings
+        self._bytes_since_snapshot += self.room.history.last_size
+        by_count = bool(settings.snapshot_every) and self.room.seq - self._last_snapshot_seq >= settings.snapshot_every
+        by_bytes = bool(settings.snapshot_bytes) and self._bytes_since_snapshot >= settings.snapshot_bytes
+        if not (by_count or by_bytes):
             return
         self._last_snapshot_seq = self.room.seq
+        self._bytes_since_snapshot = 0
         state = copy_value(self.room.committed)  # whole: private entries included
         d = within(
             maybeDeferred(self._store.save_snapshot, self.room.room_id, self.room.epoch, self.room.seq, state),

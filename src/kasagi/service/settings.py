@@ -48,8 +48,14 @@ class ServiceSettings:
     #: Seconds a room with live sessions may stay quiet before it repeats its last event
     #: (the head beacon, see ``kasagi.service.beacon``); 0 turns it off.
     beacon: float = 5.0
-    #: Save a snapshot every this many events (bounds reload time).
+    #: Save a snapshot every this many events (bounds reload time) ...
     snapshot_every: int = 500
+    #: ... and once the events since the last one add up to this many bytes (bounds the
+    #: store's events after its snapshot, which are never trimmed; 0: by count only).
+    snapshot_bytes: int = Limits.SNAPSHOT_BYTES
+    #: Bytes of events the store keeps per room besides those after its snapshot (0: no
+    #: byte limit; the count and age window above still applies).
+    store_history_bytes: int = Limits.STORE_HISTORY_BYTES
     #: Where rooms are stored: ``memory``, ``sqlite`` (``<data_dir>/rooms.sqlite3``),
     #: ``sqlite:PATH`` or ``redis://host:port/db`` (see :mod:`kasagi.store.factory`).
     store: str = "sqlite"
@@ -108,6 +114,8 @@ class ServiceSettings:
             "max_catchup_bytes",
             "history_bytes",
             "history_process_bytes",
+            "snapshot_bytes",
+            "store_history_bytes",
             "tick",
             "store_deadline",
             "match_rate",
@@ -171,6 +179,7 @@ class ServiceSettings:
             history_events=self.history_events,
             history_seconds=self.history_seconds,
             results_per_member=self.results_per_member,
+            history_bytes=self.store_history_bytes,
         )
 
     def value_limits(self) -> ValueLimits:

@@ -9,7 +9,9 @@ contract suite (``tests/contract/``). Guarantees asked of every store:
   batch's, and with :class:`SeqConflict` unless the stored seq is ``batch.seq - 1`` -- so a
   write that arrives late (after its caller gave up) can never apply twice or out of order;
 - events are kept contiguous, for at least the history window (:class:`StoreLimits`), and
-  trimmed (oldest first, never past the snapshot) when a snapshot is saved;
+  trimmed (oldest first, never past the snapshot) when a snapshot is saved: those outside
+  the window by count and age, and those past the byte budget (each event's stored size is
+  kept), so a room always reloads from its snapshot and the events after it;
 - ``load`` returns what was stored, decoded and checked: data that is not what Kasagi wrote
   (bad JSON, a key of the wrong type, an event of another epoch) fails with
   :class:`CorruptRoom` naming the room and the problem, and nothing is overwritten.
@@ -93,7 +95,13 @@ class CorruptStore(StoreError):
 
 @dataclass(frozen=True)
 class StoreLimits:
-    """How much a store keeps: the history window and the exactly-once window."""
+    """How much a store keeps: the history window and the exactly-once window.
+
+    An event is deletable once the snapshot covers it and it is outside the window by count
+    and age, or (whatever its age and count) the events from it to the head add up to more
+    than ``history_bytes``. Events after the snapshot are never deleted: the room's writer
+    bounds them by saving snapshots often enough (``snapshot_every``, ``snapshot_bytes``).
+    """
 
     #: Keep at least the last this many events ...
     history_events: int = Limits.HISTORY_EVENTS
@@ -103,13 +111,27 @@ class StoreLimits:
     hard_cap: int = Limits.HISTORY_HARD_CAP
     #: cseq results kept per member.
     results_per_member: int = Limits.RESULTS_PER_MEMBER
+    #: Bytes of stored events (compact JSON) kept per room, the snapshot's tail aside
+    #: (0: no byte limit).
+    history_bytes: int = Limits.STORE_HISTORY_BYTES
 
-    def deletable(self, seq: int, t_ms: int, *, head_seq: int, snapshot_seq: int, now_ms: int) -> bool:
-        """Whether the event ``seq`` (stored at ``t_ms``) is outside the history window.
+    def __post_init__(self) -> None:
+        if self.history_bytes < 0:
+            raise ValueError(f"store history_bytes must be >= 0, got {self.history_bytes}")
+
+    def deletable(
+        self, seq: int, t_ms: int, *, head_seq: int, snapshot_seq: int, now_ms: int, kept_bytes: int = 0
+    ) -> bool:
+        """Whether the event ``seq`` (stored at ``t_ms``) is outside the history window;
+        ``kept_bytes``: the stored size of the events from ``seq`` to the head.
 
         Stores trim the longest prefix of deletable events, so history stays contiguous.
         """
-        if seq > snapshot_seq or seq > head_seq - self.history_events:
+        if seq > snapshot_seq:
+            return False
+        if self.history_bytes and kept_bytes > self.history_bytes:
+            return True
+        if seq > head_seq - self.history_events:
             return False
         return t_ms < now_ms - int(self.history_seconds * 1000) or seq <= head_seq - self.hard_cap
 

@@ -10,6 +10,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail, succeed
 
 from kasagi.core import Batch, copy_value
+from kasagi.store.codec import dumps
 from kasagi.store.interface import (
     Event,
     NowMs,
@@ -35,6 +36,8 @@ class RoomRecord:
     snapshot: dict[str, Any]
     #: (event, stored at ms), contiguous by seq.
     events: list[tuple[Event, int]] = field(default_factory=list)
+    #: seq -> bytes of the event's compact JSON, as the durable stores measure it.
+    sizes: dict[int, int] = field(default_factory=dict)
     results: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
@@ -57,6 +60,7 @@ class MemoryRoomStore:
                 history_seconds=limits.history_seconds,
                 hard_cap=limits.hard_cap,
                 results_per_member=limits.results_per_member if results_per_member is None else results_per_member,
+                history_bytes=limits.history_bytes,
             )
         self.limits = limits
         self._now_ms = now_ms
@@ -111,6 +115,7 @@ class MemoryRoomStore:
         if rec.seq != batch.seq - 1:
             return fail(SeqConflict(f"room {batch.room}: stored seq {rec.seq}, batch {batch.seq}"))
         rec.events.append((copy_value(batch.event), self._now_ms()))
+        rec.sizes[batch.seq] = len(dumps(batch.event).encode("utf-8"))
         rec.seq = batch.seq
         keep = self.limits.results_per_member
         for member, cseq in batch.acks:
@@ -129,10 +134,14 @@ class MemoryRoomStore:
         if seq > rec.snapshot_seq:
             rec.snapshot_seq, rec.snapshot = seq, copy_value(state)
         now, drop = self._now_ms(), 0
+        kept = sum(rec.sizes.get(e["seq"], 0) for e, _ in rec.events)
         for event, t in rec.events:
-            if not self.limits.deletable(event["seq"], t, head_seq=rec.seq, snapshot_seq=rec.snapshot_seq, now_ms=now):
+            if not self.limits.deletable(
+                event["seq"], t, head_seq=rec.seq, snapshot_seq=rec.snapshot_seq, now_ms=now, kept_bytes=kept
+            ):
                 break
             drop += 1
+            kept -= rec.sizes.pop(event["seq"], 0)
         del rec.events[:drop]
         return succeed(None)
 
@@ -151,6 +160,7 @@ class MemoryRoomStore:
         if rec is None or rec.epoch != old_epoch:
             return fail(StaleEpoch(room))
         rec.epoch, rec.seq, rec.snapshot_seq, rec.snapshot, rec.events = new_epoch, seq, seq, copy_value(state), []
+        rec.sizes = {}
         rec.results = {m: {c: s for c, s in r.items() if s <= seq} for m, r in rec.results.items()}
         return succeed(None)
 

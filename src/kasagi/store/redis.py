@@ -304,6 +304,7 @@ class RedisRoomStore:
             str(limits.history_events),
             str(int(limits.history_seconds * 1000)),
             str(limits.hard_cap),
+            str(limits.history_bytes),
         ]
         return self._eval(lua.SNAPSHOT, room, self._keys(room)[:2], args).addCallback(lambda _: None)
 

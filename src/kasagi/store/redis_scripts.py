@@ -148,7 +148,8 @@ return {1, h[3], h[4], table.concat(ids, ','), '[' .. table.concat(events, ',') 
 """
 )
 
-#: KEYS head, events; ARGV epoch, seq, snapshot, now_ms, history_events, history_ms, hard_cap.
+#: KEYS head, events; ARGV epoch, seq, snapshot, now_ms, history_events, history_ms, hard_cap,
+#: history_bytes (0: no byte budget; an event's size is the length of its ``e`` field).
 SNAPSHOT = (
     "#!lua\n"
     + _COMMON
@@ -183,6 +184,30 @@ while not done do
     last = string.match(entry[1], '^(%d+)')
   end
   if not done then start = '(' .. chunk[#chunk][1] end
+end
+-- And those past the byte budget: every event up to the newest whose suffix (it and all
+-- after it) is over the budget -- but never one the snapshot does not cover.
+local budget = tonumber(ARGV[8] or '0')
+if budget > 0 then
+  local kept, stop, over = 0, '+', nil
+  while not over do
+    local chunk = redis.call('XREVRANGE', KEYS[2], stop, '-', 'COUNT', 256)
+    if #chunk == 0 then break end
+    for _, entry in ipairs(chunk) do
+      for i = 1, #entry[2], 2 do
+        if entry[2][i] == 'e' then kept = kept + #entry[2][i + 1] end
+      end
+      if kept > budget then
+        over = seq_of(entry[1])
+        break
+      end
+    end
+    if not over then stop = '(' .. chunk[#chunk][1] end
+  end
+  if over then
+    local cut = math.min(over, snap)
+    if cut > 0 and (not last or cut > tonumber(last)) then last = string.format('%d', cut) end
+  end
 end
 if last then redis.call('XTRIM', KEYS[2], 'MINID', last .. '-1') end
 return 1

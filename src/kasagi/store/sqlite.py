@@ -15,7 +15,8 @@ node's data directory, zero set-up.
 - **A file that is not ours is left alone.** The file carries SQLite's ``application_id``
   (``KSGI``) and a schema version in ``user_version``; a file of another application, of a
   newer schema or not a database at all is refused with :class:`CorruptStore` and not
-  modified.
+  modified. A file of an older schema is brought up to date when the store opens it
+  (schema 2 keeps each event's size, for the history's byte budget).
 """
 
 from __future__ import annotations
@@ -53,9 +54,9 @@ T = TypeVar("T")
 
 #: ``PRAGMA application_id`` of a Kasagi room store: "KSGI".
 APPLICATION_ID = 0x4B534749
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-_SCHEMA = (
+_SCHEMA_1 = (
     """CREATE TABLE rooms (
         room TEXT PRIMARY KEY,
         type TEXT NOT NULL,
@@ -76,6 +77,13 @@ _SCHEMA = (
     "CREATE TABLE results (room TEXT NOT NULL, member TEXT NOT NULL, cseq INTEGER NOT NULL, seq INTEGER NOT NULL)",
     "CREATE INDEX results_by_member ON results (room, member)",
 )
+#: Schema 2 (also how a schema 1 file is upgraded): each event's size in bytes of its JSON
+#: text, and an index that answers the byte budget without reading the events themselves.
+_SCHEMA_2 = (
+    "ALTER TABLE events ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX events_by_size ON events (room, seq, bytes)",
+)
+_SCHEMA = (*_SCHEMA_1, *_SCHEMA_2)
 _TABLES = frozenset({"rooms", "events", "results"})
 
 
@@ -181,6 +189,23 @@ class SqliteRoomStore:
         problem = _judge(self.path, app_id, conn)
         if problem is not None:
             raise CorruptStore(problem)
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            self._upgrade(conn)
+
+    def _upgrade(self, conn: sqlite3.Connection) -> None:
+        """Schema 1 -> 2: measure the events already stored."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 1:  # nobody upgraded it meanwhile
+                for statement in _SCHEMA_2:
+                    conn.execute(statement)
+                conn.execute("UPDATE events SET bytes = length(CAST(event AS BLOB))")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self.log.info("room store: {path} upgraded to schema {version}", path=str(self.path), version=SCHEMA_VERSION)
 
     def _open_reader(self) -> None:
         conn = self._connect()
@@ -350,7 +375,8 @@ class SqliteRoomStore:
         if row[1] != batch.seq - 1:
             raise SeqConflict(f"room {batch.room}: stored seq {row[1]}, batch {batch.seq}")
         conn.execute(
-            "INSERT INTO events (room, seq, t_ms, event) VALUES (?, ?, ?, ?)", (batch.room, batch.seq, t_ms, event)
+            "INSERT INTO events (room, seq, t_ms, event, bytes) VALUES (?, ?, ?, ?, ?)",
+            (batch.room, batch.seq, t_ms, event, len(event.encode("utf-8"))),
         )
         conn.execute("UPDATE rooms SET seq = ? WHERE room = ?", (batch.seq, batch.room))
         if batch.acks:
@@ -388,6 +414,15 @@ class SqliteRoomStore:
                 (room, bound, now - int(limits.history_seconds * 1000), head - limits.hard_cap),
             ).fetchone()
             first_kept = kept[0] if kept is not None else bound + 1
+            if limits.history_bytes:
+                # The oldest event whose suffix (it and everything after it) fits the budget.
+                within_budget = conn.execute(
+                    "SELECT seq FROM (SELECT seq, SUM(bytes) OVER (ORDER BY seq DESC) AS kept "
+                    "FROM events INDEXED BY events_by_size WHERE room = ?) WHERE kept <= ? ORDER BY seq LIMIT 1",
+                    (room, limits.history_bytes),
+                ).fetchone()
+                by_bytes = within_budget[0] if within_budget is not None else head + 1
+                first_kept = max(first_kept, min(snap_seq + 1, by_bytes))
             conn.execute("DELETE FROM events WHERE room = ? AND seq < ?", (room, first_kept))
 
     def set_epoch(self, room: str, old_epoch: int, new_epoch: int, seq: int, state: dict[str, Any]) -> Deferred[None]:
