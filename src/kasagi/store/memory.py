@@ -10,6 +10,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail, succeed
 
 from kasagi.core import Batch, copy_value
+from kasagi.core.results import drop_instance, record_result
 from kasagi.store.interface import (
     Event,
     NowMs,
@@ -36,6 +37,7 @@ class RoomRecord:
     #: (event, stored at ms), contiguous by seq.
     events: list[tuple[Event, int]] = field(default_factory=list)
     results: dict[str, dict[int, int]] = field(default_factory=dict)
+    floors: dict[str, int] = field(default_factory=dict)
 
 
 class MemoryRoomStore:
@@ -91,6 +93,7 @@ class MemoryRoomStore:
                 snapshot=copy_value(rec.snapshot),
                 tail=tail,
                 results={m: dict(r) for m, r in rec.results.items()},
+                floors=dict(rec.floors),
             )
         )
 
@@ -112,12 +115,11 @@ class MemoryRoomStore:
             return fail(SeqConflict(f"room {batch.room}: stored seq {rec.seq}, batch {batch.seq}"))
         rec.events.append((copy_value(batch.event), self._now_ms()))
         rec.seq = batch.seq
+        for member, instance in batch.dropped:
+            drop_instance(rec.results, rec.floors, member, instance)
         keep = self.limits.results_per_member
-        for member, cseq in batch.acks:
-            results = rec.results.setdefault(member, {})
-            results[cseq] = batch.seq
-            while len(results) > keep:
-                del results[next(iter(results))]
+        for producer, cseq in batch.acks:
+            record_result(rec.results, rec.floors, producer, cseq, batch.seq, keep)
         return succeed(None)
 
     def save_snapshot(self, room: str, epoch: int, seq: int, state: dict[str, Any]) -> Deferred[None]:
