@@ -779,10 +779,10 @@ class Room:
         """Refuse an action the room can't tell apart from one it applied and forgot: from an
         instance it dropped (or one at or below the member's instance floor it never knew),
         or with a cseq at or below its instance's floor."""
-        if instance != DEFAULT_INSTANCE and producer not in self.results:
+        if instance != DEFAULT_INSTANCE:
             dropping = self._inflight is not None and (member, instance) in self._inflight.dropped
             floor = self.floors.get(instance_floor_key(member), 0)
-            if dropping or instance <= floor:
+            if dropping or (producer not in self.results and instance <= floor):
                 raise OutcomeUnknown(
                     "the room no longer knows this client instance; its action may have been applied",
                     field="instance",
