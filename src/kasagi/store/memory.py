@@ -153,7 +153,8 @@ class MemoryRoomStore:
         if rec is None or rec.epoch != old_epoch:
             return fail(StaleEpoch(room))
         rec.epoch, rec.seq, rec.snapshot_seq, rec.snapshot, rec.events = new_epoch, seq, seq, copy_value(state), []
-        rec.results = {m: {c: s for c, s in r.items() if s <= seq} for m, r in rec.results.items()}
+        kept = {m: {c: s for c, s in r.items() if s <= seq} for m, r in rec.results.items()}
+        rec.results = {m: r for m, r in kept.items() if r}
         return succeed(None)
 
     def close(self) -> Deferred[None]:
