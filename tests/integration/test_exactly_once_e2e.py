@@ -26,7 +26,6 @@ def test_two_clients_of_one_member_act_at_once_and_an_old_retry_is_refused(node:
     try:
         ra = yield a.join(room_id, "doc")
         rb = yield b.join(room_id, "doc")
-        assert ra.instance != rb.instance
         rb._cseq = ra._cseq  # the two tabs' cseq ranges overlap entirely
         sent = [(ra, "a", ra.next_cseq(), i) for i in range(70)] + [(rb, "b", rb.next_cseq(), i) for i in range(70)]
         acks = yield defer.gatherResults(
@@ -34,7 +33,8 @@ def test_two_clients_of_one_member_act_at_once_and_an_old_retry_is_refused(node:
         )
         last = max(ack["seq"] for ack in acks)
         yield until(lambda: ra.seq >= last)
-        assert all(ra.state[f"{tab}{i}"] == cseq for _, tab, cseq, i in sent)
+        assert all(ra.state[f"{tab}{i}"] == cseq for _, tab, cseq, i in sent), "each tab's actions applied"
+        assert ra.instance != rb.instance
         first_a, latest_a = sent[0][2], sent[69][2]
         with pytest.raises(ApplicationError) as info:
             yield ra.act("set", {"path": ["a0"], "value": "twice"}, cseq=first_a)

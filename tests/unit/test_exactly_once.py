@@ -32,7 +32,10 @@ def commit(room: Room):
 
 def put(room: Room, cseq: int, value: object, instance: int = 0):
     """alice sets doc.last = value with ``cseq`` from client ``instance``."""
-    return room.act("alice", cseq, "set", {"path": ["last"], "value": value}, instance=instance)
+    args = {"path": ["last"], "value": value}
+    if not instance:
+        return room.act("alice", cseq, "set", args)
+    return room.act("alice", cseq, "set", args, instance=instance)
 
 
 def test_a_retry_after_64_newer_actions_is_refused_and_never_applied_again():
