@@ -120,6 +120,9 @@ class ErrorURI:
     UNAVAILABLE: Final = "kasagi.error.unavailable"
     NOT_AUTHORIZED: Final = "kasagi.error.not_authorized"
     INTERNAL: Final = "kasagi.error.internal"
+    #: An ``act`` whose cseq (or client instance) the room can no longer answer for: it may
+    #: have been applied, and it is never applied again.
+    OUTCOME_UNKNOWN: Final = "kasagi.error.outcome_unknown"
 
 
 class WampErrorURI:
@@ -184,6 +187,7 @@ ERROR_POLICY: Final[Mapping[str, Recovery]] = MappingProxyType(
         ErrorURI.UNAVAILABLE: Recovery.RETRY,
         ErrorURI.NOT_AUTHORIZED: Recovery.GIVE_UP,
         ErrorURI.INTERNAL: Recovery.GIVE_UP,
+        ErrorURI.OUTCOME_UNKNOWN: Recovery.GIVE_UP,
         WampErrorURI.NO_SUCH_PROCEDURE: Recovery.REOPEN,
         WampErrorURI.AUTHORIZATION_FAILED: Recovery.RETRY,
         WampErrorURI.NOT_AUTHORIZED: Recovery.GIVE_UP,
@@ -236,8 +240,10 @@ class Limits:
 
     #: The state hash rides in every K-th event.
     HASH_EVERY: Final = 100
-    #: cseq results kept per member (the exactly-once window).
+    #: cseq results kept per client instance of a member (the exactly-once window) ...
     RESULTS_PER_MEMBER: Final = 64
+    #: ... and client instances kept per member besides its default one.
+    INSTANCES_PER_MEMBER: Final = 16
     #: How long an offline member keeps its place.
     GRACE_MS: Final = 30_000
     #: History: at least this many events ...

@@ -431,3 +431,25 @@ def test_a_conflicting_stray_event_makes_the_append_fail_as_a_whole(durable_stor
     else:
         assert durable_stores.redis_cli("HGET", durable_stores.key("r1", "head"), "seq").strip() == "1"
         assert durable_stores.redis_cli("HGET", durable_stores.key("r1", "results"), "alice").strip() == "1:1"
+
+
+@pytest_twisted.inlineCallbacks
+def test_results_keep_the_highest_cseqs_and_their_floors_across_a_restart(stores: StoreUnderTest):
+    """Each producer keeps its highest N cseqs (the lowest dropped first, remembered in its
+    floor); a dropped client instance is forgotten and its member's instance floor raised; a
+    restart and a new epoch keep windows and floors as they were."""
+    store = yield stores.open(StoreLimits(results_per_member=2))
+    yield store.create("r1", "doc", {}, EPOCH, INITIAL)
+    big = MAX_SAFE_INTEGER
+    yield store.append(batch("r1", 1, acks=(("alice", 30), ("alice/7", big - 1))))
+    yield store.append(batch("r1", 2, acks=(("alice", 10), ("alice/7", big), ("alice/9", 1))))
+    yield store.append(batch("r1", 3, acks=(("alice", 20), ("alice/7", big - 2))))
+    yield store.append(Batch("r1", EPOCH, 4, [], None, (("alice/11", 4),), dropped=(("alice", 9),)))
+    store = yield stores.reopen()
+    stored = yield store.load("r1")
+    assert stored.results == {"alice": {20: 3, 30: 1}, "alice/7": {big - 1: 1, big: 2}, "alice/11": {4: 4}}
+    assert stored.floors == {"alice": 10, "alice/7": big - 2, "alice/": 9}
+    yield store.set_epoch("r1", EPOCH, EPOCH + 1, 2, INITIAL)
+    stored = yield store.load("r1")
+    assert stored.results == {"alice": {30: 1}, "alice/7": {big - 1: 1, big: 2}}
+    assert stored.floors == {"alice": 10, "alice/7": big - 2, "alice/": 9}

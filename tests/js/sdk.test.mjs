@@ -454,3 +454,40 @@ test('close fails calls waiting for a connection and leaves no timers', async ()
   await clock.advance(60_000);
   assert.equal(clock.pending, 0);
 });
+
+test('every act carries the room handle\'s client instance id, the same one on a retry', async () => {
+  const { client, room } = await joined();
+  let refusals = 1;
+  server.onAct = (call) => {
+    if (refusals-- > 0) throw wampError(ErrorURI.UNAVAILABLE, 'store did not confirm');
+    return { seq: server.seq, cseq: call.args[2] };
+  };
+  const done = room.act('set', { path: ['a'], value: 1 });
+  await clock.advance(5000);
+  await done;
+  assert.ok(Number.isSafeInteger(room.instance) && room.instance >= clock.now() * 1000 - 1e9, `${room.instance}`);
+  assert.deepEqual(server.acts.map((a) => a[3]), [room.instance, room.instance]);
+  client.close();
+});
+
+test('outcome_unknown reaches the caller at once and is never retried; a dropped instance is replaced above the floor', async () => {
+  const { client, room } = await joined();
+  const floor = room.instance + 5_000_000;
+  server.onAct = (call) => {
+    if (call.args[3] <= floor) {
+      throw wampError(ErrorURI.OUTCOME_UNKNOWN, 'the room no longer knows this client instance', { field: 'instance', floor, retryable: false });
+    }
+    return { seq: server.seq, cseq: call.args[2] };
+  };
+  const refused = room.act('set', { path: ['a'], value: 1 }).catch((e) => e);
+  await clock.advance(5000);
+  const err = await refused;
+  assert.equal(err.error, ErrorURI.OUTCOME_UNKNOWN);
+  assert.equal(err.retryable, false);
+  assert.equal(server.acts.length, 1, 'not retried: it may have been applied');
+  assert.ok(room.instance > floor, 'the next acts come from a new instance above the floor');
+  const ack = room.act('set', { path: ['a'], value: 2 });
+  await clock.advance(5000);
+  assert.equal((await ack).cseq, server.acts[1][2]);
+  client.close();
+});

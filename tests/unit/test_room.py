@@ -142,14 +142,15 @@ def test_repeated_cseq_returns_the_first_result_in_flight_and_after():
     assert not room.has_pending
 
 
-def test_results_window_keeps_the_newest_per_member():
-    """Only the last N results per member are kept (oldest applied dropped first)."""
+def test_results_window_keeps_the_highest_cseqs_per_member():
+    """Only the N highest cseqs' results per member are kept (the lowest dropped first, into the floor)."""
     room = joined(make_room(config=RoomConfig(results_per_member=3)), "alice")
     commit(room)
     for c in (10, 5, 20, 30):
         room.act("alice", c, "move", {"dx": 0, "dy": 0})
         commit(room)
-    assert list(room.results["alice"]) == [5, 20, 30]
+    assert sorted(room.results["alice"]) == [10, 20, 30]
+    assert room.floors == {"alice": 5}
 
 
 def test_failed_commit_rolls_back_everything_uncommitted_and_heals_presence():

@@ -57,18 +57,30 @@ def test_malformed_room_ids_are_refused(room):
 
 
 def test_calls_take_positional_or_keyword_arguments():
-    """act(action, args, cseq) reads the same positionally and by keyword; extras are refused."""
+    """act(action, args, cseq, instance) reads the same positionally and by keyword; extras are refused."""
     a = ActCommand.from_wamp(["move", {"dx": 1}, 7], {})
     b = ActCommand.from_wamp([], {"action": "move", "args": {"dx": 1}, "cseq": 7})
     assert a == b
-    with pytest.raises(InvalidArgument, match="at most 3"):
-        ActCommand.from_wamp(["move", {}, 1, 2], {})
+    assert ActCommand.from_wamp(["move", {}, 1, 2], {}) == ActCommand.from_wamp(
+        [], {"action": "move", "cseq": 1, "instance": 2}
+    )
+    with pytest.raises(InvalidArgument, match="at most 4"):
+        ActCommand.from_wamp(["move", {}, 1, 2, 3], {})
     with pytest.raises(InvalidArgument) as info:
         ActCommand.from_wamp(["move"], {"action": "move", "cseq": 1})
     assert info.value.field == "action"
     with pytest.raises(InvalidArgument) as info:
         ActCommand.from_wamp(["move", {}, 1], {"who": "bob"})
     assert info.value.field == "who"
+
+
+@pytest.mark.parametrize("instance", [0, -1, True, 1.5, "1", 2**53])
+def test_instance_must_be_null_or_a_positive_safe_integer(instance):
+    """A client instance id outside 1..2**53-1 (or not an integer) is refused; null is the default instance."""
+    with pytest.raises(InvalidArgument) as info:
+        ActCommand.from_wamp(["move", {}, 1, instance], {})
+    assert info.value.field == "instance"
+    assert ActCommand.from_wamp(["move", {}, 1, None], {}).instance == 0
 
 
 @pytest.mark.parametrize("cseq", [0, -1, True, 1.5, "1", None, 2**53])

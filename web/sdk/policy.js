@@ -27,6 +27,7 @@ export const ERROR_POLICY = Object.freeze({
   'kasagi.error.unavailable': Recovery.RETRY,
   'kasagi.error.not_authorized': Recovery.GIVE_UP,
   'kasagi.error.internal': Recovery.GIVE_UP, // a bug in the room type's code: nothing was applied
+  'kasagi.error.outcome_unknown': Recovery.GIVE_UP, // the room forgot that cseq's result: it may have been applied; look at the state
   'wamp.error.no_such_procedure': Recovery.REOPEN,
   'wamp.error.authorization_failed': Recovery.RETRY, // the router could not decide (room service silent)
   'wamp.error.not_authorized': Recovery.GIVE_UP,

@@ -51,6 +51,8 @@ export declare class Room<State extends JSONMap = JSONMap> extends Emitter<RoomE
   readonly synced: boolean;
   /** null while the room is followed; `removed` or `closed` once an admin ended it. */
   readonly ended: 'removed' | 'closed' | null;
+  /** This room's client instance id, sent with every act (docs/protocol.md, Exactly once). */
+  readonly instance: number;
   /** The next cseq this room would use. */
   nextCseq(): number;
   /**

@@ -22,6 +22,11 @@ export class Room extends Emitter {
     // member never reuse a cseq; the random sub-millisecond part keeps two tabs opened in
     // the same millisecond apart.
     this._cseq = Math.floor(client.now() * 1000 + client.random() * 1000);
+    // This room's client instance id, sent with every act: results are kept per (member,
+    // instance), so tabs and devices of one member never push each other's results out.
+    // Time in microseconds plus a random part: an instance started later is above the
+    // instances the room dropped before it.
+    this.instance = newInstance(client);
     this._subscription = null;
     this._subscribedSession = null;
     this._joinedSession = null;
@@ -229,6 +234,7 @@ export class Room extends Emitter {
       return Promise.reject(new KasagiError(ErrorURI.INVALID_ARGUMENT, `args are not JSON: ${err.message}`, { field: 'args', expected: 'a map of JSON values', got: String(err.message), retryable: false }));
     }
     const seq = cseq ?? this.nextCseq();
+    const instance = this.instance;
     const deadline = this.client.now() + this.client.options.actDeadline;
     const opts = this.client.options;
     return new Promise((resolve, reject) => {
@@ -238,7 +244,7 @@ export class Room extends Emitter {
         try {
           if (this._stopped) throw new KasagiError(ErrorURI.CLOSED, 'room left');
           await this._ensureJoined();
-          resolve(await this.client.call(roomProcedure(this.id, 'act'), [action, args, seq]));
+          resolve(await this.client.call(roomProcedure(this.id, 'act'), [action, args, seq, instance]));
         } catch (err) {
           retry(KasagiError.from(err));
         }
@@ -246,6 +252,7 @@ export class Room extends Emitter {
       const retry = (err) => {
         const left = deadline - this.client.now();
         if (this._stopped || this.client.closing || !err.retryable || left <= 0) {
+          this._outcomeUnknown(err);
           reject(err);
           return;
         }
@@ -262,6 +269,16 @@ export class Room extends Emitter {
       };
       send();
     });
+  }
+
+  /** After kasagi.error.outcome_unknown (final: look at room.state to see whether the action
+   * happened): if the room dropped this client instance, act as a new one above its floor. */
+  _outcomeUnknown(err) {
+    const details = err.details || {};
+    if (err.error !== ErrorURI.OUTCOME_UNKNOWN || details.field !== 'instance') return;
+    if (Number.isSafeInteger(details.floor) && this.instance <= details.floor) {
+      this.instance = Math.max(newInstance(this.client), details.floor + 1);
+    }
   }
 
   /** Leave the room (the member goes offline for the grace period). */
@@ -284,4 +301,9 @@ export class Room extends Emitter {
     if (this._repairTimer !== null) this.client.timers.clearTimeout(this._repairTimer);
     this._repairTimer = null;
   }
+}
+
+/** A new client instance id: the time in microseconds plus a random sub-millisecond part. */
+function newInstance(client) {
+  return Math.floor(client.now() * 1000 + client.random() * 1000);
 }

@@ -17,6 +17,7 @@ export declare const ErrorURI: Readonly<{
   UNAVAILABLE: 'kasagi.error.unavailable';
   NOT_AUTHORIZED: 'kasagi.error.not_authorized';
   FULL: 'kasagi.error.full';
+  OUTCOME_UNKNOWN: 'kasagi.error.outcome_unknown';
   TIMEOUT: 'kasagi.client.timeout';
   CONNECTION_LOST: 'kasagi.client.connection_lost';
   CLOSED: 'kasagi.client.closed';

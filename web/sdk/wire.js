@@ -19,6 +19,7 @@ export const ErrorURI = Object.freeze({
   UNAVAILABLE: 'kasagi.error.unavailable',
   NOT_AUTHORIZED: 'kasagi.error.not_authorized',
   INTERNAL: 'kasagi.error.internal',
+  OUTCOME_UNKNOWN: 'kasagi.error.outcome_unknown', // the room can no longer answer for that cseq (or client instance)
   FULL: 'kasagi.error.full', // a capacity limit: the room or the room service is full
   // Raised by this client, never sent by a server:
   TIMEOUT: 'kasagi.client.timeout', // no answer within the deadline: it may or may not have happened

@@ -3,10 +3,12 @@ retried as the error policy says (:mod:`kasagi.client._retry`)."""
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from autobahn.wamp.exception import ApplicationError
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
@@ -21,7 +23,13 @@ from kasagi.deadline import within
 if TYPE_CHECKING:
     from kasagi.client._connection import KasagiClient, _Session
 
-__all__ = ["RoomHandle"]
+__all__ = ["RoomHandle", "new_instance"]
+
+
+def new_instance() -> int:
+    """A new client instance id: the time in microseconds plus a random part, so an instance
+    started later is above those before it (``docs/protocol.md``, Exactly once)."""
+    return int(time.time() * 1_000_000) + random.randrange(1000)
 
 
 class RoomHandle:
@@ -43,6 +51,9 @@ class RoomHandle:
         self.replica = RoomReplica(room)
         # Time-seeded (microseconds), so a member's cseqs stay unique across reloads and tabs.
         self._cseq = int(time.time() * 1_000_000)
+        #: This handle's client instance id: results are kept per (member, instance), so
+        #: several clients of one member never push each other's results out.
+        self.instance = new_instance()
         self._listeners: list[Callable[[Any], None]] = []
         #: Fast-path inputs waiting for their acknowledgement: cseq -> Deferred.
         self._inputs: dict[int, Deferred[dict[str, Any]]] = {}
@@ -265,6 +276,7 @@ class RoomHandle:
         the act deadline; each attempt waits until the room is joined on the current session."""
         if cseq is None:
             cseq = self.next_cseq()
+        instance = self.instance
         clock, options = self.client.clock, self.client.options
         deadline = clock.seconds() + options.act_deadline
         result: Deferred[dict[str, Any]] = Deferred()
@@ -274,17 +286,18 @@ class RoomHandle:
         def send() -> None:
             attempt[0] += 1
             if self._joined_on is not None and self._joined_on is self.client.session:
-                d = self.client.call(uri, action, args or {}, cseq)
+                d = self.client.call(uri, action, args or {}, cseq, instance)
             else:
                 remaining = max(0.1, deadline - clock.seconds())
                 d = within(self._sync(), remaining, clock, "rejoin")
-                d.addCallback(lambda _: self.client.call(uri, action, args or {}, cseq))
+                d.addCallback(lambda _: self.client.call(uri, action, args or {}, cseq, instance))
             d.addCallbacks(result.callback, retry)
 
         def retry(failure: Failure) -> None:
             now = clock.seconds()
             recovery = recovery_of(failure)
             if self._stopped or recovery.final or now >= deadline:
+                self._outcome_unknown(failure.value)
                 result.errback(failure)
                 return
             self.stats["act_retries"] += 1
@@ -307,11 +320,12 @@ class RoomHandle:
         within ``timeout`` (then sending it again with the same ``cseq`` is safe)."""
         if cseq is None:
             cseq = self.next_cseq()
+        instance = self.instance
         pending: Deferred[dict[str, Any]] = Deferred()
         self._inputs[cseq] = pending
 
         def publish(session: _Session) -> None:
-            session.publish(wire.input_topic(self.room), action, args or {}, cseq)
+            session.publish(wire.input_topic(self.room), action, args or {}, cseq, instance)
 
         def forget(result: Any) -> Any:
             self._inputs.pop(cseq, None)
@@ -327,9 +341,22 @@ class RoomHandle:
             return
         if "error" in reply:
             details = reply.get("details") or {}
-            d.errback(Failure(ServerError(reply["error"], reply.get("message", ""), **details)))
+            error = ServerError(reply["error"], reply.get("message", ""), **details)
+            self._outcome_unknown(error)
+            d.errback(Failure(error))
         else:
             d.callback({"seq": reply.get("seq"), "cseq": reply.get("cseq")})
+
+    def _outcome_unknown(self, error: object) -> None:
+        """After ``kasagi.error.outcome_unknown`` (final: the caller looks at the state to see
+        whether the action happened): if the room dropped this client instance, act as a new
+        one from now on, with an id above the floor the room named."""
+        if not isinstance(error, ApplicationError) or error.error != wire.ErrorURI.OUTCOME_UNKNOWN:
+            return
+        details = error.kwargs or {}
+        floor = details.get("floor")
+        if details.get("field") == "instance" and isinstance(floor, int) and self.instance <= floor:
+            self.instance = max(new_instance(), floor + 1)
 
     def leave(self) -> Deferred[Any]:
         """Leave the room (the member goes offline for the grace period)."""

@@ -158,15 +158,18 @@ class LeaveCommand:
 
 @dataclass(frozen=True)
 class ActCommand:
-    """``kasagi.room.<room>.act(action, args={}, cseq)``."""
+    """``kasagi.room.<room>.act(action, args={}, cseq, instance=null)``."""
 
     action: str
     args: dict[str, Any]
     cseq: int
+    #: The client instance (tab, device, process) of the member that sent it; 0: the
+    #: member's default instance (``kasagi.core.results``).
+    instance: int = 0
 
     @classmethod
     def from_wamp(cls, args: Sequence[Any], kwargs: Mapping[str, Any], limits: ValueLimits | None = None) -> ActCommand:
-        bound = _bind(args, kwargs, ("action", "args", "cseq"), "act")
+        bound = _bind(args, kwargs, ("action", "args", "cseq", "instance"), "act")
         action = bound.get("action")
         if not isinstance(action, str) or not action or len(action) > 64:
             raise InvalidArgument(
@@ -189,7 +192,17 @@ class ActCommand:
                 expected="an integer from 1 to 2**53 - 1",
                 got=describe(cseq) if "cseq" in bound else "missing",
             )
-        return cls(action, action_args, cseq)
+        instance = bound.get("instance")
+        if instance is None:
+            instance = 0
+        elif isinstance(instance, bool) or not isinstance(instance, int) or not 1 <= instance <= MAX_SAFE_INTEGER:
+            raise InvalidArgument(
+                "instance must be a positive integer",
+                field="instance",
+                expected="null or an integer from 1 to 2**53 - 1",
+                got=describe(instance),
+            )
+        return cls(action, action_args, cseq, instance)
 
 
 # -- the admin procedures (kasagi.admin.<process>.*) ------------------------------------------

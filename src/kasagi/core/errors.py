@@ -13,6 +13,7 @@ The tree::
     |   +-- RoomDamaged         kasagi.error.unavailable       the room's stored data is damaged (final)
     +-- NotAuthorized           kasagi.error.not_authorized    give up
     +-- Internal                kasagi.error.internal          a room type's hook failed; give up
+    +-- OutcomeUnknown          kasagi.error.outcome_unknown   its result is forgotten; give up, re-read the state
 
 The core raises these; only the WAMP edge turns them into ``ApplicationError``. Every error
 names the ``field`` at fault, what was ``expected`` and what was ``got``; ``retryable`` says
@@ -36,6 +37,7 @@ __all__ = [
     "NoSuchRoom",
     "NotAuthorized",
     "NotMember",
+    "OutcomeUnknown",
     "RateLimited",
     "Rejected",
     "RoomDamaged",
@@ -169,3 +171,12 @@ class Internal(KasagiError):
     uri = ErrorURI.INTERNAL
     #: The :class:`~kasagi.core.hooks.HookFailure` behind it (for the log; never sent).
     failure: object | None = None
+
+
+class OutcomeUnknown(KasagiError):
+    """An ``act`` whose cseq is at or below its client instance's floor and no longer in its
+    results window, or whose instance the room dropped (``field`` says which; ``floor`` the
+    floor): it may have been applied, so it is not applied again. The client gives up and
+    looks at the room's state to see whether it happened."""
+
+    uri = ErrorURI.OUTCOME_UNKNOWN

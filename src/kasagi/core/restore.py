@@ -9,7 +9,8 @@ What it reads is a :class:`RoomRecord` (the store's ``StoredRoom`` is one).
   was trimmed by hand) gives the room at the last event that still connects, and a note of
   what is missing: the caller moves it to a new epoch, so clients re-join with a snapshot
   instead of trusting seqs whose meaning changed. Results after that seq are dropped (those
-  actions are lost; a retry applies them again).
+  actions are lost; a retry applies them again). Floors are kept: a cseq below one is still
+  refused as of unknown outcome, never applied twice.
 - **Damaged** data (an event that does not apply, a state its room type refuses, an unknown
   type, bad options or a bad member list) raises :class:`CorruptRecord` (the store's
   ``CorruptRoom`` is one too); nothing is rebuilt or written.
@@ -60,6 +61,8 @@ class RoomRecord(Protocol):
     def tail(self) -> list[dict[str, Any]]: ...
     @property
     def results(self) -> dict[str, dict[int, int]]: ...
+    @property
+    def floors(self) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,15 @@ def rebuild(
         results = {m: {c: s for c, s in r.items() if s <= seq} for m, r in results.items()}
     state.setdefault("members", {})
     room = Room(
-        name, room_type, epoch=stored.epoch, seq=seq, state=state, results=results, config=config, access=access
+        name,
+        room_type,
+        epoch=stored.epoch,
+        seq=seq,
+        state=state,
+        results=results,
+        floors=stored.floors,
+        config=config,
+        access=access,
     )
     room.history.extend(applied, now_ms)
     return Rebuilt(room, lost)

@@ -49,12 +49,29 @@ from typing import Any
 from kasagi.core.access import PUBLIC, RoomAccess
 from kasagi.core.canonical import state_hash
 from kasagi.core.effects import due_timers, next_timer_at, timer_ops
-from kasagi.core.errors import Full, InvalidArgument, KasagiError, NotMember, RateLimited, Rejected, describe
+from kasagi.core.errors import (
+    Full,
+    InvalidArgument,
+    KasagiError,
+    NotMember,
+    OutcomeUnknown,
+    RateLimited,
+    Rejected,
+    describe,
+)
 from kasagi.core.history import DeltaLog
 from kasagi.core.hooks import HookError, HookFailure
 from kasagi.core.listing import check_meta
 from kasagi.core.ops import Op, OpError, UndoLog, apply_op, apply_ops, compact_ops, del_op, set_op, undo
 from kasagi.core.replies import CatchUp, JoinPending, JoinReply, Snapshot
+from kasagi.core.results import (
+    DEFAULT_INSTANCE,
+    drop_instance,
+    instance_floor_key,
+    pick_drops,
+    producer_key,
+    record_result,
+)
 from kasagi.core.roomtypes.base import RoomType
 from kasagi.core.size import json_size, size_delta
 from kasagi.core.values import copy_value
@@ -74,6 +91,8 @@ __all__ = [
 ]
 
 Event = dict[str, Any]
+#: (producer key, cseq): the producer key is the member for its default client instance,
+#: ``"<member>/<instance>"`` for another (:mod:`kasagi.core.results`).
 AckKey = tuple[str, int]
 
 
@@ -114,8 +133,10 @@ class RoomConfig:
 
     #: Put the state hash in every K-th event (0: never).
     hash_every: int = Limits.HASH_EVERY
-    #: Keep at least this many cseq results per member (exactly-once window).
+    #: Keep this many cseq results per client instance of a member (exactly-once window) ...
     results_per_member: int = Limits.RESULTS_PER_MEMBER
+    #: ... and this many client instances per member besides its default one (0: no limit).
+    instances_per_member: int = Limits.INSTANCES_PER_MEMBER
     #: How long an offline member keeps its place.
     grace_ms: int = Limits.GRACE_MS
     #: History: at least this many events ...
@@ -155,6 +176,9 @@ class Batch:
     hashes: Mapping[str, str] = field(default_factory=dict)
     #: What happened besides the ops (an admin removed a member, closed the room), in order.
     notices: tuple[Mapping[str, Any], ...] = ()
+    #: Client instances whose results this batch drops, ``(member, instance)``: the member's
+    #: instance floor rises to each (:mod:`kasagi.core.results`).
+    dropped: tuple[tuple[str, int], ...] = ()
 
     @property
     def event(self) -> Event:
@@ -228,6 +252,7 @@ class Room:
         seq: int = 0,
         state: dict[str, Any] | None = None,
         results: Mapping[str, Mapping[int, int]] | None = None,
+        floors: Mapping[str, int] | None = None,
         config: RoomConfig | None = None,
         access: RoomAccess = PUBLIC,
     ) -> None:
@@ -245,8 +270,10 @@ class Room:
         #: ``json_size(self.state)``, kept up to date op by op (only when a limit is set).
         self._track_size = self.config.max_state_bytes > 0
         self.state_bytes = json_size(self.state) if self._track_size else 0
-        # member -> {cseq: seq}, oldest applied first (the exactly-once window).
+        # The exactly-once record (kasagi.core.results): producer key -> {cseq: seq}, each
+        # producer's highest cseqs, and the floors below which the room can't answer.
         self.results: dict[str, dict[int, int]] = {m: dict(r) for m, r in (results or {}).items()}
+        self.floors: dict[str, int] = dict(floors or {})
         self.history = DeltaLog(
             self.config.history_events,
             self.config.history_min_age_ms,
@@ -682,13 +709,16 @@ class Room:
         args: Mapping[str, Any],
         announce: bool = False,
         now_ms: int | None = None,
+        instance: int = DEFAULT_INSTANCE,
     ) -> ActOutcome:
         """Validate and apply one action, all or nothing; raise a domain error to refuse it.
 
         ``announce``: the action came by the fast input path; the event that carries it
         acknowledges it in ``"acks": {member: [cseq, ...]}``. ``now_ms``: the time, for
         ``set_timer(after_ms=...)`` (default: the latest time the room was told of).
-        A hook that fails refuses the action with ``Internal``.
+        ``instance``: the member's client instance that sent it (0: the default one).
+        A hook that fails refuses the action with ``Internal``; a cseq the room can no
+        longer answer for, with ``OutcomeUnknown``.
         """
         if now_ms is None:
             now_ms = self.clock_ms
@@ -697,12 +727,14 @@ class Room:
         self.access.check(member)
         if member not in self._member_sessions:
             raise NotMember("join the room before acting", field="member", expected="a joined member", got=member)
-        done = self.results.get(member, {}).get(cseq)
+        producer = producer_key(member, instance)
+        done = self.results.get(producer, {}).get(cseq)
         if done is not None:
             return Applied(done)
-        key = (member, cseq)
+        key = (producer, cseq)
         if key in self._pending.keys or key in self._inflight_keys:
             return InFlight(key)
+        self._refuse_forgotten(member, instance, producer, cseq)
         try:
             effects = self.type.apply(self.state, member, action, args)
             own, ops = timer_ops(effects, self.state, now_ms)
@@ -738,6 +770,35 @@ class Room:
         if announce:
             self._pending.announced.setdefault(member, []).append(cseq)
         return Accepted(key)
+
+    def result_of(self, member: str, instance: int, cseq: int) -> int | None:
+        """The seq of ``member``'s action ``cseq`` from client ``instance``, if it is known."""
+        return self.results.get(producer_key(member, instance), {}).get(cseq)
+
+    def _refuse_forgotten(self, member: str, instance: int, producer: str, cseq: int) -> None:
+        """Refuse an action the room can't tell apart from one it applied and forgot: from an
+        instance it dropped (or one at or below the member's instance floor it never knew),
+        or with a cseq at or below its instance's floor."""
+        if instance != DEFAULT_INSTANCE:
+            dropping = self._inflight is not None and (member, instance) in self._inflight.dropped
+            floor = self.floors.get(instance_floor_key(member), 0)
+            if dropping or (producer not in self.results and instance <= floor):
+                raise OutcomeUnknown(
+                    "the room no longer knows this client instance; its action may have been applied",
+                    field="instance",
+                    expected=f"an instance id above {floor}, or one the room knows",
+                    got=str(instance),
+                    floor=floor,
+                )
+        floor = self.floors.get(producer, 0)
+        if cseq <= floor:
+            raise OutcomeUnknown(
+                "the room no longer holds this cseq's result; it may have been applied",
+                field="cseq",
+                expected=f"a cseq above {floor}, or one of the last {self.config.results_per_member}",
+                got=str(cseq),
+                floor=floor,
+            )
 
     def _run_check(self, member: str) -> None:
         """``check`` the working state; an unexpected exception refuses with ``Internal``."""
@@ -811,6 +872,7 @@ class Room:
             pending.announced,
             hashes=hashes,
             notices=tuple(pending.notices),
+            dropped=tuple(pick_drops(self.results, (p for p, _ in pending.acks), self.config.instances_per_member)),
         )
         self._pending = _Pending()
         self._inflight = batch
@@ -826,16 +888,16 @@ class Room:
         apply_ops(self.committed, batch.ops)
         self.seq = batch.seq
         self.history.append(batch.event, now_ms)
-        self.record_results(batch.acks, batch.seq)
+        self.record_results(batch.acks, batch.seq, batch.dropped)
 
-    def record_results(self, acks: Iterable[AckKey], seq: int) -> None:
-        """Remember the result of each action, dropping a member's oldest beyond the window."""
+    def record_results(self, acks: Iterable[AckKey], seq: int, dropped: Iterable[tuple[str, int]] = ()) -> None:
+        """Forget the ``dropped`` client instances and remember the result of each action,
+        dropping a producer's lowest cseqs beyond the window (its floor rises to them)."""
+        for member, instance in dropped:
+            drop_instance(self.results, self.floors, member, instance)
         keep = self.config.results_per_member
-        for member, cseq in acks:
-            results = self.results.setdefault(member, {})
-            results[cseq] = seq
-            while len(results) > keep:
-                del results[next(iter(results))]
+        for producer, cseq in acks:
+            record_result(self.results, self.floors, producer, cseq, seq, keep)
 
     def commit_failed(self, batch: Batch, now_ms: int) -> list[AckKey]:
         """The store refused ``batch``: roll back to the committed state.

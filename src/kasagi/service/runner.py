@@ -294,7 +294,7 @@ class RoomRunner:
         self._check_live()
         if not admitted:
             self.admit()
-        if (self.suspended or self._store_failing()) and self.room.results.get(member, {}).get(cmd.cseq) is None:
+        if (self.suspended or self._store_failing()) and self.room.result_of(member, cmd.instance, cmd.cseq) is None:
             raise Unavailable(
                 "the room's store is not answering; retry with the same cseq",
                 field="store",
@@ -303,7 +303,7 @@ class RoomRunner:
             )
         self._check_rate(member)
         try:
-            outcome = self.room.act(member, cmd.cseq, cmd.action, cmd.args, announce, self._now_ms())
+            outcome = self.room.act(member, cmd.cseq, cmd.action, cmd.args, announce, self._now_ms(), cmd.instance)
         except Exception:
             self.stats["refused"] += 1
             self.loop.report_failures()

@@ -38,8 +38,9 @@ class ServiceSettings:
     history_events: int = Limits.HISTORY_EVENTS
     #: ... and seconds of events kept beyond that.
     history_seconds: float = Limits.HISTORY_MIN_AGE_MS / 1000
-    #: cseq results kept per member.
+    #: cseq results kept per client instance of a member, and instances kept per member.
     results_per_member: int = Limits.RESULTS_PER_MEMBER
+    instances_per_member: int = Limits.INSTANCES_PER_MEMBER
     #: Seconds a store operation may take before callers get ``kasagi.error.unavailable``.
     store_deadline: float = 2.0
     #: Seconds loading a room may take (a read: a long history replays slowly, and a late
@@ -152,6 +153,7 @@ class ServiceSettings:
         return RoomConfig(
             hash_every=self.hash_every,
             results_per_member=self.results_per_member,
+            instances_per_member=self.instances_per_member,
             grace_ms=int(self.grace * 1000),
             history_events=self.history_events,
             history_min_age_ms=int(self.history_seconds * 1000),

@@ -4,7 +4,10 @@ Every implementation returns Deferreds (the memory one too), and all of them pas
 contract suite (``tests/contract/``). Guarantees asked of every store:
 
 - ``append`` is atomic: the event, the new head seq and the cseq results of its actions are
-  stored together or not at all;
+  stored together or not at all; results are kept as :mod:`kasagi.core.results` says (the
+  highest ``results_per_member`` cseqs of each producer, the lowest dropped first and
+  remembered in its floor; the batch's ``dropped`` instances forgotten, the member's
+  instance floor raised to them), and floors survive ``set_epoch``;
 - ``append`` is fenced: it fails with :class:`StaleEpoch` unless the stored epoch equals the
   batch's, and with :class:`SeqConflict` unless the stored seq is ``batch.seq - 1`` -- so a
   write that arrives late (after its caller gave up) can never apply twice or out of order;
@@ -109,7 +112,7 @@ class StoreLimits:
     history_seconds: float = Limits.HISTORY_MIN_AGE_MS / 1000
     #: ... but never more than this many before the snapshot.
     hard_cap: int = Limits.HISTORY_HARD_CAP
-    #: cseq results kept per member.
+    #: cseq results kept per client instance of a member.
     results_per_member: int = Limits.RESULTS_PER_MEMBER
     #: Bytes of stored events (compact JSON) kept per room, the snapshot's tail aside
     #: (0: no byte limit).
@@ -153,8 +156,12 @@ class StoredRoom:
     #: ``snapshot_seq + 1 .. seq``; anything else means history was lost (see
     #: :func:`kasagi.core.restore.rebuild`).
     tail: list[Event] = field(default_factory=list)
-    #: member -> {cseq: seq}, each member's results oldest first.
+    #: producer key (the member, or ``"<member>/<instance>"``) -> {cseq: seq}: each client
+    #: instance's highest cseqs (:mod:`kasagi.core.results`).
     results: dict[str, dict[int, int]] = field(default_factory=dict)
+    #: producer key -> the highest cseq dropped from its window; ``"<member>/"`` -> the
+    #: highest client instance of the member dropped.
+    floors: dict[str, int] = field(default_factory=dict)
 
 
 class RoomStore(Protocol):

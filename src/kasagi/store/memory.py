@@ -10,6 +10,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail, succeed
 
 from kasagi.core import Batch, copy_value
+from kasagi.core.results import drop_instance, record_result
 from kasagi.store.codec import dumps
 from kasagi.store.interface import (
     Event,
@@ -39,6 +40,7 @@ class RoomRecord:
     #: seq -> bytes of the event's compact JSON, as the durable stores measure it.
     sizes: dict[int, int] = field(default_factory=dict)
     results: dict[str, dict[int, int]] = field(default_factory=dict)
+    floors: dict[str, int] = field(default_factory=dict)
 
 
 class MemoryRoomStore:
@@ -95,6 +97,7 @@ class MemoryRoomStore:
                 snapshot=copy_value(rec.snapshot),
                 tail=tail,
                 results={m: dict(r) for m, r in rec.results.items()},
+                floors=dict(rec.floors),
             )
         )
 
@@ -117,12 +120,11 @@ class MemoryRoomStore:
         rec.events.append((copy_value(batch.event), self._now_ms()))
         rec.sizes[batch.seq] = len(dumps(batch.event).encode("utf-8"))
         rec.seq = batch.seq
+        for member, instance in batch.dropped:
+            drop_instance(rec.results, rec.floors, member, instance)
         keep = self.limits.results_per_member
-        for member, cseq in batch.acks:
-            results = rec.results.setdefault(member, {})
-            results[cseq] = batch.seq
-            while len(results) > keep:
-                del results[next(iter(results))]
+        for producer, cseq in batch.acks:
+            record_result(rec.results, rec.floors, producer, cseq, batch.seq, keep)
         return succeed(None)
 
     def save_snapshot(self, room: str, epoch: int, seq: int, state: dict[str, Any]) -> Deferred[None]:
@@ -161,7 +163,8 @@ class MemoryRoomStore:
             return fail(StaleEpoch(room))
         rec.epoch, rec.seq, rec.snapshot_seq, rec.snapshot, rec.events = new_epoch, seq, seq, copy_value(state), []
         rec.sizes = {}
-        rec.results = {m: {c: s for c, s in r.items() if s <= seq} for m, r in rec.results.items()}
+        kept = {m: {c: s for c, s in r.items() if s <= seq} for m, r in rec.results.items()}
+        rec.results = {m: r for m, r in kept.items() if r}
         return succeed(None)
 
     def close(self) -> Deferred[None]:

@@ -35,6 +35,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kasagi.core import Batch
+from kasagi.core.results import instance_floor_key, producer_key
 from kasagi.deadline import within
 from kasagi.store import redis_scripts as lua
 from kasagi.store.codec import decode_event, decode_int, decode_json, decode_map, dumps
@@ -202,14 +203,20 @@ class RedisRoomStore:
         else:
             raise StoreError(f"room {room} kept changing while it was loading; retry")
         results: dict[str, dict[int, int]] = {}
+        floors: dict[str, int] = {}
         for member_raw, value in _pairs(raw_results).items():
             member = _text(member_raw, room, "a result's member id")
             mine: dict[int, int] = {}
             for pair in _text(value, room, f"the results of {member}").split():
                 cseq, _, rseq = pair.partition(":")
                 cseq_int = decode_int(cseq, room, f"a cseq of {member}")
-                mine[cseq_int] = decode_int(rseq, room, f"a result seq of {member}")
-            results[member] = mine
+                seq_int = decode_int(rseq, room, f"a result seq of {member}")
+                if seq_int == 0:
+                    floors[member] = cseq_int  # not a result: the floor (kasagi.core.results)
+                else:
+                    mine[cseq_int] = seq_int
+            if mine:
+                results[member] = mine
         return StoredRoom(
             room=room,
             type=_text(head.get(b"type"), room, "the room type"),
@@ -220,6 +227,7 @@ class RedisRoomStore:
             snapshot=decode_map(_bytes(head.get(b"snap"), room, "the snapshot"), room, "the snapshot"),
             tail=tail,
             results=results,
+            floors=floors,
         )
 
     async def _read_events(self, room: str, epoch: int, after: int, upto: int, snap_seq: int) -> list[Event] | None:
@@ -289,9 +297,12 @@ class RedisRoomStore:
             dumps(batch.event),
             str(self._now_ms()),
             str(self.limits.results_per_member),
+            str(len(batch.dropped)),
         ]
-        for member, cseq in batch.acks:
-            args += [member, str(cseq)]
+        for member, instance in batch.dropped:
+            args += [producer_key(member, instance), instance_floor_key(member), str(instance)]
+        for producer, cseq in batch.acks:
+            args += [producer, str(cseq)]
         return self._eval(lua.APPEND, batch.room, self._keys(batch.room), args).addCallback(lambda _: None)
 
     def save_snapshot(self, room: str, epoch: int, seq: int, state: dict[str, Any]) -> Deferred[None]:

@@ -6,7 +6,10 @@ Keys of a room ``R`` (the ``{R}`` hash tag keeps them in one Redis Cluster slot)
   ``snap_seq``, ``snap`` (JSON, the state at ``snap_seq``);
 - ``kasagi:{R}:events`` -- a stream; event ``seq`` has the id ``<seq>-0`` and the fields ``e``
   (the event, JSON) and ``t`` (when it was stored, ms), trimmed to the history window;
-- ``kasagi:{R}:results`` -- a hash: member -> ``"cseq:seq cseq:seq ..."``, oldest first.
+- ``kasagi:{R}:results`` -- a hash: producer key (the member, or ``<member>/<instance>``,
+  :mod:`kasagi.core.results`) -> ``"cseq:seq cseq:seq ..."``, its highest cseqs; a pair
+  ``floor:0`` is its floor (the highest cseq dropped from the window), and under
+  ``<member>/`` the member's instance floor.
 
 Write scripts check everything (fences, key types, the stream's top id) before their first
 write: Redis does not roll a script back, so a script that fails must fail before writing.
@@ -60,7 +63,9 @@ return 1
 """
 )
 
-#: KEYS head, events, results; ARGV epoch, seq, event, t_ms, keep, then member, cseq pairs.
+#: KEYS head, events, results; ARGV epoch, seq, event, t_ms, keep, the number of dropped
+#: instances, for each its producer key, its member's floor key and its instance id, then
+#: producer key, cseq pairs.
 APPEND = (
     "#!lua\n"
     + _COMMON
@@ -80,18 +85,47 @@ end
 -- Every check passed; the writes below can't fail.
 redis.call('XADD', KEYS[2], ARGV[2] .. '-0', 'e', ARGV[3], 't', ARGV[4])
 redis.call('HSET', KEYS[1], 'seq', ARGV[2])
-local keep = tonumber(ARGV[5])
-for i = 6, #ARGV, 2 do
-  local pair = ARGV[i + 1] .. ':' .. ARGV[2]
-  local v = redis.call('HGET', KEYS[3], ARGV[i])
-  if v then v = v .. ' ' .. pair else v = pair end
-  local n = 1
-  for _ in string.gmatch(v, ' ') do n = n + 1 end
-  while n > keep do
-    v = string.sub(v, string.find(v, ' ', 1, true) + 1)
-    n = n - 1
+-- One producer's results: its {cseq, seq} pairs and its floor, as strings (numbers up to
+-- 2**53 - 1 are compared with tonumber but never printed by Lua).
+local function read(field)
+  local pairs_, floor = {}, nil
+  local v = redis.call('HGET', KEYS[3], field)
+  if v then
+    for c, s in string.gmatch(v, '(%d+):(%d+)') do
+      if s == '0' then floor = c else pairs_[#pairs_ + 1] = {c, s} end
+    end
   end
-  redis.call('HSET', KEYS[3], ARGV[i], v)
+  return pairs_, floor
+end
+local function raise(floor, c)
+  if not floor or tonumber(c) > tonumber(floor) then return c end
+  return floor
+end
+local function write(field, pairs_, floor)
+  local out = {}
+  for j, p in ipairs(pairs_) do out[j] = p[1] .. ':' .. p[2] end
+  if floor then out[#out + 1] = floor .. ':0' end
+  redis.call('HSET', KEYS[3], field, table.concat(out, ' '))
+end
+local n = tonumber(ARGV[6])
+for i = 7, 6 + 3 * n, 3 do
+  redis.call('HDEL', KEYS[3], ARGV[i])
+  local pairs_, floor = read(ARGV[i + 1])
+  write(ARGV[i + 1], pairs_, raise(floor, ARGV[i + 2]))
+end
+local keep = tonumber(ARGV[5])
+for i = 7 + 3 * n, #ARGV, 2 do
+  local pairs_, floor = read(ARGV[i])
+  pairs_[#pairs_ + 1] = {ARGV[i + 1], ARGV[2]}
+  while #pairs_ > keep do
+    local low = 1
+    for j = 2, #pairs_ do
+      if tonumber(pairs_[j][1]) < tonumber(pairs_[low][1]) then low = j end
+    end
+    floor = raise(floor, pairs_[low][1])
+    table.remove(pairs_, low)
+  end
+  write(ARGV[i], pairs_, floor)
 end
 return 1
 """

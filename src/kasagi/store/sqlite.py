@@ -33,6 +33,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from kasagi.core import Batch
+from kasagi.core.results import instance_floor_key, producer_key
 from kasagi.store.codec import decode_event, decode_int, decode_map, dumps
 from kasagi.store.interface import (
     CorruptRoom,
@@ -73,7 +74,9 @@ _SCHEMA_1 = (
         event TEXT NOT NULL,
         PRIMARY KEY (room, seq)
     ) WITHOUT ROWID""",
-    # Rows in insertion order (rowid): each member's results oldest first.
+    # Each producer's results (member = the producer key, kasagi.core.results); a row with
+    # seq 0 is not a result but the producer's floor (the highest cseq dropped from its
+    # window), or under "<member>/" the member's instance floor.
     "CREATE TABLE results (room TEXT NOT NULL, member TEXT NOT NULL, cseq INTEGER NOT NULL, seq INTEGER NOT NULL)",
     "CREATE INDEX results_by_member ON results (room, member)",
 )
@@ -248,12 +251,16 @@ class SqliteRoomStore:
                 raise CorruptRoom(room, f"event {seq_i} is not JSON text")
             tail.append(decode_event(raw, room, epoch, seq_i))
         results: dict[str, dict[int, int]] = {}
+        floors: dict[str, int] = {}
         for member, cseq, rseq in result_rows:
             if not isinstance(member, str):
                 raise CorruptRoom(room, "a stored result has a member id that is not text")
-            results.setdefault(member, {})[decode_int(cseq, room, "a result's cseq")] = decode_int(
-                rseq, room, "a result's seq"
-            )
+            cseq_int = decode_int(cseq, room, "a result's cseq")
+            seq_int = decode_int(rseq, room, "a result's seq")
+            if seq_int == 0:
+                floors[member] = cseq_int
+            else:
+                results.setdefault(member, {})[cseq_int] = seq_int
         return StoredRoom(
             room=room,
             type=type_name,
@@ -264,6 +271,7 @@ class SqliteRoomStore:
             snapshot=decode_map(_text(snapshot_raw, room, "snapshot"), room, "the snapshot"),
             tail=tail,
             results=results,
+            floors=floors,
         )
 
     def events_since(self, room: str, epoch: int, seq: int) -> Deferred[list[Event] | None]:
@@ -379,18 +387,30 @@ class SqliteRoomStore:
             (batch.room, batch.seq, t_ms, event, len(event.encode("utf-8"))),
         )
         conn.execute("UPDATE rooms SET seq = ? WHERE room = ?", (batch.seq, batch.room))
+        for member, instance in batch.dropped:
+            conn.execute(
+                "DELETE FROM results WHERE room = ? AND member = ?", (batch.room, producer_key(member, instance))
+            )
+            _raise_floor(conn, batch.room, instance_floor_key(member), instance)
         if batch.acks:
             conn.executemany(
                 "INSERT INTO results (room, member, cseq, seq) VALUES (?, ?, ?, ?)",
-                [(batch.room, member, cseq, batch.seq) for member, cseq in batch.acks],
+                [(batch.room, producer, cseq, batch.seq) for producer, cseq in batch.acks],
             )
             keep = self.limits.results_per_member
-            for member in {m for m, _ in batch.acks}:
-                conn.execute(
-                    "DELETE FROM results WHERE rowid IN (SELECT rowid FROM results WHERE room = ? AND member = ? "
-                    "ORDER BY rowid DESC LIMIT -1 OFFSET ?)",
-                    (batch.room, member, keep),
-                )
+            for producer in {p for p, _ in batch.acks}:
+                # The lowest cseqs beyond the window go; the floor rises to the highest of them.
+                row = conn.execute(
+                    "SELECT max(cseq) FROM (SELECT cseq FROM results WHERE room = ? AND member = ? AND seq > 0 "
+                    "ORDER BY cseq DESC LIMIT -1 OFFSET ?)",
+                    (batch.room, producer, keep),
+                ).fetchone()
+                if row[0] is not None:
+                    conn.execute(
+                        "DELETE FROM results WHERE room = ? AND member = ? AND seq > 0 AND cseq <= ?",
+                        (batch.room, producer, row[0]),
+                    )
+                    _raise_floor(conn, batch.room, producer, row[0])
 
     def save_snapshot(self, room: str, epoch: int, seq: int, state: dict[str, Any]) -> Deferred[None]:
         return self._on_writer(self._save_snapshot, room, epoch, seq, state, self._now_ms())
@@ -519,6 +539,16 @@ def check_file(path: Path) -> str | None:
             conn.close()
     except sqlite3.DatabaseError as exc:
         return f"{path} is not a usable Kasagi room store: {exc}"
+
+
+def _raise_floor(conn: sqlite3.Connection, room: str, key: str, floor: int) -> None:
+    """Raise the floor kept under ``key`` (a results row with seq 0) to ``floor``."""
+    query = "SELECT max(cseq) FROM results WHERE room = ? AND member = ? AND seq = 0"
+    row = conn.execute(query, (room, key)).fetchone()
+    if row[0] is not None and row[0] >= floor:
+        return
+    conn.execute("DELETE FROM results WHERE room = ? AND member = ? AND seq = 0", (room, key))
+    conn.execute("INSERT INTO results (room, member, cseq, seq) VALUES (?, ?, ?, 0)", (room, key, floor))
 
 
 class _Transaction:
