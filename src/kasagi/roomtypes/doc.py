@@ -30,6 +30,7 @@ from kasagi.rooms import (
     describe,
     parse_path,
     require_keys,
+    require_options,
     set_op,
 )
 from kasagi.roomtypes.schema_bounds import check_schema_bounds, node_count
@@ -53,14 +54,7 @@ class Doc(RoomType):
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> RoomType:
-        for key in options:
-            if key != "schema":
-                raise InvalidArgument(
-                    f"unknown option {key!r} for room type doc",
-                    field=f"options.{key}",
-                    expected="only schema",
-                    got=describe(options[key]),
-                )
+        require_options(options, {"schema"}, "doc")
         schema = options.get("schema")
         if schema is None:
             return cls()
