@@ -1,27 +1,28 @@
 // The arena demo: each tab is a player; arrow keys / WASD (or a finger held on the board) move it
 // through room.act('move').
-import * as kasagi from './sdk/kasagi.js';
 import {
   bindInvite,
   bindNameForm,
   bindRoomForm,
   colourOf,
+  drawGrid,
+  keysDirection,
+  pageClient,
   pageOptions,
   renderMembers,
   roomRefusal,
+  sendMove,
   showEnded,
+  showFailed,
   showPresent,
   showRoomRefusal,
   showStatus,
+  steerWithKeys,
   syncTracker,
 } from './demo-common.js';
 
 const WORLD = 1000;
 const STEP = 10; // the room's speed limit per move
-const KEYS = {
-  ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1],
-  a: [-1, 0], d: [1, 0], w: [0, -1], s: [0, 1], A: [-1, 0], D: [1, 0], W: [0, -1], S: [0, 1],
-};
 const $ = (id) => document.getElementById(id);
 const canvas = $('world');
 const ctx = canvas.getContext('2d');
@@ -33,12 +34,7 @@ window.kasagiDemo = demo;
 
 function draw(room) {
   const scale = canvas.width / WORLD;
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  ctx.strokeStyle = '#1b2230';
-  for (let g = 100; g < WORLD; g += 100) {
-    ctx.beginPath(); ctx.moveTo(g * scale, 0); ctx.lineTo(g * scale, canvas.height); ctx.stroke();
-    ctx.beginPath(); ctx.moveTo(0, g * scale); ctx.lineTo(canvas.width, g * scale); ctx.stroke();
-  }
+  drawGrid(ctx, canvas, WORLD);
   const players = room.state.players || {};
   const members = room.state.members || {};
   // Dots and names keep their size on screen when the board is shown smaller (a phone).
@@ -100,12 +96,7 @@ function watchLatency(room) {
 }
 
 function move(room, dx, dy) {
-  const t = Date.now();
-  demo.sent.push(t);
-  room.act('move', { dx, dy, t }).catch((err) => {
-    demo.errors.push(err.error);
-    $('error').textContent = err.message;
-  });
+  sendMove(room, demo, $('error'), dx, dy);
 }
 
 function steer(room) {
@@ -113,9 +104,7 @@ function steer(room) {
   let target = null; // where a held finger (or mouse button) points, in world units
   const towards = (from, to) => (Math.abs(to - from) < STEP / 2 ? 0 : Math.sign(to - from));
   const direction = () => {
-    let dx = 0;
-    let dy = 0;
-    for (const key of held) { dx += KEYS[key][0]; dy += KEYS[key][1]; }
+    let [dx, dy] = keysDirection(held);
     const me = (room.state.players || {})[opts.authid];
     if (!held.size && target && me) {
       dx = towards(me.x, target.x);
@@ -135,20 +124,7 @@ function steer(room) {
   });
   canvas.addEventListener('pointermove', (e) => target && point(e));
   for (const end of ['pointerup', 'pointercancel']) canvas.addEventListener(end, () => (target = null));
-  window.addEventListener('keydown', (e) => {
-    if (!(e.key in KEYS)) return;
-    e.preventDefault();
-    if (e.repeat || held.has(e.key)) return;
-    held.add(e.key);
-    const [dx, dy] = direction();
-    if (dx || dy) move(room, dx, dy); // at once on the press, then every 50 ms while held
-  });
-  window.addEventListener('keyup', (e) => held.delete(e.key));
-  window.addEventListener('blur', () => held.clear());
-  setInterval(() => {
-    const [dx, dy] = direction();
-    if (dx || dy) move(room, dx, dy);
-  }, 50);
+  steerWithKeys(held, direction, (dx, dy) => move(room, dx, dy));
 }
 
 async function main() {
@@ -157,7 +133,7 @@ async function main() {
   bindNameForm($('name-form'), opts.authid);
   bindRoomForm($('room-form'), opts.room, (refusal) => showRoomRefusal($('room-form'), refusal));
   bindInvite($('invite'), opts.room, demo);
-  const client = new kasagi.Client({ url: opts.url, authid: opts.authid, ticket: opts.ticket, serializer: opts.serializer });
+  const client = pageClient(opts);
   let room = null;
   showStatus($('status'), client, () => room && showPanel(room));
   demo.client = client;
@@ -175,8 +151,7 @@ async function main() {
 }
 
 main().catch((err) => {
-  $('status').textContent = 'failed';
-  $('status').className = 'pill failed';
+  showFailed($('status'));
   const refusal = roomRefusal(err, opts.room);
   if (refusal) showRoomRefusal($('room-form'), refusal, $('status'));
   else $('error').textContent = `${err.error || 'error'}: ${err.message}`;

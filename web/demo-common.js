@@ -1,7 +1,8 @@
 // What the demo pages share: the member id (a name a person sets, or a random one per tab), the
-// query options, the connection status, the sync label, the invite link and the presence list.
+// query options, the client, the connection status, the sync label, the invite link, the
+// presence list, and steering a dot on a board (the arena and the chase example).
 
-import { DEFAULTS as kasagiDefaults } from './sdk/kasagi.js';
+import { Client, DEFAULTS as kasagiDefaults } from './sdk/kasagi.js';
 import { ROOM_ID } from './sdk/wire.js';
 
 /** A room id (docs/protocol.md, Rooms; kasagi.wire.ROOM_ID on the server). */
@@ -293,3 +294,73 @@ export function renderMembers(ul, members = {}, me = null, myStatus = 'open') {
   );
 }
 
+
+/** The page's client, connecting as the page's options say (`pageOptions`). */
+export function pageClient(opts) {
+  return new Client({ url: opts.url, authid: opts.authid, ticket: opts.ticket, serializer: opts.serializer });
+}
+
+/** Mark the status pill failed: the page could not start. */
+export function showFailed(el) {
+  el.textContent = 'failed';
+  el.className = 'pill failed';
+}
+
+/** The keys that steer a dot, and the direction each one adds. */
+export const MOVE_KEYS = {
+  ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1],
+  a: [-1, 0], d: [1, 0], w: [0, -1], s: [0, 1], A: [-1, 0], D: [1, 0], W: [0, -1], S: [0, 1],
+};
+
+/** The direction the held keys add up to, as [dx, dy] (each a sum of -1, 0 and 1). */
+export function keysDirection(held) {
+  let dx = 0;
+  let dy = 0;
+  for (const key of held) { dx += MOVE_KEYS[key][0]; dy += MOVE_KEYS[key][1]; }
+  return [dx, dy];
+}
+
+/**
+ * Steer with the arrow keys and WASD: `held` keeps the keys that are down, and `send(dx, dy)`
+ * goes at once on a press, then every 50 ms while `direction()` says to move.
+ */
+export function steerWithKeys(held, direction, send) {
+  const step = () => {
+    const [dx, dy] = direction();
+    if (dx || dy) send(dx, dy);
+  };
+  window.addEventListener('keydown', (e) => {
+    if (!(e.key in MOVE_KEYS)) return;
+    e.preventDefault();
+    if (e.repeat || held.has(e.key)) return;
+    held.add(e.key);
+    step();
+  });
+  window.addEventListener('keyup', (e) => held.delete(e.key));
+  window.addEventListener('blur', () => held.clear());
+  setInterval(step, 50);
+}
+
+/**
+ * Act `move` by (dx, dy) with the time of sending, kept in `demo.sent`; a refusal goes to
+ * `demo.errors` and its message into `errorEl`.
+ */
+export function sendMove(room, demo, errorEl, dx, dy) {
+  const t = Date.now();
+  demo.sent.push(t);
+  room.act('move', { dx, dy, t }).catch((err) => {
+    demo.errors.push(err.error);
+    errorEl.textContent = err.message;
+  });
+}
+
+/** Clear the canvas and draw a line every 100 world units across a board `world` units wide. */
+export function drawGrid(ctx, canvas, world) {
+  const scale = canvas.width / world;
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = '#1b2230';
+  for (let g = 100; g < world; g += 100) {
+    ctx.beginPath(); ctx.moveTo(g * scale, 0); ctx.lineTo(g * scale, canvas.height); ctx.stroke();
+    ctx.beginPath(); ctx.moveTo(0, g * scale); ctx.lineTo(canvas.width, g * scale); ctx.stroke();
+  }
+}

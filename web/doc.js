@@ -1,13 +1,14 @@
 // The shared-doc demo: a form whose fields are paths of a `doc` room (set/del actions).
-import * as kasagi from './sdk/kasagi.js';
 import {
   bindInvite,
   bindNameForm,
   bindRoomForm,
+  pageClient,
   pageOptions,
   renderMembers,
   roomRefusal,
   showEnded,
+  showFailed,
   showPresent,
   showRoomRefusal,
   showStatus,
@@ -140,7 +141,7 @@ async function main() {
   bindNameForm($('name-form'), opts.authid);
   bindRoomForm($('room-form'), opts.room, (refusal) => showRoomRefusal($('room-form'), refusal));
   bindInvite($('invite'), opts.room, demo);
-  const client = new kasagi.Client({ url: opts.url, authid: opts.authid, ticket: opts.ticket, serializer: opts.serializer });
+  const client = pageClient(opts);
   let room = null;
   showStatus($('status'), client, () => room && renderPresence(room));
   demo.client = client;
@@ -156,8 +157,7 @@ async function main() {
 }
 
 main().catch((err) => {
-  $('status').textContent = 'failed';
-  $('status').className = 'pill failed';
+  showFailed($('status'));
   const refusal = roomRefusal(err, opts.room);
   if (refusal) showRoomRefusal($('room-form'), refusal, $('status'));
   else report({ error: err.error || 'error', message: err.message });

@@ -3,7 +3,7 @@
 // "play" button per type (matchmaking, then the matched room's page). The section has its own
 // connection, so the rest of the page keeps working when the lobby does not answer.
 import * as kasagi from './sdk/kasagi.js';
-import { pageOptions } from './demo-common.js';
+import { pageClient, pageOptions } from './demo-common.js';
 
 /** The demo page of each room type, relative to this page (other types are listed without one). */
 export const PAGES = {
@@ -194,7 +194,7 @@ class TypeBlock {
 async function main() {
   const status = el('p', { class: 'lobby-message' }, 'Asking the node for its rooms…');
   holder.append(status);
-  const client = new kasagi.Client({ url: opts.url, authid: opts.authid, ticket: opts.ticket, serializer: opts.serializer });
+  const client = pageClient(opts);
   lobby.client = client;
   await client.start();
   const { types, listed } = await servedTypes(client);

@@ -78,8 +78,10 @@ from kasagi.rooms import (
     cancel_timer,
     del_op,
     describe,
+    int_option,
     private_path,
     require_keys,
+    require_options,
     set_op,
     set_timer,
 )
@@ -139,18 +141,6 @@ def hand_size(players: int) -> int:
     return 7 if players == 2 else 5
 
 
-def _whole_number(options: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidArgument(
-            f"{key} must be a whole number from {low} to {high}",
-            field=f"options.{key}",
-            expected=f"an integer from {low} to {high}",
-            got=describe(value),
-        )
-    return value
-
-
 def _hand(state: Mapping[str, Any], member: str) -> list[str]:
     hand: list[str] = list(state.get(PRIVATE_KEY, {}).get(member, {}).get("hand", []))
     return hand
@@ -184,16 +174,9 @@ class Cards(RoomType):
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Cards:
-        for key in options:
-            if key not in ("players", "turn_seconds"):
-                raise InvalidArgument(
-                    f"unknown option {key!r} for room type cards",
-                    field=f"options.{key}",
-                    expected="only players and turn_seconds",
-                    got=describe(options[key]),
-                )
-        players = _whole_number(options, "players", MIN_PLAYERS, MIN_PLAYERS, MAX_PLAYERS)
-        seconds = _whole_number(options, "turn_seconds", DEFAULT_TURN_SECONDS, 1, MAX_TURN_SECONDS)
+        require_options(options, {"players", "turn_seconds"}, "cards")
+        players = int_option(options, "players", MIN_PLAYERS, MIN_PLAYERS, MAX_PLAYERS)
+        seconds = int_option(options, "turn_seconds", DEFAULT_TURN_SECONDS, 1, MAX_TURN_SECONDS)
         return cls(players, seconds)
 
     def options(self) -> dict[str, Any]:

@@ -34,7 +34,18 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from kasagi.rooms import Effect, InvalidArgument, Rejected, RoomType, del_op, describe, require_keys, set_op
+from kasagi.rooms import (
+    Effect,
+    InvalidArgument,
+    Rejected,
+    RoomType,
+    del_op,
+    describe,
+    int_option,
+    require_keys,
+    require_options,
+    set_op,
+)
 
 __all__ = ["CATCH_RADIUS", "MAX_STEP", "NPC_SPEED", "WORLD", "Chase", "start_position"]
 
@@ -88,23 +99,8 @@ class Chase(RoomType):
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Chase:
-        for key in options:
-            if key != "npcs":
-                raise InvalidArgument(
-                    f"unknown option {key!r} for room type chase",
-                    field=f"options.{key}",
-                    expected="only npcs",
-                    got=describe(options[key]),
-                )
-        npcs = options.get("npcs", DEFAULT_NPCS)
-        if isinstance(npcs, bool) or not isinstance(npcs, int) or not 1 <= npcs <= MAX_NPCS:
-            raise InvalidArgument(
-                "npcs must be a small whole number",
-                field="options.npcs",
-                expected=f"an integer from 1 to {MAX_NPCS}",
-                got=describe(npcs),
-            )
-        return cls(npcs)
+        require_options(options, {"npcs"}, "chase")
+        return cls(int_option(options, "npcs", DEFAULT_NPCS, 1, MAX_NPCS, "npcs must be a small whole number"))
 
     def options(self) -> dict[str, Any]:
         return {"npcs": self.npcs}

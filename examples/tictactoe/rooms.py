@@ -53,7 +53,9 @@ from kasagi.rooms import (
     RoomType,
     cancel_timer,
     describe,
+    int_option,
     require_keys,
+    require_options,
     set_op,
     set_timer,
 )
@@ -105,23 +107,9 @@ class TicTacToe(RoomType):
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> TicTacToe:
-        for key in options:
-            if key != "turn_seconds":
-                raise InvalidArgument(
-                    f"unknown option {key!r} for room type tictactoe",
-                    field=f"options.{key}",
-                    expected="only turn_seconds",
-                    got=describe(options[key]),
-                )
-        seconds = options.get("turn_seconds", DEFAULT_TURN_SECONDS)
-        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= MAX_TURN_SECONDS:
-            raise InvalidArgument(
-                "turn_seconds must be a whole number of seconds",
-                field="options.turn_seconds",
-                expected=f"an integer from 1 to {MAX_TURN_SECONDS}",
-                got=describe(seconds),
-            )
-        return cls(seconds)
+        require_options(options, {"turn_seconds"}, "tictactoe")
+        message = "turn_seconds must be a whole number of seconds"
+        return cls(int_option(options, "turn_seconds", DEFAULT_TURN_SECONDS, 1, MAX_TURN_SECONDS, message))
 
     def listing(self, state: Mapping[str, Any]) -> dict[str, Any]:
         seats = state.get("seats", {})

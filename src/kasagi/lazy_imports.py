@@ -289,8 +289,8 @@ def _load(module: types.ModuleType) -> None:
             shim(module)
 
 
-class _DeferringLoader(importlib.abc.Loader):
-    """Creates the module as the real loader would, and leaves its code for later."""
+class _WrappingLoader(importlib.abc.Loader):
+    """Creates the module as the real loader would; the module is then handed back to it."""
 
     def __init__(self, real: importlib.abc.Loader) -> None:
         self.real = real
@@ -298,10 +298,18 @@ class _DeferringLoader(importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
         return self.real.create_module(spec)
 
-    def exec_module(self, module: types.ModuleType) -> None:
+    def _hand_back(self, module: types.ModuleType) -> None:
+        """Make the real loader the module's own, for its code and any reload."""
         spec = module.__spec__
         assert spec is not None
         spec.loader = module.__loader__ = self.real
+
+
+class _DeferringLoader(_WrappingLoader):
+    """Creates the module as the real loader would, and leaves its code for later."""
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        self._hand_back(module)
         name = module.__name__
         if "__path__" in module.__dict__ and _root(name, _SUBMODULES_DEFERRED) is None:
             _state.paths[name] = module.__dict__.pop("__path__")
@@ -309,19 +317,11 @@ class _DeferringLoader(importlib.abc.Loader):
         _state.deferred.add(name)
 
 
-class _ProbingLoader(importlib.abc.Loader):
+class _ProbingLoader(_WrappingLoader):
     """Runs a module with :data:`_PROBES` answered (Crossbar's package ``__init__``)."""
 
-    def __init__(self, real: importlib.abc.Loader) -> None:
-        self.real = real
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
-        return self.real.create_module(spec)
-
     def exec_module(self, module: types.ModuleType) -> None:
-        spec = module.__spec__
-        assert spec is not None
-        spec.loader = module.__loader__ = self.real
+        self._hand_back(module)
         _state.probing = True
         try:
             self.real.exec_module(module)

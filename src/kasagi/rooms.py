@@ -35,7 +35,7 @@ from __future__ import annotations
 from kasagi.core.effects import CancelTimer, Effect, SetTimer, cancel_timer, set_timer
 from kasagi.core.errors import InvalidArgument, Rejected, describe
 from kasagi.core.ops import Op, Path, del_op, parse_path, set_op
-from kasagi.core.roomtypes.base import RoomType, require_keys
+from kasagi.core.roomtypes.base import RoomType, int_option, require_keys, require_options
 from kasagi.core.values import check_value
 from kasagi.core.views import view_of
 from kasagi.wire import PRIVATE_KEY, ROOM_TYPE_RE, SERVER_OWNED, TIMERS_KEY
@@ -57,9 +57,11 @@ __all__ = [
     "check_value",
     "del_op",
     "describe",
+    "int_option",
     "parse_path",
     "private_path",
     "require_keys",
+    "require_options",
     "set_op",
     "set_timer",
     "view_of",

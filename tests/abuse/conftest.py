@@ -23,17 +23,6 @@ def abuse_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess
     proc.stop()
 
 
-def rss(node: NodeProcess) -> int:
-    """Resident memory of all the node's processes, bytes."""
-    total = 0
-    for pid in node.pids():
-        try:
-            total += psutil.Process(pid).memory_info().rss
-        except psutil.Error:
-            continue
-    return total
-
-
 def cpu_seconds(node: NodeProcess) -> float:
     """User and system CPU time the node's processes used so far, seconds."""
     total = 0.0

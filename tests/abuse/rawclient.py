@@ -9,10 +9,7 @@ import json
 import os
 import socket
 import struct
-from pathlib import Path
 from typing import Any
-
-from kasagi.testing.node import NodeProcess
 
 
 def _frame(payload: bytes) -> bytes:
@@ -84,16 +81,3 @@ def closed_by_peer(sock: socket.socket, timeout: float = 10.0) -> bool:
     except TimeoutError:
         return False
     return True
-
-
-def node_rss(node: NodeProcess) -> int:
-    """Bytes resident in all the node's processes."""
-    total = 0
-    for pid in node.pids():
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total

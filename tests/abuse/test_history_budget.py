@@ -14,7 +14,7 @@ from kasagi import wire
 from kasagi.client import KasagiClient
 from kasagi.store.factory import SQLITE_FILE
 from kasagi.testing.node import NodeProcess
-from tests.abuse.conftest import cpu_seconds, rss
+from tests.abuse.conftest import cpu_seconds
 
 pytestmark = [pytest.mark.node, pytest.mark.abuse, pytest.mark.timeout(240)]
 MIB = 1024 * 1024
@@ -59,9 +59,9 @@ def test_replacing_a_large_list_element_at_the_allowed_rate_keeps_the_node_withi
     try:
         handle = yield client.join("replaced", "doc")
         yield replace_elements(handle, 100, 30)
-        before = rss(abuse_node)
+        before = abuse_node.rss()
         done = yield replace_elements(handle, 2_400, 60)
-        growth = rss(abuse_node) - before
+        growth = abuse_node.rss() - before
         record_property("growth_mib", round(growth / MIB, 1))
         record_property("replacements", done)
         assert done * 60_000 > 1.25 * wire.Limits.HISTORY_PROCESS_BYTES, f"only {done} actions in the time allowed"
@@ -118,7 +118,7 @@ def test_joins_from_an_old_position_cost_a_snapshot_not_the_history(abuse_node: 
             asker = yield KasagiClient.connect(abuse_node.url, f"asker{i}", serializer="msgpack")
             askers.append(asker)
             yield asker.open("historic", "doc")
-        cpu, memory = cpu_seconds(abuse_node), rss(abuse_node)
+        cpu, memory = cpu_seconds(abuse_node), abuse_node.rss()
         answers = yield defer.DeferredList(
             [
                 asker.call(wire.room_procedure("historic", "join"), {"epoch": epoch, "seq": 1}, timeout=30)
@@ -126,7 +126,7 @@ def test_joins_from_an_old_position_cost_a_snapshot_not_the_history(abuse_node: 
             ],
             consumeErrors=True,
         )
-        spent, grown = cpu_seconds(abuse_node) - cpu, rss(abuse_node) - memory
+        spent, grown = cpu_seconds(abuse_node) - cpu, abuse_node.rss() - memory
         kinds = [sorted(reply) if ok else str(reply.value)[:120] for ok, reply in answers]
         figures = f"{spent:.2f} s of CPU, {grown / MIB:.0f} MiB"
         assert all(ok and "state" in reply and "events" not in reply for ok, reply in answers), f"{kinds}; {figures}"

@@ -4,9 +4,6 @@ too big is refused to its sender, and no subscriber ever misses an event."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +17,7 @@ from kasagi.client import KasagiClient
 from kasagi.core.canonical import state_hash
 from kasagi.core.size import json_size
 from kasagi.testing.node import NodeProcess
+from tests.js_script import run_js
 from tests.waiting import until
 
 pytestmark = [pytest.mark.node, pytest.mark.abuse, pytest.mark.timeout(180)]
@@ -44,14 +42,7 @@ def fill(handle: Any, target: int, prefix: str = "k"):  # type: ignore[no-untype
 
 
 def _run_js(url: str, serializer: str, room: str) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node, "node is not installed"
-    proc = subprocess.run(
-        [node, str(SCRIPT), url, serializer, room], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_js(SCRIPT, url, serializer, room)
 
 
 @pytest_twisted.inlineCallbacks

@@ -12,7 +12,7 @@ from twisted.internet import defer, reactor, task
 
 from kasagi.client import KasagiClient
 from kasagi.testing.node import NodeProcess
-from tests.abuse.rawclient import closed_by_peer, node_rss, stalled_subscriber
+from tests.abuse.rawclient import closed_by_peer, stalled_subscriber
 from tests.security.nodes import start
 
 pytestmark = pytest.mark.node
@@ -46,7 +46,7 @@ def test_a_client_that_stops_reading_is_dropped_and_the_router_stays_bounded(bus
         room = yield busy.join("slowroom", "doc")
         seen = yield watcher.join("slowroom", "doc")
         stalled = stalled_subscriber(busy_node.options.port, "stalled", "kasagi.room.slowroom")
-        rss_before = node_rss(busy_node)
+        rss_before = busy_node.rss()
         peak = rss_before
         deadline = reactor.seconds() + DRIVE
         cseq = 0
@@ -54,7 +54,7 @@ def test_a_client_that_stops_reading_is_dropped_and_the_router_stays_bounded(bus
             cseq += 1
             acks = [room.act("set", {"path": [f"k{i}"], "value": BLOB + str(cseq)}) for i in range(10)]
             yield defer.gatherResults(acks)
-            peak = max(peak, node_rss(busy_node))
+            peak = max(peak, busy_node.rss())
             yield task.deferLater(reactor, 0.02, lambda: None)
         last = room.seq
         yield _until(lambda: seen.seq >= last, 10)

@@ -3,69 +3,26 @@
 from __future__ import annotations
 
 import json
-import shutil
 import statistics
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kasagi.testing.node import NodeProcess
+from tests.browser.pages import ARTIFACTS, DEMO_READY, base_url, open_page, start_web_node
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-READY = "window.kasagiDemo && window.kasagiDemo.ready === true"
 LATENCY_SAMPLES = 20
 
 
 @pytest.fixture(scope="module")
 def web_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     """A node with the default tick (20 ms) serving web/ -- what `make run` gives a person."""
-    from tests.conftest import start_node
-
-    assert (ROOT / "web" / "vendor" / "autobahn.min.js").is_file(), "web/vendor/ is missing: run `make js`"
-    proc = start_node(tmp_path_factory.mktemp("web"), service={"store": "memory"})
+    proc = start_web_node(tmp_path_factory.mktemp("web"))
     yield proc
     proc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is missing: run `make chromium`"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def _http(node: NodeProcess) -> str:
-    return f"http://127.0.0.1:{node.options.port}/"
-
-
-def _open(context: Any, url: str) -> Any:
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url)
-    page.wait_for_function(READY, timeout=20_000)
-    page.kasagi_errors = errors
-    return page
 
 
 def _view(page: Any) -> dict[str, Any]:
@@ -96,9 +53,9 @@ def test_two_tabs_play_the_arena_and_a_reload_catches_up(web_node: NodeProcess, 
     connection re-joins from its last position; a screenshot and the key-press-to-other-tab
     latency (median of 20) are saved in test-artifacts/."""
     context = browser.new_context(viewport={"width": 1040, "height": 680})
-    url = _http(web_node) + "?room=browser_arena"
-    one = _open(context, url)
-    two = _open(context, url)
+    url = base_url(web_node) + "?room=browser_arena"
+    one = open_page(context, url)
+    two = open_page(context, url)
     me1, me2 = _view(one)["member"], _view(two)["member"]
     assert me1 != me2, "each tab is its own member"
     two.wait_for_function(f"(kasagiDemo.room.state.players || {{}})[{json.dumps(me1)}] !== undefined", timeout=10_000)
@@ -125,7 +82,7 @@ def test_two_tabs_play_the_arena_and_a_reload_catches_up(web_node: NodeProcess, 
     two.reload()
     for key in ("ArrowRight", "ArrowDown", "ArrowLeft"):
         one.keyboard.press(key)
-    two.wait_for_function(READY, timeout=20_000)
+    two.wait_for_function(DEMO_READY, timeout=20_000)
     assert _view(two)["member"] == me2, "a reload keeps the tab's member (sessionStorage)"
     _same_state(one, two)
     assert set(_view(two)["state"]["members"]) == members_before, "no new member appeared"
@@ -158,9 +115,9 @@ def test_two_tabs_edit_the_shared_doc(web_node: NodeProcess, browser: Any) -> No
     """Typing and list edits in one doc tab appear in the other; an edit the schema forbids is
     refused with kasagi.error.rejected and changes nothing."""
     context = browser.new_context(viewport={"width": 1040, "height": 680})
-    url = _http(web_node) + "doc.html?room=browser_doc"
-    one = _open(context, url)
-    two = _open(context, url)
+    url = base_url(web_node) + "doc.html?room=browser_doc"
+    one = open_page(context, url)
+    two = open_page(context, url)
     one.fill("#title", "Hello from tab 1")
     for text in ("first", "second", "third"):
         one.fill("#new-item", text)
@@ -198,9 +155,9 @@ def test_a_name_set_in_one_tab_shows_in_the_other_and_is_remembered(web_node: No
     tab 1 shows in tab 2 as a present member (the old id greyed as away), and a new tab opens as
     that name."""
     context = browser.new_context(viewport={"width": 1040, "height": 680})
-    url = _http(web_node) + "?room=browser_names"
-    one = _open(context, url)
-    two = _open(context, url)
+    url = base_url(web_node) + "?room=browser_names"
+    one = open_page(context, url)
+    two = open_page(context, url)
     before = _view(one)["member"]
 
     one.fill("#name", "not a name!")
@@ -211,14 +168,14 @@ def test_a_name_set_in_one_tab_shows_in_the_other_and_is_remembered(web_node: No
 
     one.fill("#name", "ada_lovelace")
     one.click("#name-form button[type=submit]")
-    one.wait_for_function(f"{READY} && kasagiDemo.room.member === 'ada_lovelace'", timeout=20_000)
+    one.wait_for_function(f"{DEMO_READY} && kasagiDemo.room.member === 'ada_lovelace'", timeout=20_000)
     assert one.input_value("#name") == "ada_lovelace"
     assert one.inner_text("#me") == "ada_lovelace"
     two.wait_for_function(_member_row("ada_lovelace", True), timeout=10_000)
     two.wait_for_function(_member_row(before, False), timeout=10_000)  # the old id is away, not gone yet
     assert "ada_lovelace" in two.inner_text("#members")
 
-    three = _open(context, url)
+    three = open_page(context, url)
     assert _view(three)["member"] == "ada_lovelace", "the chosen name is remembered for the next tab"
     assert one.kasagi_errors == [] and two.kasagi_errors == [] and three.kasagi_errors == []
     context.close()
@@ -229,15 +186,15 @@ def test_the_invite_link_opens_the_same_room(web_node: NodeProcess, browser: Any
     else it joins the same room, and both see each other."""
     clipboard = ["clipboard-read", "clipboard-write"]
     host = browser.new_context(viewport={"width": 1040, "height": 680}, permissions=clipboard)
-    page = _open(host, _http(web_node) + "doc.html?room=browser_invite&name=host_tab")
+    page = open_page(host, base_url(web_node) + "doc.html?room=browser_invite&name=host_tab")
     page.click("#invite")
     page.wait_for_function("kasagiDemo.inviteCopied === true", timeout=10_000)
     link = page.evaluate("navigator.clipboard.readText()")
     assert link == page.evaluate("kasagiDemo.invite")
-    assert "room=browser_invite" in link and "name=" not in link and link.startswith(_http(web_node) + "doc.html")
+    assert "room=browser_invite" in link and "name=" not in link and link.startswith(base_url(web_node) + "doc.html")
 
     guest_context = browser.new_context(viewport={"width": 1040, "height": 680})
-    guest = _open(guest_context, link)
+    guest = open_page(guest_context, link)
     view = _view(guest)
     assert view["member"] != "host_tab"
     assert guest.inner_text("#room") == "browser_invite"
@@ -252,10 +209,10 @@ def test_an_offline_player_is_not_counted_and_shown_greyed(web_node: NodeProcess
     """A player whose tab closed keeps its seat for the grace period but is not counted as
     present, and its row is greyed."""
     context = browser.new_context(viewport={"width": 1040, "height": 680})
-    url = _http(web_node) + "?room=browser_presence"
-    one = _open(context, url + "&name=stays_a")
-    _open(context, url + "&name=stays_b")
-    leaver = _open(browser.new_context(), url + "&name=leaves")
+    url = base_url(web_node) + "?room=browser_presence"
+    one = open_page(context, url + "&name=stays_a")
+    open_page(context, url + "&name=stays_b")
+    leaver = open_page(browser.new_context(), url + "&name=leaves")
     one.wait_for_function("document.getElementById('players').dataset.present === '3'", timeout=10_000)
 
     leaver.context.close()
@@ -281,8 +238,8 @@ def test_the_status_says_reconnecting_while_the_node_is_unreachable_and_recovers
 
     context = browser.new_context(viewport={"width": 1040, "height": 680})
     with Relay(web_node.options.port) as relay:
-        url = _http(web_node) + f"?room=browser_reconnect&name=cut_off&url=ws://127.0.0.1:{relay.port}/ws"
-        page = _open(context, url)
+        url = base_url(web_node) + f"?room=browser_reconnect&name=cut_off&url=ws://127.0.0.1:{relay.port}/ws"
+        page = open_page(context, url)
         page.wait_for_function("document.getElementById('status').textContent === 'connected'", timeout=10_000)
         page.wait_for_function("document.getElementById('sync').textContent === 'in sync'", timeout=10_000)
 
@@ -311,7 +268,7 @@ def test_a_refused_room_name_shows_the_room_id_rule(web_node: NodeProcess, brows
     with the rule stated and a link to a name that would do."""
     context = browser.new_context(viewport={"width": 1040, "height": 680})
     page = context.new_page()
-    page.goto(_http(web_node) + "?room=" + "My%20Room!")
+    page.goto(base_url(web_node) + "?room=" + "My%20Room!")
     page.wait_for_function("window.kasagiDemo && kasagiDemo.failed === true", timeout=20_000)
     text = page.inner_text("#room-form .room-message")
     assert page.inner_text("#status") == "room name refused"
@@ -320,7 +277,7 @@ def test_a_refused_room_name_shows_the_room_id_rule(web_node: NodeProcess, brows
     assert page.evaluate("kasagiDemo.errors") == ["kasagi.error.invalid_argument"]
     assert "room=my_room" in (page.get_attribute("#room-form .room-message a", "href") or "")
 
-    doc = _open(context, _http(web_node) + "doc.html?room=browser_rule")
+    doc = open_page(context, base_url(web_node) + "doc.html?room=browser_rule")
     doc.fill("#room-name", "Notes 2")
     doc.press("#room-name", "Enter")
     doc.wait_for_function("document.querySelector('#room-form .room-message').dataset.rule === 'room'", timeout=10_000)
@@ -334,9 +291,9 @@ def test_the_pages_fit_a_phone(web_node: NodeProcess, browser: Any) -> None:
     moves the player towards it; a screenshot is saved in test-artifacts/."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     fits = "document.documentElement.scrollWidth <= window.innerWidth"
-    doc = _open(context, _http(web_node) + "doc.html?room=browser_phone_doc&name=phone")
+    doc = open_page(context, base_url(web_node) + "doc.html?room=browser_phone_doc&name=phone")
     assert doc.evaluate(fits), "the doc page scrolls sideways"
-    page = _open(context, _http(web_node) + "?room=browser_phone&name=phone")
+    page = open_page(context, base_url(web_node) + "?room=browser_phone&name=phone")
     assert page.evaluate(fits), "the arena page scrolls sideways"
     box = page.locator("#world").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390

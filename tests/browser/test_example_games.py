@@ -5,52 +5,27 @@ from __future__ import annotations
 import json
 import re
 import selectors
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from examples.cards.rooms import DECK
 from kasagi.testing.node import NodeProcess
+from tests.browser.pages import ARTIFACTS, CARDS, CHASE, ROOT, TICTACTOE, open_page, page_url, start_web_node
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-READY = "window.kasagiDemo && window.kasagiDemo.ready === true"
-TICTACTOE = "examples.tictactoe.rooms:TicTacToe"
-CHASE = "examples.chase.rooms:Chase"
-CARDS = "examples.cards.rooms:Cards"
 CARD = re.compile(r"(?:A|[2-9]|10|J|Q|K)[CDHS]")
-
-
-def _node(tmp: Path, *room_types: str) -> NodeProcess:
-    from tests.conftest import start_node
-
-    assert (ROOT / "web" / "vendor" / "autobahn.min.js").is_file(), "web/vendor/ is missing: run `make js`"
-    return start_node(tmp, service={"store": "memory"}, room_types=room_types)
 
 
 @pytest.fixture(scope="module")
 def tictactoe_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     """A node serving the tictactoe example (besides the built-in types)."""
-    proc = _node(tmp_path_factory.mktemp("tictactoe"), TICTACTOE)
+    proc = start_web_node(tmp_path_factory.mktemp("tictactoe"), TICTACTOE)
     yield proc
     proc.stop()
 
@@ -58,7 +33,7 @@ def tictactoe_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodePro
 @pytest.fixture(scope="module")
 def chase_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     """A node serving the chase example only (besides the built-in types)."""
-    proc = _node(tmp_path_factory.mktemp("chase"), CHASE)
+    proc = start_web_node(tmp_path_factory.mktemp("chase"), CHASE)
     yield proc
     proc.stop()
 
@@ -66,35 +41,13 @@ def chase_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess
 @pytest.fixture(scope="module")
 def cards_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     """A node serving the cards example (besides the built-in types)."""
-    proc = _node(tmp_path_factory.mktemp("cards"), CARDS)
+    proc = start_web_node(tmp_path_factory.mktemp("cards"), CARDS)
     yield proc
     proc.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is missing: run `make chromium`"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 def _url(node: NodeProcess, page: str, **query: str) -> str:
-    params = "&".join(f"{k}={v}" for k, v in query.items())
-    return f"http://127.0.0.1:{node.options.port}/examples/{page}?{params}"
-
-
-def _open(context: Any, url: str, ready: str = READY) -> Any:
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url)
-    page.wait_for_function(ready, timeout=20_000)
-    page.kasagi_errors = errors
-    return page
+    return page_url(node, f"examples/{page}", **query)
 
 
 def _state(page: Any) -> dict[str, Any]:
@@ -105,8 +58,8 @@ def _state(page: Any) -> dict[str, Any]:
 def test_two_pages_play_tictactoe_to_a_win(tictactoe_node: NodeProcess, browser: Any) -> None:
     """Alice (X) and bob (O) click cells in turns; X's top row wins and both pages show the result."""
     context = browser.new_context(viewport={"width": 900, "height": 640})
-    alice = _open(context, _url(tictactoe_node, "tictactoe.html", room="ttt_browser", name="alice"))
-    bob = _open(context, _url(tictactoe_node, "tictactoe.html", room="ttt_browser", name="bob"))
+    alice = open_page(context, _url(tictactoe_node, "tictactoe.html", room="ttt_browser", name="alice"))
+    bob = open_page(context, _url(tictactoe_node, "tictactoe.html", room="ttt_browser", name="bob"))
     for page in (alice, bob):
         page.wait_for_function("kasagiDemo.room.state.phase === 'playing'", timeout=10_000)
     assert _state(bob)["seats"] == {"X": "alice", "O": "bob"}
@@ -137,8 +90,8 @@ def test_tictactoe_turn_timer_passes_the_turn_on_a_real_node(tictactoe_node: Nod
     """In a room opened with a two-second turn, X not moving loses the turn to O, and both pages say so."""
     context = browser.new_context(viewport={"width": 900, "height": 640})
     query = {"room": "ttt_timer", "turn_seconds": "1"}
-    alice = _open(context, _url(tictactoe_node, "tictactoe.html", name="alice", **query))
-    bob = _open(context, _url(tictactoe_node, "tictactoe.html", name="bob", **query))
+    alice = open_page(context, _url(tictactoe_node, "tictactoe.html", name="alice", **query))
+    bob = open_page(context, _url(tictactoe_node, "tictactoe.html", name="bob", **query))
     for page in (alice, bob):
         page.wait_for_function("(kasagiDemo.room.state.last || {}).timed_out === true", timeout=10_000)
     assert _state(bob)["turn"] == "O"
@@ -152,7 +105,7 @@ def test_chase_npcs_move_by_the_server_loop_and_the_player_steers(chase_node: No
     """On the chase page the NPCs' positions change event after event, drawn in between, and an
     arrow key moves the page's own player; a type the node does not serve shows a clear message."""
     context = browser.new_context(viewport={"width": 1040, "height": 680})
-    page = _open(context, _url(chase_node, "chase.html", room="chase_browser", name="runner"))
+    page = open_page(context, _url(chase_node, "chase.html", room="chase_browser", name="runner"))
     first = page.evaluate("kasagiDemo.room.seq")
     page.wait_for_function(f"kasagiDemo.room.seq >= {first + 10}", timeout=10_000)
     trail = page.evaluate("kasagiDemo.npcTrail")
@@ -167,7 +120,9 @@ def test_chase_npcs_move_by_the_server_loop_and_the_player_steers(chase_node: No
     page.screenshot(path=str(ARTIFACTS / "chase.png"))
     assert page.kasagi_errors == []
 
-    other = _open(context, _url(chase_node, "tictactoe.html", room="ttt_unserved", name="alice"), "kasagiDemo.unserved")
+    other = open_page(
+        context, _url(chase_node, "tictactoe.html", room="ttt_unserved", name="alice"), "kasagiDemo.unserved"
+    )
     shown = other.text_content("#unserved") or ""
     assert 'does not serve the room type "tictactoe"' in shown
     assert f"kasagi up --room-type {TICTACTOE}" in shown
@@ -238,11 +193,11 @@ def test_two_pages_play_cards_and_a_third_member_learns_no_hand(cards_node: Node
     hand or of the stock, and no private op at all."""
     context = browser.new_context(viewport={"width": 1000, "height": 760})
     room = "cards_browser"
-    alice = _open(context, _url(cards_node, "cards.html", room=room, name="alice"))
-    bob = _open(context, _url(cards_node, "cards.html", room=room, name="bob"))
+    alice = open_page(context, _url(cards_node, "cards.html", room=room, name="alice"))
+    bob = open_page(context, _url(cards_node, "cards.html", room=room, name="bob"))
     for page in (alice, bob):
         page.wait_for_function("kasagiDemo.room.state.phase === 'playing'", timeout=10_000)
-    carol = _open(context, _url(cards_node, "cards.html", room=room, name="carol"))
+    carol = open_page(context, _url(cards_node, "cards.html", room=room, name="carol"))
     snoop = subprocess.Popen(
         [sys.executable, "-m", "tests.browser.snoop", str(cards_node.options.port), room, "mallory"],
         cwd=ROOT,
@@ -312,8 +267,8 @@ def test_cards_turn_timer_draws_for_an_idle_player_on_a_real_node(cards_node: No
     to play; both pages say so and alice's page shows her eighth card."""
     context = browser.new_context(viewport={"width": 1000, "height": 760})
     query = {"room": "cards_timer", "turn_seconds": "2"}
-    alice = _open(context, _url(cards_node, "cards.html", name="alice", **query))
-    bob = _open(context, _url(cards_node, "cards.html", name="bob", **query))
+    alice = open_page(context, _url(cards_node, "cards.html", name="alice", **query))
+    bob = open_page(context, _url(cards_node, "cards.html", name="bob", **query))
     timed_out = "(kasagiDemo.room.state.last || {}).timed_out === true && kasagiDemo.room.state.turn === 'bob'"
     for page in (alice, bob):
         page.wait_for_function(timed_out, timeout=10_000)

@@ -4,35 +4,26 @@ the example types: listed live, joined by link, matched by "play"."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import msgpack
 import pytest
 
 from kasagi.testing.node import NodeProcess
+from tests.browser.pages import (
+    ARTIFACTS,
+    CHASE,
+    DEMO_READY,
+    LOBBY_READY,
+    TICTACTOE,
+    open_page,
+    page_url,
+    start_web_node,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-DEMO_READY = "window.kasagiDemo && window.kasagiDemo.ready === true"
-LOBBY_READY = "window.kasagiLobby && window.kasagiLobby.ready === true"
-TICTACTOE = "examples.tictactoe.rooms:TicTacToe"
-CHASE = "examples.chase.rooms:Chase"
 #: WAMP message codes the refusing proxy below reads and writes (CALL, ERROR).
 CALL, ERROR = 48, 8
 
@@ -40,38 +31,9 @@ CALL, ERROR = 48, 8
 @pytest.fixture(scope="module")
 def lobby_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     """A node serving the built-in types and the tictactoe and chase examples."""
-    from tests.conftest import start_node
-
-    assert (ROOT / "web" / "vendor" / "autobahn.min.js").is_file(), "web/vendor/ is missing: run `make js`"
-    proc = start_node(tmp_path_factory.mktemp("lobby"), service={"store": "memory"}, room_types=(TICTACTOE, CHASE))
+    proc = start_web_node(tmp_path_factory.mktemp("lobby"), TICTACTOE, CHASE)
     yield proc
     proc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is missing: run `make chromium`"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def _url(node: NodeProcess, page: str = "", **query: str) -> str:
-    params = "&".join(f"{k}={v}" for k, v in query.items())
-    return f"http://127.0.0.1:{node.options.port}/{page}?{params}"
-
-
-def _open(context: Any, url: str, ready: str) -> Any:
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url)
-    page.wait_for_function(ready, timeout=20_000)
-    page.kasagi_errors = errors
-    return page
 
 
 def _rooms(page: Any, room_type: str) -> dict[str, Any]:
@@ -88,14 +50,16 @@ def test_the_index_lists_rooms_of_every_served_type_live(lobby_node: NodeProcess
     """The index shows a room another client opened, then a second room and the first one filling
     up as they happen, without a reload, with metadata, seats and a join link to the room's page."""
     context = browser.new_context(viewport={"width": 1100, "height": 900})
-    index = _open(context, _url(lobby_node, name="watcher"), LOBBY_READY)
+    index = open_page(context, page_url(lobby_node, name="watcher"), LOBBY_READY)
     assert index.evaluate("kasagiLobby.types") == ["arena", "doc", "tictactoe", "chase"]
     assert index.locator('#rooms [data-type="doc"] button.play').count() == 0, "doc rooms are not listed"
     assert "not listed" in (index.text_content('#rooms [data-type="doc"]') or "")
     assert index.locator('#rooms [data-type="chase"] button.play').count() == 1
     index.evaluate("window.notReloaded = true")
 
-    alice = _open(context, _url(lobby_node, "examples/tictactoe.html", room="ttt_lobby_a", name="alice"), DEMO_READY)
+    alice = open_page(
+        context, page_url(lobby_node, "examples/tictactoe.html", room="ttt_lobby_a", name="alice"), DEMO_READY
+    )
     index.wait_for_selector(_row(index, "tictactoe", "ttt_lobby_a"), timeout=10_000)
     first = _rooms(index, "tictactoe")["ttt_lobby_a"]
     assert first["meta"] == {"phase": "waiting", "seats_free": 1}
@@ -105,10 +69,10 @@ def test_the_index_lists_rooms_of_every_served_type_live(lobby_node: NodeProcess
     href = row.locator("a.join").get_attribute("href") or ""
     assert "/examples/tictactoe.html?" in href and "room=ttt_lobby_a" in href and "name=watcher" in href
 
-    _open(context, _url(lobby_node, "examples/tictactoe.html", room="ttt_lobby_b", name="carol"), DEMO_READY)
+    open_page(context, page_url(lobby_node, "examples/tictactoe.html", room="ttt_lobby_b", name="carol"), DEMO_READY)
     index.wait_for_selector(_row(index, "tictactoe", "ttt_lobby_b"), timeout=10_000)
 
-    _open(context, _url(lobby_node, "examples/tictactoe.html", room="ttt_lobby_a", name="bob"), DEMO_READY)
+    open_page(context, page_url(lobby_node, "examples/tictactoe.html", room="ttt_lobby_a", name="bob"), DEMO_READY)
     index.wait_for_selector(_row(index, "tictactoe", "ttt_lobby_a") + '[data-full="true"]', timeout=10_000)
     filled = _rooms(index, "tictactoe")["ttt_lobby_a"]
     assert filled["meta"] == {"phase": "playing", "seats_free": 0} and filled["members"] == 2
@@ -127,7 +91,7 @@ def test_play_lands_two_pages_in_the_same_matched_room(lobby_node: NodeProcess, 
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     landed = []
     for name in ("p_one", "p_two"):
-        page = _open(context, _url(lobby_node, name=name), LOBBY_READY)
+        page = open_page(context, page_url(lobby_node, name=name), LOBBY_READY)
         page.click('#rooms [data-type="chase"] button.play')
         page.wait_for_url("**/examples/chase.html?*", timeout=15_000)
         page.wait_for_function(DEMO_READY, timeout=20_000)
@@ -158,7 +122,7 @@ def test_the_index_keeps_working_when_listing_is_refused(lobby_node: NodeProcess
         ws.on_message(from_page)
 
     context.route_web_socket("**/ws", refuse_lists)
-    page = _open(context, _url(lobby_node, name="refused"), LOBBY_READY)
+    page = open_page(context, page_url(lobby_node, name="refused"), LOBBY_READY)
     assert page.evaluate("kasagiLobby.failed") is True
     shown = page.text_content("#rooms .lobby-failed") or ""
     assert "can't be shown" in shown and "wamp.error.not_authorized" in shown

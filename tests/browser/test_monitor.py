@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,22 +16,19 @@ from kasagi.auth import mint_token
 from kasagi.node import NodeOptions
 from kasagi.testing import free_port
 from kasagi.testing.node import NodeProcess
+from tests.browser.pages import ROOT, base_url, check_vendor, open_page, page_url
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 ADMIN_SECRET = "kasagi-admin-" + secrets.token_urlsafe(24)
 OTHER_SECRET = "kasagi-other-" + secrets.token_urlsafe(24)
-DEMO_READY = "window.kasagiDemo && window.kasagiDemo.ready === true"
 SCREENSHOT = ROOT / "docs" / "monitor.png"
 
 
 @pytest.fixture(scope="module")
 def admin_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     """A dev-mode node (any client authid) whose admins sign their tickets with KASAGI_ADMIN_SECRET."""
-    assert (ROOT / "web" / "vendor" / "autobahn.min.js").is_file(), "web/vendor/ is missing: run `make js`"
+    check_vendor()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("KASAGI_SECRET", "KASAGI_BACKEND_SECRET")}
     env["KASAGI_ADMIN_SECRET"] = ADMIN_SECRET
@@ -44,28 +39,13 @@ def admin_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess
     proc.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is missing: run `make chromium`"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def _base(node: NodeProcess) -> str:
-    return f"http://127.0.0.1:{node.options.port}/"
-
-
 def _admin_ticket(authid: str, secret: str = ADMIN_SECRET) -> str:
     return mint_token(authid, secret.encode(), time.time(), 600, role="admin")
 
 
 def _sign_in(context: Any, node: NodeProcess, name: str, ticket: str) -> Any:
     page = context.new_page()
-    page.goto(_base(node) + "monitor")
+    page.goto(base_url(node) + "monitor")
     page.fill("#login-name", name)
     page.fill("#login-ticket", ticket)
     page.click("#login button[type=submit]")
@@ -73,10 +53,7 @@ def _sign_in(context: Any, node: NodeProcess, name: str, ticket: str) -> Any:
 
 
 def _play(context: Any, node: NodeProcess, room: str, name: str) -> Any:
-    page = context.new_page()
-    page.goto(_base(node) + f"?room={room}&name={name}")
-    page.wait_for_function(DEMO_READY, timeout=20_000)
-    return page
+    return open_page(context, page_url(node, room=room, name=name))
 
 
 def test_an_admin_sees_the_rooms_live_and_inspects_one(admin_node: NodeProcess, browser: Any) -> None:

@@ -11,23 +11,11 @@ from kasagi.core.errors import RateLimited
 from kasagi.service.admission import SAMPLE_EVERY, Admission
 from kasagi.service.runner import RoomRunner
 from kasagi.service.settings import ServiceSettings
-from kasagi.testing import MemoryRoomStore, RecordingPublisher, make_room
+from kasagi.testing import RecordingPublisher, make_runner
 
 
 def _runner(clock: Clock, admission: Admission) -> tuple[RoomRunner, RecordingPublisher]:
-    room = make_room()
-    store = MemoryRoomStore()
-    store.create(room.room_id, room.type.name, room.type.options(), room.epoch, room.committed)
-    publish = RecordingPublisher()
-    runner = RoomRunner(
-        room,
-        clock=clock,
-        store=store,
-        publish=publish,
-        settings=ServiceSettings(tick=0.02),
-        now_ms=lambda: int(clock.seconds() * 1000),
-        admission=admission,
-    )
+    runner, _, publish = make_runner(clock=clock, settings=ServiceSettings(tick=0.02), admission=admission)
     return runner, publish
 
 

@@ -14,8 +14,7 @@ from kasagi.core.room import Room
 from kasagi.rooms import Effect, RoomType, set_op, set_timer
 from kasagi.service.runner import RoomRunner
 from kasagi.service.settings import ServiceSettings
-from kasagi.store.memory import MemoryRoomStore
-from kasagi.testing import RecordingPublisher
+from kasagi.testing import RecordingPublisher, make_runner
 
 
 class Ticker(RoomType):
@@ -52,18 +51,9 @@ class Quiet(Ticker):
 def make(room_type: RoomType | None = None, tick: float = 0.05) -> tuple[RoomRunner, Clock, RecordingPublisher]:
     room = Room("r1", room_type or Ticker(), epoch=1)
     clock = Clock()
-    store = MemoryRoomStore()
-    store.create(room.room_id, room.type.name, room.type.options(), room.epoch, room.committed)
-    publish = RecordingPublisher()
-    runner = RoomRunner(
-        room,
-        clock=clock,
-        store=store,
-        publish=publish,
-        settings=ServiceSettings(tick=tick),
-        now_ms=lambda: round(clock.seconds() * 1000),
+    return make_runner(
+        room, clock=clock, settings=ServiceSettings(tick=tick), now_ms=lambda: round(clock.seconds() * 1000)
     )
-    return runner, clock, publish
 
 
 def act(runner: RoomRunner, member: str, cseq: int, action: str, **args: Any) -> Any:

@@ -17,8 +17,7 @@ from kasagi.rooms import Effect
 from kasagi.service.loop import lateness_key
 from kasagi.service.runner import RoomRunner
 from kasagi.service.settings import ServiceSettings
-from kasagi.store.memory import MemoryRoomStore
-from kasagi.testing import RecordingPublisher
+from kasagi.testing import make_runner
 
 
 class CountingChase(Chase):
@@ -33,16 +32,10 @@ class CountingChase(Chase):
 
 def make(clock: Clock) -> RoomRunner:
     room = Room("idle1", CountingChase(), epoch=1)
-    store = MemoryRoomStore()
-    store.create(room.room_id, room.type.name, room.type.options(), room.epoch, room.committed)
-    return RoomRunner(
-        room,
-        clock=clock,
-        store=store,
-        publish=RecordingPublisher(),
-        settings=ServiceSettings(tick=0.02),
-        now_ms=lambda: round(clock.seconds() * 1000),
+    runner, _, _ = make_runner(
+        room, clock=clock, settings=ServiceSettings(tick=0.02), now_ms=lambda: round(clock.seconds() * 1000)
     )
+    return runner
 
 
 class _Registry:

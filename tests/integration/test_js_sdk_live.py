@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +13,7 @@ from kasagi.client import KasagiClient
 from kasagi.core.canonical import state_hash
 from kasagi.testing.node import NodeProcess
 from tests.integration.test_node_end_to_end import SERIALIZERS
+from tests.js_script import run_js
 from tests.waiting import until
 
 pytestmark = pytest.mark.node
@@ -24,15 +22,7 @@ SCRIPT = ROOT / "tests" / "js" / "live_client.mjs"
 
 
 def _run_js(url: str, serializer: str, room: str) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node, "node is not installed"
-    assert (ROOT / "node_modules" / "autobahn").is_dir(), "npm packages missing: run `make js`"
-    proc = subprocess.run(
-        [node, str(SCRIPT), url, serializer, room], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_js(SCRIPT, url, serializer, room)
 
 
 @pytest_twisted.inlineCallbacks

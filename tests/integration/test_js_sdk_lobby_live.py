@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +10,7 @@ import pytest
 
 from kasagi.testing.node import NodeProcess
 from tests.integration.test_node_end_to_end import SERIALIZERS
+from tests.js_script import run_js
 
 pytestmark = pytest.mark.node
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,15 +33,7 @@ def lobby_node(tmp_path: Path) -> Iterator[NodeProcess]:
 
 
 def _run_js(url: str, serializer: str) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node, "node is not installed"
-    assert (ROOT / "node_modules" / "autobahn").is_dir(), "npm packages missing: run `make js`"
-    proc = subprocess.run(
-        [node, str(SCRIPT), url, serializer], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_js(SCRIPT, url, serializer)
 
 
 @pytest.mark.parametrize("serializer", SERIALIZERS)

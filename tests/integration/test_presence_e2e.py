@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psutil
 import pytest
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
@@ -155,7 +154,7 @@ def test_connections_opened_and_closed_in_a_tight_loop_leave_the_room_unaffected
         rss_before = 0
         for i in range(150):
             if i == 30:  # after a warm-up: caches, imports, first rooms
-                rss_before = _rss(presence_node)
+                rss_before = presence_node.rss()
             c = yield KasagiClient.connect(presence_node.url, "mallory", options=client_options(reconnect=False))
             yield c.join("p_churn")
             if i % 2:
@@ -164,7 +163,7 @@ def test_connections_opened_and_closed_in_a_tight_loop_leave_the_room_unaffected
             acks.append((yield rb.act("move", {"dx": 1 if i % 4 < 2 else -1, "dy": 0})))
         yield until(lambda: (_member(rb, "mallory") or {}).get("online") is False, 5.0, what="mallory offline")
         yield until(lambda: rb.seq >= acks[-1]["seq"], 5.0)
-        growth = (_rss(presence_node) - rss_before) / 2**20
+        growth = (presence_node.rss() - rss_before) / 2**20
         Figures("connect/join/close x150 (half without goodbye)", {"node_rss_growth_mib": growth}).emit()
         fresh = yield KasagiClient.connect(presence_node.url, "carol", options=client_options())
         rc = yield fresh.join("p_churn")
@@ -176,17 +175,6 @@ def test_connections_opened_and_closed_in_a_tight_loop_leave_the_room_unaffected
         assert growth < 40, f"the node grew by {growth:.1f} MiB over 120 connections"
     finally:
         yield b.close()
-
-
-def _rss(node: NodeProcess) -> int:
-    """Resident memory of all the node's processes, bytes."""
-    total = 0
-    for pid in node.pids():
-        try:
-            total += psutil.Process(pid).memory_info().rss
-        except psutil.Error:
-            continue
-    return total
 
 
 @pytest_twisted.inlineCallbacks

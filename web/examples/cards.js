@@ -1,10 +1,9 @@
 // Crazy eights on the room type `cards` (examples/cards/rooms.py): click a card of your hand to
 // play it, the stock to draw. Your hand is room.state.private[you].hand: the server sends each
 // member its own hand only, so a watcher's page holds no hand at all.
-import * as kasagi from '../sdk/kasagi.js';
-import { pageOptions, renderMembers, showStatus } from '../demo-common.js';
+import { pageOptions, renderMembers, showFailed } from '../demo-common.js';
 import { SUIT_SIGNS, label, playable, rankOf, suitOf } from './card-rules.js';
-import { showNotServed, typeNotServed } from './example-common.js';
+import { TurnTimer, errorReporter, joinExample } from './example-common.js';
 
 const TYPE = 'cards';
 const SPEC = 'examples.cards.rooms:Cards';
@@ -17,10 +16,7 @@ const params = new URLSearchParams(location.search);
 const demo = { errors: [], unserved: false, received: [] };
 window.kasagiDemo = demo;
 
-function report(err) {
-  demo.errors.push(err.error || String(err));
-  $('error').textContent = err.message;
-}
+const report = errorReporter(demo);
 
 function myHand(state) {
   const mine = state.private && state.private[opts.authid];
@@ -54,27 +50,12 @@ function message(state) {
   return `${before}${state.turn} to play.`;
 }
 
-// The turn timer, as on the tic-tac-toe page: state.timers.turn.at is the server's time (ms).
-let turnKey = '';
-let deadline = 0;
-function trackTurn(state) {
-  const timer = state.timers && state.timers.turn;
-  const key = timer ? `${timer.at}:${timer.data && timer.data.member}` : '';
-  if (key === turnKey) return;
-  turnKey = key;
-  if (!timer) {
-    deadline = 0;
-    return;
-  }
-  const plausible = Math.abs(timer.at - Date.now()) <= state.turn_ms + 5000;
-  deadline = plausible ? timer.at : Date.now() + state.turn_ms;
-}
+// The turn timer, as on the tic-tac-toe page; one member's turn is told from the next one's.
+const turnTimer = new TurnTimer((timer) => `${timer.at}:${timer.data && timer.data.member}`);
 
 function tickTimer(room) {
   const state = room.state;
-  const left = deadline ? Math.max(0, deadline - Date.now()) : 0;
-  $('timer-bar').style.width = deadline && state.turn_ms ? `${(100 * left) / state.turn_ms}%` : '0';
-  $('countdown').textContent = deadline ? `${Math.ceil(left / 1000)} s left for ${state.turn === opts.authid ? 'you' : state.turn}` : '';
+  turnTimer.show(state, state.turn === opts.authid ? 'you' : state.turn);
 }
 
 let eight = null; // the eight waiting for its suit
@@ -136,7 +117,7 @@ function render(room) {
     }),
   );
   renderMembers($('members'), state.members, opts.authid);
-  trackTurn(state);
+  turnTimer.track(state);
   tickTimer(room);
 }
 
@@ -170,21 +151,9 @@ function roomOptions() {
 }
 
 async function main() {
-  $('room').textContent = opts.room;
-  $('me').textContent = opts.authid;
-  const client = new kasagi.Client({ url: opts.url, authid: opts.authid, ticket: opts.ticket, serializer: opts.serializer });
-  showStatus($('status'), client);
-  demo.client = client;
-  await client.start();
-  let room;
-  try {
-    room = await client.join(opts.room, { type: TYPE, options: roomOptions() });
-  } catch (err) {
-    if (!typeNotServed(err)) throw err;
-    demo.unserved = true;
-    showNotServed($('unserved'), TYPE, SPEC, err);
+  const room = await joinExample(opts, demo, TYPE, SPEC, roomOptions());
+  if (!room) {
     $('message').textContent = 'not served here';
-    client.close();
     return;
   }
   demo.room = room;
@@ -199,7 +168,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  $('status').textContent = 'failed';
-  $('status').className = 'pill failed';
+  showFailed($('status'));
   report({ error: err.error || 'error', message: err.message });
 });

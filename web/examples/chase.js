@@ -1,9 +1,17 @@
 // Chase on the room type `chase` (examples/chase/rooms.py): the server loop moves the NPCs at
 // 20 Hz; this page draws them between the positions it received, a little in the past, so the
 // steps look like motion (snapshot interpolation).
-import * as kasagi from '../sdk/kasagi.js';
-import { colourOf, pageOptions, renderMembers, showStatus } from '../demo-common.js';
-import { showNotServed, typeNotServed } from './example-common.js';
+import {
+  colourOf,
+  drawGrid,
+  keysDirection,
+  pageOptions,
+  renderMembers,
+  sendMove,
+  showFailed,
+  steerWithKeys,
+} from '../demo-common.js';
+import { joinExample } from './example-common.js';
 import { Track } from './track.js';
 
 const TYPE = 'chase';
@@ -12,10 +20,6 @@ const WORLD = 1000;
 const STEP = 10; // the room's speed limit per move
 const NPC_RADIUS = 12;
 const INTERP_DELAY = 100; // ms behind the newest position: two server ticks
-const KEYS = {
-  ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1],
-  a: [-1, 0], d: [1, 0], w: [0, -1], s: [0, 1], A: [-1, 0], D: [1, 0], W: [0, -1], S: [0, 1],
-};
 const $ = (id) => document.getElementById(id);
 const canvas = $('world');
 const ctx = canvas.getContext('2d');
@@ -59,12 +63,7 @@ function draw(room) {
   const scale = canvas.width / WORLD;
   const smooth = $('smooth').checked;
   const t = performance.now() - INTERP_DELAY;
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  ctx.strokeStyle = '#1b2230';
-  for (let g = 100; g < WORLD; g += 100) {
-    ctx.beginPath(); ctx.moveTo(g * scale, 0); ctx.lineTo(g * scale, canvas.height); ctx.stroke();
-    ctx.beginPath(); ctx.moveTo(0, g * scale); ctx.lineTo(canvas.width, g * scale); ctx.stroke();
-  }
+  drawGrid(ctx, canvas, WORLD);
   const members = room.state.members || {};
   const players = room.state.players || {};
   ctx.font = '12px system-ui, sans-serif';
@@ -119,56 +118,18 @@ function countEvents(room) {
   }, 1000);
 }
 
-function move(room, dx, dy) {
-  const t = Date.now();
-  demo.sent.push(t);
-  room.act('move', { dx, dy, t }).catch((err) => {
-    demo.errors.push(err.error);
-    $('error').textContent = err.message;
-  });
-}
-
 function steer(room) {
   const held = new Set();
   const direction = () => {
-    let dx = 0;
-    let dy = 0;
-    for (const key of held) { dx += KEYS[key][0]; dy += KEYS[key][1]; }
+    const [dx, dy] = keysDirection(held);
     return [Math.sign(dx) * STEP, Math.sign(dy) * STEP];
   };
-  window.addEventListener('keydown', (e) => {
-    if (!(e.key in KEYS)) return;
-    e.preventDefault();
-    if (e.repeat || held.has(e.key)) return;
-    held.add(e.key);
-    const [dx, dy] = direction();
-    if (dx || dy) move(room, dx, dy); // at once on the press, then every 50 ms while held
-  });
-  window.addEventListener('keyup', (e) => held.delete(e.key));
-  window.addEventListener('blur', () => held.clear());
-  setInterval(() => {
-    const [dx, dy] = direction();
-    if (dx || dy) move(room, dx, dy);
-  }, 50);
+  steerWithKeys(held, direction, (dx, dy) => sendMove(room, demo, $('error'), dx, dy));
 }
 
 async function main() {
-  $('room').textContent = opts.room;
-  $('me').textContent = opts.authid;
-  const client = new kasagi.Client({ url: opts.url, authid: opts.authid, ticket: opts.ticket, serializer: opts.serializer });
-  showStatus($('status'), client);
-  demo.client = client;
-  await client.start();
-  let room;
-  try {
-    room = await client.join(opts.room, { type: TYPE });
-  } catch (err) {
-    if (!typeNotServed(err)) throw err;
-    demo.unserved = true;
-    showNotServed($('unserved'), TYPE, SPEC, err);
-    client.close();
-    return;
-  }
+  const room = await joinExample(opts, demo, TYPE, SPEC);
+  if (!room) return;
   demo.room = room;
   room.on('change', () => {
     record(room);
@@ -184,8 +145,7 @@ async function main() {
 }
 
 main().catch((err) => {
-  $('status').textContent = 'failed';
-  $('status').className = 'pill failed';
+  showFailed($('status'));
   demo.errors.push(err.error || String(err));
   $('error').textContent = `${err.error || 'error'}: ${err.message}`;
 });

@@ -1,7 +1,6 @@
 // Tic-tac-toe on the room type `tictactoe` (examples/tictactoe/rooms.py): click a cell to move.
-import * as kasagi from '../sdk/kasagi.js';
-import { pageOptions, renderMembers, showStatus } from '../demo-common.js';
-import { showNotServed, typeNotServed } from './example-common.js';
+import { pageOptions, renderMembers, showFailed } from '../demo-common.js';
+import { TurnTimer, errorReporter, joinExample } from './example-common.js';
 
 const TYPE = 'tictactoe';
 const SPEC = 'examples.tictactoe.rooms:TicTacToe';
@@ -23,10 +22,7 @@ for (let i = 0; i < 9; i += 1) {
 }
 $('board').append(...cells);
 
-function report(err) {
-  demo.errors.push(err.error || String(err));
-  $('error').textContent = err.message;
-}
+const report = errorReporter(demo);
 
 function mySeat(state) {
   const seats = state.seats || {};
@@ -49,28 +45,10 @@ function message(state) {
   return `${timedOut}${state.turn} (${who(state.turn)}) to move.`;
 }
 
-// The turn timer: state.timers.turn.at is the server's time (ms) at which the turn passes. Use it
-// when this machine's clock agrees with the server's; otherwise count from when the turn began here.
-let turnKey = '';
-let deadline = 0;
-function trackTurn(state) {
-  const timer = state.timers && state.timers.turn;
-  const key = timer ? `${timer.at}` : '';
-  if (key === turnKey) return;
-  turnKey = key;
-  if (!timer) {
-    deadline = 0;
-    return;
-  }
-  const plausible = Math.abs(timer.at - Date.now()) <= state.turn_ms + 5000;
-  deadline = plausible ? timer.at : Date.now() + state.turn_ms;
-}
+const turnTimer = new TurnTimer((timer) => `${timer.at}`);
 
 function tickTimer(room) {
-  const state = room.state;
-  const left = deadline ? Math.max(0, deadline - Date.now()) : 0;
-  $('timer-bar').style.width = deadline && state.turn_ms ? `${(100 * left) / state.turn_ms}%` : '0';
-  $('countdown').textContent = deadline ? `${Math.ceil(left / 1000)} s left for ${state.turn}` : '';
+  turnTimer.show(room.state, room.state.turn);
 }
 
 function render(room) {
@@ -96,7 +74,7 @@ function render(room) {
   $('rematch').disabled = asked;
   $('rematch').textContent = asked ? 'waiting for the other player…' : 'rematch';
   renderMembers($('members'), state.members, opts.authid);
-  trackTurn(state);
+  turnTimer.track(state);
   tickTimer(room);
 }
 
@@ -115,22 +93,10 @@ function play(room) {
 }
 
 async function main() {
-  $('room').textContent = opts.room;
-  $('me').textContent = opts.authid;
-  const client = new kasagi.Client({ url: opts.url, authid: opts.authid, ticket: opts.ticket, serializer: opts.serializer });
-  showStatus($('status'), client);
-  demo.client = client;
-  await client.start();
   const options = params.has('turn_seconds') ? { turn_seconds: Number(params.get('turn_seconds')) } : {};
-  let room;
-  try {
-    room = await client.join(opts.room, { type: TYPE, options });
-  } catch (err) {
-    if (!typeNotServed(err)) throw err;
-    demo.unserved = true;
-    showNotServed($('unserved'), TYPE, SPEC, err);
+  const room = await joinExample(opts, demo, TYPE, SPEC, options);
+  if (!room) {
     $('message').textContent = 'not served here';
-    client.close();
     return;
   }
   demo.room = room;
@@ -141,7 +107,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  $('status').textContent = 'failed';
-  $('status').className = 'pill failed';
+  showFailed($('status'));
   report({ error: err.error || 'error', message: err.message });
 });

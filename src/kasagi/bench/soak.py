@@ -45,15 +45,7 @@ def verdict(samples: Sequence[tuple[float, float]], max_slope: float) -> tuple[b
 
 
 def _rss_mib(node: NodeProcess) -> float:
-    total = 0
-    for pid in node.pids():
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total / 2**20
+    return node.rss() / 2**20
 
 
 def _sample_while(

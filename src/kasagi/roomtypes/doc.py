@@ -30,9 +30,10 @@ from kasagi.rooms import (
     describe,
     parse_path,
     require_keys,
+    require_options,
     set_op,
 )
-from kasagi.roomtypes.schema_bounds import check_schema_bounds, node_count
+from kasagi.roomtypes.schema_bounds import check_schema_bounds, node_count, ref_resolves
 from kasagi.roomtypes.schema_check import SchemaCheck
 
 __all__ = ["Doc"]
@@ -53,14 +54,7 @@ class Doc(RoomType):
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> RoomType:
-        for key in options:
-            if key != "schema":
-                raise InvalidArgument(
-                    f"unknown option {key!r} for room type doc",
-                    field=f"options.{key}",
-                    expected="only schema",
-                    got=describe(options[key]),
-                )
+        require_options(options, {"schema"}, "doc")
         schema = options.get("schema")
         if schema is None:
             return cls()
@@ -154,7 +148,7 @@ def _check_schema_safety(node: Any, root: Mapping[str, Any], where: str) -> None
                 got=describe(value),
             )
         if key in ("$ref", "$dynamicRef"):
-            if not isinstance(value, str) or not _resolves(root, value):
+            if not isinstance(value, str) or not ref_resolves(root, value):
                 raise InvalidArgument(
                     f"{key} must point inside the schema",
                     field=at,
@@ -166,21 +160,3 @@ def _check_schema_safety(node: Any, root: Mapping[str, Any], where: str) -> None
                 _check_schema_safety(sub, root, f"{at}.{name}")
         elif key not in _DATA:
             _check_schema_safety(value, root, at)
-
-
-def _resolves(root: Mapping[str, Any], ref: str) -> bool:
-    """Whether ``ref`` is ``#`` or a JSON pointer ``#/a/b`` naming a part of ``root``."""
-    if ref == "#":
-        return True
-    if not ref.startswith("#/"):
-        return False
-    node: Any = root
-    for part in ref[2:].split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False
-    return True

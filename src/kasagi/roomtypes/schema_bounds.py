@@ -40,6 +40,7 @@ __all__ = [
     "check_schema_bounds",
     "metered_validator",
     "node_count",
+    "ref_resolves",
     "resolve_ref",
 ]
 
@@ -128,12 +129,16 @@ def metered_validator(schema: Mapping[str, Any], meter: StepMeter) -> Any:
     return cls(dict(schema))
 
 
-def resolve_ref(root: Any, ref: str) -> Any:
-    """The part of ``root`` a local ``ref`` (``#`` or ``#/a/b``) names, or None."""
+#: What :func:`_follow` answers for a reference that names no part of the schema.
+_UNRESOLVED: Any = object()
+
+
+def _follow(root: Any, ref: str) -> Any:
+    """The part of ``root`` a local ``ref`` (``#`` or ``#/a/b``) names, or ``_UNRESOLVED``."""
     if ref == "#":
         return root
     if not ref.startswith("#/"):
-        return None
+        return _UNRESOLVED
     node: Any = root
     for part in ref[2:].split("/"):
         part = part.replace("~1", "/").replace("~0", "~")
@@ -142,8 +147,19 @@ def resolve_ref(root: Any, ref: str) -> Any:
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         else:
-            return None
+            return _UNRESOLVED
     return node
+
+
+def resolve_ref(root: Any, ref: str) -> Any:
+    """The part of ``root`` a local ``ref`` (``#`` or ``#/a/b``) names, or None."""
+    node = _follow(root, ref)
+    return None if node is _UNRESOLVED else node
+
+
+def ref_resolves(root: Any, ref: str) -> bool:
+    """Whether ``ref`` is ``#`` or a JSON pointer ``#/a/b`` naming a part of ``root``."""
+    return _follow(root, ref) is not _UNRESOLVED
 
 
 def check_schema_bounds(schema: Mapping[str, Any], where: str) -> None:

@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 from kasagi.core import Batch, Room, RoomConfig
 from kasagi.core.views import Audience
 from kasagi.roomtypes import make_room_type
-from kasagi.service import RoomRegistry, RoomRunner, ServiceSettings
+from kasagi.service import Admission, RoomRegistry, RoomRunner, ServiceSettings
 from kasagi.store.interface import StoreError
 from kasagi.store.memory import MemoryRoomStore
 
@@ -130,8 +130,11 @@ def make_runner(
     publish: RecordingPublisher | None = None,
     settings: ServiceSettings | None = None,
     on_lost: Callable[[RoomRunner, Failure], None] | None = None,
+    now_ms: Callable[[], int] | None = None,
+    admission: Admission | None = None,
 ) -> tuple[RoomRunner, Clock, RecordingPublisher]:
-    """A runner on a ``Clock``, with a memory store that already holds the room."""
+    """A runner on a ``Clock``, with a memory store that already holds the room; room time is
+    the clock's whole milliseconds unless ``now_ms`` says otherwise."""
     room = room or make_room()
     clock = clock or Clock()
     publish = publish or RecordingPublisher()
@@ -144,8 +147,9 @@ def make_runner(
         store=store,
         publish=publish,
         settings=settings or ServiceSettings(),
-        now_ms=lambda: int(clock.seconds() * 1000),
+        now_ms=now_ms or (lambda: int(clock.seconds() * 1000)),
         on_lost=on_lost,
+        admission=admission,
     )
     return runner, clock, publish
 

@@ -107,3 +107,16 @@ class ProcessGroup:
                 except (ProcessLookupError, PermissionError):
                     continue
         return out
+
+    def rss(self) -> int:
+        """Bytes resident in every live process of the group (``VmRSS``; a process that is gone is
+        not counted)."""
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except OSError:
+                continue
+        return total

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from kasagi.core.errors import InvalidArgument, describe
-from kasagi.core.roomtypes.base import RoomType, require_keys
+from kasagi.core.roomtypes.base import RoomType, int_option, require_keys, require_options
 
-__all__ = ["RoomType", "make_room_type", "require_keys"]
+__all__ = ["RoomType", "int_option", "make_room_type", "require_keys", "require_options"]
 
 
 def make_room_type(name: Any, options: Mapping[str, Any], types: Mapping[str, type[RoomType]]) -> RoomType:

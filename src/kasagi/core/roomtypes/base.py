@@ -36,7 +36,7 @@ ops. A hook that raises anything else than a domain error is a bug: see
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
 from kasagi.core.effects import Effect
@@ -125,3 +125,40 @@ def require_keys(args: Mapping[str, Any], required: set[str], optional: set[str]
                 expected=f"only {allowed}",
                 got=describe(args[key]),
             )
+
+
+def require_options(options: Mapping[str, Any], allowed: Collection[str], room_type: str) -> None:
+    """Refuse an option of a room of ``room_type`` that is not one of ``allowed``."""
+    for key in options:
+        if key not in allowed:
+            raise InvalidArgument(
+                f"unknown option {key!r} for room type {room_type}",
+                field=f"options.{key}",
+                expected=_only(sorted(allowed)),
+                got=describe(options[key]),
+            )
+
+
+def _only(names: list[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"only a, b and c"``."""
+    if not names:
+        return "no options"
+    if len(names) == 1:
+        return f"only {names[0]}"
+    return f"only {', '.join(names[:-1])} and {names[-1]}"
+
+
+def int_option(
+    options: Mapping[str, Any], key: str, default: int, low: int, high: int, message: str | None = None
+) -> int:
+    """The whole number option ``key`` (``default`` when absent), refused unless from ``low`` to
+    ``high``; ``message`` says what is wrong (by default, the range)."""
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgument(
+            message or f"{key} must be a whole number from {low} to {high}",
+            field=f"options.{key}",
+            expected=f"an integer from {low} to {high}",
+            got=describe(value),
+        )
+    return value
