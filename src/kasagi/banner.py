@@ -33,6 +33,8 @@ class Banner:
     serves_rooms: bool
     metrics: str | None
     log: Path | None
+    #: The processes of a many-router node (None: the single node, no line).
+    processes: str | None = None
 
     @property
     def http_url(self) -> str:
@@ -60,6 +62,8 @@ class Banner:
             f"  rooms    {rooms}",
             f"  metrics  {self.metrics or 'off (--metrics-port serves /metrics and /health)'}",
         ]
+        if self.processes is not None:
+            out.append(f"  routers  {self.processes}")
         if self.log is not None:
             out.append(f"  log      {self.log} (--loglevel debug shows it here)")
         return out

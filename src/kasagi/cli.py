@@ -113,9 +113,11 @@ def _level_filter(observer: ILogObserver, level: str) -> ILogObserver:
 def node_options(args: argparse.Namespace, secure: bool) -> NodeOptions:
     """The node ``kasagi up`` runs for these arguments."""
     from kasagi.node import NodeOptions
-    from kasagi.startup import default_host
+    from kasagi.startup import default_host, router_count
 
     return NodeOptions(
+        routers=router_count(args.routers) if args.role == "all" else 1,
+        room_workers=args.room_workers,
         port=args.port,
         host=default_host(args, {"KASAGI_SECRET": "x"} if secure else {}),
         data_dir=Path(args.data_dir),
@@ -167,8 +169,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 def _run_node(args: argparse.Namespace, options: NodeOptions, types: tuple[str, ...]) -> int:
     from kasagi import __version__
     from kasagi.banner import Banner
-    from kasagi.node import crossbar_command, node_environment, write_node_dir
-    from kasagi.readiness import room_service_answers, websocket_answers
+    from kasagi.node import crossbar_command, node_environment, probe_sockets, write_node_dir
+    from kasagi.readiness import room_service_answers, room_service_answers_at, websocket_answers
     from kasagi.store.factory import describe_store, sqlite_path
     from kasagi.supervise import NodeRun, run_node, say
 
@@ -195,12 +197,18 @@ def _run_node(args: argparse.Namespace, options: NodeOptions, types: tuple[str, 
         serves_rooms=options.role != "router",
         metrics=metrics,
         log=None if json_lines else log_path,
+        processes=_processes(options),
     )
     ticket = _probe_ticket(env)
+    routers = probe_sockets(options)
 
     def ready() -> bool:
         if options.role == "router":
             return websocket_answers(probe_host, options.port)
+        if routers:  # every router, each through its own socket
+            return websocket_answers(probe_host, options.port) and all(
+                room_service_answers_at(str(path), ticket) for path in routers
+            )
         return websocket_answers(probe_host, options.port) and room_service_answers(probe_host, options.port, ticket)
 
     command = crossbar_command(cbdir, args.loglevel)
@@ -218,6 +226,20 @@ def _run_node(args: argparse.Namespace, options: NodeOptions, types: tuple[str, 
         ready=ready,
     )
     return run_node(run, lambda seconds: say(banner.ready(seconds), json_lines=json_lines, event="ready"))
+
+
+def _processes(options: NodeOptions) -> str | None:
+    """The banner's line on a many-router node (None: the single node)."""
+    if options.routers <= 1:
+        return None
+    workers = options.room_workers or options.routers
+    spec = str(options.service.get("store", "sqlite"))
+    leases = "the store's Redis" if spec.startswith("redis://") else f"{options.data_dir.resolve() / 'leases.sqlite3'}"
+    line = f"{options.routers} routers sharing port {options.port}, {workers} room-service workers (leases: {leases})"
+    if options.metrics_port:
+        last = options.metrics_port + options.routers + workers - 1
+        line += f"; metrics on ports {options.metrics_port}-{last}, routers first"
+    return line
 
 
 def _probe_ticket(env: dict[str, str]) -> str:
@@ -440,6 +462,19 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("all", "router", "worker"),
         default="all",
         help="all: router + room service; router: router only; worker: a room service joining --router(s)",
+    )
+    up.add_argument(
+        "--routers",
+        default="1",
+        metavar="N|auto",
+        help="router processes sharing --port (the kernel spreads the connections), with room-service workers "
+        "joined to all of them; auto: one per core; 1: a single process, the room service inside the router",
+    )
+    up.add_argument(
+        "--room-workers",
+        type=int,
+        default=0,
+        help="room-service processes with --routers above 1 (default 0: one per router)",
     )
     up.add_argument("--backend-port", type=int, default=0, help="router: TCP port for workers (rawsocket; 0: none)")
     up.add_argument("--backend-host", default="127.0.0.1", help="router: interface of --backend-port")

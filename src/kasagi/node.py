@@ -28,6 +28,7 @@ __all__ = [
     "load_template",
     "node_environment",
     "packaged_name",
+    "probe_sockets",
     "project_root",
     "write_node_dir",
 ]
@@ -155,6 +156,14 @@ class NodeOptions:
     #: per router worker (:mod:`kasagi.lazy_imports`, BENCHMARKS.md).
     lean_imports: bool = True
     secure: bool = False
+    #: Router processes sharing the public port (``SO_REUSEPORT``: the kernel spreads the
+    #: connections). 1: the single node, the room service inside the router worker. More: the
+    #: routers of one Crossbar node and ``room_workers`` room-service processes joined to all
+    #: of them, ownership decided by leases in ``<data_dir>/leases.sqlite3`` (or the store's
+    #: Redis); see ``docs/scaling.md``, "Every core of one machine".
+    routers: int = 1
+    #: Room-service processes when ``routers`` > 1 (0: as many as routers).
+    room_workers: int = 0
     ping_interval_ms: int = 10_000
     ping_timeout_ms: int = 10_000
     #: The largest message a client may send (the router's incoming limit) ...
@@ -210,6 +219,8 @@ def build_config(options: NodeOptions, root: Path | None = None) -> dict[str, An
         options.max_subscriptions_per_session
     )
     _place_rooms(config, components, rooms, options, pythonpath, data_dir)
+    if options.routers > 1:
+        _many_routers(config, rooms, options, data_dir)
     if files.checkout is None:
         _use_packaged_names(config)
     return config
@@ -293,6 +304,80 @@ def _place_rooms(
         config["workers"].append(_rooms_worker(rooms, options, pythonpath, data_dir))
     elif options.component != "router":
         raise ValueError(f"component must be router or process, not {options.component!r}")
+
+
+def probe_sockets(options: NodeOptions) -> list[Path]:
+    """The Unix sockets at which each router of a many-router node answers WebSocket clients
+    on its own (the public port lands on any of them): the readiness check reaches every
+    router through these. Empty for a single router."""
+    if options.routers <= 1:
+        return []
+    data_dir = options.data_dir.resolve()
+    return [data_dir / f"router{k}.sock" for k in range(1, options.routers + 1)]
+
+
+def _many_routers(config: dict[str, Any], rooms: dict[str, Any], options: NodeOptions, data_dir: Path) -> None:
+    """``options.routers`` copies of the router worker on one shared public port, and the
+    room-service workers joined to every one of them (Crossbar guest workers running
+    :mod:`kasagi.cluster.local`).
+
+    A router that dies no longer stops the node (the others keep serving, its clients
+    reconnect to them); the node stops when it is asked to."""
+    if options.role != "all" or options.component != "router" or options.backend_port:
+        raise ValueError("several routers run with role all, the default component and no backend port")
+    template = _router(config)
+    template["components"] = [c for c in template["components"] if c["id"] != "rooms"]
+    config["workers"] = [w for w in config["workers"] if w is not template]
+    routers = []
+    for k in range(1, options.routers + 1):
+        router = copy.deepcopy(template)
+        router["id"] = f"router{k}"
+        router["options"]["title"] = f"kasagi router {k}"
+        for transport in router["transports"]:
+            if transport["id"] == "public":
+                transport["endpoint"]["shared"] = True
+                probe = copy.deepcopy(transport)
+                probe["id"] = "probe"
+                probe["endpoint"] = {"type": "unix", "path": str(data_dir / f"router{k}.sock")}
+            elif transport["id"] == "backend":
+                transport["endpoint"]["path"] = str(data_dir / f"backend{k}.sock")
+        router["transports"].append(probe)
+        for component in router["components"]:
+            if component["id"] == "metrics":
+                component["extra"]["port"] = options.metrics_port + k - 1
+        routers.append(router)
+    workers = options.room_workers or options.routers
+    guests = [_room_worker_guest(rooms, options, data_dir, j, workers) for j in range(1, workers + 1)]
+    config["workers"] = [*routers, *guests, *config["workers"]]
+    config["controller"].setdefault("options", {})["shutdown"] = ["shutdown_on_shutdown_requested"]
+
+
+def _room_worker_guest(
+    rooms: dict[str, Any], options: NodeOptions, data_dir: Path, index: int, count: int
+) -> dict[str, Any]:
+    """Room-service worker ``index`` of a many-router node: every router's backend socket,
+    the node's store, leases in the data directory unless the store is Redis."""
+    service = dict(rooms["extra"]["service"])
+    store = str(service.get("store", "sqlite"))
+    worker = {
+        "routers": [f"unix:{data_dir / f'backend{k}.sock'}" for k in range(1, options.routers + 1)],
+        "service": service,
+        "coordination": "" if store.startswith("redis://") else f"sqlite:{data_dir / 'leases.sqlite3'}",
+        "name": f"rooms{index}",
+        "metrics_port": options.metrics_port + options.routers + index - 1 if options.metrics_port else 0,
+        "metrics_host": options.metrics_host,
+        "room_types": list(options.room_types),
+        "app_dir": rooms["extra"]["app_dir"],
+        "loglevel": options.loglevel,
+        "workers": count,
+    }
+    return {
+        "type": "guest",
+        "id": f"rooms{index}",
+        "executable": sys.executable,
+        "arguments": ["-m", "kasagi.cluster.local", json.dumps(worker, sort_keys=True)],
+        "options": {"workdir": rooms["extra"]["app_dir"] or str(data_dir), "stdout": "log", "stderr": "log"},
+    }
 
 
 def _rooms_worker(rooms: dict[str, Any], options: NodeOptions, pythonpath: list[str], data_dir: Path) -> dict[str, Any]:

@@ -7,8 +7,16 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["FAILED_TO_START", "room_service_answers", "wait_for_websocket", "websocket_answers"]
+__all__ = [
+    "FAILED_TO_START",
+    "room_service_answers",
+    "room_service_answers_at",
+    "wait_for_websocket",
+    "websocket_answers",
+]
 
 #: How the node's log line begins when its room service could not start (the room service
 #: logs it and stops the node; ``kasagi up`` prints the reason).
@@ -44,11 +52,32 @@ def room_service_answers(host: str, port: int, ticket: str = "dev", timeout: flo
     """True when a client can log in and the room service answers a call (a join of a room
     nobody opened comes back ``kasagi.error.no_such_room``; without a room service the router
     says ``wamp.error.no_such_procedure``)."""
-    from websockets.exceptions import WebSocketException
     from websockets.sync.client import connect
 
+    return _probe_room_service(
+        lambda: connect(f"ws://{host}:{port}/ws", subprotocols=["wamp.2.json"], open_timeout=timeout),  # type: ignore[list-item]
+        ticket,
+        timeout,
+    )
+
+
+def room_service_answers_at(path: str, ticket: str = "dev", timeout: float = 2.0) -> bool:
+    """:func:`room_service_answers` through one router's own Unix socket (a router of a
+    many-router node, whose public port may land on any of them)."""
+    from websockets.sync.client import unix_connect
+
+    return _probe_room_service(
+        lambda: unix_connect(path, "ws://localhost/ws", subprotocols=["wamp.2.json"], open_timeout=timeout),
+        ticket,
+        timeout,
+    )
+
+
+def _probe_room_service(connect: Callable[[], Any], ticket: str, timeout: float) -> bool:
+    from websockets.exceptions import WebSocketException
+
     try:
-        with connect(f"ws://{host}:{port}/ws", subprotocols=["wamp.2.json"], open_timeout=timeout) as ws:  # type: ignore[list-item]
+        with connect() as ws:
             ws.send(
                 json.dumps(
                     [1, "kasagi", {"roles": {"caller": {}}, "authmethods": ["ticket"], "authid": "kasagi_probe"}]

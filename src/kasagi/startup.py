@@ -35,6 +35,7 @@ __all__ = [
     "check_options",
     "check_resources",
     "default_host",
+    "router_count",
 ]
 
 #: The shortest secret ``kasagi up`` accepts, for every secret it reads.
@@ -120,7 +121,42 @@ def _safe_store(spec: str) -> str:
     return describe_store(spec)
 
 
+def router_count(value: str) -> int:
+    """``--routers``: a count, or ``auto`` for the cores this process may run on; raises
+    :class:`StartupError` for anything else."""
+    if value == "auto":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise StartupError("--routers", repr(value), "a number of router processes >= 1, or auto (one per core)")
+    return count
+
+
+def _many_routers(args: argparse.Namespace) -> None:
+    """What ``--routers`` above 1 needs: the whole node on this machine, its own backend."""
+    routers = router_count(args.routers)
+    _number("--room-workers", args.room_workers, 0, "a number of room-service processes (0: one per router)")
+    if routers == 1:
+        return
+    if args.role != "all":
+        raise StartupError("--routers", str(routers), f"1 with --role {args.role} (several routers run with role all)")
+    if args.component != "router":
+        raise StartupError("--component", args.component, "router with --routers above 1 (workers are processes)")
+    if args.backend_port:
+        raise StartupError("--backend-port", str(args.backend_port), "0 with --routers above 1")
+    workers = args.room_workers or routers
+    if args.store == "memory" and workers > 1:
+        raise StartupError(
+            "--store", "'memory'", f"a store the {workers} room-service processes share (or --room-workers 1)"
+        )
+
+
 def _router_url(value: str) -> None:
+    if value.startswith("unix:") and len(value) > len("unix:"):
+        return
     parsed = urlparse(value)
     try:
         port = parsed.port
@@ -158,8 +194,9 @@ def check_options(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
     if args.role == "worker" and args.heartbeat >= args.lease_ttl:
         raise StartupError("--heartbeat", f"{args.heartbeat:g}", f"fewer seconds than --lease-ttl ({args.lease_ttl:g})")
     _store(args.store)
-    if args.coordination is not None and not args.coordination.startswith("redis://"):
-        raise StartupError("--coordination", repr(args.coordination), "redis://host:port/db")
+    if args.coordination is not None and not args.coordination.startswith(("redis://", "sqlite:")):
+        raise StartupError("--coordination", repr(args.coordination), "redis://host:port/db or sqlite:PATH")
+    _many_routers(args)
     for router in args.router:
         _router_url(router)
     if args.role == "worker" and not args.router:
@@ -269,6 +306,9 @@ def check_resources(args: argparse.Namespace, environ: Mapping[str, str]) -> Non
         if args.backend_port:
             _bindable("--backend-port", args.backend_host, args.backend_port)
     if args.metrics_port:
-        _bindable("--metrics-port", args.metrics_host, args.metrics_port)
+        routers = router_count(args.routers) if args.role == "all" else 1
+        processes = 1 if routers == 1 else routers + (args.room_workers or routers)
+        for offset in range(processes):
+            _bindable("--metrics-port", args.metrics_host, args.metrics_port + offset)
     if args.store is not None and args.store.startswith("redis://") and args.role == "all":
         _redis_answers(args.store)

@@ -1,10 +1,11 @@
-"""One contract for every implementation of room ownership (memory, Redis): who may claim a
-room, what a handover records, and how a dead worker's rooms are found."""
+"""One contract for every implementation of room ownership (memory, SQLite, Redis): who may
+claim a room, what a handover records, and how a dead worker's rooms are found."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,14 +15,20 @@ from twisted.internet.task import Clock
 
 from kasagi.cluster.leases import MemoryLeases
 from kasagi.cluster.redis_leases import RedisLeases
+from kasagi.cluster.sqlite_leases import SqliteLeases
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-@pytest.fixture(params=["memory", "redis"])
-def leases(request: pytest.FixtureRequest) -> Iterator[Any]:
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def leases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "memory":
         yield MemoryLeases(Clock(), ttl=1.2)
+        return
+    if request.param == "sqlite":
+        on_disk = pytest_twisted.blockon(SqliteLeases.open(tmp_path / "leases.sqlite3", reactor, ttl=30.0))
+        yield on_disk
+        pytest_twisted.blockon(on_disk.close())
         return
     request.applymarker(pytest.mark.redis)
     prefix = f"kasagi_test_{secrets.token_hex(4)}:"
@@ -104,3 +111,25 @@ def test_heartbeat_reports_lapses_and_loads(leases):
     yield leases.leave("w1")
     beat = yield leases.heartbeat("w2", {})
     assert set(beat.workers) == {"w2"}
+
+
+@pytest_twisted.inlineCallbacks
+def test_two_handles_on_one_sqlite_file_share_ownership(tmp_path):
+    """Workers of one machine, each with its own handle on the leases file, see each other's claims and leases."""
+    path = tmp_path / "leases.sqlite3"
+    first = yield SqliteLeases.open(path, reactor, ttl=30.0)
+    second = yield SqliteLeases.open(path, reactor, ttl=30.0)
+    try:
+        yield first.heartbeat("w1", {"rooms": 1})
+        beat = yield second.heartbeat("w2", {"rooms": 0})
+        won = yield first.claim("r1", "w1")
+        lost = yield second.claim("r1", "w2")
+        assert set(beat.workers) == {"w1", "w2"} and beat.workers["w1"].alive
+        assert won.won and not lost.won and lost.owner == "w1"
+        yield first.expire("w1")
+        assert (yield second.reap("w1", "w2")) == ["r1"]
+        taken = yield second.claim("r1", "w2")
+        assert taken.won and taken.previous.worker == "w1"
+    finally:
+        yield first.close()
+        yield second.close()

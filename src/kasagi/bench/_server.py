@@ -3,6 +3,7 @@ the CPU time and memory of all of its processes, read with psutil."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -39,6 +40,11 @@ class Variant:
     gc_refreeze_every: float = 0.0
     #: How the clients send moves: ``act`` (RPC) or ``publish`` (fast input path).
     input_path: str = "act"
+    #: Router processes on the one port (``kasagi up --routers``), and room-service workers
+    #: beside them (0: one per router). With more than one router the node runs on as many
+    #: cores from core 0 on, so it shares a core with the generator.
+    routers: int = 1
+    room_workers: int = 0
 
     def node_options(self, port: int, data_dir: Path) -> NodeOptions:
         service = {"store": "memory", **self.service}
@@ -57,13 +63,25 @@ class Variant:
             gc_freeze=self.gc_freeze,
             gc_refreeze_every=self.gc_refreeze_every,
             gc_report_every=10.0,
+            routers=self.routers,
+            room_workers=self.room_workers,
         )
+
+    def server_cpus(self, cpus: str | None) -> str | None:
+        """The cores the node runs on: ``cpus`` for one router, else one core per router from
+        core 0 on (as many as the machine has)."""
+        if cpus is None or self.routers <= 1:
+            return cpus
+        cores = max(1, min(self.routers, os.cpu_count() or 1))
+        return f"0-{cores - 1}" if cores > 1 else "0"
 
 
 def start_node(variant: Variant, cpus: str | None, timeout: float = 90.0) -> tuple[NodeProcess, Path]:
     """Start a node for ``variant`` on a free port in a temporary directory."""
     tmp = Path(tempfile.mkdtemp(prefix="kasagi-bench-"))
-    node = NodeProcess(variant.node_options(free_port(), tmp), cpus=cpus, log_path=tmp / "node.log")
+    node = NodeProcess(
+        variant.node_options(free_port(), tmp), cpus=variant.server_cpus(cpus), log_path=tmp / "node.log"
+    )
     try:
         node.start(timeout=timeout)
     except BaseException:

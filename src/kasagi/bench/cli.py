@@ -28,6 +28,8 @@ _VARIANT_KEYS = {
     "gcfreeze",
     "refreeze",
     "directwrite",
+    "routers",
+    "workers",
 }
 
 
@@ -128,6 +130,8 @@ def parse_variant(spec: str) -> Any:
             kwargs["service"][key] = value if key == "store" else float(value) if key == "tick" else int(value)
         elif key == "refreeze":
             kwargs["gc_refreeze_every"] = float(value)
+        elif key in ("routers", "workers"):
+            kwargs["routers" if key == "routers" else "room_workers"] = int(value)
         elif key == "input":
             kwargs["input_path"] = value
         elif key == "serializer":

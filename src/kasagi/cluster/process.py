@@ -29,6 +29,7 @@ from kasagi.cluster.leases import Leases, MemoryLeases
 from kasagi.cluster.redis_leases import RedisLeases
 from kasagi.cluster.rooms import ClusterRooms, ClusterSettings
 from kasagi.cluster.routers import WorkerProcedures, WorkerSession
+from kasagi.cluster.sqlite_leases import SqliteLeases
 from kasagi.deadline import within
 from kasagi.health import Check
 from kasagi.metrics import ClusterCollector, metrics_site, new_registry
@@ -41,7 +42,7 @@ from kasagi.service.settings import ServiceSettings
 from kasagi.wamp.admin import RoomAdmin
 from kasagi.wamp.reconnect import component_transport
 
-__all__ = ["WorkerOptions", "new_worker_id", "run_worker", "start_worker"]
+__all__ = ["WorkerOptions", "new_worker_id", "router_transport", "run_worker", "start_worker"]
 
 log = Logger()
 
@@ -56,15 +57,17 @@ def new_worker_id(name: str = "") -> str:
 class WorkerOptions:
     """What ``kasagi up --role worker`` configures."""
 
-    #: The routers' backend endpoints, ``rs://host:port`` (rawsocket, msgpack).
+    #: The routers' backend endpoints, ``rs://host:port`` (rawsocket, msgpack), or
+    #: ``unix:PATH`` for a router's Unix socket on this machine.
     routers: Sequence[str]
     #: Room service settings (``store`` is the rooms' store).
     service: Mapping[str, Any] = field(default_factory=dict)
     #: The backend ticket (the routers' ``KASAGI_BACKEND_SECRET``).
     secret: str = ""
     authid: str = "kasagi_backend"
-    #: ``redis://...`` holding leases; default: the store's Redis. Without Redis, leases are
-    #: kept in memory: fine for one worker, wrong for several.
+    #: ``redis://...`` holding leases; default: the store's Redis. ``sqlite:PATH``: a leases
+    #: file shared by the workers of one machine (``kasagi up --routers N``). Without either,
+    #: leases are kept in memory: fine for one worker, wrong for several.
     coordination: str = ""
     worker_id: str = ""
     name: str = ""
@@ -142,7 +145,9 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
     parts: Assembly = yield Assembly.open(reactor, service, metrics=registry)
     coordination = options.coordination or (service.store if service.store.startswith("redis://") else "")
     leases: Leases
-    if coordination:
+    if coordination.startswith("sqlite:"):
+        leases = yield SqliteLeases.open(coordination[len("sqlite:") :], reactor, ttl=options.lease_ttl)
+    elif coordination:
         leases = RedisLeases.connect(coordination, reactor, ttl=options.lease_ttl)
     else:
         log.warn("worker {worker}: no Redis for leases; ownership is local (run one worker only)", worker=worker_id)
@@ -183,7 +188,7 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
     for url in options.routers:
         name = url  # the same on every worker: session ids are namespaced by it
         component = Component(
-            transports=[component_transport(url)],
+            transports=[router_transport(url)],
             realm=wire.REALM,
             # WAMP-CRA: the backend secret itself never crosses the socket.
             authentication={"wampcra": {"authid": options.authid, "secret": options.secret}},
@@ -205,6 +210,14 @@ def start_worker(reactor: Any, options: WorkerOptions):  # type: ignore[no-untyp
         port=options.metrics_port or "off",
     )
     return worker
+
+
+def router_transport(url: str) -> dict[str, Any]:
+    """The reconnecting transport to a router's backend: ``rs://host:port`` over TCP, or
+    ``unix:PATH`` over a Unix socket."""
+    if url.startswith("unix:"):
+        return component_transport("rs://localhost", unix_path=url[len("unix:") :])
+    return component_transport(url)
 
 
 def worker_admin(

@@ -8,8 +8,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from kasagi.node import NodeOptions, crossbar_command, node_environment, write_node_dir
-from kasagi.readiness import room_service_answers, wait_for_websocket
+from kasagi.node import NodeOptions, crossbar_command, node_environment, probe_sockets, write_node_dir
+from kasagi.readiness import room_service_answers, room_service_answers_at, wait_for_websocket
 from kasagi.testing.processes import ProcessGroup
 
 __all__ = ["NodeProcess", "room_service_answers", "wait_for_websocket"]
@@ -57,10 +57,19 @@ class NodeProcess(ProcessGroup):
                 continue
             if self.options.role == "router":
                 return  # its room service comes from workers, started separately
-            if room_service_answers(self.probe_host, self.options.port, self._probe_ticket()):
+            if self._room_service_answers():
                 return
             time.sleep(0.1)  # polling interval of a readiness probe
         raise TimeoutError(f"the node was not ready within {timeout} s; see {self.log_path}")
+
+    def _room_service_answers(self) -> bool:
+        """The room service answers through the port, or through every router of a
+        many-router node."""
+        ticket = self._probe_ticket()
+        routers = probe_sockets(self.options)
+        if routers:
+            return all(room_service_answers_at(str(path), ticket) for path in routers)
+        return room_service_answers(self.probe_host, self.options.port, ticket)
 
     def _probe_ticket(self) -> str:
         secret = self.env.get("KASAGI_SECRET", "")
