@@ -50,6 +50,17 @@ class NodeRun:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+#: One line at a time on the terminal: the node's relayed lines and ``kasagi up``'s own come
+#: from several threads, and a line written in two pieces could be cut by another.
+_OUT = threading.Lock()
+
+
+def _emit(text: str, out: IO[str]) -> None:
+    with _OUT:
+        out.write(text + "\n")
+        out.flush()
+
+
 def say(text: str, *, json_lines: bool, stream: IO[str] | None = None, level: str = "info", **fields: Any) -> None:
     """One line of ``kasagi up`` (a JSON object in JSON mode)."""
     out = stream or sys.stdout
@@ -57,7 +68,7 @@ def say(text: str, *, json_lines: bool, stream: IO[str] | None = None, level: st
         text = json.dumps(
             {"log_time": time.time(), "log_level": level, "log_namespace": "kasagi", "text": text, **fields}
         )
-    print(text, file=out, flush=True)
+    _emit(text, out)
 
 
 def _text_of(line: str, json_lines: bool) -> str:
@@ -89,7 +100,7 @@ def _pump(run: NodeRun, source: IO[bytes], log: IO[bytes], warnings: bool) -> No
         if not run.is_ready:
             _watch(run, _text_of(line, run.json_lines))
         if run.echo or (warnings and run.is_ready and not run.stopping):
-            print(line, file=sys.stdout if run.json_lines else sys.stderr, flush=True)
+            _emit(line, sys.stdout if run.json_lines else sys.stderr)
     source.close()
 
 
