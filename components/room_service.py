@@ -23,7 +23,7 @@ from twisted.logger import Logger
 from kasagi.readiness import FAILED_TO_START
 from kasagi.service.admission import Admission
 from kasagi.service.assembly import Assembly
-from kasagi.service.inspect import ProcessSummary, RoomWatch
+from kasagi.service.inspect import RoomWatch
 from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.room_types import load_room_types
 from kasagi.service.settings import ServiceSettings
@@ -104,23 +104,17 @@ class RoomService(ScreenedSession):
             admission=self.admission,
         )
         self.procedures.serve(self.registry)
-        registry = self.registry
-        summary = ProcessSummary(
+        registry, procedures = self.registry, self.procedures
+        self.admin = RoomAdmin.for_process(
             process=NODE_PROCESS,
             kind="node",
             runners=lambda: registry.runners,
-            watch=watch,
-            now=reactor.seconds,
-            links=lambda: len(self.procedures.sessions),
-            started=reactor.seconds(),
-            store=settings.store.split("://")[0],
-        )
-        self.admin = RoomAdmin(
-            summary=summary,
-            watch=watch,
             runner=registry.runner,
             close_room=registry.close_room,
-            publish=self.procedures.publish_admin,
+            links=lambda: len(procedures.sessions),
+            publish=procedures.publish_admin,
+            watch=watch,
+            store=settings.store,
             clock=reactor,
         )
         self.procedures.admin = self.admin

@@ -35,7 +35,7 @@ from kasagi.health import Check
 from kasagi.metrics import ClusterCollector, metrics_site, new_registry
 from kasagi.service.admission import Admission
 from kasagi.service.assembly import Assembly
-from kasagi.service.inspect import ProcessSummary, RoomWatch
+from kasagi.service.inspect import RoomWatch
 from kasagi.service.registry import wall_ms
 from kasagi.service.room_types import load_room_types
 from kasagi.service.settings import ServiceSettings
@@ -224,22 +224,16 @@ def worker_admin(
     reactor: Any, worker_id: str, cluster: ClusterRooms, routers: WorkerProcedures, watch: RoomWatch, store: str
 ) -> RoomAdmin:
     """The worker's admin surface (the monitor): its summary and admin procedures."""
-    summary = ProcessSummary(
+    return RoomAdmin.for_process(
         process=worker_id,
         kind="worker",
         runners=lambda: cluster.runners,
-        watch=watch,
-        now=reactor.seconds,
-        links=lambda: len(routers.sessions),
-        started=reactor.seconds(),
-        store=store.split("://")[0],
-    )
-    return RoomAdmin(
-        summary=summary,
-        watch=watch,
         runner=cluster.runner,
         close_room=cluster.registry.close_room,
+        links=lambda: len(routers.sessions),
         publish=routers.publish_admin,
+        watch=watch,
+        store=store,
         clock=reactor,
     )
 

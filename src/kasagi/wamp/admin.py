@@ -48,6 +48,35 @@ class RoomAdmin:
 
     log = Logger()
 
+    @classmethod
+    def for_process(
+        cls,
+        *,
+        process: str,
+        kind: str,
+        runners: Callable[[], Mapping[str, RoomRunner]],
+        runner: Callable[[str], RoomRunner],
+        close_room: Callable[[str], Deferred[Any]],
+        links: Callable[[], int],
+        publish: Callable[[str, dict[str, Any]], None],
+        watch: RoomWatch,
+        store: str,
+        clock: Any,
+    ) -> RoomAdmin:
+        """The admin surface of one room-service process (a single node's or a cluster
+        worker's): its summary, read from the rooms it serves, and the admin procedures."""
+        summary = ProcessSummary(
+            process=process,
+            kind=kind,
+            runners=runners,
+            watch=watch,
+            now=clock.seconds,
+            links=links,
+            started=clock.seconds(),
+            store=store.split("://")[0],
+        )
+        return cls(summary=summary, watch=watch, runner=runner, close_room=close_room, publish=publish, clock=clock)
+
     def __init__(
         self,
         *,
