@@ -25,14 +25,17 @@ RAW_BASELINE = "components.raw_baseline.RawBaseline"
 
 @dataclass(frozen=True)
 class Variant:
-    """What runs on the server side: Kasagi with some settings, or the raw baseline."""
+    """What runs on the server side: Kasagi with some settings, or the raw baseline.
+
+    The defaults are ``kasagi up``'s: the SQLite store in the node's data directory, log
+    level ``info``, moves sent with ``act``."""
 
     name: str
     service: dict[str, Any] = field(default_factory=dict)
     component: str = "router"
     backend_serializer: str = "msgpack"
     raw: bool = False
-    loglevel: str = "warn"
+    loglevel: str = "info"
     skip_debug_log_args: bool = True
     direct_writes: bool = True
     python_optimize: bool = False
@@ -47,7 +50,7 @@ class Variant:
     room_workers: int = 0
 
     def node_options(self, port: int, data_dir: Path) -> NodeOptions:
-        service = {"store": "memory", **self.service}
+        service = dict(self.service)
         return NodeOptions(
             port=port,
             host="127.0.0.1",

@@ -65,6 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="how clients send moves: act (RPC) or the fast input path",
     )
     p.add_argument("--tick", type=float, default=None, help="room service tick, seconds (default: the service default)")
+    p.add_argument("--store", default=None, help="the room store, e.g. memory (default: kasagi up's, SQLite)")
     p.add_argument("--component", choices=("router", "process"), default="router", help="where the room service runs")
     p.add_argument(
         "--backend-serializer",
@@ -73,7 +74,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="serializer of the backend leg (component=process)",
     )
     p.add_argument(
-        "--loglevel", default="warn", choices=("debug", "info", "warn", "error"), help="the node's log level"
+        "--loglevel",
+        default="info",
+        choices=("debug", "info", "warn", "error"),
+        help="the node's log level (default: info, as kasagi up)",
     )
     p.add_argument(
         "--variant",
@@ -156,6 +160,8 @@ def _variants(args: argparse.Namespace) -> list[Any]:
     service: dict[str, Any] = {}
     if args.tick is not None:
         service["tick"] = args.tick
+    if args.store is not None:
+        service["store"] = args.store
     main = Variant(
         "kasagi",
         service=service,
