@@ -52,7 +52,7 @@ class LossyTap:
 @pytest_twisted.inlineCallbacks
 def test_the_same_action_sent_three_times_at_once_is_applied_once(fault_node: NodeProcess, proxy: FaultProxy):
     """Row 16: an action sent three times at once (twice from one session, once from another session of the same
-    member), also across a reset, gets one seq, returned three times."""
+    member and client instance), also across a reset, gets one seq, returned three times."""
     history = History(now=reactor.seconds)
     room = "row16_dupes"
     tab1 = yield KasagiClient.connect(proxy.url(), "alice", options=client_options())
@@ -60,6 +60,9 @@ def test_the_same_action_sent_three_times_at_once_is_applied_once(fault_node: No
     try:
         r1 = yield tab1.join(room, "doc")
         r2 = yield tab2.join(room, "doc")
+        # One client instance on two sessions: an action is (member, instance, cseq), so the copy
+        # sent by the second session names the same instance.
+        r2.instance = r1.instance
         history.track("tab1", r1)
         history.track("tab2", r2)
         distinct = []
