@@ -23,7 +23,14 @@ IDLE = 2.0
 
 @pytest.fixture(scope="module")
 def flood_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    service = {"store": "memory", "tick": 0.005, "room_idle": IDLE, "max_rooms": 150, "open_burst": 1000.0}
+    service = {
+        "store": "memory",
+        "tick": 0.005,
+        "room_idle": IDLE,
+        "max_rooms": 150,
+        "open_rate": 10_000.0,
+        "open_burst": 10_000.0,
+    }
     proc = start(tmp_path_factory.mktemp("flood"), secret=None, loglevel="info", service=service)
     yield proc
     proc.stop()

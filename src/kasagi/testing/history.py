@@ -418,7 +418,7 @@ def check_failover(
         if c.outcome == "ok":
             # The store's exactly-once record says where it was applied; its mark must be
             # in the state too.
-            at = stored.results.get(c.member, {}).get(c.cseq)
+            at = _stored_result(stored.results, c.member, c.cseq)
             return [at] if at is not None and in_state(store_state, c.key) else []
         seqs = applied_at.get(c.key, [])
         return seqs or ([-1] if in_state(store_state, c.key) else [])
@@ -524,3 +524,13 @@ def _deadlines(calls: list[Call], deadline: float | None, report: Report) -> Non
 def counts(history: History) -> Counter[str]:
     """How many calls ended each way (for printing)."""
     return Counter(c.outcome for c in history.calls)
+
+
+def _stored_result(results: Mapping[str, Mapping[int, int]], member: str, cseq: int) -> int | None:
+    """Where the store says ``member``'s action ``cseq`` was applied, whichever of the member's
+    client instances sent it (results are kept per instance: ``member`` for the default one,
+    ``member/<instance>`` for the others; the histories here never reuse a cseq across them)."""
+    for key, kept in results.items():
+        if (key == member or key.rpartition("/")[0] == member) and cseq in kept:
+            return kept[cseq]
+    return None
