@@ -408,7 +408,32 @@ def write_node_dir(options: NodeOptions, root: Path | None = None) -> Path:
     cbdir = options.data_dir.resolve() / "node"
     cbdir.mkdir(parents=True, exist_ok=True)
     (cbdir / "config.json").write_text(json.dumps(build_config(options, root), indent=2), encoding="utf-8")
+    clear_stale_pid(cbdir / "node.pid")
     return cbdir
+
+
+def clear_stale_pid(pid_file: Path) -> bool:
+    """Remove the pid file a killed node left behind when its process is gone or a zombie
+    (a node killed with -9 whose parent died too is never reaped where no init reaps:
+    Crossbar then refuses to start, taking the zombie for a running node). A pid file of a
+    live process is kept, so Crossbar still refuses a second node on one data directory.
+    Returns whether it was removed."""
+    import psutil
+
+    try:
+        pid = int(json.loads(pid_file.read_text(encoding="utf-8"))["pid"])
+    except FileNotFoundError:
+        return False
+    except (ValueError, KeyError, TypeError):
+        pid = -1  # not a pid file Crossbar wrote: nothing it could protect
+    try:
+        alive = pid > 0 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        alive = False
+    if alive:
+        return False
+    pid_file.unlink(missing_ok=True)
+    return True
 
 
 def node_environment(base: Mapping[str, str], options: NodeOptions | None = None) -> dict[str, str]:

@@ -86,3 +86,21 @@ def test_the_node_sessions_import_each_other_relatively() -> None:
                 if isinstance(item, ast.Import):
                     for alias in item.names:
                         assert alias.name.split(".")[0] not in ("components", "router"), (path.name, alias.name)
+
+
+def test_a_pid_file_of_a_gone_node_is_cleared_and_a_live_ones_is_kept(tmp_path: Path) -> None:
+    """A node killed with -9 leaves its pid file: the next start clears it when that process is
+    gone, and keeps it while the process lives (Crossbar then refuses a second node)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    pid_file = tmp_path / "node.pid"
+    pid_file.write_text(json.dumps({"pid": gone.pid}), encoding="utf-8")
+    assert node.clear_stale_pid(pid_file) and not pid_file.exists()
+    pid_file.write_text(json.dumps({"pid": os.getpid()}), encoding="utf-8")
+    assert not node.clear_stale_pid(pid_file) and pid_file.exists()
+    assert not node.clear_stale_pid(tmp_path / "absent.pid")
