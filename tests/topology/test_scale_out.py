@@ -24,7 +24,7 @@ from kasagi.node import project_root
 from kasagi.service.registry import wall_ms
 from kasagi.store.factory import open_store
 from kasagi.testing import free_port
-from kasagi.testing.history import check_failover
+from kasagi.testing.history import check_failover, stored_result
 from kasagi.testing.topology import Topology
 from tests.topology.keyed_workload import KeyedRun
 from tests.topology.ownership import owner_of, stored_room
@@ -320,7 +320,7 @@ def test_takeover_times_over_ten_kills(topology: Topology):
             yield run.stop()
             stored, _ = yield stored_room(topology, run.room)
             acked = run.history.by_outcome("ok")
-            lost += sum(1 for c in acked if stored.results.get(c.member, {}).get(c.cseq) != c.seq)
+            lost += sum(1 for c in acked if stored_result(stored.results, c.member, c.cseq) != c.seq)
             yield settle_and_check(topology, run)
         finally:
             yield run.close()

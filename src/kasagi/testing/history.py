@@ -54,6 +54,7 @@ __all__ = [
     "effect_key",
     "keyed_effects",
     "keyed_in_state",
+    "stored_result",
 ]
 
 Event = Mapping[str, Any]
@@ -418,7 +419,7 @@ def check_failover(
         if c.outcome == "ok":
             # The store's exactly-once record says where it was applied; its mark must be
             # in the state too.
-            at = _stored_result(stored.results, c.member, c.cseq)
+            at = stored_result(stored.results, c.member, c.cseq)
             return [at] if at is not None and in_state(store_state, c.key) else []
         seqs = applied_at.get(c.key, [])
         return seqs or ([-1] if in_state(store_state, c.key) else [])
@@ -526,7 +527,7 @@ def counts(history: History) -> Counter[str]:
     return Counter(c.outcome for c in history.calls)
 
 
-def _stored_result(results: Mapping[str, Mapping[int, int]], member: str, cseq: int) -> int | None:
+def stored_result(results: Mapping[str, Mapping[int, int]], member: str, cseq: int) -> int | None:
     """Where the store says ``member``'s action ``cseq`` was applied, whichever of the member's
     client instances sent it (results are kept per instance: ``member`` for the default one,
     ``member/<instance>`` for the others; the histories here never reuse a cseq across them)."""
