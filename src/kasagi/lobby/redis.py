@@ -31,7 +31,7 @@ from twisted.python.failure import Failure
 from kasagi.deadline import within
 from kasagi.lobby.interface import ListedRoom, Seat
 from kasagi.store.interface import StoreUnavailable
-from kasagi.store.redis import parse_redis_url
+from kasagi.store.redis import redis_pool
 
 __all__ = ["RedisListingStore"]
 
@@ -182,22 +182,9 @@ class RedisListingStore:
     ) -> Deferred[RedisListingStore]:
         """Connect to ``url`` (waits up to ``connect_wait`` for the first connection; while
         Redis is unreachable every call fails fast, and the pool keeps reconnecting)."""
-        host, port, db, password = parse_redis_url(url)
-        conn = txredisapi.lazyConnectionPool(
-            host,
-            port,
-            dbid=db,
-            poolsize=1,
-            reconnect=True,
-            charset=None,
-            password=password,
-            connectTimeout=connect_wait,
-            replyTimeout=reply_timeout,
-            convertNumbers=False,
-        )
+        conn, where = redis_pool(url, connect_wait, reply_timeout)
         factory = conn._factory
-        factory.initialDelay, factory.maxDelay = 0.2, 1.0
-        store = cls(conn, f"{host}:{port}/{db}", prefix)
+        store = cls(conn, where, prefix)
         ready: Deferred[Any] = Deferred()
         factory.deferred.chainDeferred(ready)
         first = within(ready, connect_wait, reactor, "redis connect")

@@ -53,7 +53,7 @@ from kasagi.store.interface import (
     wall_ms,
 )
 
-__all__ = ["CHUNK", "RedisRoomStore", "parse_redis_url"]
+__all__ = ["CHUNK", "RedisRoomStore", "parse_redis_url", "redis_pool"]
 
 #: Events per reply when reading a room's history (bounds every reply's size).
 CHUNK = 1000
@@ -69,6 +69,26 @@ def parse_redis_url(url: str) -> tuple[str, int, int, str | None]:
         raise ValueError(f"the database in {url!r} must be a number")
     password = unquote(parsed.password) if parsed.password else None
     return parsed.hostname, parsed.port or 6379, int(path or 0), password
+
+
+def redis_pool(url: str, connect_wait: float, reply_timeout: float) -> tuple[Any, str]:
+    """A one-connection txredisapi pool for ``url`` that reconnects by itself (0.2 s, then at
+    most 1 s apart), and where it points (``host:port/db``, for messages)."""
+    host, port, db, password = parse_redis_url(url)
+    conn = txredisapi.lazyConnectionPool(
+        host,
+        port,
+        dbid=db,
+        poolsize=1,
+        reconnect=True,
+        charset=None,
+        password=password,
+        connectTimeout=connect_wait,
+        replyTimeout=reply_timeout,
+        convertNumbers=False,
+    )
+    conn._factory.initialDelay, conn._factory.maxDelay = 0.2, 1.0
+    return conn, f"{host}:{port}/{db}"
 
 
 class RedisRoomStore:
@@ -98,22 +118,9 @@ class RedisRoomStore:
         """Connect to ``url``. Waits up to ``connect_wait`` for the first connection, then
         returns the store anyway: while Redis is unreachable every call fails fast, and the
         pool keeps reconnecting."""
-        host, port, db, password = parse_redis_url(url)
-        conn = txredisapi.lazyConnectionPool(
-            host,
-            port,
-            dbid=db,
-            poolsize=1,
-            reconnect=True,
-            charset=None,
-            password=password,
-            connectTimeout=connect_wait,
-            replyTimeout=reply_timeout,
-            convertNumbers=False,
-        )
+        conn, where = redis_pool(url, connect_wait, reply_timeout)
         factory = conn._factory
-        factory.initialDelay, factory.maxDelay = 0.2, 1.0
-        store = cls(conn, f"{host}:{port}/{db}", limits=limits or StoreLimits(), now_ms=now_ms, prefix=prefix)
+        store = cls(conn, where, limits=limits or StoreLimits(), now_ms=now_ms, prefix=prefix)
         # Fires once the pool holds its connection (``getConnection`` fires a moment earlier).
         pool_ready: Deferred[Any] = Deferred()
         factory.deferred.chainDeferred(pool_ready)
