@@ -13,6 +13,7 @@ other log line keeps its text (only without colours).
 from __future__ import annotations
 
 import gc
+import sys
 import importlib
 import time
 from typing import Any
@@ -135,6 +136,11 @@ class RouterTuning(ApplicationSession):
       worth of objects, however much history the rooms keep. Off by default (see there);
     - ``gc_report_every``: every so many seconds, log the collector's longest pauses (warn
       when one exceeded 20 ms);
+    - ``switch_interval``: seconds a thread may hold the interpreter while another waits
+      for it (``sys.setswitchinterval``; Python's default is 5 ms). The store's writer
+      thread runs a statement, gives the interpreter up while SQLite works, and must get it
+      back for the next one: behind a busy reactor thread each such wait is up to the
+      interval, so a group commit of 100 rooms took tens of milliseconds longer;
     - ``max_outgoing_message_size``: the largest message the router's WebSocket connections
       send (:func:`router.outgoing.allow_outgoing`), apart from the incoming limit of the
       transport's ``max_message_size``.
@@ -151,6 +157,10 @@ class RouterTuning(ApplicationSession):
             allow_outgoing(int(outgoing))
             self.log.info("router tuning: messages sent up to {n} bytes", n=int(outgoing))
         self._log_imports()
+        switch = float(extra.get("switch_interval") or 0)
+        if switch > 0:
+            sys.setswitchinterval(switch)
+            self.log.info("router tuning: thread switch interval {ms} ms", ms=switch * 1000)
         if extra.get("skip_debug_log_args"):
             replaced = skip_debug_log_args()
             self.log.info("router tuning: {n} debug log-argument helpers replaced", n=len(replaced))

@@ -36,6 +36,7 @@ def _service_settings(args: argparse.Namespace) -> dict[str, object]:
         "snapshot_bytes",
         "max_tick",
         "overload_lag",
+        "overload_delay",
         "max_in_flight",
         "max_room_pending",
         "match_rate",
@@ -368,6 +369,13 @@ def _budget_arguments(up: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help="seconds of reactor lag at which actions begin to be refused with retry_after (default 0.04)",
+    )
+    load.add_argument(
+        "--overload-delay",
+        type=float,
+        default=None,
+        help="seconds of commits that may wait: while the reactor lags, at most acks/s x this many actions wait for"
+        " their commit and more are refused; 0: no such bound (default 0.05)",
     )
     load.add_argument(
         "--max-tick", type=float, default=None, help="seconds a busy process stretches the commit tick to (default 0.1)"

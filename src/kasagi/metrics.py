@@ -148,6 +148,36 @@ class RoomsCollector:
         unloaded = getattr(self._registry, "stats", {}).get("rooms_unloaded", 0)
         yield CounterMetricFamily("kasagi_rooms_unloaded", "Idle rooms unloaded from memory.", value=unloaded)
         yield _lateness_histogram(totals)
+        admission = getattr(self._registry, "admission", None)
+        if admission is not None:
+            yield from _overload_gauges(admission)
+
+
+def _overload_gauges(admission: Any) -> Iterator[Metric]:
+    """The admission state of the process (``docs/protocol.md``, Overload)."""
+    control = admission.control
+    yield GaugeMetricFamily(
+        "kasagi_overload_lag_seconds", "Smoothed reactor lag of the room service.", value=control.lag
+    )
+    yield GaugeMetricFamily(
+        "kasagi_overload_ack_rate", "Smoothed rate of actions acknowledged, per second.", value=control.ack_rate
+    )
+    yield GaugeMetricFamily("kasagi_overload_waiting", "Actions waiting for their commit.", value=control.in_flight)
+    yield GaugeMetricFamily(
+        "kasagi_overload_max_waiting",
+        "Most actions that may wait for their commit now (ack rate x overload delay).",
+        value=control.max_waiting,
+    )
+    yield GaugeMetricFamily(
+        "kasagi_overload_shed_ratio", "Fraction of arriving actions refused for overload.", value=control.shed
+    )
+    yield GaugeMetricFamily("kasagi_commit_tick_seconds", "A busy room's commit tick now.", value=control.tick())
+    refused = CounterMetricFamily(
+        "kasagi_overload_refused", "Actions refused by admission control, by reason.", labels=["reason"]
+    )
+    for reason, count in sorted(control.refused.items()):
+        refused.add_metric([reason], count)
+    yield refused
 
 
 def _lateness_histogram(totals: Mapping[str, int]) -> Metric:

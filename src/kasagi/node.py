@@ -140,6 +140,10 @@ class NodeOptions:
     #: Send on the router's WebSocket connections at once when nothing is buffered, instead
     #: of through the reactor's next write pass (``router/direct_writes.py``).
     direct_writes: bool = True
+    #: Seconds a thread may hold the interpreter while another waits for it, in the router
+    #: worker (``router/tuning.py``: the store's writer thread behind a busy reactor); 0:
+    #: Python's default (5 ms).
+    switch_interval: float = 0.001
     #: Run the node's Python with ``-O`` (PYTHONOPTIMIZE=1): skips the ~450 ``assert``
     #: statements on the path of every routed message (Autobahn's message classes).
     python_optimize: bool = False
@@ -279,6 +283,7 @@ def _set_rooms(rooms: dict[str, Any], options: NodeOptions, data_dir: Path) -> N
 def _set_tuning(tuning: dict[str, Any], options: NodeOptions) -> None:
     tuning["extra"]["skip_debug_log_args"] = options.skip_debug_log_args and options.loglevel != "debug"
     tuning["extra"]["direct_writes"] = options.direct_writes
+    tuning["extra"]["switch_interval"] = options.switch_interval
     tuning["extra"]["gc_freeze"] = options.gc_freeze
     tuning["extra"]["gc_report_every"] = options.gc_report_every
     tuning["extra"]["gc_refreeze_every"] = options.gc_refreeze_every

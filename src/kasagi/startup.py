@@ -231,6 +231,7 @@ def _budgets(args: argparse.Namespace) -> None:
             "--max-outgoing-message-size", str(outgoing), f"a number of bytes >= {bound} (4 times --max-state-bytes)"
         )
     _number("--overload-lag", args.overload_lag, 0, "a number of seconds (0: off)")
+    _number("--overload-delay", args.overload_delay, 0, "a number of seconds (0: the lag alone)")
     _number("--max-tick", args.max_tick, 0, "a number of seconds")
     _number("--max-in-flight", args.max_in_flight, 0, "a number of actions (0: no limit)")
     _number("--max-room-pending", args.max_room_pending, 0, "a number of actions (0: no limit)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kasagi.core.admission import MAX_SHED, AdmissionControl, AdmissionLimits
+from kasagi.core.admission import MAX_SHED, MIN_WAITING, AdmissionControl, AdmissionLimits
 
 
 def test_tick_stretches_with_the_lag_up_to_its_bound():
@@ -48,6 +48,51 @@ def test_sustained_lag_sheds_an_even_fraction_and_recovery_admits_everything():
     assert all(control.admit(0) is None for _ in range(100))
 
 
+def _serve(control: AdmissionControl, acks_per_s: float, lag: float, seconds: float = 5.0) -> None:
+    """``seconds`` of 20 ms samples with ``lag``, acknowledging ``acks_per_s`` actions per second."""
+    for i in range(int(seconds / 0.02)):
+        control.acked(round(acks_per_s * 0.02))
+        control.sample(lag, now=(i + 1) * 0.02)
+
+
+def test_waiting_actions_are_bounded_by_the_ack_rate_times_the_delay():
+    """A lagging process that acknowledges 1,000 actions/s lets at most 50 wait (50 ms of commits); the 51st is
+    refused with reason "delay" and a retry_after, the lag alone sheds nothing yet."""
+    control = AdmissionControl(AdmissionLimits(overload_lag=0.04, overload_delay=0.05))
+    _serve(control, 1000, lag=0.03)
+    assert control.ack_rate == pytest.approx(1000, rel=0.01)
+    assert control.max_waiting == 50
+    assert control.shed == 0.0
+    control.in_flight = 49
+    assert control.admit(0) is None
+    control.in_flight = 50
+    refusal = control.admit(0)
+    assert refusal is not None and refusal.reason == "delay" and 1.0 <= refusal.retry_after <= 3.0
+    assert control.refused["delay"] == 1
+
+
+def test_the_bound_follows_the_machine_and_never_falls_below_its_floor():
+    """A slower process (400 acks/s) may still keep MIN_WAITING actions waiting; a faster one more."""
+    slow = AdmissionControl(AdmissionLimits(overload_delay=0.05))
+    _serve(slow, 400, lag=0.03)
+    assert slow.max_waiting == MIN_WAITING
+    fast = AdmissionControl(AdmissionLimits(overload_delay=0.05))
+    _serve(fast, 4000, lag=0.03)
+    assert fast.max_waiting == pytest.approx(200, abs=2)
+
+
+def test_a_burst_on_a_quiet_reactor_is_not_overload():
+    """With no reactor lag a queue of waiting actions is a burst being served: nothing is refused for it."""
+    control = AdmissionControl(AdmissionLimits(overload_lag=0.04, overload_delay=0.05))
+    _serve(control, 1000, lag=0.0)
+    control.in_flight = 500
+    assert all(control.admit(0) is None for _ in range(100))
+    off = AdmissionControl(AdmissionLimits(overload_delay=0))
+    _serve(off, 1000, lag=0.03)
+    off.in_flight = 4999
+    assert off.max_waiting == 0 and off.admit(0) is None
+
+
 def test_hard_bounds_refuse_regardless_of_the_lag():
     """Too many actions waiting in the process or in one room are refused even with no lag."""
     control = AdmissionControl(AdmissionLimits(max_in_flight=10, max_room_pending=3))
@@ -57,7 +102,7 @@ def test_hard_bounds_refuse_regardless_of_the_lag():
     control.in_flight = 10
     refusal = control.admit(0)
     assert refusal is not None and refusal.reason == "in_flight"
-    assert control.refused == {"lag": 0, "in_flight": 1, "room_pending": 1}
+    assert control.refused == {"lag": 0, "delay": 0, "in_flight": 1, "room_pending": 1}
 
 
 def test_limits_are_checked():
@@ -66,3 +111,5 @@ def test_limits_are_checked():
         AdmissionLimits(tick=0.2, max_tick=0.1)
     with pytest.raises(ValueError, match="overload_lag"):
         AdmissionLimits(overload_lag=0)
+    with pytest.raises(ValueError, match="overload_delay"):
+        AdmissionLimits(overload_delay=-1)

@@ -1,17 +1,27 @@
 """Admission under overload: how long a busy process's commit tick is, and which actions it
 refuses (pure; the measurements and time are arguments).
 
-A room service is overloaded when its reactor runs late: every message it reads waits that
-long before anyone looks at it. :class:`AdmissionControl` hears the reactor's lag sample by
-sample (a smoothed value, ``lag``) and answers two questions:
+A room service is overloaded when its reactor runs late (every message it reads waits that
+long before anyone looks at it) or when more actions wait for their commit than it commits
+in ``overload_delay`` (a store write queue that grows: a queue the reactor's lag does not
+show). :class:`AdmissionControl` hears the reactor's lag sample by sample (a smoothed value,
+``lag``) and counts the actions acknowledged over the last ``RATE_WINDOW`` samples (their
+rate, ``ack_rate``: long enough that group commits, which acknowledge in bursts, even out).
+By Little's law the actions waiting divided by the rate at which they are acknowledged is
+how long each waits: so at most ``ack_rate x overload_delay`` actions (and never fewer than
+``MIN_WAITING``) may wait at once, and the wait of an admitted action stays near
+``overload_delay`` however fast or slow the machine. It answers two questions:
 
 - **How long is a commit tick now?** :meth:`AdmissionControl.tick` stretches the configured
   tick linearly with the lag, from ``tick`` at no lag to ``max_tick`` at ``overload_lag``:
   fewer, bigger events and store writes for the same actions, before anything is refused.
-- **Is this action admitted?** Only once the tick is at its bound and the lag still at or
-  above ``overload_lag`` does the process begin to shed: the shed fraction grows by
-  ``SHED_UP`` per such sample (at most ``MAX_SHED``), holds while the lag is between half
-  of ``overload_lag`` and ``overload_lag``, and falls by ``SHED_DOWN`` per sample below that.
+- **Is this action admitted?** Not while ``ack_rate x overload_delay`` actions already wait
+  for their commit and the reactor lags by half of ``overload_lag`` or more (reason
+  ``delay``; a quiet reactor with a queue is a burst being served, not overload). And once
+  the tick is at its bound and the lag still at or above ``overload_lag``, the process sheds
+  a fraction of what arrives: it grows by ``SHED_UP`` per such sample (at most
+  ``MAX_SHED``), holds while the lag is between half of ``overload_lag`` and
+  ``overload_lag``, and falls by ``SHED_DOWN`` per sample below that.
   Since a refused client waits ``retry_after`` (seconds) before it sends again, a small shed
   fraction silences many clients: at 2x the capacity, with clients sending 6 moves/s and
   waiting 2 s, refusing about 1 move in 12 halves what arrives.
@@ -25,9 +35,10 @@ low-discrepancy sequence), so that the refused clients do not all come back at o
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["MAX_SHED", "SHED_DOWN", "SHED_UP", "AdmissionControl", "AdmissionLimits", "Refusal"]
+__all__ = ["MAX_SHED", "MIN_WAITING", "SHED_DOWN", "SHED_UP", "AdmissionControl", "AdmissionLimits", "Refusal"]
 
 #: How much the shed fraction grows per lag sample at or above ``overload_lag`` ...
 SHED_UP = 0.02
@@ -37,6 +48,11 @@ SHED_DOWN = 0.005
 MAX_SHED = 0.95
 #: How much of each new lag sample the smoothed lag takes.
 LAG_WEIGHT = 0.25
+#: Samples over which the ack rate is counted (25 x 20 ms: half a second).
+RATE_WINDOW = 25
+#: However slow the acks, this many actions may always wait for their commit (a process
+#: whose load has just risen has not acknowledged much yet).
+MIN_WAITING = 50
 #: The golden ratio's fraction: successive multiples are evenly spread over [0, 1).
 _SPREAD = 0.6180339887498949
 
@@ -51,6 +67,9 @@ class AdmissionLimits:
     max_tick: float = 0.1
     #: Reactor lag (seconds) at which the tick reaches ``max_tick`` and shedding begins.
     overload_lag: float = 0.04
+    #: Seconds of commits that may wait: at most ack rate x this many actions wait for their
+    #: commit (0: no such bound).
+    overload_delay: float = 0.05
     #: Most actions of the process waiting for their commit (0: no bound).
     max_in_flight: int = 5000
     #: Most actions waiting in one room's next batch (0: no bound).
@@ -63,6 +82,8 @@ class AdmissionLimits:
             raise ValueError("admission: need 0 <= tick <= max_tick")
         if self.overload_lag <= 0 or self.retry_after <= 0:
             raise ValueError("admission: overload_lag and retry_after must be > 0")
+        if self.overload_delay < 0:
+            raise ValueError("admission: overload_delay must be >= 0")
         if self.max_in_flight < 0 or self.max_room_pending < 0:
             raise ValueError("admission: max_in_flight and max_room_pending must be >= 0")
 
@@ -82,6 +103,10 @@ class AdmissionControl:
         self.limits = limits or AdmissionLimits()
         #: The smoothed reactor lag, seconds.
         self.lag = 0.0
+        #: The rate of acknowledged actions over the last RATE_WINDOW samples, per second.
+        self.ack_rate = 0.0
+        self._acks = 0
+        self._window: deque[tuple[float, int]] = deque(maxlen=RATE_WINDOW + 1)
         #: The fraction of arriving actions refused because of the lag.
         self.shed = 0.0
         #: Actions accepted and waiting for their commit, process-wide.
@@ -90,22 +115,42 @@ class AdmissionControl:
         self._refusals = 0
         #: Counters: actions admitted and refused (by reason).
         self.admitted = 0
-        self.refused: dict[str, int] = {"lag": 0, "in_flight": 0, "room_pending": 0}
+        self.refused: dict[str, int] = {"lag": 0, "delay": 0, "in_flight": 0, "room_pending": 0}
 
     @property
     def stretch(self) -> float:
         """How far the tick is stretched: 0 (not at all) to 1 (at ``max_tick``)."""
         return min(1.0, self.lag / self.limits.overload_lag)
 
+    @property
+    def max_waiting(self) -> int:
+        """How many actions may wait for their commit now (0: no bound)."""
+        if not self.limits.overload_delay:
+            return 0
+        return max(MIN_WAITING, round(self.ack_rate * self.limits.overload_delay))
+
     def tick(self) -> float:
         """The commit tick of a busy room now, seconds."""
         limits = self.limits
         return limits.tick + (limits.max_tick - limits.tick) * self.stretch
 
-    def sample(self, lag: float) -> None:
-        """Hear one reactor lag sample (seconds late)."""
+    def acked(self, n: int = 1) -> None:
+        """Hear that ``n`` actions were acknowledged."""
+        self._acks += n
+
+    def sample(self, lag: float, now: float | None = None) -> None:
+        """Hear one reactor lag sample (seconds late) taken at ``now`` (seconds; None: the
+        ack rate is not updated)."""
+        limits = self.limits
         self.lag += (max(0.0, lag) - self.lag) * LAG_WEIGHT
-        overload = self.limits.overload_lag
+        if now is not None:
+            window = self._window
+            window.append((now, self._acks))
+            self._acks = 0
+            span = now - window[0][0]
+            if span > 0:
+                self.ack_rate = sum(n for _, n in list(window)[1:]) / span
+        overload = limits.overload_lag
         if self.lag >= overload:
             self.shed = min(MAX_SHED, self.shed + SHED_UP)
         elif self.lag < overload / 2:
@@ -118,8 +163,11 @@ class AdmissionControl:
         batch: None (admitted) or the refusal."""
         limits = self.limits
         reason = None
+        waiting = self.max_waiting
         if limits.max_in_flight and self.in_flight >= limits.max_in_flight:
             reason = "in_flight"
+        elif waiting and self.in_flight >= waiting and self.lag >= limits.overload_lag / 2:
+            reason = "delay"
         elif limits.max_room_pending and room_pending >= limits.max_room_pending:
             reason = "room_pending"
         elif self.shed > 0.0:

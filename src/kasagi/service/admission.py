@@ -5,6 +5,7 @@ injected clock, fed to the pure :class:`~kasagi.core.admission.AdmissionControl`
 that moment fires: the time every message read in that turn waited), stretches the rooms'
 commit tick with it and, past the bound, refuses actions with ``kasagi.error.rate_limited``
 and a ``retry_after`` to their sender only -- before the action is parsed or applied. The
+runner tells it of every action acknowledged (:meth:`Admission.acked`). The
 rules are the core's; this module only measures and raises.
 """
 
@@ -22,6 +23,7 @@ SAMPLE_EVERY = 0.02
 
 _WHY = {
     "lag": "the room service is overloaded; retry later",
+    "delay": "the room service's actions wait too long for their commit; retry later",
     "in_flight": "the room service has too many actions waiting for their commit; retry later",
     "room_pending": "the room has too many actions waiting for its next commit; retry later",
 }
@@ -58,7 +60,7 @@ class Admission:
     def _sample(self) -> None:
         lag = self._clock.seconds() - self._due
         self.max_lag = max(self.max_lag, lag)
-        self.control.sample(lag)
+        self.control.sample(lag, self._clock.seconds())
         self._schedule()
 
     def tick(self) -> float:
@@ -75,11 +77,16 @@ class Admission:
             _WHY[refusal.reason],
             field="room" if refusal.reason == "room_pending" else "service",
             expected="spare capacity",
-            got=f"{refusal.reason} (reactor lag {self.control.lag * 1000:.0f} ms)"
-            if refusal.reason == "lag"
+            got=f"{refusal.reason} (reactor lag {self.control.lag * 1000:.0f} ms, "
+            f"{self.control.in_flight} actions waiting, {self.control.ack_rate:.0f} acks/s)"
+            if refusal.reason in ("lag", "delay")
             else refusal.reason,
             retry_after=refusal.retry_after,
         )
+
+    def acked(self, n: int = 1) -> None:
+        """``n`` actions were acknowledged (durable)."""
+        self.control.acked(n)
 
     def entered(self, n: int = 1) -> None:
         """``n`` actions began waiting for their commit."""

@@ -315,6 +315,8 @@ class RoomRunner:
 
         def acknowledged(result: dict[str, int]) -> dict[str, int]:
             self._observer.acknowledged(self._clock.seconds() - received)
+            if self._admission is not None:
+                self._admission.acked()
             return result
 
         d.addCallback(acknowledged)

@@ -26,6 +26,9 @@ class ServiceSettings:
     #: Reactor lag (seconds) at which the tick is at ``max_tick`` and actions begin to be
     #: refused (``rate_limited`` with ``retry_after``); 0 turns admission control off.
     overload_lag: float = 0.04
+    #: Standing delay of acknowledged actions (seconds from arrival to durable) at which
+    #: actions begin to be refused too; 0: the lag alone decides.
+    overload_delay: float = 0.05
     #: Most actions of a process waiting for their commit before more are refused (0: no bound).
     max_in_flight: int = 5000
     #: Most actions of one room waiting for their commit before more are refused (0: no bound).
@@ -122,6 +125,7 @@ class ServiceSettings:
             "match_rate",
             "open_rate",
             "overload_lag",
+            "overload_delay",
             "max_in_flight",
             "max_room_pending",
         ):
@@ -172,6 +176,7 @@ class ServiceSettings:
             tick=self.tick,
             max_tick=max(self.tick, self.max_tick),
             overload_lag=self.overload_lag,
+            overload_delay=self.overload_delay,
             max_in_flight=self.max_in_flight,
             max_room_pending=self.max_room_pending,
         )
