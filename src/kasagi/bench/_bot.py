@@ -10,11 +10,18 @@ event stream by ``(epoch, seq)`` (buffering ahead-of-order events and repairing 
 - its invalid moves must be refused to it exactly once and never applied;
 - after the drain, every valid move sent must have reached it (else *lost*).
 
+A move refused with ``kasagi.error.rate_limited`` (admission control past the server's capacity,
+valid or not: admission refuses before parsing) is a clear refusal, not a violation: it is counted
+as *throttled*, forgotten by the checks above, and the bot then sends nothing to its room for the
+refusal's ``retry_after`` seconds, as a client that honours it would; each move due meanwhile is
+counted as *held* and skipped.
+
 Violations are counted per client in :attr:`Bot.violations` (the list in ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import deque
@@ -32,6 +39,9 @@ from kasagi.roomtypes.arena import WORLD
 __all__ = ["Bot", "SentMove", "Tally", "new_histogram"]
 
 REJECTED = "kasagi.error.rejected"
+RATE_LIMITED = "kasagi.error.rate_limited"
+#: Seconds a bot holds after a ``rate_limited`` refusal without a usable ``retry_after``.
+DEFAULT_RETRY_AFTER = 1.0
 #: Seconds a bot keeps retrying ``kasagi.lobby.open`` while no room service has registered it.
 OPEN_PATIENCE = 60.0
 #: Latency histogram: microseconds from 1 us to 10 minutes, 3 significant digits.
@@ -52,6 +62,10 @@ class Tally:
     sent: int = 0
     sent_valid: int = 0
     accepted: int = 0
+    #: Moves refused with ``kasagi.error.rate_limited`` (a clear refusal, not a violation).
+    throttled: int = 0
+    #: Moves not sent because they fell due while a ``rate_limited`` refusal held their bot.
+    held: int = 0
     deliveries: int = 0
     #: Messages the clients received (events, results, replies): what the router sent them.
     messages_in: int = 0
@@ -66,6 +80,15 @@ class Tally:
 
 def _clamp(v: int) -> int:
     return 0 if v < 0 else WORLD if v > WORLD else v
+
+
+def retry_after_s(details: Any) -> float:
+    """The seconds to hold after a ``rate_limited`` refusal: its details' ``retry_after`` when it
+    is a finite positive number, else :data:`DEFAULT_RETRY_AFTER`."""
+    value = details.get("retry_after") if isinstance(details, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        return DEFAULT_RETRY_AFTER
+    return float(value)
 
 
 @dataclass
@@ -124,6 +147,8 @@ class Bot:
         self._next_at = 0.0
         self._stop_at = 0.0
         self._timer: Any = None
+        #: Wall clock ms until which a ``rate_limited`` refusal holds the bot's moves.
+        self.hold_until_ms = 0.0
         self.violations: dict[str, int] = {}
         self.stats = {"gaps_repaired": 0, "snapshots": 0, "events": 0}
 
@@ -186,7 +211,7 @@ class Bot:
         if self.tally.start_ms <= received < self.tally.end_ms:
             self.tally.messages_in += 1
         if kwargs and "reply" in kwargs:
-            self._on_reply(kwargs["reply"])
+            self._on_reply(kwargs["reply"], received)
             return
         event = args[0]
         if not self.synced or self.repairing:
@@ -301,14 +326,21 @@ class Bot:
         elif self.tally.start_ms <= received < self.tally.end_ms:
             self.tally.accepted += 1
 
-    def _on_reply(self, reply: dict[str, Any]) -> None:
+    def _on_reply(self, reply: dict[str, Any], received: float) -> None:
+        """A fast-path reply (``received``: wall clock ms): an ack, or a refusal with its details."""
         cseq = reply.get("cseq")
         if "error" in reply:
-            self._refused(cseq, reply["error"])
+            self._refused(cseq, reply["error"], reply.get("details"), received)
         elif isinstance(cseq, int):
-            self._acked(cseq, time.time() * 1000.0)
+            self._acked(cseq, received)
 
-    def _refused(self, cseq: Any, error: str) -> None:
+    def _refused(self, cseq: Any, error: str, details: Any, received: float) -> None:
+        """A refusal of the move ``cseq`` (``details``: the error's keyword details): a
+        ``rate_limited`` one throttles and holds the bot; any other is checked for what it
+        says about the move (refused invalid moves, once, with ``rejected``)."""
+        if error == RATE_LIMITED:
+            self._throttled(cseq, retry_after_s(details), received)
+            return
         if cseq in self._invalid:
             self._invalid[cseq] += 1
             self._fast_pending.pop(cseq, None)
@@ -320,6 +352,21 @@ class Bot:
             self._fast_pending.pop(cseq, None)
             self._violation("valid_refused")
 
+    def _throttled(self, cseq: Any, retry_after: float, received: float) -> None:
+        """The move ``cseq`` was refused by admission control at ``received`` (wall clock ms):
+        it will not be applied, so it is neither checked nor lost; hold for ``retry_after`` s."""
+        if self.tally.start_ms <= received < self.tally.end_ms:
+            self.tally.throttled += 1
+        self._fast_pending.pop(cseq, None)
+        self._invalid.pop(cseq, None)
+        for s in self._sent:
+            if s.cseq == cseq:
+                self._sent.remove(s)
+                break
+        until = received + retry_after * 1000.0
+        if until > self.hold_until_ms:
+            self.hold_until_ms = until
+
     def _act_result(self, result: Any, valid: bool) -> None:
         if not valid and self.validating:
             self._violation("invalid_accepted")
@@ -330,8 +377,10 @@ class Bot:
             self.tally.messages_in += 1
 
     def _act_failed(self, failure: Failure, cseq: int) -> None:
-        error = failure.value.error if isinstance(failure.value, WampError) else "transport"
-        self._refused(cseq, error)
+        if isinstance(failure.value, WampError):
+            self._refused(cseq, failure.value.error, failure.value.kwargs, time.time() * 1000.0)
+        else:
+            self._refused(cseq, "transport", None, time.time() * 1000.0)
 
     # -- sending ---------------------------------------------------------------------------------
     def start_moving(self, rate: float, start: float, stop: float) -> None:
@@ -359,11 +408,20 @@ class Bot:
             if lag > self.tally.max_send_lag_ms:
                 self.tally.max_send_lag_ms = lag
         if self.expected is not None and self.conn is not None:
-            self.send_move(now * 1000.0)
+            self.move_due(now * 1000.0)
         self._next_at += 1.0 / self._rate
         if lag > 1000.0:
             self._next_at = now + 1.0 / self._rate  # fell behind by a second: don't burst
         self._schedule()
+
+    def move_due(self, now_ms: float) -> SentMove | None:
+        """A move falls due at ``now_ms`` (wall clock ms): send it, unless a ``rate_limited``
+        refusal holds the bot, which skips it (counted as held; the schedule carries on)."""
+        if now_ms < self.hold_until_ms:
+            if self.tally.start_ms <= now_ms < self.tally.end_ms:
+                self.tally.held += 1
+            return None
+        return self.send_move(now_ms)
 
     def send_move(self, now_ms: float) -> SentMove:
         """Send the next move now (``now_ms``: wall clock ms), by the bot's input path; returns

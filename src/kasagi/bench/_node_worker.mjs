@@ -8,9 +8,14 @@
 // kind "joined", "progress", "result" (latency as {microseconds: count}) or "error".
 // Every wait is bounded: joining by join_timeout, a step by its own schedule, and the
 // process exits when stdin closes.
+// A move refused with kasagi.error.rate_limited (admission control, valid or not) is a clear
+// refusal: counted as throttled, forgotten by the checks, and the bot sends nothing for its
+// retry_after seconds (1 s without a usable one); each move due meanwhile is counted as held.
 import { createInterface } from 'node:readline';
 
 const REJECTED = 'kasagi.error.rejected';
+const RATE_LIMITED = 'kasagi.error.rate_limited';
+const DEFAULT_RETRY_AFTER_S = 1;
 const WORLD = 1000;
 const INVALID_EVERY = 100;
 const OPEN_PATIENCE_MS = 60000;
@@ -49,6 +54,11 @@ function rng(seed) {
 }
 const randint = (r, lo, hi) => lo + Math.floor(r() * (hi - lo + 1));
 const clamp = (v) => (v < 0 ? 0 : v > WORLD ? WORLD : v);
+// The seconds to hold after a rate_limited refusal: its details' retry_after when usable.
+const retryAfterS = (details) => {
+  const v = details && typeof details === 'object' ? details.retry_after : undefined;
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : DEFAULT_RETRY_AFTER_S;
+};
 
 function makeMove(r, n) {
   const dy = randint(r, -10, 10);
@@ -59,6 +69,7 @@ function makeMove(r, n) {
 class Tally {
   constructor() {
     Object.assign(this, { startMs: Infinity, endMs: -Infinity, sent: 0, sentValid: 0, accepted: 0 });
+    Object.assign(this, { throttled: 0, held: 0 });
     Object.assign(this, { deliveries: 0, messagesIn: 0, lateSends: 0, maxSendLagMs: 0 });
     this.latency = new Map();
   }
@@ -88,6 +99,7 @@ class Bot {
     Object.assign(this, { epoch: 0, seq: 0, joinSeq: 0, synced: false, repairing: false, buffer: new Map() });
     Object.assign(this, { expected: null, sent: [], invalid: new Map(), fastPending: new Map() });
     Object.assign(this, { cseq: Math.floor(now() * 1000), lastT: 0, moves: 0, timer: null, violations: {} });
+    this.holdUntilMs = 0;
     this.stats = { gaps_repaired: 0 };
     this.session = null;
     this.connection = null;
@@ -154,7 +166,7 @@ class Bot {
 
   onEvent(args, kwargs, received) {
     if (this.tally.inWindow(received)) this.tally.messagesIn += 1;
-    if (kwargs && 'reply' in kwargs) return this.onReply(kwargs.reply);
+    if (kwargs && 'reply' in kwargs) return this.onReply(kwargs.reply, received);
     const event = args[0];
     if (!this.synced || this.repairing) return void this.buffer.set(event.seq, [event, received]);
     if (event.epoch !== this.epoch) {
@@ -253,12 +265,13 @@ class Bot {
     else if (this.tally.inWindow(received)) this.tally.accepted += 1;
   }
 
-  onReply(reply) {
-    if ('error' in reply) this.refused(reply.cseq, reply.error);
-    else if (Number.isInteger(reply.cseq)) this.acked(reply.cseq, now());
+  onReply(reply, received) {
+    if ('error' in reply) this.refused(reply.cseq, reply.error, reply.details, received);
+    else if (Number.isInteger(reply.cseq)) this.acked(reply.cseq, received);
   }
 
-  refused(cseq, error) {
+  refused(cseq, error, details, received) {
+    if (error === RATE_LIMITED) return void this.throttled(cseq, retryAfterS(details), received);
     this.fastPending.delete(cseq);
     if (this.invalid.has(cseq)) {
       const n = this.invalid.get(cseq) + 1;
@@ -266,6 +279,16 @@ class Bot {
       if (error !== REJECTED) this.violation('wrong_refusal');
       else if (n > 1) this.violation('refused_twice');
     } else this.violation('valid_refused');
+  }
+
+  throttled(cseq, retryAfter, received) {
+    // Refused by admission control: never applied, so neither checked nor lost; hold.
+    if (this.tally.inWindow(received)) this.tally.throttled += 1;
+    this.fastPending.delete(cseq);
+    this.invalid.delete(cseq);
+    const i = this.sent.findIndex((s) => s.cseq === cseq);
+    if (i >= 0) this.sent.splice(i, 1);
+    this.holdUntilMs = Math.max(this.holdUntilMs, received + retryAfter * 1000);
   }
 
   startMoving(rate, start, stop) {
@@ -289,10 +312,19 @@ class Bot {
       this.tally.lateSends += 1;
       this.tally.maxSendLagMs = Math.max(this.tally.maxSendLagMs, lag);
     }
-    if (this.expected !== null && this.session) this.sendMove(at);
+    if (this.expected !== null && this.session) this.moveDue(at);
     this.nextAt += 1000 / this.rate;
     if (lag > 1000) this.nextAt = at + 1000 / this.rate;
     this.schedule();
+  }
+
+  moveDue(nowMs) {
+    // While a rate_limited refusal holds the bot, a due move is skipped (and counted held).
+    if (nowMs < this.holdUntilMs) {
+      if (this.tally.inWindow(nowMs)) this.tally.held += 1;
+      return;
+    }
+    this.sendMove(nowMs);
   }
 
   sendMove(nowMs) {
@@ -324,7 +356,7 @@ class Bot {
         }
         return undefined;
       },
-      (e) => this.refused(cseq, e && e.error ? e.error : 'transport'),
+      (e) => this.refused(cseq, e && e.error ? e.error : 'transport', e && e.kwargs, now()),
     );
   }
 
@@ -423,6 +455,8 @@ async function main(spec) {
       sent: tally.sent,
       sent_valid: tally.sentValid,
       accepted: tally.accepted,
+      throttled: tally.throttled,
+      held: tally.held,
       deliveries: tally.deliveries,
       messages_in: tally.messagesIn,
       bytes: marks.length === 2 ? marks[1] - marks[0] : 0,

@@ -29,6 +29,8 @@ def _fmt(value: Any, spec: str = ",.0f") -> str:
 _FIGURES = (
     ("offered/s", "offered moves/s", "offered_s", ",.0f"),
     ("accepted/s", "accepted moves/s", "accepted_s", ",.0f"),
+    ("refused/s", "refused moves/s (retry_after)", "throttled_s", ",.0f"),
+    ("held/s", "held moves/s", "held_s", ",.0f"),
     ("deliv/s", "deliveries/s", "deliveries_s", ",.0f"),
     ("p50 ms", "p50 ms", "p50_ms", ".1f"),
     ("p90 ms", "p90 ms", "p90_ms", ".1f"),

@@ -53,6 +53,11 @@ class StepResult:
     max_send_lag_ms: float
     gaps_repaired: int
     clients_moving: int
+    #: Moves/s refused with ``kasagi.error.rate_limited`` (clear refusals with ``retry_after``,
+    #: not violations) ...
+    throttled_moves_s: float = 0.0
+    #: ... and moves/s not sent because they fell due while such a refusal held their client.
+    held_moves_s: float = 0.0
     passed: bool | None = None
 
     @property
@@ -103,12 +108,14 @@ def merge_step(
 ) -> StepResult:
     """One step's result from the generator processes' tallies and the meters' readings."""
     hist = new_histogram()
-    sent = accepted = deliveries = messages = nbytes = late = violating = gaps = moving = 0
+    sent = accepted = throttled = held = deliveries = messages = nbytes = late = violating = gaps = moving = 0
     lag = 0.0
     violations: dict[str, int] = {}
     for part in parts:
         sent += part["sent"]
         accepted += part["accepted"]
+        throttled += part.get("throttled", 0)
+        held += part.get("held", 0)
         deliveries += part["deliveries"]
         messages += part.get("messages_in", 0)
         nbytes += part["bytes"]
@@ -152,6 +159,8 @@ def merge_step(
         max_send_lag_ms=lag,
         gaps_repaired=gaps,
         clients_moving=moving,
+        throttled_moves_s=throttled / window_s,
+        held_moves_s=held / window_s,
     )
 
 
@@ -203,6 +212,8 @@ def summarize(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
                 "rate": _median([s.rate for s in steps]),
                 "offered_s": offered,
                 "accepted_s": _median([s.accepted_moves_s for s in steps]),
+                "throttled_s": _median([s.throttled_moves_s for s in steps]),
+                "held_s": _median([s.held_moves_s for s in steps]),
                 "accepted_fraction": (_median([s.accepted_moves_s for s in steps]) or 0)
                 / (offered * (1 - 1 / INVALID_EVERY))
                 if offered

@@ -345,6 +345,7 @@ def _step_line(run: RunResult, s: StepResult) -> str:
     return (
         f"{run.point} {run.variant} #{run.run} {s.rate:g} Hz: "
         f"accepted {s.accepted_moves_s:,.0f}/s of {s.offered_moves_s:,.0f}, "
+        f"refused with retry_after {s.throttled_moves_s:,.0f}/s, held {s.held_moves_s:,.0f}/s, "
         f"deliveries {s.deliveries_s:,.0f}/s, p50/p99 {s.latency_ms['p50']:.1f}/{s.latency_ms['p99']:.1f} ms, "
         f"violations {s.violation_count}, server CPU {cpu} ({per_msg} us/msg), "
         f"generator CPU {s.generator_cpu_pct:.0f}%{verdict}"
