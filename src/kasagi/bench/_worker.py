@@ -198,6 +198,8 @@ class _Generator:
                 "sent": tally.sent,
                 "sent_valid": tally.sent_valid,
                 "accepted": tally.accepted,
+                "throttled": tally.throttled,
+                "held": tally.held,
                 "deliveries": tally.deliveries,
                 "messages_in": tally.messages_in,
                 "bytes": (bytes1[0] - bytes0[0]) if bytes0 and bytes1 else 0,
