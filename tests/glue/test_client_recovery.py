@@ -102,3 +102,66 @@ class RecoveryTests(SynchronousTestCase):
         client, done = _act([ApplicationError(wire.ErrorURI.UNAVAILABLE, "damaged", retryable=False)])
         self.failureResultOf(done, ApplicationError)
         self.assertEqual(len(client.acts()), 1)
+
+
+def _overloaded(retry_after: float) -> ApplicationError:
+    return ApplicationError(
+        wire.ErrorURI.RATE_LIMITED, "overloaded", field="service", retry_after=retry_after, retryable=True
+    )
+
+
+class RetryAfterTests(SynchronousTestCase):
+    """A ``kasagi.error.rate_limited`` with ``retry_after`` holds the room for that long."""
+
+    def room(self, errors: list[ApplicationError]) -> tuple[_ScriptedClient, RoomHandle]:
+        client = _ScriptedClient(errors)
+        return client, RoomHandle(client, "r1", "arena", {})  # type: ignore[arg-type]
+
+    def test_a_refused_act_waits_retry_after_then_lands_with_the_same_cseq(self) -> None:
+        """Refused with retry_after 2 s, the act is not sent again before 2 s have passed, then lands once."""
+        client, room = self.room([_overloaded(2.0)])
+        done = room.act("move", {"dx": 1, "dy": 0})
+        client.clock.advance(1.9)
+        self.assertEqual(len(client.acts()), 1)
+        self.assertNoResult(done)
+        client.clock.advance(0.2)
+        self.successResultOf(done)
+        self.assertEqual(len(client.acts()), 2)
+        self.assertEqual(len({args[2] for args in client.acts()}), 1)
+
+    def test_an_act_whose_deadline_ends_within_the_hold_fails_at_once_unsent(self) -> None:
+        """A move worth nothing after 0.25 s fails at once when refused with retry_after 1.5 s; the next one is
+        refused by the client itself (details.held), unsent; a patient act waits for the hold and lands."""
+        client, room = self.room([_overloaded(1.5)])
+        first = self.failureResultOf(room.act("move", {"dx": 1, "dy": 0}, deadline=0.25), ApplicationError)
+        self.assertEqual(first.value.kwargs["retry_after"], 1.5)
+        client.clock.advance(0.5)
+        second = self.failureResultOf(room.act("move", {"dx": 1, "dy": 0}, deadline=0.25), ApplicationError)
+        self.assertEqual(second.value.error, wire.ErrorURI.RATE_LIMITED)
+        self.assertTrue(second.value.kwargs["held"])
+        self.assertAlmostEqual(second.value.kwargs["retry_after"], 1.0, places=3)
+        self.assertEqual((len(client.acts()), room.stats["held"]), (1, 1))
+        patient = room.act("move", {"dx": 1, "dy": 0})
+        client.clock.advance(0.9)
+        self.assertEqual(len(client.acts()), 1)
+        client.clock.advance(0.2)
+        self.successResultOf(patient)
+        self.assertEqual(len(client.acts()), 2)
+        with self.assertRaises(ValueError):
+            room.act("move", {}, deadline=0)
+
+    def test_a_fast_input_refused_with_retry_after_holds_the_next_ones(self) -> None:
+        """A fast input refused with retry_after makes the next fast input fail at once, unpublished."""
+        client, room = self.room([])
+        published: list[Any] = []
+        client.session.publish = lambda topic, *args: published.append(args)  # type: ignore[attr-defined]
+        pending = room.send("move", {"dx": 1, "dy": 0}, cseq=5)
+        room._on_reply({"cseq": 5, "error": wire.ErrorURI.RATE_LIMITED, "message": "overloaded",
+                        "details": {"field": "service", "retry_after": 1.0, "retryable": True}})  # fmt: skip
+        self.assertEqual(self.failureResultOf(pending, ApplicationError).value.error, wire.ErrorURI.RATE_LIMITED)
+        held = self.failureResultOf(room.send("move", {"dx": 1, "dy": 0}, cseq=6), ApplicationError)
+        self.assertTrue(held.value.kwargs["held"])
+        self.assertEqual(len(published), 1)
+        client.clock.advance(1.1)
+        room.send("move", {"dx": 1, "dy": 0}, cseq=7)
+        self.assertEqual(len(published), 2)

@@ -281,6 +281,59 @@ test('an act refused with full (a capacity limit, retryable later) reaches the c
   client.close();
 });
 
+test('an act refused with rate_limited waits retry_after, then lands with the same cseq', async () => {
+  const { client, room } = await joined();
+  let refusals = 1;
+  const sentAt = [];
+  server.onAct = (call) => {
+    sentAt.push(clock.now());
+    if (refusals-- > 0) throw wampError(ErrorURI.RATE_LIMITED, 'the room service is overloaded', { field: 'service', retry_after: 2.0, retryable: true });
+    return { seq: 9, cseq: call.args[2] };
+  };
+  const done = room.act('set', { path: ['a'], value: 1 });
+  await clock.advance(1900);
+  assert.equal(server.acts.length, 1, 'nothing sent again before retry_after');
+  await clock.advance(200);
+  const ack = await done;
+  assert.equal(server.acts.length, 2);
+  assert.ok(sentAt[1] - sentAt[0] >= 2000, `waited ${sentAt[1] - sentAt[0]} ms`);
+  assert.equal(server.acts[0][2], server.acts[1][2], 'the same cseq');
+  assert.equal(ack.cseq, server.acts[0][2]);
+  client.close();
+});
+
+test('while a room is held, a short-deadline act fails at once unsent and a patient one waits', async () => {
+  const { client, room } = await joined();
+  let refusals = 1;
+  server.onAct = (call) => {
+    if (refusals-- > 0) throw wampError(ErrorURI.RATE_LIMITED, 'overloaded', { field: 'service', retry_after: 1.5, retryable: true });
+    return { seq: 9, cseq: call.args[2] };
+  };
+  // A move that is worth nothing after 250 ms: refused with retry_after beyond that, it fails at once.
+  const stale = await room.act('move', { dx: 1 }, { deadline: 250 }).catch((e) => e);
+  assert.equal(stale.error, ErrorURI.RATE_LIMITED);
+  assert.equal(stale.details.retry_after, 1.5);
+  assert.equal(server.acts.length, 1);
+  assert.ok(room.holdUntil >= clock.now() + 1400);
+  // The next short one is not even sent: the client refuses it itself.
+  const held = await room.act('move', { dx: 1 }, { deadline: 250 }).catch((e) => e);
+  assert.equal(held.error, ErrorURI.RATE_LIMITED);
+  assert.equal(held.details.held, true);
+  assert.ok(held.details.retry_after > 1 && held.details.retry_after <= 1.5, `${held.details.retry_after}`);
+  assert.equal(server.acts.length, 1, 'not sent');
+  assert.equal(room.stats.held, 1);
+  // A patient act waits for the hold, then is sent once.
+  const patient = room.act('set', { path: ['a'], value: 1 });
+  await clock.advance(1000);
+  assert.equal(server.acts.length, 1, 'still held');
+  await clock.advance(600);
+  assert.equal((await patient).seq, 9);
+  assert.equal(server.acts.length, 2);
+  const bad = await room.act('move', {}, { deadline: -1 }).catch((e) => e);
+  assert.equal(bad.error, ErrorURI.INVALID_ARGUMENT);
+  client.close();
+});
+
 test('cseqs start from the clock in microseconds and count up', async () => {
   const { client, room } = await joined();
   const first = room.nextCseq();

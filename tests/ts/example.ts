@@ -31,11 +31,17 @@ export async function play(): Promise<void> {
     if (err.error === ErrorURI.REJECTED) console.warn(details.field, details.expected, details.got);
     if (err.recovery === Recovery.LATER || err.retryable) console.warn('try again later');
   }
+  // A real-time input with a short deadline: refused at once while the server asks for a pause.
+  await room.act('move', { dx: 1, dy: 0 }, { deadline: 250 }).catch((err: KasagiError) => err.details.retry_after);
+  const heldUntil: number = room.holdUntil;
+  console.log(heldUntil, room.stats.held);
   await room.leave();
   client.close();
 
   // @ts-expect-error: act's arguments are a map, not a number
   await room.act('move', 5);
+  // @ts-expect-error: a deadline is a number of ms
+  await room.act('move', {}, { deadline: '250' });
   // @ts-expect-error: rooms emit 'change' only
   room.on('moved', () => {});
   // @ts-expect-error: the url is required

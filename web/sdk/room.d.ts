@@ -27,6 +27,8 @@ export interface RoomStats {
   snapshots: number;
   catchups: number;
   badEvents: number;
+  /** Acts failed without being sent: the room was held (retry_after) past their deadline. */
+  held: number;
 }
 
 /**
@@ -60,7 +62,14 @@ export declare class Room<State extends JSONMap = JSONMap> extends Emitter<RoomE
    * kasagi.error.* URI, .details names field/expected/got). Retried with the same cseq
    * through timeouts, disconnects and failovers until the act deadline.
    */
-  act(action: string, args?: JSONMap, options?: { cseq?: number }): Promise<ActResult>;
+  /**
+   * Send an action; resolves once it is durable. Retries with the same cseq until `deadline`
+   * (ms, default the client's actDeadline); a rate_limited refusal's retry_after holds the
+   * room, and an act whose deadline ends within the hold fails at once with rate_limited.
+   */
+  act(action: string, args?: JSONMap, options?: { cseq?: number; deadline?: number }): Promise<ActResult>;
+  /** Client clock (ms) until which the room service asked for no action (0: none). */
+  holdUntil: number;
   /** Leave the room (the member goes offline for the grace period). */
   leave(): Promise<unknown>;
 }

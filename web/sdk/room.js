@@ -37,7 +37,10 @@ export class Room extends Emitter {
     this.ended = null;
     this._repairTimer = null;
     this._repairDelay = client.options.initialRetryDelay;
-    this.stats = { events: 0, dropped: 0, buffered: 0, resyncs: 0, snapshots: 0, catchups: 0, badEvents: 0 };
+    // Client clock (ms) until which the room service asked for no action (retry_after of a
+    // kasagi.error.rate_limited): acts wait for it, or fail at once if it ends past their deadline.
+    this.holdUntil = 0;
+    this.stats = { events: 0, dropped: 0, buffered: 0, resyncs: 0, snapshots: 0, catchups: 0, badEvents: 0, held: 0 };
   }
 
   get state() {
@@ -96,7 +99,7 @@ export class Room extends Emitter {
       },
       (err) => {
         if (this._stopped || this.client.closing) return;
-        const delay = this._repairDelay * (0.5 + 0.5 * this.client.random());
+        const delay = Math.max(this._repairDelay * (0.5 + 0.5 * this.client.random()), retryAfterMs(err));
         this._repairDelay = Math.min(this._repairDelay * 2, this.client.options.maxRetryDelay);
         this.client._log.warn(`kasagi: room ${this.id}: catching up failed (${err.message}); again in ${Math.round(delay)} ms`);
         this._repairTimer = this.client.timers.setTimeout(() => {
@@ -218,9 +221,13 @@ export class Room extends Emitter {
   /**
    * Send an action; resolves with {seq, cseq} once it is durable, or rejects with a
    * KasagiError (.error = the kasagi.error.* URI). Retries with the same cseq through
-   * timeouts, disconnects and failovers until the act deadline.
+   * timeouts, disconnects and failovers until its deadline (`deadline` ms, default the
+   * client's actDeadline). A kasagi.error.rate_limited with retry_after holds the room: this
+   * act and the room's next ones wait that long before they are sent, and any of them whose
+   * deadline ends first fails at once with kasagi.error.rate_limited (details.retry_after:
+   * seconds still to wait). A game whose moves are stale after 250 ms passes deadline: 250.
    */
-  act(action, args = {}, { cseq } = {}) {
+  act(action, args = {}, { cseq, deadline: within } = {}) {
     if (this.ended) {
       return Promise.reject(new KasagiError(ErrorURI.CLOSED, `room ${this.id} ended: ${this.ended}`, { field: 'room', expected: 'a room being served', got: this.ended, retryable: false }));
     }
@@ -233,12 +240,16 @@ export class Room extends Emitter {
     } catch (err) {
       return Promise.reject(new KasagiError(ErrorURI.INVALID_ARGUMENT, `args are not JSON: ${err.message}`, { field: 'args', expected: 'a map of JSON values', got: String(err.message), retryable: false }));
     }
+    if (within !== undefined && !(Number.isFinite(within) && within > 0)) {
+      return Promise.reject(new KasagiError(ErrorURI.INVALID_ARGUMENT, 'deadline must be a number of ms > 0', { field: 'deadline', expected: 'ms > 0', got: String(within), retryable: false }));
+    }
     const seq = cseq ?? this.nextCseq();
     const instance = this.instance;
-    const deadline = this.client.now() + this.client.options.actDeadline;
     const opts = this.client.options;
+    const deadline = this.client.now() + (within ?? opts.actDeadline);
     return new Promise((resolve, reject) => {
       let attempt = 0;
+      let held = null; // the refusal that holds the room, if this act waits for it
       const send = async () => {
         attempt += 1;
         try {
@@ -249,25 +260,40 @@ export class Room extends Emitter {
           retry(KasagiError.from(err));
         }
       };
+      // Send now, or once the room's hold ends; fail at once if it ends past the deadline.
+      const sendWhenFree = () => {
+        const now = this.client.now();
+        const wait = this.holdUntil - now;
+        if (wait <= 0) return void send();
+        if (this.holdUntil >= deadline) {
+          this.stats.held += 1;
+          return void reject(held ?? heldError(this.id, wait));
+        }
+        this.client.timers.setTimeout(sendWhenFree, wait);
+      };
       const retry = (err) => {
-        const left = deadline - this.client.now();
-        if (this._stopped || this.client.closing || !err.retryable || left <= 0) {
+        const now = this.client.now();
+        const left = deadline - now;
+        const after = retryAfterMs(err);
+        if (after > 0) this.holdUntil = Math.max(this.holdUntil, now + after);
+        if (this._stopped || this.client.closing || !err.retryable || left <= 0 || now + after >= deadline) {
           this._outcomeUnknown(err);
           reject(err);
           return;
         }
+        if (after > 0) held = err;
         if (err.recovery === Recovery.REJOIN) this._joinedSession = null; // the owner forgot this session
-        const delay = Math.min(opts.maxRetryDelay, 100 * 2 ** Math.min(attempt, 6)) * (0.5 + 0.5 * this.client.random());
+        const backoff = Math.min(opts.maxRetryDelay, 100 * 2 ** Math.min(attempt, 6)) * (0.5 + 0.5 * this.client.random());
         this.client.timers.setTimeout(() => {
           if (err.recovery === Recovery.REOPEN) {
             this._joinedSession = null;
-            this.client.open(this.id, this.type, this.options).then(send, retry);
+            this.client.open(this.id, this.type, this.options).then(sendWhenFree, retry);
           } else {
-            send();
+            sendWhenFree();
           }
-        }, Math.min(delay, left));
+        }, Math.min(Math.max(backoff, after), left));
       };
-      send();
+      sendWhenFree();
     });
   }
 
@@ -306,4 +332,23 @@ export class Room extends Emitter {
 /** A new client instance id: the time in microseconds plus a random sub-millisecond part. */
 function newInstance(client) {
   return Math.floor(client.now() * 1000 + client.random() * 1000);
+}
+
+/** The wait (ms) a refusal asks for: its retry_after (seconds) as ms, or 0. */
+function retryAfterMs(err) {
+  const after = err && err.details ? err.details.retry_after : undefined;
+  return Number.isFinite(after) && after > 0 ? after * 1000 : 0;
+}
+
+/** An act refused without being sent: the room is held past the act's deadline. */
+function heldError(roomId, waitMs) {
+  const seconds = Math.round(waitMs) / 1000;
+  return new KasagiError(ErrorURI.RATE_LIMITED, `room ${roomId}: the room service asked for no action for ${seconds} s more`, {
+    field: 'service',
+    expected: 'spare capacity',
+    got: 'held by the client',
+    retry_after: seconds,
+    retryable: true,
+    held: true,
+  });
 }

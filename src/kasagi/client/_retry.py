@@ -18,7 +18,7 @@ from kasagi.client._errors import CallTimeout, ConnectionLost
 from kasagi.deadline import DeadlineExceeded
 from kasagi.wire import Recovery
 
-__all__ = ["RETRY_ERRORS", "Recovery", "backoff_delay", "recovers", "recovery_of"]
+__all__ = ["RETRY_ERRORS", "Recovery", "backoff_delay", "recovers", "recovery_of", "retry_after_of"]
 
 #: What a call may fail with and still be recovered from (which ones: :func:`recovery_of`).
 RETRY_ERRORS = (ApplicationError, CallTimeout, ConnectionLost, TransportLost, DeadlineExceeded)
@@ -42,6 +42,17 @@ def recovery_of(failure: Failure) -> Recovery:
         if isinstance(error, kind):
             return wire.recovery(uri)
     return Recovery.GIVE_UP
+
+
+def retry_after_of(error: object) -> float:
+    """The wait (seconds) a refusal asks for: its ``retry_after`` detail (a
+    ``kasagi.error.rate_limited``), or 0."""
+    if not isinstance(error, ApplicationError):
+        return 0.0
+    after = (error.kwargs or {}).get("retry_after")
+    if isinstance(after, int | float) and not isinstance(after, bool) and after > 0:
+        return float(after)
+    return 0.0
 
 
 def recovers(failure: Failure) -> bool:

@@ -16,7 +16,7 @@ from twisted.python.failure import Failure
 
 from kasagi import wire
 from kasagi.client._errors import ConnectionLost, ServerError, as_client_error
-from kasagi.client._retry import RETRY_ERRORS, Recovery, backoff_delay, recovery_of
+from kasagi.client._retry import RETRY_ERRORS, Recovery, backoff_delay, recovery_of, retry_after_of
 from kasagi.core.replica import RoomReplica, Verdict
 from kasagi.deadline import within
 
@@ -70,8 +70,23 @@ class RoomHandle:
         self.synced_once = False
         self._last_heard = client.clock.seconds()
         self._watchdog: IDelayedCall | None = None
+        #: Client clock (seconds) until which the room service asked for no action (the
+        #: ``retry_after`` of a ``kasagi.error.rate_limited``): acts wait for it, or fail at
+        #: once when it ends past their deadline; fast inputs fail at once.
+        self.hold_until = 0.0
         self.stats = dict.fromkeys(
-            ("events", "dropped", "resyncs", "snapshots", "catchups", "sync_retries", "act_retries", "quiet_rejoins"), 0
+            (
+                "events",
+                "dropped",
+                "resyncs",
+                "snapshots",
+                "catchups",
+                "sync_retries",
+                "act_retries",
+                "quiet_rejoins",
+                "held",
+            ),
+            0,
         )
 
     # -- views -------------------------------------------------------------------------------
@@ -237,10 +252,12 @@ class RoomHandle:
             try:
                 yield self.client.open(self.room, self.type, self.options)
             except RETRY_ERRORS:
-                if recovery_of(Failure()).final:
+                failure = Failure()
+                if recovery_of(failure).final:
                     raise
+                self._hold(retry_after_of(failure.value))
         delay = backoff_delay(attempt, options.initial_retry_delay, options.max_retry_delay)
-        yield self._backoff(delay)
+        yield self._backoff(max(delay, self.hold_until - self.client.clock.seconds()))
 
     def _load_join_reply(self, session: _Session, reply: dict[str, Any]) -> bool:
         """Bring the replica to a join's reply and tell the listeners; whether the sync is done
@@ -266,21 +283,51 @@ class RoomHandle:
         self._cseq += 1
         return self._cseq
 
+    def _hold(self, seconds: float) -> None:
+        """The room service asked for no action for ``seconds``."""
+        if seconds > 0:
+            self.hold_until = max(self.hold_until, self.client.clock.seconds() + seconds)
+
+    def _held_error(self, wait: float) -> ServerError:
+        seconds = round(wait, 3)
+        return ServerError(
+            wire.ErrorURI.RATE_LIMITED,
+            f"room {self.room}: the room service asked for no action for {seconds} s more",
+            field="service",
+            expected="spare capacity",
+            got="held by the client",
+            retry_after=seconds,
+            retryable=True,
+            held=True,
+        )
+
     def act(
-        self, action: str, args: dict[str, Any] | None = None, *, cseq: int | None = None
+        self,
+        action: str,
+        args: dict[str, Any] | None = None,
+        *,
+        cseq: int | None = None,
+        deadline: float | None = None,
     ) -> Deferred[dict[str, Any]]:
         """Send an action; fires with ``{"seq", "cseq"}`` once it is durable, or fails with
         the server's :class:`~kasagi.client.ServerError` (an ``ApplicationError``: ``.error`` is
         the ``kasagi.error.*`` URI, ``.details`` the field, expected and got).
-        Retries with the same cseq (applied once) through disconnects and failovers until
-        the act deadline; each attempt waits until the room is joined on the current session."""
+        Retries with the same cseq (applied once) through disconnects and failovers until its
+        deadline (``deadline`` seconds, default the client's ``act_deadline``); each attempt
+        waits until the room is joined on the current session. A ``kasagi.error.rate_limited``
+        with ``retry_after`` holds the room: this act and the room's next ones wait that long
+        before they are sent, and one whose deadline ends first fails at once with
+        ``rate_limited`` (``details["retry_after"]``: the seconds still to wait)."""
+        if deadline is not None and not (isinstance(deadline, int | float) and deadline > 0):
+            raise ValueError(f"deadline must be a number of seconds > 0, not {deadline!r}")
         if cseq is None:
             cseq = self.next_cseq()
         instance = self.instance
         clock, options = self.client.clock, self.client.options
-        deadline = clock.seconds() + options.act_deadline
+        ends = clock.seconds() + (deadline if deadline is not None else options.act_deadline)
         result: Deferred[dict[str, Any]] = Deferred()
         attempt = [0]
+        held: list[Failure] = []
         uri = wire.room_procedure(self.room, "act")
 
         def send() -> None:
@@ -288,27 +335,42 @@ class RoomHandle:
             if self._joined_on is not None and self._joined_on is self.client.session:
                 d = self.client.call(uri, action, args or {}, cseq, instance)
             else:
-                remaining = max(0.1, deadline - clock.seconds())
+                remaining = max(0.1, ends - clock.seconds())
                 d = within(self._sync(), remaining, clock, "rejoin")
                 d.addCallback(lambda _: self.client.call(uri, action, args or {}, cseq, instance))
             d.addCallbacks(result.callback, retry)
 
+        def send_when_free() -> None:
+            # Now, or once the room's hold ends; at once with rate_limited if that is too late.
+            wait = self.hold_until - clock.seconds()
+            if wait <= 0:
+                send()
+            elif self.hold_until >= ends:
+                self.stats["held"] += 1
+                result.errback(held[-1] if held else Failure(self._held_error(wait)))
+            else:
+                clock.callLater(wait, send_when_free)
+
         def retry(failure: Failure) -> None:
             now = clock.seconds()
             recovery = recovery_of(failure)
-            if self._stopped or recovery.final or now >= deadline:
+            after = retry_after_of(failure.value)
+            self._hold(after)
+            if self._stopped or recovery.final or now >= ends or now + after >= ends:
                 self._outcome_unknown(failure.value)
                 result.errback(failure)
                 return
+            if after > 0:
+                held.append(failure)
             self.stats["act_retries"] += 1
             if recovery in (Recovery.REJOIN, Recovery.REOPEN) and self._joined_on is self.client.session:
                 # The owner forgot this session or the room: join again first (the sync loop
                 # re-opens the room when its join says so).
                 self._joined_on = None
-            delay = backoff_delay(attempt[0] - 1, 0.1, options.max_retry_delay)
-            clock.callLater(min(delay, max(0.0, deadline - now)), send)
+            delay = max(backoff_delay(attempt[0] - 1, 0.1, options.max_retry_delay), after)
+            clock.callLater(min(delay, max(0.0, ends - now)), send_when_free)
 
-        send()
+        send_when_free()
         return result
 
     def send(
@@ -317,9 +379,17 @@ class RoomHandle:
         """The fast input path: publish the action on ``kasagi.input.<room>``. Fires with
         ``{"seq", "cseq"}`` when an event acknowledges it, fails with the owner's
         :class:`~kasagi.client.ServerError` if it is refused, or with :class:`CallTimeout` if neither arrives
-        within ``timeout`` (then sending it again with the same ``cseq`` is safe)."""
+        within ``timeout`` (then sending it again with the same ``cseq`` is safe). While the
+        room is held (a refusal's ``retry_after``), it fails at once with ``rate_limited``,
+        unsent."""
         if cseq is None:
             cseq = self.next_cseq()
+        wait = self.hold_until - self.client.clock.seconds()
+        if wait > 0:
+            self.stats["held"] += 1
+            refused: Deferred[dict[str, Any]] = Deferred()
+            refused.errback(Failure(self._held_error(wait)))
+            return refused
         instance = self.instance
         pending: Deferred[dict[str, Any]] = Deferred()
         self._inputs[cseq] = pending
@@ -343,6 +413,7 @@ class RoomHandle:
             details = reply.get("details") or {}
             error = ServerError(reply["error"], reply.get("message", ""), **details)
             self._outcome_unknown(error)
+            self._hold(retry_after_of(error))
             d.errback(Failure(error))
         else:
             d.callback({"seq": reply.get("seq"), "cseq": reply.get("cseq")})
