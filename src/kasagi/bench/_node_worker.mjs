@@ -121,6 +121,9 @@ class Bot {
         resolve();
       };
       this.connection.onclose = (reason) => {
+        // After the bot joined, a closed connection (the node dropped it) is a violation: the
+        // bot sends nothing more. Before, it fails the join.
+        if (this.session && !this.stopping) this.violation('disconnected');
         this.session = null;
         reject(new Error(`connection closed: ${reason}`));
         return true;
@@ -473,7 +476,12 @@ async function main(spec) {
     clearInterval(progress);
     for (const b of bots) {
       b.stopMoving();
-      if (b.connection) b.connection.close();
+      b.stopping = true;
+      try {
+        if (b.connection) b.connection.close();
+      } catch {
+        // Autobahn throws "connection already closed" for a connection the node closed.
+      }
     }
     setTimeout(() => process.exit(0), 500);
   };
