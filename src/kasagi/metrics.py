@@ -165,7 +165,7 @@ def _overload_gauges(admission: Any) -> Iterator[Metric]:
     yield GaugeMetricFamily("kasagi_overload_waiting", "Actions waiting for their commit.", value=control.in_flight)
     yield GaugeMetricFamily(
         "kasagi_overload_max_waiting",
-        "Most actions that may wait for their commit now (ack rate x overload delay).",
+        "Most actions that may wait for their commit now (ack rate x (tick + overload delay)).",
         value=control.max_waiting,
     )
     yield GaugeMetricFamily(

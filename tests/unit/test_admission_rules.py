@@ -56,29 +56,31 @@ def _serve(control: AdmissionControl, acks_per_s: float, lag: float, seconds: fl
 
 
 def test_waiting_actions_are_bounded_by_the_ack_rate_times_the_delay():
-    """A lagging process that acknowledges 1,000 actions/s lets at most 50 wait (50 ms of commits); the 51st is
-    refused with reason "delay" and a retry_after, the lag alone sheds nothing yet."""
-    control = AdmissionControl(AdmissionLimits(overload_lag=0.04, overload_delay=0.05))
+    """A lagging process that acknowledges 1,000 actions/s, its tick stretched to 80 ms, lets at most 130 wait (one
+    tick plus 50 ms of commits); the 131st is refused with reason "delay" and a retry_after, the lag alone sheds
+    nothing yet."""
+    control = AdmissionControl(AdmissionLimits(tick=0.02, max_tick=0.1, overload_lag=0.04, overload_delay=0.05))
     _serve(control, 1000, lag=0.03)
     assert control.ack_rate == pytest.approx(1000, rel=0.01)
-    assert control.max_waiting == 50
+    assert control.tick() == pytest.approx(0.08, abs=0.001)
+    assert control.max_waiting == pytest.approx(130, abs=1)
     assert control.shed == 0.0
-    control.in_flight = 49
+    control.in_flight = control.max_waiting - 1
     assert control.admit(0) is None
-    control.in_flight = 50
+    control.in_flight = control.max_waiting
     refusal = control.admit(0)
     assert refusal is not None and refusal.reason == "delay" and 1.0 <= refusal.retry_after <= 3.0
     assert control.refused["delay"] == 1
 
 
 def test_the_bound_follows_the_machine_and_never_falls_below_its_floor():
-    """A slower process (400 acks/s) may still keep MIN_WAITING actions waiting; a faster one more."""
+    """A slower process (200 acks/s) may still keep MIN_WAITING actions waiting; a faster one more."""
     slow = AdmissionControl(AdmissionLimits(overload_delay=0.05))
-    _serve(slow, 400, lag=0.03)
+    _serve(slow, 200, lag=0.03)
     assert slow.max_waiting == MIN_WAITING
     fast = AdmissionControl(AdmissionLimits(overload_delay=0.05))
     _serve(fast, 4000, lag=0.03)
-    assert fast.max_waiting == pytest.approx(200, abs=2)
+    assert fast.max_waiting == pytest.approx(4000 * (fast.tick() + 0.05), abs=2)
 
 
 def test_a_burst_on_a_quiet_reactor_is_not_overload():

@@ -41,6 +41,8 @@ class Variant:
     python_optimize: bool = False
     gc_freeze: bool = True
     gc_refreeze_every: float = 0.0
+    #: ``sys.setswitchinterval`` in the router worker (0: Python's 5 ms).
+    switch_interval: float = NodeOptions.switch_interval
     #: How the clients send moves: ``act`` (RPC) or ``publish`` (fast input path).
     input_path: str = "act"
     #: Router processes on the one port (``kasagi up --routers``), and room-service workers
@@ -65,6 +67,7 @@ class Variant:
             python_optimize=self.python_optimize,
             gc_freeze=self.gc_freeze,
             gc_refreeze_every=self.gc_refreeze_every,
+            switch_interval=self.switch_interval,
             gc_report_every=10.0,
             routers=self.routers,
             room_workers=self.room_workers,

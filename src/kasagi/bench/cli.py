@@ -30,6 +30,9 @@ _VARIANT_KEYS = {
     "directwrite",
     "routers",
     "workers",
+    "switch",
+    "overload_delay",
+    "overload_lag",
 }
 
 
@@ -130,7 +133,11 @@ def parse_variant(spec: str) -> Any:
         key, _, value = item.partition("=")
         if key not in _VARIANT_KEYS:
             raise SystemExit(f"kasagi bench: unknown variant key {key!r} (one of {', '.join(sorted(_VARIANT_KEYS))})")
-        if key in ("tick", "hash_every", "store"):
+        if key == "switch":
+            kwargs["switch_interval"] = float(value)
+        elif key in ("overload_delay", "overload_lag"):
+            kwargs["service"][key] = float(value)
+        elif key in ("tick", "hash_every", "store"):
             kwargs["service"][key] = value if key == "store" else float(value) if key == "tick" else int(value)
         elif key == "refreeze":
             kwargs["gc_refreeze_every"] = float(value)

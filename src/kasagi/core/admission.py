@@ -8,14 +8,15 @@ show). :class:`AdmissionControl` hears the reactor's lag sample by sample (a smo
 ``lag``) and counts the actions acknowledged over the last ``RATE_WINDOW`` samples (their
 rate, ``ack_rate``: long enough that group commits, which acknowledge in bursts, even out).
 By Little's law the actions waiting divided by the rate at which they are acknowledged is
-how long each waits: so at most ``ack_rate x overload_delay`` actions (and never fewer than
-``MIN_WAITING``) may wait at once, and the wait of an admitted action stays near
-``overload_delay`` however fast or slow the machine. It answers two questions:
+how long each waits: so at most ``ack_rate x (tick + overload_delay)`` actions (and never
+fewer than ``MIN_WAITING``) may wait at once, and an admitted action waits about one commit
+tick (the batching the process chose) plus ``overload_delay``, however fast or slow the
+machine. It answers two questions:
 
 - **How long is a commit tick now?** :meth:`AdmissionControl.tick` stretches the configured
   tick linearly with the lag, from ``tick`` at no lag to ``max_tick`` at ``overload_lag``:
   fewer, bigger events and store writes for the same actions, before anything is refused.
-- **Is this action admitted?** Not while ``ack_rate x overload_delay`` actions already wait
+- **Is this action admitted?** Not while ``ack_rate x (tick + overload_delay)`` actions wait
   for their commit and the reactor lags by half of ``overload_lag`` or more (reason
   ``delay``; a quiet reactor with a queue is a burst being served, not overload). And once
   the tick is at its bound and the lag still at or above ``overload_lag``, the process sheds
@@ -67,8 +68,8 @@ class AdmissionLimits:
     max_tick: float = 0.1
     #: Reactor lag (seconds) at which the tick reaches ``max_tick`` and shedding begins.
     overload_lag: float = 0.04
-    #: Seconds of commits that may wait: at most ack rate x this many actions wait for their
-    #: commit (0: no such bound).
+    #: Seconds of commits that may wait beyond a tick: at most ack rate x (tick + this) actions
+    #: wait for their commit (0: no such bound).
     overload_delay: float = 0.05
     #: Most actions of the process waiting for their commit (0: no bound).
     max_in_flight: int = 5000
@@ -127,7 +128,7 @@ class AdmissionControl:
         """How many actions may wait for their commit now (0: no bound)."""
         if not self.limits.overload_delay:
             return 0
-        return max(MIN_WAITING, round(self.ack_rate * self.limits.overload_delay))
+        return max(MIN_WAITING, round(self.ack_rate * (self.tick() + self.limits.overload_delay)))
 
     def tick(self) -> float:
         """The commit tick of a busy room now, seconds."""

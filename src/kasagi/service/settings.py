@@ -26,8 +26,8 @@ class ServiceSettings:
     #: Reactor lag (seconds) at which the tick is at ``max_tick`` and actions begin to be
     #: refused (``rate_limited`` with ``retry_after``); 0 turns admission control off.
     overload_lag: float = 0.04
-    #: Standing delay of acknowledged actions (seconds from arrival to durable) at which
-    #: actions begin to be refused too; 0: the lag alone decides.
+    #: Seconds of commits that may wait beyond a tick: while the reactor lags, at most ack rate
+    #: x (tick + this) actions wait for their commit, more are refused; 0: no such bound.
     overload_delay: float = 0.05
     #: Most actions of a process waiting for their commit before more are refused (0: no bound).
     max_in_flight: int = 5000
