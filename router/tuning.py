@@ -13,8 +13,8 @@ other log line keeps its text (only without colours).
 from __future__ import annotations
 
 import gc
-import sys
 import importlib
+import sys
 import time
 from typing import Any
 
@@ -141,6 +141,9 @@ class RouterTuning(ApplicationSession):
       thread runs a statement, gives the interpreter up while SQLite works, and must get it
       back for the next one: behind a busy reactor thread each such wait is up to the
       interval, so a group commit of 100 rooms took tens of milliseconds longer;
+    - ``early_refusal``: clients' ``act`` calls are refused by the router session that read
+      them, before routing, while the room service of this process is backlogged
+      (:mod:`router.early_refusal`);
     - ``max_outgoing_message_size``: the largest message the router's WebSocket connections
       send (:func:`router.outgoing.allow_outgoing`), apart from the incoming limit of the
       transport's ``max_message_size``.
@@ -164,6 +167,13 @@ class RouterTuning(ApplicationSession):
         if extra.get("skip_debug_log_args"):
             replaced = skip_debug_log_args()
             self.log.info("router tuning: {n} debug log-argument helpers replaced", n=len(replaced))
+        if extra.get("early_refusal"):
+            from crossbar.router.session import RouterSession
+
+            from .early_refusal import install as install_early_refusal
+
+            install_early_refusal(RouterSession)
+            self.log.info("router tuning: backlogged acts refused before routing")
         if extra.get("direct_writes"):
             from crossbar.router.protocol import WampWebSocketServerProtocol
 

@@ -144,6 +144,9 @@ class NodeOptions:
     #: worker (``router/tuning.py``: the store's writer thread behind a busy reactor); 0:
     #: Python's default (5 ms).
     switch_interval: float = 0.001
+    #: Refuse clients' ``act`` calls in the router, before routing, while the room service of
+    #: the router worker is backlogged (``router/early_refusal.py``).
+    early_refusal: bool = True
     #: Run the node's Python with ``-O`` (PYTHONOPTIMIZE=1): skips the ~450 ``assert``
     #: statements on the path of every routed message (Autobahn's message classes).
     python_optimize: bool = False
@@ -284,6 +287,7 @@ def _set_tuning(tuning: dict[str, Any], options: NodeOptions) -> None:
     tuning["extra"]["skip_debug_log_args"] = options.skip_debug_log_args and options.loglevel != "debug"
     tuning["extra"]["direct_writes"] = options.direct_writes
     tuning["extra"]["switch_interval"] = options.switch_interval
+    tuning["extra"]["early_refusal"] = options.early_refusal
     tuning["extra"]["gc_freeze"] = options.gc_freeze
     tuning["extra"]["gc_report_every"] = options.gc_report_every
     tuning["extra"]["gc_refreeze_every"] = options.gc_refreeze_every

@@ -78,7 +78,7 @@ class AdmissionTests(SynchronousTestCase):
     def test_sustained_overload_refuses_some_acts_with_retry_after_and_changes_nothing(self):
         """Past the bound some acts fail at once with rate_limited and a retry_after, the others are committed; a
         refused act is not applied."""
-        _late_turns(self.clock, 0.2, 30)
+        _late_turns(self.clock, 0.1, 30)  # past overload_lag, short of a backlog
         self.assertEqual(self.admission.tick(), 0.1)
         results = [_try_act(self.runner, cseq) for cseq in range(1, 101)]
         refused = [r for r in results if isinstance(r, RateLimited)]
@@ -93,6 +93,19 @@ class AdmissionTests(SynchronousTestCase):
             if not isinstance(d, RateLimited):
                 self.assertIn("seq", self.successResultOf(d))
         self.assertEqual(self.admission.control.in_flight, 0)
+
+    def test_a_backlogged_process_refuses_every_act_and_applies_none(self):
+        """Half a second late turn after turn (a backlog), every act fails at once with rate_limited and nothing is
+        applied; once the turns are on time again acts are accepted."""
+        _late_turns(self.clock, 0.5, 30)
+        results = [_try_act(self.runner, cseq) for cseq in range(1, 21)]
+        self.assertTrue(all(isinstance(r, RateLimited) for r in results))
+        self.assertEqual(self.runner.stats["actions"], 0)
+        _late_turns(self.clock, 0.0, 400)
+        d = _try_act(self.runner, 21)
+        self.assertNotIsInstance(d, RateLimited)
+        self.clock.advance(0.1)
+        self.assertIn("seq", self.successResultOf(d))
 
     def test_the_node_recovers_by_itself_when_the_lag_is_gone(self):
         """After the overload, turns on time bring the tick back to 20 ms and every act is admitted."""

@@ -31,7 +31,7 @@ def test_sustained_lag_sheds_an_even_fraction_and_recovery_admits_everything():
     action is admitted again."""
     control = AdmissionControl(AdmissionLimits(overload_lag=0.04, retry_after=2.0))
     for _ in range(10):
-        control.sample(0.2)
+        control.sample(0.1)  # past overload_lag, short of a backlog
     shed = control.shed
     assert 0 < shed < MAX_SHED
     decisions = [control.admit(0) for _ in range(1000)]
@@ -40,7 +40,7 @@ def test_sustained_lag_sheds_an_even_fraction_and_recovery_admits_everything():
     assert all(d.reason == "lag" and 1.0 <= d.retry_after <= 3.0 for d in refused)
     assert len({d.retry_after for d in refused}) > 10, "retry_after is spread, not one value"
     for _ in range(1000):
-        control.sample(10.0)
+        control.sample(0.15)
     assert control.shed == MAX_SHED
     for _ in range(1000):
         control.sample(0.0)
@@ -104,7 +104,7 @@ def test_hard_bounds_refuse_regardless_of_the_lag():
     control.in_flight = 10
     refusal = control.admit(0)
     assert refusal is not None and refusal.reason == "in_flight"
-    assert control.refused == {"lag": 0, "delay": 0, "in_flight": 1, "room_pending": 1}
+    assert control.refused == {"backlog": 0, "lag": 0, "delay": 0, "in_flight": 1, "room_pending": 1}
 
 
 def test_limits_are_checked():
@@ -115,3 +115,20 @@ def test_limits_are_checked():
         AdmissionLimits(overload_lag=0)
     with pytest.raises(ValueError, match="overload_delay"):
         AdmissionLimits(overload_delay=-1)
+
+
+def test_a_backlogged_process_refuses_every_action_until_it_catches_up():
+    """A smoothed lag of 4 x overload_lag or more refuses every action (reason "backlog"), also for the router's early
+    check; once the lag is back under it, actions are admitted by the usual rules again."""
+    control = AdmissionControl(AdmissionLimits(overload_lag=0.04, overload_delay=0))
+    for _ in range(50):
+        control.sample(0.5)
+    assert control.backlogged
+    refusals = [control.admit(0) for _ in range(20)]
+    assert all(r is not None and r.reason == "backlog" for r in refusals)
+    early = control.refuse_backlogged()
+    assert early is not None and early.reason == "backlog" and 1.0 <= early.retry_after <= 3.0
+    assert control.refused["backlog"] == 21
+    for _ in range(50):
+        control.sample(0.0)
+    assert not control.backlogged and control.refuse_backlogged() is None

@@ -26,9 +26,14 @@ machine. It answers two questions:
   Since a refused client waits ``retry_after`` (seconds) before it sends again, a small shed
   fraction silences many clients: at 2x the capacity, with clients sending 6 moves/s and
   waiting 2 s, refusing about 1 move in 12 halves what arrives.
-  Refusals are spread evenly over the arriving actions (error diffusion, no randomness). Two
-  hard bounds refuse regardless of the lag: more than ``max_in_flight`` actions of the
-  process waiting for their commit, or more than ``max_room_pending`` in one room.
+  Refusals are spread evenly over the arriving actions (error diffusion, no randomness).
+  A process whose smoothed lag is ``BACKLOG_FACTOR`` x ``overload_lag`` or more is
+  *backlogged*: what it reads now waited that long already, and every action is refused
+  (reason ``backlog``) until the lag falls below that -- a cheap answer to each drains the
+  backlog, where serving some of them would keep it (the router refuses such calls before it
+  routes them, ``router/early_refusal.py``). Two hard bounds refuse regardless of the lag:
+  more than ``max_in_flight`` actions of the process waiting for their commit, or more than
+  ``max_room_pending`` in one room.
 
 A refusal carries ``retry_after``: ``retry_after`` seconds spread over 0.5x-1.5x (a
 low-discrepancy sequence), so that the refused clients do not all come back at once.
@@ -39,7 +44,16 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["MAX_SHED", "MIN_WAITING", "SHED_DOWN", "SHED_UP", "AdmissionControl", "AdmissionLimits", "Refusal"]
+__all__ = [
+    "BACKLOG_FACTOR",
+    "MAX_SHED",
+    "MIN_WAITING",
+    "SHED_DOWN",
+    "SHED_UP",
+    "AdmissionControl",
+    "AdmissionLimits",
+    "Refusal",
+]
 
 #: How much the shed fraction grows per lag sample at or above ``overload_lag`` ...
 SHED_UP = 0.02
@@ -47,6 +61,8 @@ SHED_UP = 0.02
 SHED_DOWN = 0.005
 #: At most this fraction of arriving actions is shed by lag (the rest keeps the rooms moving).
 MAX_SHED = 0.95
+#: A smoothed lag of this many times ``overload_lag`` is a backlog: every action is refused.
+BACKLOG_FACTOR = 4.0
 #: How much of each new lag sample the smoothed lag takes.
 LAG_WEIGHT = 0.25
 #: Samples over which the ack rate is counted (25 x 20 ms: half a second).
@@ -116,7 +132,7 @@ class AdmissionControl:
         self._refusals = 0
         #: Counters: actions admitted and refused (by reason).
         self.admitted = 0
-        self.refused: dict[str, int] = {"lag": 0, "delay": 0, "in_flight": 0, "room_pending": 0}
+        self.refused: dict[str, int] = {"backlog": 0, "lag": 0, "delay": 0, "in_flight": 0, "room_pending": 0}
 
     @property
     def stretch(self) -> float:
@@ -159,13 +175,25 @@ class AdmissionControl:
             if self.shed == 0.0:
                 self._debt = 0.0
 
+    @property
+    def backlogged(self) -> bool:
+        """Whether the process is so far behind that every action is refused."""
+        return self.lag >= BACKLOG_FACTOR * self.limits.overload_lag
+
+    def refuse_backlogged(self) -> Refusal | None:
+        """The refusal of an action while the process is backlogged (None: it is not); for
+        callers that decide before :meth:`admit` is reached (the router)."""
+        return self._refusal("backlog") if self.backlogged else None
+
     def admit(self, room_pending: int) -> Refusal | None:
         """Decide on one arriving action of a room with ``room_pending`` actions in its next
         batch: None (admitted) or the refusal."""
         limits = self.limits
         reason = None
         waiting = self.max_waiting
-        if limits.max_in_flight and self.in_flight >= limits.max_in_flight:
+        if self.backlogged:
+            reason = "backlog"
+        elif limits.max_in_flight and self.in_flight >= limits.max_in_flight:
             reason = "in_flight"
         elif waiting and self.in_flight >= waiting and self.lag >= limits.overload_lag / 2:
             reason = "delay"
@@ -179,7 +207,10 @@ class AdmissionControl:
         if reason is None:
             self.admitted += 1
             return None
+        return self._refusal(reason)
+
+    def _refusal(self, reason: str) -> Refusal:
         self.refused[reason] += 1
         self._refusals += 1
         spread = (self._refusals * _SPREAD) % 1.0
-        return Refusal(reason, round(limits.retry_after * (0.5 + spread), 3))
+        return Refusal(reason, round(self.limits.retry_after * (0.5 + spread), 3))

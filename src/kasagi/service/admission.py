@@ -13,15 +13,26 @@ from __future__ import annotations
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
-from kasagi.core.admission import AdmissionControl, AdmissionLimits
+from kasagi.core.admission import AdmissionControl, AdmissionLimits, Refusal
 from kasagi.core.errors import RateLimited
 
-__all__ = ["SAMPLE_EVERY", "Admission"]
+__all__ = ["SAMPLE_EVERY", "Admission", "running"]
 
 #: Seconds between two reactor lag samples.
 SAMPLE_EVERY = 0.02
 
+#: The admissions started in this process (the router's early refusal asks the first one).
+_RUNNING: list[Admission] = []
+
+
+def running() -> Admission | None:
+    """The admission of this process's room service, if one runs here (a single node runs
+    its room service inside the router worker)."""
+    return _RUNNING[0] if _RUNNING else None
+
+
 _WHY = {
+    "backlog": "the room service is far behind; retry later",
     "lag": "the room service is overloaded; retry later",
     "delay": "the room service's actions wait too long for their commit; retry later",
     "in_flight": "the room service has too many actions waiting for their commit; retry later",
@@ -47,11 +58,15 @@ class Admission:
     def start(self) -> None:
         if self._timer is None:
             self._schedule()
+        if self not in _RUNNING:
+            _RUNNING.append(self)
 
     def stop(self) -> None:
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
+        if self in _RUNNING:
+            _RUNNING.remove(self)
 
     def _schedule(self) -> None:
         self._due = self._clock.seconds() + SAMPLE_EVERY
@@ -71,15 +86,23 @@ class Admission:
         """Raise ``RateLimited`` (with ``retry_after``) when an action of ``room`` is not
         admitted now."""
         refusal = self.control.admit(room_pending)
-        if refusal is None:
-            return
-        raise RateLimited(
+        if refusal is not None:
+            raise self._error(refusal)
+
+    def refuse_backlogged(self) -> RateLimited | None:
+        """The refusal of an action now if the process is backlogged (decided before the
+        call is routed), else None."""
+        refusal = self.control.refuse_backlogged()
+        return self._error(refusal) if refusal is not None else None
+
+    def _error(self, refusal: Refusal) -> RateLimited:
+        return RateLimited(
             _WHY[refusal.reason],
             field="room" if refusal.reason == "room_pending" else "service",
             expected="spare capacity",
             got=f"{refusal.reason} (reactor lag {self.control.lag * 1000:.0f} ms, "
             f"{self.control.in_flight} actions waiting, {self.control.ack_rate:.0f} acks/s)"
-            if refusal.reason in ("lag", "delay")
+            if refusal.reason in ("backlog", "lag", "delay")
             else refusal.reason,
             retry_after=refusal.retry_after,
         )
