@@ -43,6 +43,8 @@ class Variant:
     gc_refreeze_every: float = 0.0
     #: ``sys.setswitchinterval`` in the router worker (0: Python's 5 ms).
     switch_interval: float = NodeOptions.switch_interval
+    #: Acts refused by the router before routing while the room service is backlogged.
+    early_refusal: bool = NodeOptions.early_refusal
     #: How the clients send moves: ``act`` (RPC) or ``publish`` (fast input path).
     input_path: str = "act"
     #: Router processes on the one port (``kasagi up --routers``), and room-service workers
@@ -68,6 +70,7 @@ class Variant:
             gc_freeze=self.gc_freeze,
             gc_refreeze_every=self.gc_refreeze_every,
             switch_interval=self.switch_interval,
+            early_refusal=self.early_refusal,
             gc_report_every=10.0,
             routers=self.routers,
             room_workers=self.room_workers,

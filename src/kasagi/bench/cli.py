@@ -31,6 +31,7 @@ _VARIANT_KEYS = {
     "routers",
     "workers",
     "switch",
+    "early",
     "overload_delay",
     "overload_lag",
 }
@@ -135,6 +136,8 @@ def parse_variant(spec: str) -> Any:
             raise SystemExit(f"kasagi bench: unknown variant key {key!r} (one of {', '.join(sorted(_VARIANT_KEYS))})")
         if key == "switch":
             kwargs["switch_interval"] = float(value)
+        elif key == "early":
+            kwargs["early_refusal"] = value not in ("0", "false", "off", "no")
         elif key in ("overload_delay", "overload_lag"):
             kwargs["service"][key] = float(value)
         elif key in ("tick", "hash_every", "store"):
