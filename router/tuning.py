@@ -141,6 +141,8 @@ class RouterTuning(ApplicationSession):
       thread runs a statement, gives the interpreter up while SQLite works, and must get it
       back for the next one: behind a busy reactor thread each such wait is up to the
       interval, so a group commit of 100 rooms took tens of milliseconds longer;
+    - ``lean_connections``: a client connection no longer keeps its upgrade's HTTP request,
+      and router sessions share one logger per class (:mod:`router.lean_connections`);
     - ``early_refusal``: clients' ``act`` calls are refused by the router session that read
       them, before routing, while the room service of this process is backlogged
       (:mod:`router.early_refusal`);
@@ -167,6 +169,15 @@ class RouterTuning(ApplicationSession):
         if extra.get("skip_debug_log_args"):
             replaced = skip_debug_log_args()
             self.log.info("router tuning: {n} debug log-argument helpers replaced", n=len(replaced))
+        if extra.get("lean_connections"):
+            from autobahn.twisted.resource import WebSocketResource
+            from crossbar.router.session import RouterSession as Session
+
+            from .lean_connections import release_handshake, share_session_loggers
+
+            release_handshake(WebSocketResource)
+            share_session_loggers(Session)
+            self.log.info("router tuning: lean connections")
         if extra.get("early_refusal"):
             from crossbar.router.session import RouterSession
 

@@ -147,6 +147,8 @@ class NodeOptions:
     #: Refuse clients' ``act`` calls in the router, before routing, while the room service of
     #: the router worker is backlogged (``router/early_refusal.py``).
     early_refusal: bool = True
+    #: Client connections keep less in the router worker (``router/lean_connections.py``).
+    lean_connections: bool = True
     #: Run the node's Python with ``-O`` (PYTHONOPTIMIZE=1): skips the ~450 ``assert``
     #: statements on the path of every routed message (Autobahn's message classes).
     python_optimize: bool = False
@@ -288,6 +290,7 @@ def _set_tuning(tuning: dict[str, Any], options: NodeOptions) -> None:
     tuning["extra"]["direct_writes"] = options.direct_writes
     tuning["extra"]["switch_interval"] = options.switch_interval
     tuning["extra"]["early_refusal"] = options.early_refusal
+    tuning["extra"]["lean_connections"] = options.lean_connections
     tuning["extra"]["gc_freeze"] = options.gc_freeze
     tuning["extra"]["gc_report_every"] = options.gc_report_every
     tuning["extra"]["gc_refreeze_every"] = options.gc_refreeze_every
