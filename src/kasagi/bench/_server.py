@@ -45,6 +45,8 @@ class Variant:
     switch_interval: float = NodeOptions.switch_interval
     #: Acts refused by the router before routing while the room service is backlogged.
     early_refusal: bool = NodeOptions.early_refusal
+    #: Client connections keep less in the router worker (``router/lean_connections.py``).
+    lean_connections: bool = NodeOptions.lean_connections
     #: How the clients send moves: ``act`` (RPC) or ``publish`` (fast input path).
     input_path: str = "act"
     #: Router processes on the one port (``kasagi up --routers``), and room-service workers
@@ -71,6 +73,7 @@ class Variant:
             gc_refreeze_every=self.gc_refreeze_every,
             switch_interval=self.switch_interval,
             early_refusal=self.early_refusal,
+            lean_connections=self.lean_connections,
             gc_report_every=10.0,
             routers=self.routers,
             room_workers=self.room_workers,

@@ -32,6 +32,7 @@ _VARIANT_KEYS = {
     "workers",
     "switch",
     "early",
+    "lean",
     "overload_delay",
     "overload_lag",
 }
@@ -136,8 +137,8 @@ def parse_variant(spec: str) -> Any:
             raise SystemExit(f"kasagi bench: unknown variant key {key!r} (one of {', '.join(sorted(_VARIANT_KEYS))})")
         if key == "switch":
             kwargs["switch_interval"] = float(value)
-        elif key == "early":
-            kwargs["early_refusal"] = value not in ("0", "false", "off", "no")
+        elif key in ("early", "lean"):
+            kwargs["early_refusal" if key == "early" else "lean_connections"] = value not in ("0", "false", "off", "no")
         elif key in ("overload_delay", "overload_lag"):
             kwargs["service"][key] = float(value)
         elif key in ("tick", "hash_every", "store"):
