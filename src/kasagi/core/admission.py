@@ -3,8 +3,8 @@ refuses (pure; the measurements and time are arguments).
 
 A room service is overloaded when its reactor runs late (every message it reads waits that
 long before anyone looks at it) or when more actions wait for their commit than it commits
-in ``overload_delay`` (a store write queue that grows: a queue the reactor's lag does not
-show). :class:`AdmissionControl` hears the reactor's lag sample by sample (a smoothed value,
+in a tick plus ``overload_delay`` (a store write queue that grows: a queue the reactor's lag
+does not show). :class:`AdmissionControl` hears the reactor's lag sample by sample (a smoothed value,
 ``lag``) and counts the actions acknowledged over the last ``RATE_WINDOW`` samples (their
 rate, ``ack_rate``: long enough that group commits, which acknowledge in bursts, even out).
 By Little's law the actions waiting divided by the rate at which they are acknowledged is
