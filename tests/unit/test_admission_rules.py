@@ -132,3 +132,19 @@ def test_a_backlogged_process_refuses_every_action_until_it_catches_up():
     for _ in range(50):
         control.sample(0.0)
     assert not control.backlogged and control.refuse_backlogged() is None
+
+
+def test_one_long_reactor_turn_is_not_overload():
+    """A single sample two seconds late (a burst of expensive actions in one turn) followed by turns on time stretches
+    the tick for a moment but refuses nothing: only a lag every sample shows is a backlog or overload."""
+    control = AdmissionControl(AdmissionLimits(overload_lag=0.04, overload_delay=0.05))
+    for _ in range(10):
+        control.sample(0.0)
+    control.sample(2.0)
+    assert control.lag > 0.16 and control.tick() == pytest.approx(control.limits.max_tick)
+    assert not control.backlogged and control.shed == 0.0
+    control.in_flight = 1000  # far past the waiting bound, under max_in_flight
+    assert control.admit(0) is None
+    for _ in range(5):
+        control.sample(0.0)
+    assert control.standing_lag == 0.0 and control.shed == 0.0

@@ -5,7 +5,10 @@ A room service is overloaded when its reactor runs late (every message it reads 
 long before anyone looks at it) or when more actions wait for their commit than it commits
 in a tick plus ``overload_delay`` (a store write queue that grows: a queue the reactor's lag
 does not show). :class:`AdmissionControl` hears the reactor's lag sample by sample (a smoothed value,
-``lag``) and counts the actions acknowledged over the last ``RATE_WINDOW`` samples (their
+``lag``, which stretches the tick; and the smallest of the last ``LAG_WINDOW`` samples, the
+*standing* lag, which decides refusals: one long reactor turn, such as a burst of expensive
+actions, delays one sample and is over, while a process that is behind delays every sample)
+and counts the actions acknowledged over the last ``RATE_WINDOW`` samples (their
 rate, ``ack_rate``: long enough that group commits, which acknowledge in bursts, even out).
 By Little's law the actions waiting divided by the rate at which they are acknowledged is
 how long each waits: so at most ``ack_rate x (tick + overload_delay)`` actions (and never
@@ -17,17 +20,17 @@ machine. It answers two questions:
   tick linearly with the lag, from ``tick`` at no lag to ``max_tick`` at ``overload_lag``:
   fewer, bigger events and store writes for the same actions, before anything is refused.
 - **Is this action admitted?** Not while ``ack_rate x (tick + overload_delay)`` actions wait
-  for their commit and the reactor lags by half of ``overload_lag`` or more (reason
+  for their commit and the standing lag is half of ``overload_lag`` or more (reason
   ``delay``; a quiet reactor with a queue is a burst being served, not overload). And once
-  the tick is at its bound and the lag still at or above ``overload_lag``, the process sheds
+  the tick is at its bound and the standing lag at or above ``overload_lag``, the process sheds
   a fraction of what arrives: it grows by ``SHED_UP`` per such sample (at most
-  ``MAX_SHED``), holds while the lag is between half of ``overload_lag`` and
+  ``MAX_SHED``), holds while the standing lag is between half of ``overload_lag`` and
   ``overload_lag``, and falls by ``SHED_DOWN`` per sample below that.
   Since a refused client waits ``retry_after`` (seconds) before it sends again, a small shed
   fraction silences many clients: at 2x the capacity, with clients sending 6 moves/s and
   waiting 2 s, refusing about 1 move in 12 halves what arrives.
   Refusals are spread evenly over the arriving actions (error diffusion, no randomness).
-  A process whose smoothed lag is ``BACKLOG_FACTOR`` x ``overload_lag`` or more is
+  A process whose standing lag is ``BACKLOG_FACTOR`` x ``overload_lag`` or more is
   *backlogged*: what it reads now waited that long already, and every action is refused
   (reason ``backlog``) until the lag falls below that -- a cheap answer to each drains the
   backlog, where serving some of them would keep it (the router refuses such calls before it
@@ -65,6 +68,8 @@ MAX_SHED = 0.95
 BACKLOG_FACTOR = 4.0
 #: How much of each new lag sample the smoothed lag takes.
 LAG_WEIGHT = 0.25
+#: Samples over which the smallest lag is the standing lag (5 x 20 ms when on time).
+LAG_WINDOW = 5
 #: Samples over which the ack rate is counted (25 x 20 ms: half a second).
 RATE_WINDOW = 25
 #: However slow the acks, this many actions may always wait for their commit (a process
@@ -118,8 +123,11 @@ class AdmissionControl:
 
     def __init__(self, limits: AdmissionLimits | None = None) -> None:
         self.limits = limits or AdmissionLimits()
-        #: The smoothed reactor lag, seconds.
+        #: The smoothed reactor lag, seconds (it stretches the tick) ...
         self.lag = 0.0
+        #: ... and the smallest of the last LAG_WINDOW samples (it decides refusals).
+        self.standing_lag = 0.0
+        self._lags: deque[float] = deque(maxlen=LAG_WINDOW)
         #: The rate of acknowledged actions over the last RATE_WINDOW samples, per second.
         self.ack_rate = 0.0
         self._acks = 0
@@ -160,6 +168,8 @@ class AdmissionControl:
         ack rate is not updated)."""
         limits = self.limits
         self.lag += (max(0.0, lag) - self.lag) * LAG_WEIGHT
+        self._lags.append(max(0.0, lag))
+        self.standing_lag = min(self._lags)
         if now is not None:
             window = self._window
             window.append((now, self._acks))
@@ -168,9 +178,9 @@ class AdmissionControl:
             if span > 0:
                 self.ack_rate = sum(n for _, n in list(window)[1:]) / span
         overload = limits.overload_lag
-        if self.lag >= overload:
+        if self.standing_lag >= overload:
             self.shed = min(MAX_SHED, self.shed + SHED_UP)
-        elif self.lag < overload / 2:
+        elif self.standing_lag < overload / 2:
             self.shed = max(0.0, self.shed - SHED_DOWN)
             if self.shed == 0.0:
                 self._debt = 0.0
@@ -178,7 +188,7 @@ class AdmissionControl:
     @property
     def backlogged(self) -> bool:
         """Whether the process is so far behind that every action is refused."""
-        return self.lag >= BACKLOG_FACTOR * self.limits.overload_lag
+        return self.standing_lag >= BACKLOG_FACTOR * self.limits.overload_lag
 
     def refuse_backlogged(self) -> Refusal | None:
         """The refusal of an action while the process is backlogged (None: it is not); for
@@ -195,7 +205,7 @@ class AdmissionControl:
             reason = "backlog"
         elif limits.max_in_flight and self.in_flight >= limits.max_in_flight:
             reason = "in_flight"
-        elif waiting and self.in_flight >= waiting and self.lag >= limits.overload_lag / 2:
+        elif waiting and self.in_flight >= waiting and self.standing_lag >= limits.overload_lag / 2:
             reason = "delay"
         elif limits.max_room_pending and room_pending >= limits.max_room_pending:
             reason = "room_pending"
