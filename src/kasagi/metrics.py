@@ -160,7 +160,12 @@ def _overload_gauges(admission: Any) -> Iterator[Metric]:
         "kasagi_overload_lag_seconds", "Smoothed reactor lag of the room service.", value=control.lag
     )
     yield GaugeMetricFamily(
-        "kasagi_overload_ack_rate", "Smoothed rate of actions acknowledged, per second.", value=control.ack_rate
+        "kasagi_overload_standing_lag_seconds",
+        "Smallest reactor lag of the last five samples (what refusals go by).",
+        value=control.standing_lag,
+    )
+    yield GaugeMetricFamily(
+        "kasagi_overload_ack_rate", "Actions acknowledged per second (last half second).", value=control.ack_rate
     )
     yield GaugeMetricFamily("kasagi_overload_waiting", "Actions waiting for their commit.", value=control.in_flight)
     yield GaugeMetricFamily(

@@ -9,9 +9,11 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 
 from kasagi.cluster.routers import domain_error
+from kasagi.core.admission import AdmissionLimits
 from kasagi.core.commands import ActCommand, JoinCommand, OpenCommand
 from kasagi.core.errors import InvalidArgument, Unavailable
 from kasagi.metrics import RoomsCollector, RouterCollector, ServiceMetrics, metrics_site, new_registry
+from kasagi.service.admission import Admission
 from kasagi.service.registry import RoomRegistry
 from kasagi.service.settings import ServiceSettings
 from kasagi.store.memory import MemoryRoomStore
@@ -54,6 +56,34 @@ class MetricsTests(SynchronousTestCase):
             self.assertIn(line, text)
         self.assertIn('kasagi_batch_actions_bucket{le="1.0"}', text)
         self.assertIn("process_cpu_seconds_total", text)
+
+    def test_the_overload_state_is_exported(self):
+        """With admission control, the scrape shows the lag, the waiting bound and the refusals by reason."""
+        prom = new_registry()
+        clock = Clock()
+        admission = Admission(clock, AdmissionLimits(overload_lag=0.04))
+        registry = RoomRegistry(
+            clock=clock,
+            store=MemoryRoomStore(),
+            publish=RecordingPublisher(),
+            expose=lambda room: None,
+            settings=ServiceSettings(tick=0),
+            now_ms=lambda: int(clock.seconds() * 1000),
+            admission=admission,
+        )
+        for _ in range(10):
+            admission.control.sample(0.5)  # a backlog
+        self.assertIsNotNone(admission.refuse_backlogged())
+        prom.register(RoomsCollector(registry))
+        text = generate_latest(prom).decode()
+        for line in (
+            "kasagi_overload_standing_lag_seconds 0.5",
+            "kasagi_overload_max_waiting 50.0",
+            "kasagi_commit_tick_seconds 0.1",
+            'kasagi_overload_refused_total{reason="backlog"} 1.0',
+            'kasagi_overload_refused_total{reason="delay"} 0.0',
+        ):
+            self.assertIn(line, text)
 
     def test_router_figures_are_read_from_the_router_stats(self):
         """Sessions by role (client and admin only) and messages by type come from the router's own counters."""

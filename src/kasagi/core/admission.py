@@ -64,7 +64,7 @@ SHED_UP = 0.02
 SHED_DOWN = 0.005
 #: At most this fraction of arriving actions is shed by lag (the rest keeps the rooms moving).
 MAX_SHED = 0.95
-#: A smoothed lag of this many times ``overload_lag`` is a backlog: every action is refused.
+#: A standing lag of this many times ``overload_lag`` is a backlog: every action is refused.
 BACKLOG_FACTOR = 4.0
 #: How much of each new lag sample the smoothed lag takes.
 LAG_WEIGHT = 0.25
@@ -200,12 +200,15 @@ class AdmissionControl:
         batch: None (admitted) or the refusal."""
         limits = self.limits
         reason = None
-        waiting = self.max_waiting
         if self.backlogged:
             reason = "backlog"
         elif limits.max_in_flight and self.in_flight >= limits.max_in_flight:
             reason = "in_flight"
-        elif waiting and self.in_flight >= waiting and self.standing_lag >= limits.overload_lag / 2:
+        elif (
+            limits.overload_delay
+            and self.standing_lag >= limits.overload_lag / 2
+            and self.in_flight >= self.max_waiting
+        ):
             reason = "delay"
         elif limits.max_room_pending and room_pending >= limits.max_room_pending:
             reason = "room_pending"

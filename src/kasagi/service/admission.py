@@ -100,7 +100,7 @@ class Admission:
             _WHY[refusal.reason],
             field="room" if refusal.reason == "room_pending" else "service",
             expected="spare capacity",
-            got=f"{refusal.reason} (reactor lag {self.control.lag * 1000:.0f} ms, "
+            got=f"{refusal.reason} (standing reactor lag {self.control.standing_lag * 1000:.0f} ms, "
             f"{self.control.in_flight} actions waiting, {self.control.ack_rate:.0f} acks/s)"
             if refusal.reason in ("backlog", "lag", "delay")
             else refusal.reason,
