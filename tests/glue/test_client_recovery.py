@@ -34,6 +34,8 @@ class _ScriptedClient:
         self.closing = False
         self.event_tap = None
         self.act_errors = act_errors
+        self.join_errors: list[ApplicationError] = []
+        self.open_errors: list[ApplicationError] = []
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
     def wait_connected(self) -> Deferred[_Session]:
@@ -41,11 +43,15 @@ class _ScriptedClient:
 
     def open(self, room: str, type: str, options: dict[str, Any]) -> Deferred[Any]:
         self.calls.append((wire.LOBBY_OPEN, (room,)))
+        if self.open_errors:
+            return fail(self.open_errors.pop(0))
         return succeed({"room": room})
 
     def call(self, uri: str, *args: Any) -> Deferred[Any]:
         self.calls.append((uri, args))
         if uri.endswith(".join"):
+            if self.join_errors:
+                return fail(self.join_errors.pop(0))
             return succeed({"room": "r1", "epoch": 1, "seq": 0, "member": "alice", "state": {}})
         if self.act_errors:
             return fail(self.act_errors.pop(0))
@@ -165,3 +171,16 @@ class RetryAfterTests(SynchronousTestCase):
         client.clock.advance(1.1)
         room.send("move", {"dx": 1, "dy": 0}, cseq=7)
         self.assertEqual(len(published), 2)
+
+    def test_a_rate_limited_reopen_waits_retry_after_before_the_next_join(self) -> None:
+        """When re-opening a room is refused with retry_after 2 s, the room joins again only after those 2 s."""
+        client, room = self.room([])
+        client.join_errors = [ApplicationError(wire.ErrorURI.NO_SUCH_ROOM, "open it", retryable=False)]
+        client.open_errors = [_overloaded(2.0)]
+        done = room.act("move", {"dx": 1, "dy": 0})
+        client.clock.advance(1.9)
+        self.assertEqual(client.verbs(), ["join", wire.LOBBY_OPEN.rsplit(".", 1)[-1]])
+        self.assertNoResult(done)
+        client.clock.advance(0.2)
+        self.successResultOf(done)
+        self.assertEqual(client.verbs()[2:], ["join", "act"])

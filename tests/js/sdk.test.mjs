@@ -44,6 +44,7 @@ class FakeRoomServer {
   handle(call) {
     const verb = call.uri.split('.').pop();
     if (call.uri === 'kasagi.lobby.open') return { room: 'r1', type: call.args[1], epoch: this.epoch, seq: this.seq };
+    if (verb === 'join' && this.joinErrors && this.joinErrors.length) throw this.joinErrors.shift();
     if (verb === 'join') {
       const since = call.args[0];
       this.joins.push(since);
@@ -331,6 +332,20 @@ test('while a room is held, a short-deadline act fails at once unsent and a pati
   assert.equal(server.acts.length, 2);
   const bad = await room.act('move', {}, { deadline: -1 }).catch((e) => e);
   assert.equal(bad.error, ErrorURI.INVALID_ARGUMENT);
+  client.close();
+});
+
+test('catching up refused with rate_limited waits retry_after before it joins again', async () => {
+  const { client, room } = await joined();
+  const joinsBefore = server.joins.length;
+  server.joinErrors = [wampError(ErrorURI.RATE_LIMITED, 'overloaded', { field: 'service', retry_after: 2.0, retryable: true })];
+  server.emit([['set', ['a'], 1]], { publish: false }); // lost: the next event shows a gap
+  server.emit([['set', ['b'], 2]]);
+  await clock.advance(1900);
+  assert.equal(server.joins.length, joinsBefore, 'no join again before retry_after');
+  await clock.advance(300);
+  assert.equal(server.joins.length, joinsBefore + 1);
+  assert.deepEqual(room.state, server.state);
   client.close();
 });
 
