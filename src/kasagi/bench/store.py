@@ -286,9 +286,22 @@ def _fsync_ms(directory: Path, n: int = 200) -> float:
     return statistics.median(samples) * 1000
 
 
+#: Seconds between two turns of the busy loop of ``--busy``.
+BUSY_EVERY = 0.001
+
+
+def _burn(seconds: float) -> None:
+    """Keep the reactor thread running Python for ``seconds`` (a loaded node's reactor)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 async def measure_append(store: str, args: argparse.Namespace, tmp: Path, reactor: Any) -> dict[str, Any]:
     """The store's own cost: ``args.rooms`` rooms appending concurrently, each one batch at a
-    time (as the room service does), ``args.appends`` batches per room; append latency."""
+    time (as the room service does), ``args.appends`` batches per room; append latency. With
+    ``args.busy``, the reactor thread is kept that busy with Python work meanwhile (a loaded
+    node: the store's threads then compete with it for the interpreter)."""
     where = tmp / f"append-{store}"
     where.mkdir(parents=True, exist_ok=True)
     redis_ctx = _redis(where, args.server_cpus) if store == "redis" else None
@@ -308,11 +321,20 @@ async def measure_append(store: str, args: argparse.Namespace, tmp: Path, reacto
                 await s.append(Batch(room, epoch, seq, _event_ops(seq), None, acks))
                 hist.record_value(max(1, int((time.perf_counter() - t0) * 1e6)))
 
+        busy = task.LoopingCall(_burn, args.busy * BUSY_EVERY) if args.busy else None
+        if busy is not None:
+            busy.clock = reactor
+            busy.start(BUSY_EVERY)
         started = time.monotonic()
-        await defer.gatherResults([defer.ensureDeferred(one_room(r)) for r in rooms])
+        try:
+            await defer.gatherResults([defer.ensureDeferred(one_room(r)) for r in rooms])
+        finally:
+            if busy is not None:
+                busy.stop()
         elapsed = time.monotonic() - started
         return {
             "store": store,
+            "busy": args.busy,
             "appends/s": args.rooms * args.appends / elapsed,
             "p50": hist.get_value_at_percentile(50) / 1000,
             "p99": hist.get_value_at_percentile(99) / 1000,
@@ -387,7 +409,8 @@ async def _run(reactor: Any, args: argparse.Namespace, tmp: Path) -> None:
         fsync = _fsync_ms(tmp)
         print(
             f"\n## the store alone: {args.rooms} rooms appending at once, one batch in flight per room, "
-            f"{args.appends} batches each (fsync of this disk: {fsync:.2f} ms median)\n"
+            f"{args.appends} batches each, reactor thread {args.busy:.0%} busy "
+            f"(fsync of this disk: {fsync:.2f} ms median)\n"
         )
         print(
             _table(
@@ -442,7 +465,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-append", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     parser.add_argument("--appends", type=int, default=500, help="batches per room in the store-alone run")
+    parser.add_argument(
+        "--busy",
+        type=float,
+        default=0.0,
+        help="fraction of the reactor thread kept busy with Python work during the store-alone run (0-0.95)",
+    )
     args = parser.parse_args(argv)
+    if not 0.0 <= args.busy <= 0.95:
+        parser.error("--busy takes a fraction from 0 to 0.95")
     args.server_cpus = args.server_cpus or None
     task.react(lambda reactor: defer.ensureDeferred(run(reactor, args)))
 
