@@ -136,6 +136,74 @@ def test_a_batch_sqlite_cannot_take_fails_alone(tmp_path: Path):
         yield store.close()
 
 
+@pytest_twisted.inlineCallbacks
+def test_result_windows_are_trimmed_lazily_and_stay_bounded_on_disk(tmp_path: Path):
+    """Exactly-once windows are cut back in bulk, not on every append: after 300 acks of three
+    producers the file holds at most two windows' worth of each producer's results, and a
+    reload (also after a restart, and after a new epoch) sees exactly the window of the highest
+    cseqs with the floor at the highest cseq cut."""
+    from twisted.internet import defer
+
+    from kasagi.store.interface import StoreLimits
+
+    path = tmp_path / "rooms.sqlite3"
+    keep = 8
+    store = yield SqliteRoomStore.open(path, reactor, limits=StoreLimits(results_per_member=keep))
+    try:
+        yield store.create("r", "doc", {}, EPOCH, {"members": {}})
+        producers = ("alice", "bob", "carol")
+        # One batch per seq, all in flight at once (many share a transaction).
+        yield defer.gatherResults(
+            [
+                store.append(Batch("r", EPOCH, seq, [["set", ["x"], seq]], None, ((producers[seq % 3], seq),)))
+                for seq in range(1, 301)
+            ]
+        )
+        with sqlite3.connect(path) as conn:
+            rows = dict(conn.execute("SELECT member, count(*) FROM results WHERE seq > 0 GROUP BY member").fetchall())
+        assert set(rows) == set(producers) and max(rows.values()) <= 2 * keep
+        expect = {p: [c for c in range(1, 301) if producers[c % 3] == p] for p in producers}
+        loaded = yield store.load("r")
+        assert {p: list(w) for p, w in loaded.results.items()} == {p: cs[-keep:] for p, cs in expect.items()}
+        assert loaded.floors == {p: cs[-keep - 1] for p, cs in expect.items()}
+    finally:
+        yield store.close()
+    store = yield SqliteRoomStore.open(path, reactor, limits=StoreLimits(results_per_member=keep))
+    try:
+        loaded = yield store.load("r")
+        assert {p: list(w) for p, w in loaded.results.items()} == {p: cs[-keep:] for p, cs in expect.items()}
+        assert loaded.floors == {p: cs[-keep - 1] for p, cs in expect.items()}
+        yield store.set_epoch("r", EPOCH, EPOCH + 1, 300, {"members": {}})
+        again = yield store.load("r")
+        assert again.results == loaded.results and again.floors == loaded.floors
+    finally:
+        yield store.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_untrimmed_count_is_bounded_in_rooms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The writer counts untrimmed results for a bounded number of rooms: past the bound it
+    trims and forgets those with the fewest, and what the rooms reload is unchanged."""
+    from twisted.internet import defer
+
+    import kasagi.store.sqlite as sqlite_store
+    from kasagi.store.interface import StoreLimits
+
+    monkeypatch.setattr(sqlite_store, "_MAX_UNTRIMMED_ROOMS", 3)
+    store = yield SqliteRoomStore.open(tmp_path / "rooms.sqlite3", reactor, limits=StoreLimits(results_per_member=2))
+    try:
+        rooms = [f"b{i}" for i in range(10)]
+        yield defer.gatherResults([store.create(r, "doc", {}, EPOCH, {"members": {}}) for r in rooms])
+        for seq in (1, 2, 3):
+            for room in rooms:  # one room per transaction
+                yield store.append(Batch(room, EPOCH, seq, [["set", ["x"], seq]], None, (("m", seq),)))
+                assert len(store._untrimmed) <= 3
+        loaded = yield defer.gatherResults([store.load(r) for r in rooms])
+        assert all(s.results == {"m": {2: 2, 3: 3}} and s.floors == {"m": 1} for s in loaded)
+    finally:
+        yield store.close()
+
+
 def test_kasagi_up_refuses_a_data_dir_holding_another_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     """`kasagi up` on a data directory whose rooms.sqlite3 is not a Kasagi store stops at once
     (exit 2) with a message naming the file, and leaves the file as it was."""

@@ -4,10 +4,18 @@ node's data directory, zero set-up.
 - **Off the reactor thread.** Writes run on one writer thread with its own connection, reads
   (``load``, ``events_since``) on one reader thread with another: WAL lets a reader work
   while a write commits, so reloading a big room never delays other rooms' commits. JSON is
-  encoded and decoded on those threads too.
+  decoded on those threads (an event is encoded once, when its append is queued).
 - **Group commit across rooms.** Appends that arrive while a write transaction runs are
-  queued and written together in the next one: one fsync for all of them. Each append has
-  its own savepoint, so a fenced or damaged room fails alone.
+  queued and written together in the next one: one fsync for all of them, and a fixed
+  handful of statements (one read of the rooms' heads, one insert of all events, one update
+  of the heads, one insert of all results), however many appends it carries. An append whose
+  fence fails (stale epoch, seq conflict) fails alone; one that SQLite refuses (a damaged
+  room) sends the transaction back, to be written again append by append, each in its own
+  savepoint, so that it fails alone.
+- **Result windows trimmed lazily.** A room's exactly-once windows are cut back to
+  ``results_per_member`` per producer once it has appended that many results since the last
+  cut (a few rooms per transaction, and before ``set_epoch``); ``load`` applies the window to
+  what it reads, so a room reloads exactly as if every append had trimmed.
 - **Durable per commit.** ``journal_mode=WAL`` with ``synchronous=FULL``: each transaction
   fsyncs the WAL before its appends are answered, so an acknowledged action survives the
   crash of the process *and* of the machine (power loss), on a disk that honours fsync.
@@ -21,8 +29,10 @@ node's data directory, zero set-up.
 
 from __future__ import annotations
 
+import heapq
+import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -88,6 +98,42 @@ _SCHEMA_2 = (
 )
 _SCHEMA = (*_SCHEMA_1, *_SCHEMA_2)
 _TABLES = frozenset({"rooms", "events", "results"})
+#: Rows (or rooms) per statement when appends are written together (at most 5 parameters a
+#: row; SQLite takes 32,766 per statement).
+_ROWS_PER_STATEMENT = 500
+#: A transaction trims at most this many rooms that are due (those with the most untrimmed
+#: results first), so that cutting windows is spread over the transactions ...
+_TRIMS_PER_TRANSACTION = 8
+#: ... except a room with this many windows' worth of untrimmed results: it is always cut.
+_TRIM_ALWAYS = 4
+#: Rooms whose untrimmed results the writer counts; past that, each transaction also trims
+#: and forgets up to ``_TRIMS_PER_TRANSACTION`` of those with the fewest (memory stays bounded).
+_MAX_UNTRIMMED_ROOMS = 4096
+# The statements of appends written together; ``_sql`` puts one placeholder per room (or row)
+# where ``{marks}`` (``{rows}``) stands. Each returns no row or one.
+_HEADS = "SELECT json_group_array(json_array(room, epoch, seq)) FROM rooms WHERE room IN ({marks})"
+_MOVE_HEADS = "UPDATE rooms SET seq = heads.column2 FROM (VALUES {pairs}) AS heads WHERE rooms.room = heads.column1"
+#: Each result of the rooms with its rank in its producer's window (1: the highest cseq).
+_RANKED = (
+    "SELECT rowid AS id, room, member, cseq, "
+    "row_number() OVER (PARTITION BY room, member ORDER BY cseq DESC) AS rank "
+    "FROM results WHERE room IN ({marks}) AND seq > 0"
+)
+#: A floor for each producer with results beyond its window: the highest cseq beyond it ...
+_RAISE_FLOORS = (
+    "INSERT INTO results (room, member, cseq, seq) "
+    "SELECT room, member, max(cseq), 0 FROM ({ranked}) WHERE rank > ? GROUP BY room, member"
+).replace("{ranked}", _RANKED)
+#: ... of which each key keeps the highest ...
+_ONE_FLOOR_PER_KEY = (
+    "DELETE FROM results WHERE rowid IN (SELECT id FROM ("
+    "SELECT rowid AS id, row_number() OVER (PARTITION BY room, member ORDER BY cseq DESC, rowid) AS rank "
+    "FROM results WHERE room IN ({marks}) AND seq = 0) WHERE rank > 1)"
+)
+#: ... and the results beyond the windows go.
+_CUT_WINDOWS = "DELETE FROM results WHERE rowid IN (SELECT id FROM ({ranked}) WHERE rank > ?)".replace(
+    "{ranked}", _RANKED
+)
 
 
 class SqliteRoomStore:
@@ -107,6 +153,8 @@ class SqliteRoomStore:
         self._reader: sqlite3.Connection | None = None
         self._queue: list[tuple[Batch, str, int, Deferred[None]]] = []
         self._writing = False
+        #: Room -> results appended since its windows were last trimmed (writer thread only).
+        self._untrimmed: dict[str, int] = {}
         self._shutdown_trigger: Any = None
         self.closed = False
         #: Write transactions and the appends they carried (group commit at work).
@@ -258,9 +306,10 @@ class SqliteRoomStore:
             cseq_int = decode_int(cseq, room, "a result's cseq")
             seq_int = decode_int(rseq, room, "a result's seq")
             if seq_int == 0:
-                floors[member] = cseq_int
+                floors[member] = max(floors.get(member, 0), cseq_int)
             else:
                 results.setdefault(member, {})[cseq_int] = seq_int
+        _apply_windows(results, floors, self.limits.results_per_member)
         return StoredRoom(
             room=room,
             type=type_name,
@@ -338,41 +387,118 @@ class SqliteRoomStore:
         self._writing = True
         work = [(batch, event, t) for batch, event, t, _ in jobs]
 
+        # The next transaction starts before this one's callers hear of it: what they do then
+        # (publish, answer, schedule their next commit) runs while the writer writes.
         def done(outcomes: list[Exception | None]) -> None:
             self._writing = False
+            self._write_queued()
             for (_, _, _, d), outcome in zip(jobs, outcomes, strict=True):
                 d.errback(Failure(outcome)) if outcome is not None else d.callback(None)
-            self._write_queued()
 
         def failed(failure: Failure) -> None:
             self._writing = False
+            self._write_queued()
             for _, _, _, d in jobs:
                 d.errback(failure)
-            self._write_queued()
 
         self._on_writer(self._append_all, work).addCallbacks(done, failed).addErrback(
             lambda f: self.log.failure("room store: group commit bookkeeping failed", f)
         )
 
     def _append_all(self, work: list[tuple[Batch, str, int]]) -> list[Exception | None]:
-        outcomes: list[Exception | None] = []
-        with _Transaction(self._conn()) as conn:
-            for batch, event, t_ms in work:
-                conn.execute("SAVEPOINT one")
-                try:
-                    self._append_one(conn, batch, event, t_ms)
-                except (StoreError, sqlite3.Error, ValueError) as exc:  # ValueError: text SQLite cannot take
-                    conn.execute("ROLLBACK TO one")
-                    conn.execute("RELEASE one")
-                    outcomes.append(
-                        exc if isinstance(exc, StoreError) else CorruptRoom(batch.room, f"append refused: {exc}")
-                    )
-                    continue
-                conn.execute("RELEASE one")
-                outcomes.append(None)
+        conn = self._conn()
+        outcomes: list[Exception | None] | None = None
+        if not any(batch.dropped for batch, _, _ in work):
+            try:
+                with _Transaction(conn):
+                    outcomes, trimmed = self._append_together(conn, work)
+            except (sqlite3.Error, ValueError):  # ValueError: text SQLite cannot take
+                outcomes = None  # written one by one below, so that the append at fault fails alone
+            else:
+                self._count_untrimmed(work, outcomes, trimmed)
+        if outcomes is None:
+            with _Transaction(conn):
+                outcomes = [self._append_alone(conn, batch, event, t_ms) for batch, event, t_ms in work]
         self.stats["transactions"] += 1
         self.stats["appends"] += len(work)
         return outcomes
+
+    # Appends written together: a fixed number of statements per transaction, however many
+    # appends it carries. Each statement is one call into SQLite, and a call is where the
+    # writer thread gives the interpreter up and waits to get it back (up to the switch interval
+    # when the reactor thread is busy): a statement per row would make a busy node's commits
+    # wait on the reactor, row by row.
+    def _append_together(
+        self, conn: sqlite3.Connection, work: list[tuple[Batch, str, int]]
+    ) -> tuple[list[Exception | None], list[str]]:
+        """Check every batch against its room's head, then write the events, heads and results
+        of those that pass in one statement each; trim the result windows that are due.
+        Returns each batch's outcome and the rooms trimmed."""
+        heads: dict[str, tuple[int, int]] = {}
+        for rooms in _chunks(sorted({batch.room for batch, _, _ in work}), _ROWS_PER_STATEMENT):
+            row = conn.execute(_sql(_HEADS, len(rooms)), rooms).fetchone()
+            for room, epoch, seq in json.loads(row[0]):
+                heads[room] = (epoch, seq)
+        outcomes: list[Exception | None] = []
+        events: list[tuple[Any, ...]] = []
+        results: list[tuple[Any, ...]] = []
+        moved: dict[str, int] = {}
+        for batch, event, t_ms in work:
+            head = heads.get(batch.room)
+            if head is None:
+                outcomes.append(StoreError(f"room {batch.room} is not stored"))
+            elif head[0] != batch.epoch:
+                outcomes.append(StaleEpoch(f"room {batch.room}: stored epoch {head[0]}, writer {batch.epoch}"))
+            elif head[1] != batch.seq - 1:
+                outcomes.append(SeqConflict(f"room {batch.room}: stored seq {head[1]}, batch {batch.seq}"))
+            else:
+                heads[batch.room] = (head[0], batch.seq)
+                moved[batch.room] = batch.seq
+                events.append((batch.room, batch.seq, t_ms, event, len(event.encode("utf-8"))))
+                results.extend((batch.room, producer, cseq, batch.seq) for producer, cseq in batch.acks)
+                outcomes.append(None)
+        _insert(conn, "events (room, seq, t_ms, event, bytes)", events)
+        for chunk in _chunks(list(moved.items()), _ROWS_PER_STATEMENT):
+            conn.execute(_sql(_MOVE_HEADS, len(chunk)), [value for pair in chunk for value in pair])
+        _insert(conn, "results (room, member, cseq, seq)", results)
+        keep = self.limits.results_per_member
+        after = _untrimmed_after(self._untrimmed, work, outcomes)
+        due = sorted((room for room in moved if after.get(room, 0) >= keep), key=lambda room: -after[room])
+        trim = {*due[:_TRIMS_PER_TRANSACTION], *(room for room in due if after[room] >= _TRIM_ALWAYS * keep)}
+        if len(after) > _MAX_UNTRIMMED_ROOMS:
+            trim.update(heapq.nsmallest(_TRIMS_PER_TRANSACTION, after, key=after.__getitem__))
+        trimmed = sorted(trim)
+        self._trim(conn, trimmed)
+        return outcomes, trimmed
+
+    def _count_untrimmed(
+        self, work: list[tuple[Batch, str, int]], outcomes: list[Exception | None], trimmed: list[str]
+    ) -> None:
+        """After a commit: the results each room appended since its window was last trimmed."""
+        self._untrimmed = _untrimmed_after(self._untrimmed, work, outcomes)
+        for room in trimmed:
+            self._untrimmed.pop(room, None)
+
+    def _trim(self, conn: sqlite3.Connection, rooms: list[str]) -> None:
+        """Cut each producer of ``rooms`` to its window of the highest cseqs: the floor rises
+        to the highest cseq cut, then the rows beyond the window go (``kasagi.core.results``)."""
+        keep = self.limits.results_per_member
+        for chunk in _chunks(rooms, _ROWS_PER_STATEMENT):
+            conn.execute(_sql(_RAISE_FLOORS, len(chunk)), (*chunk, keep))
+            conn.execute(_sql(_ONE_FLOOR_PER_KEY, len(chunk)), chunk)
+            conn.execute(_sql(_CUT_WINDOWS, len(chunk)), (*chunk, keep))
+
+    def _append_alone(self, conn: sqlite3.Connection, batch: Batch, event: str, t_ms: int) -> Exception | None:
+        """Write one append in its own savepoint: it fails alone."""
+        conn.execute("SAVEPOINT one")
+        try:
+            self._append_one(conn, batch, event, t_ms)
+        except (StoreError, sqlite3.Error, ValueError) as exc:  # ValueError: text SQLite cannot take
+            conn.execute("ROLLBACK TO one")
+            conn.execute("RELEASE one")
+            return exc if isinstance(exc, StoreError) else CorruptRoom(batch.room, f"append refused: {exc}")
+        conn.execute("RELEASE one")
+        return None
 
     def _append_one(self, conn: sqlite3.Connection, batch: Batch, event: str, t_ms: int) -> None:
         row = conn.execute("SELECT epoch, seq FROM rooms WHERE room = ?", (batch.room,)).fetchone()
@@ -459,7 +585,9 @@ class SqliteRoomStore:
                 (new_epoch, seq, seq, snapshot, room),
             )
             conn.execute("DELETE FROM events WHERE room = ?", (room,))
+            self._trim(conn, [room])  # the floors of the results cut first, then those past seq go
             conn.execute("DELETE FROM results WHERE room = ? AND seq > ?", (room, seq))
+        self._untrimmed.pop(room, None)
 
     def _conn(self) -> sqlite3.Connection:
         if self._writer is None:
@@ -577,3 +705,43 @@ def _text(raw: Any, room: str, what: str) -> str:
     if not isinstance(raw, str):
         raise CorruptRoom(room, f"the {what} is not JSON text")
     return raw
+
+
+def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _sql(template: str, n: int) -> str:
+    """``template`` with ``n`` placeholders where ``{marks}`` stands (``{pairs}``: ``n`` pairs)."""
+    return template.replace("{marks}", ", ".join(["?"] * n)).replace("{pairs}", ", ".join(["(?, ?)"] * n))
+
+
+def _insert(conn: sqlite3.Connection, into: str, rows: list[tuple[Any, ...]]) -> None:
+    """``INSERT INTO <into> VALUES (...), (...), ...``: one statement per chunk of rows of
+    equal width."""
+    for chunk in _chunks(rows, _ROWS_PER_STATEMENT):
+        row = "(" + ", ".join(["?"] * len(chunk[0])) + ")"
+        query = "INSERT INTO " + into + " VALUES " + ", ".join([row] * len(chunk))  # noqa: S608 -- fixed columns, placeholders
+        conn.execute(query, [v for r in chunk for v in r])
+
+
+def _untrimmed_after(
+    untrimmed: dict[str, int], work: list[tuple[Batch, str, int]], outcomes: list[Exception | None]
+) -> dict[str, int]:
+    """The untrimmed results per room once the appends that succeeded are written."""
+    after = dict(untrimmed)
+    for (batch, _, _), outcome in zip(work, outcomes, strict=True):
+        if outcome is None and batch.acks:
+            after[batch.room] = after.get(batch.room, 0) + len(batch.acks)
+    return after
+
+
+def _apply_windows(results: dict[str, dict[int, int]], floors: dict[str, int], keep: int) -> None:
+    """Cut each producer's results read from the file to its window (the rows a lazy trim has
+    not cut yet): the lowest cseqs go and the floor rises to the highest of them."""
+    for key, window in results.items():
+        if len(window) > keep:
+            cut = sorted(window)[: len(window) - keep]
+            for cseq in cut:
+                del window[cseq]
+            floors[key] = max(floors.get(key, 0), cut[-1])
