@@ -165,6 +165,11 @@ def _overload_gauges(admission: Any) -> Iterator[Metric]:
         value=control.standing_lag,
     )
     yield GaugeMetricFamily(
+        "kasagi_overload_standing_delay_seconds",
+        "Fastest arrival-to-acknowledgement time of an action over the last five samples with acks.",
+        value=control.standing_delay,
+    )
+    yield GaugeMetricFamily(
         "kasagi_overload_ack_rate", "Actions acknowledged per second (last half second).", value=control.ack_rate
     )
     yield GaugeMetricFamily("kasagi_overload_waiting", "Actions waiting for their commit.", value=control.in_flight)

@@ -95,6 +95,45 @@ def test_a_burst_on_a_quiet_reactor_is_not_overload():
     assert off.max_waiting == 0 and off.admit(0) is None
 
 
+def _serve_delayed(control: AdmissionControl, acks_per_s: float, delay: float, seconds: float = 2.0) -> None:
+    """``seconds`` of on-time 20 ms samples, acknowledging ``acks_per_s`` actions per second,
+    each ``delay`` seconds after it was received."""
+    for i in range(int(seconds / 0.02)):
+        control.acked(round(acks_per_s * 0.02), delay)
+        control.sample(0.0, now=(i + 1) * 0.02)
+
+
+def test_a_store_that_backs_up_bounds_the_waiting_actions_on_a_quiet_reactor():
+    """The reactor is on time but even the fastest acknowledgement takes 40 ms (a store pipeline
+    that backs up, which the lag does not show): the waiting bound applies and the action past
+    it is refused with reason "delay". Once acks are fast again a queue is a burst: admitted."""
+    control = AdmissionControl(AdmissionLimits(tick=0.02, max_tick=0.1, overload_lag=0.04, overload_delay=0.05))
+    _serve_delayed(control, 1000, delay=0.04)
+    assert control.standing_lag == 0.0 and control.standing_delay == pytest.approx(0.04)
+    assert control.max_waiting == pytest.approx(1000 * (0.02 + 0.05), abs=1)
+    control.in_flight = control.max_waiting
+    refusal = control.admit(0)
+    assert refusal is not None and refusal.reason == "delay"
+    assert control.shed == 0.0, "the delay bounds the queue; it does not shed"
+    _serve_delayed(control, 1000, delay=0.005, seconds=0.2)
+    assert control.standing_delay == pytest.approx(0.005)
+    control.in_flight = 500
+    assert all(control.admit(0) is None for _ in range(100))
+
+
+def test_one_slow_commit_among_fast_ones_is_not_a_backed_up_store():
+    """The standing delay is the fastest acknowledgement of the last samples: one batch that waited
+    long does not open the waiting bound while others are acknowledged fast."""
+    control = AdmissionControl(AdmissionLimits(overload_lag=0.04, overload_delay=0.05))
+    for i in range(100):
+        control.acked(10, 0.3 if i % 5 == 0 else 0.004)
+        control.acked(10, 0.3)
+        control.sample(0.0, now=(i + 1) * 0.02)
+    assert control.standing_delay == pytest.approx(0.004)
+    control.in_flight = 1000
+    assert control.admit(0) is None
+
+
 def test_hard_bounds_refuse_regardless_of_the_lag():
     """Too many actions waiting in the process or in one room are refused even with no lag."""
     control = AdmissionControl(AdmissionLimits(max_in_flight=10, max_room_pending=3))

@@ -10,6 +10,9 @@ does not show). :class:`AdmissionControl` hears the reactor's lag sample by samp
 actions, delays one sample and is over, while a process that is behind delays every sample)
 and counts the actions acknowledged over the last ``RATE_WINDOW`` samples (their
 rate, ``ack_rate``: long enough that group commits, which acknowledge in bursts, even out).
+It also hears how long each acknowledged action waited from its arrival (the *standing delay*
+is the fastest of the last ``DELAY_WINDOW`` samples that had acks): a store whose writes back
+up delays every acknowledgement while the reactor itself is on time.
 By Little's law the actions waiting divided by the rate at which they are acknowledged is
 how long each waits: so at most ``ack_rate x (tick + overload_delay)`` actions (and never
 fewer than ``MIN_WAITING``) may wait at once, and an admitted action waits about one commit
@@ -20,8 +23,9 @@ machine. It answers two questions:
   tick linearly with the lag, from ``tick`` at no lag to ``max_tick`` at ``overload_lag``:
   fewer, bigger events and store writes for the same actions, before anything is refused.
 - **Is this action admitted?** Not while ``ack_rate x (tick + overload_delay)`` actions wait
-  for their commit and the standing lag is half of ``overload_lag`` or more (reason
-  ``delay``; a quiet reactor with a queue is a burst being served, not overload). And once
+  for their commit and the standing lag is half of ``overload_lag`` or more, or the standing
+  delay half of ``overload_delay`` or more (reason ``delay``; a quiet reactor whose actions
+  are acknowledged fast, with a queue, is a burst being served, not overload). And once
   the tick is at its bound and the standing lag at or above ``overload_lag``, the process sheds
   a fraction of what arrives: it grows by ``SHED_UP`` per such sample (at most
   ``MAX_SHED``), holds while the standing lag is between half of ``overload_lag`` and
@@ -70,6 +74,8 @@ BACKLOG_FACTOR = 4.0
 LAG_WEIGHT = 0.25
 #: Samples over which the smallest lag is the standing lag (5 x 20 ms when on time).
 LAG_WINDOW = 5
+#: Samples (each with acks) over which the smallest ack delay is the standing delay.
+DELAY_WINDOW = 5
 #: Samples over which the ack rate is counted (25 x 20 ms: half a second).
 RATE_WINDOW = 25
 #: However slow the acks, this many actions may always wait for their commit (a process
@@ -128,6 +134,11 @@ class AdmissionControl:
         #: ... and the smallest of the last LAG_WINDOW samples (it decides refusals).
         self.standing_lag = 0.0
         self._lags: deque[float] = deque(maxlen=LAG_WINDOW)
+        #: The standing delay: of the last DELAY_WINDOW samples with acks, the smallest delay
+        #: (received -> acknowledged, seconds) of an action acknowledged in it.
+        self.standing_delay = 0.0
+        self._delays: deque[float] = deque(maxlen=DELAY_WINDOW)
+        self._least_delay: float | None = None
         #: The rate of acknowledged actions over the last RATE_WINDOW samples, per second.
         self.ack_rate = 0.0
         self._acks = 0
@@ -159,17 +170,42 @@ class AdmissionControl:
         limits = self.limits
         return limits.tick + (limits.max_tick - limits.tick) * self.stretch
 
-    def acked(self, n: int = 1) -> None:
-        """Hear that ``n`` actions were acknowledged."""
+    def acked(self, n: int = 1, delay: float | None = None) -> None:
+        """Hear that ``n`` actions were acknowledged, ``delay`` seconds after they were received
+        (None: not measured)."""
         self._acks += n
+        if delay is not None and (self._least_delay is None or delay < self._least_delay):
+            self._least_delay = delay
+
+    @property
+    def pressed(self) -> bool:
+        """Whether the process is at or past its capacity: its reactor runs late by
+        ``overload_lag`` or more, or even its fastest actions wait ``overload_delay`` or more
+        for their acknowledgement (a store pipeline that backs up: the reactor's lag does not
+        show it)."""
+        limits = self.limits
+        return self.standing_lag >= limits.overload_lag
+
+    @property
+    def relaxed(self) -> bool:
+        """Whether both the lag and the delay are under half their bounds."""
+        limits = self.limits
+        return self.standing_lag < limits.overload_lag / 2 and (
+            not limits.overload_delay or self.standing_delay < limits.overload_delay / 2
+        )
 
     def sample(self, lag: float, now: float | None = None) -> None:
         """Hear one reactor lag sample (seconds late) taken at ``now`` (seconds; None: the
         ack rate is not updated)."""
-        limits = self.limits
         self.lag += (max(0.0, lag) - self.lag) * LAG_WEIGHT
         self._lags.append(max(0.0, lag))
         self.standing_lag = min(self._lags)
+        if self._least_delay is not None:
+            self._delays.append(self._least_delay)
+            self._least_delay = None
+        elif self.in_flight == 0:
+            self._delays.append(0.0)  # nothing waits: no delay
+        self.standing_delay = min(self._delays) if self._delays else 0.0
         if now is not None:
             window = self._window
             window.append((now, self._acks))
@@ -177,10 +213,9 @@ class AdmissionControl:
             span = now - window[0][0]
             if span > 0:
                 self.ack_rate = sum(n for _, n in list(window)[1:]) / span
-        overload = limits.overload_lag
-        if self.standing_lag >= overload:
+        if self.pressed:
             self.shed = min(MAX_SHED, self.shed + SHED_UP)
-        elif self.standing_lag < overload / 2:
+        elif self.relaxed:
             self.shed = max(0.0, self.shed - SHED_DOWN)
             if self.shed == 0.0:
                 self._debt = 0.0
@@ -204,11 +239,7 @@ class AdmissionControl:
             reason = "backlog"
         elif limits.max_in_flight and self.in_flight >= limits.max_in_flight:
             reason = "in_flight"
-        elif (
-            limits.overload_delay
-            and self.standing_lag >= limits.overload_lag / 2
-            and self.in_flight >= self.max_waiting
-        ):
+        elif limits.overload_delay and not self.relaxed and self.in_flight >= self.max_waiting:
             reason = "delay"
         elif limits.max_room_pending and room_pending >= limits.max_room_pending:
             reason = "room_pending"

@@ -101,15 +101,16 @@ class Admission:
             field="room" if refusal.reason == "room_pending" else "service",
             expected="spare capacity",
             got=f"{refusal.reason} (standing reactor lag {self.control.standing_lag * 1000:.0f} ms, "
+            f"standing delay {self.control.standing_delay * 1000:.0f} ms, "
             f"{self.control.in_flight} actions waiting, {self.control.ack_rate:.0f} acks/s)"
             if refusal.reason in ("backlog", "lag", "delay")
             else refusal.reason,
             retry_after=refusal.retry_after,
         )
 
-    def acked(self, n: int = 1) -> None:
-        """``n`` actions were acknowledged (durable)."""
-        self.control.acked(n)
+    def acked(self, n: int = 1, delay: float | None = None) -> None:
+        """``n`` actions were acknowledged (durable), ``delay`` seconds after they were received."""
+        self.control.acked(n, delay)
 
     def entered(self, n: int = 1) -> None:
         """``n`` actions began waiting for their commit."""

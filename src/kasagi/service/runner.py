@@ -314,9 +314,10 @@ class RoomRunner:
         received = self._clock.seconds()
 
         def acknowledged(result: dict[str, int]) -> dict[str, int]:
-            self._observer.acknowledged(self._clock.seconds() - received)
+            delay = self._clock.seconds() - received
+            self._observer.acknowledged(delay)
             if self._admission is not None:
-                self._admission.acked()
+                self._admission.acked(1, delay)
             return result
 
         d.addCallback(acknowledged)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from prometheus_client import CollectorRegistry
+from twisted.internet.task import Clock
 
 from kasagi.auth import SessionQuota
 from kasagi.metrics import ClusterCollector, RoomsCollector, RouterCollector, ServiceMetrics, new_registry
+from kasagi.service.admission import Admission
 from router.backpressure import OutgoingBufferGuard
 from router.client_limits import LimitsCollector
 
@@ -40,7 +42,7 @@ def every_metric_registry() -> CollectorRegistry:
     observer.refused("kasagi.error.rejected")
     observer.commit_failures.labels("StaleEpoch").inc()
     observer.joined(catch_up=False)
-    registry.register(RoomsCollector(SimpleNamespace(runners={}, retired_stats={})))
+    registry.register(RoomsCollector(SimpleNamespace(runners={}, retired_stats={}, admission=Admission(Clock()))))
     cluster = SimpleNamespace(stats={}, workers={}, lease_ok=True)
     routers = SimpleNamespace(stats={"published": 0, "publish_failures": 0}, sessions=[])
     registry.register(ClusterCollector(cluster, routers))
