@@ -374,11 +374,14 @@ def _budget_arguments(up: argparse.ArgumentParser) -> None:
         "--overload-delay",
         type=float,
         default=None,
-        help="seconds of commits that may wait beyond a tick: while the reactor lags, at most acks/s x (tick + this)"
-        " actions wait for their commit and more are refused; 0: no such bound (default 0.05)",
+        help="seconds of commits that may wait beyond a tick: while the reactor lags or acks are slow, at most acks/s x"
+        " (tick + this) actions wait for their commit and more are refused; 0: no such bound (default 0.03)",
     )
     load.add_argument(
-        "--max-tick", type=float, default=None, help="seconds a busy process stretches the commit tick to (default 0.1)"
+        "--max-tick",
+        type=float,
+        default=None,
+        help="seconds a busy process stretches the commit tick to (default 0.05)",
     )
     load.add_argument(
         "--max-in-flight",

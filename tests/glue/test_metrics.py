@@ -79,7 +79,7 @@ class MetricsTests(SynchronousTestCase):
         for line in (
             "kasagi_overload_standing_lag_seconds 0.5",
             "kasagi_overload_max_waiting 50.0",
-            "kasagi_commit_tick_seconds 0.1",
+            "kasagi_commit_tick_seconds 0.05",
             'kasagi_overload_refused_total{reason="backlog"} 1.0',
             'kasagi_overload_refused_total{reason="delay"} 0.0',
         ):

@@ -244,11 +244,11 @@ def corrupted_act(draw: st.DrawFn, cseq: int) -> tuple[list[Any], dict[str, Any]
     elif how == "cseq":
         base["cseq"] = draw(bad_cseqs)
     positional = [base["action"], base["args"], base["cseq"]]
-    if how == "extra_arg":
-        return [*positional, draw(values)], {}
+    if how == "extra_arg":  # beyond the fourth, the instance (null or an id: valid)
+        return [*positional, None, draw(values)], {}
     if how == "unknown_kw":
         return positional, {
-            draw(kw_names.filter(lambda k: k not in ("action", "args", "cseq", "details"))): draw(values)
+            draw(kw_names.filter(lambda k: k not in ("action", "args", "cseq", "instance", "details"))): draw(values)
         }
     if how == "double":
         name = draw(st.sampled_from(["action", "args", "cseq"]))

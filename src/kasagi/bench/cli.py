@@ -35,6 +35,7 @@ _VARIANT_KEYS = {
     "lean",
     "overload_delay",
     "overload_lag",
+    "max_tick",
 }
 
 
@@ -139,7 +140,7 @@ def parse_variant(spec: str) -> Any:
             kwargs["switch_interval"] = float(value)
         elif key in ("early", "lean"):
             kwargs["early_refusal" if key == "early" else "lean_connections"] = value not in ("0", "false", "off", "no")
-        elif key in ("overload_delay", "overload_lag"):
+        elif key in ("overload_delay", "overload_lag", "max_tick"):
             kwargs["service"][key] = float(value)
         elif key in ("tick", "hash_every", "store"):
             kwargs["service"][key] = value if key == "store" else float(value) if key == "tick" else int(value)

@@ -92,12 +92,12 @@ class AdmissionLimits:
     #: The commit tick of a room at no load, seconds.
     tick: float = 0.02
     #: The longest a busy process stretches it to, seconds.
-    max_tick: float = 0.1
+    max_tick: float = 0.05
     #: Reactor lag (seconds) at which the tick reaches ``max_tick`` and shedding begins.
     overload_lag: float = 0.04
     #: Seconds of commits that may wait beyond a tick: at most ack rate x (tick + this) actions
     #: wait for their commit (0: no such bound).
-    overload_delay: float = 0.05
+    overload_delay: float = 0.03
     #: Most actions of the process waiting for their commit (0: no bound).
     max_in_flight: int = 5000
     #: Most actions waiting in one room's next batch (0: no bound).

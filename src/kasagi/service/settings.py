@@ -22,13 +22,13 @@ class ServiceSettings:
     #: Seconds between commits of a busy room; 0 commits at the end of each reactor turn.
     tick: float = 0.02
     #: The longest a busy process stretches the commit tick to, seconds (``tick``: never).
-    max_tick: float = 0.1
+    max_tick: float = 0.05
     #: Reactor lag (seconds) at which the tick is at ``max_tick`` and actions begin to be
     #: refused (``rate_limited`` with ``retry_after``); 0 turns admission control off.
     overload_lag: float = 0.04
-    #: Seconds of commits that may wait beyond a tick: while the reactor lags, at most ack rate
+    #: Seconds of commits that may wait beyond a tick: while the reactor lags or acks are slow, at most ack rate
     #: x (tick + this) actions wait for their commit, more are refused; 0: no such bound.
-    overload_delay: float = 0.05
+    overload_delay: float = 0.03
     #: Most actions of a process waiting for their commit before more are refused (0: no bound).
     max_in_flight: int = 5000
     #: Most actions of one room waiting for their commit before more are refused (0: no bound).
