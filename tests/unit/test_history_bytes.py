@@ -136,3 +136,30 @@ def test_an_action_that_would_overfill_the_next_event_is_retried_into_a_later_on
     room.commit_succeeded(batch, 0)
     room.act("alice", 2, "set", {"path": ["b"], "value": "v" * 1000})
     assert "b" in room.state
+
+
+def test_history_holds_nothing_the_garbage_collector_walks_and_gives_back_equal_events():
+    """A history of 2,000 events with nested ops adds (almost) no object the garbage collector
+    tracks (a full collection's pause grows with them), and a catch-up gets back events equal
+    to those appended, its own copies."""
+    import gc
+
+    def nested(seq: int) -> dict[str, Any]:
+        return {
+            "epoch": 1,
+            "seq": seq,
+            "ops": [["set", ["players", f"m{seq % 4}"], {"x": seq, "y": -seq, "t": seq / 3, "tag": "é\ud83d"}]],
+            "acks": {f"m{seq % 4}": seq},
+        }
+
+    log = DeltaLog(max_events=5000, hard_cap=5000)
+    gc.collect()
+    before = len(gc.get_objects())
+    for seq in range(1, 2001):
+        log.append(nested(seq), now_ms=0)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100
+    got = log.since(1997)
+    assert got == [nested(s) for s in (1998, 1999, 2000)]
+    got[0]["ops"].clear()
+    assert log.since(1997) == [nested(s) for s in (1998, 1999, 2000)]

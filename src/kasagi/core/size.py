@@ -16,7 +16,7 @@ from typing import Any
 from kasagi.core.ops import OpError, resolve
 from kasagi.wire import OP_DEL, OP_SET
 
-__all__ = ["json_size", "size_delta"]
+__all__ = ["compact_json", "json_size", "size_delta"]
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circular=False).encode
 
@@ -24,6 +24,11 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circu
 def json_size(value: Any) -> int:
     """Bytes of the compact JSON encoding of ``value``."""
     return len(_encode(value))
+
+
+def compact_json(value: Any) -> str:
+    """The compact JSON encoding of ``value`` (ASCII: its length is its size in bytes)."""
+    return _encode(value)
 
 
 def _entry(container: Any, key: Any, value: Any) -> int:
