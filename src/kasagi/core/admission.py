@@ -179,12 +179,10 @@ class AdmissionControl:
 
     @property
     def pressed(self) -> bool:
-        """Whether the process is at or past its capacity: its reactor runs late by
-        ``overload_lag`` or more, or even its fastest actions wait ``overload_delay`` or more
-        for their acknowledgement (a store pipeline that backs up: the reactor's lag does not
-        show it)."""
-        limits = self.limits
-        return self.standing_lag >= limits.overload_lag
+        """Whether the process sheds: its reactor runs late by ``overload_lag`` or more (a
+        slow acknowledgement alone only opens the waiting bound, which is proportional; shedding
+        on it made goodput swing)."""
+        return self.standing_lag >= self.limits.overload_lag
 
     @property
     def relaxed(self) -> bool:

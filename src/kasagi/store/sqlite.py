@@ -109,8 +109,8 @@ _TRIM_ALWAYS = 4
 #: Rooms whose untrimmed results the writer counts; past that, each transaction also trims
 #: and forgets up to ``_TRIMS_PER_TRANSACTION`` of those with the fewest (memory stays bounded).
 _MAX_UNTRIMMED_ROOMS = 4096
-# The statements of appends written together; ``_sql`` puts one placeholder per room (or row)
-# where ``{marks}`` (``{rows}``) stands. Each returns no row or one.
+# The statements of appends written together; ``_sql`` puts one placeholder per room where
+# ``{marks}`` stands (one pair per room where ``{pairs}`` does). Each returns no row or one.
 _HEADS = "SELECT json_group_array(json_array(room, epoch, seq)) FROM rooms WHERE room IN ({marks})"
 _MOVE_HEADS = "UPDATE rooms SET seq = heads.column2 FROM (VALUES {pairs}) AS heads WHERE rooms.room = heads.column1"
 #: Each result of the rooms with its rank in its producer's window (1: the highest cseq).
@@ -411,11 +411,14 @@ class SqliteRoomStore:
         if not any(batch.dropped for batch, _, _ in work):
             try:
                 with _Transaction(conn):
-                    outcomes, trimmed = self._append_together(conn, work)
+                    outcomes, added, trimmed = self._append_together(conn, work)
             except (sqlite3.Error, ValueError):  # ValueError: text SQLite cannot take
                 outcomes = None  # written one by one below, so that the append at fault fails alone
-            else:
-                self._count_untrimmed(work, outcomes, trimmed)
+            else:  # committed: the counts follow
+                for room, n in added.items():
+                    self._untrimmed[room] = self._untrimmed.get(room, 0) + n
+                for room in trimmed:
+                    self._untrimmed.pop(room, None)
         if outcomes is None:
             with _Transaction(conn):
                 outcomes = [self._append_alone(conn, batch, event, t_ms) for batch, event, t_ms in work]
@@ -430,10 +433,10 @@ class SqliteRoomStore:
     # wait on the reactor, row by row.
     def _append_together(
         self, conn: sqlite3.Connection, work: list[tuple[Batch, str, int]]
-    ) -> tuple[list[Exception | None], list[str]]:
+    ) -> tuple[list[Exception | None], dict[str, int], list[str]]:
         """Check every batch against its room's head, then write the events, heads and results
         of those that pass in one statement each; trim the result windows that are due.
-        Returns each batch's outcome and the rooms trimmed."""
+        Returns each batch's outcome, the results added per room and the rooms trimmed."""
         heads: dict[str, tuple[int, int]] = {}
         for rooms in _chunks(sorted({batch.room for batch, _, _ in work}), _ROWS_PER_STATEMENT):
             row = conn.execute(_sql(_HEADS, len(rooms)), rooms).fetchone()
@@ -443,6 +446,7 @@ class SqliteRoomStore:
         events: list[tuple[Any, ...]] = []
         results: list[tuple[Any, ...]] = []
         moved: dict[str, int] = {}
+        added: dict[str, int] = {}
         for batch, event, t_ms in work:
             head = heads.get(batch.room)
             if head is None:
@@ -454,6 +458,8 @@ class SqliteRoomStore:
             else:
                 heads[batch.room] = (head[0], batch.seq)
                 moved[batch.room] = batch.seq
+                if batch.acks:
+                    added[batch.room] = added.get(batch.room, 0) + len(batch.acks)
                 events.append((batch.room, batch.seq, t_ms, event, len(event.encode("utf-8"))))
                 results.extend((batch.room, producer, cseq, batch.seq) for producer, cseq in batch.acks)
                 outcomes.append(None)
@@ -461,23 +467,16 @@ class SqliteRoomStore:
         for chunk in _chunks(list(moved.items()), _ROWS_PER_STATEMENT):
             conn.execute(_sql(_MOVE_HEADS, len(chunk)), [value for pair in chunk for value in pair])
         _insert(conn, "results (room, member, cseq, seq)", results)
-        keep = self.limits.results_per_member
-        after = _untrimmed_after(self._untrimmed, work, outcomes)
-        due = sorted((room for room in moved if after.get(room, 0) >= keep), key=lambda room: -after[room])
-        trim = {*due[:_TRIMS_PER_TRANSACTION], *(room for room in due if after[room] >= _TRIM_ALWAYS * keep)}
-        if len(after) > _MAX_UNTRIMMED_ROOMS:
-            trim.update(heapq.nsmallest(_TRIMS_PER_TRANSACTION, after, key=after.__getitem__))
+        keep, untrimmed = self.limits.results_per_member, self._untrimmed
+        count = {room: untrimmed.get(room, 0) + n for room, n in added.items()}
+        due = sorted((room for room, n in count.items() if n >= keep), key=lambda room: -count[room])
+        trim = {*due[:_TRIMS_PER_TRANSACTION], *(room for room in due if count[room] >= _TRIM_ALWAYS * keep)}
+        if len(untrimmed.keys() | count.keys()) > _MAX_UNTRIMMED_ROOMS:
+            every = {**untrimmed, **count}
+            trim.update(heapq.nsmallest(_TRIMS_PER_TRANSACTION, every, key=every.__getitem__))
         trimmed = sorted(trim)
         self._trim(conn, trimmed)
-        return outcomes, trimmed
-
-    def _count_untrimmed(
-        self, work: list[tuple[Batch, str, int]], outcomes: list[Exception | None], trimmed: list[str]
-    ) -> None:
-        """After a commit: the results each room appended since its window was last trimmed."""
-        self._untrimmed = _untrimmed_after(self._untrimmed, work, outcomes)
-        for room in trimmed:
-            self._untrimmed.pop(room, None)
+        return outcomes, added, trimmed
 
     def _trim(self, conn: sqlite3.Connection, rooms: list[str]) -> None:
         """Cut each producer of ``rooms`` to its window of the highest cseqs: the floor rises
@@ -723,17 +722,6 @@ def _insert(conn: sqlite3.Connection, into: str, rows: list[tuple[Any, ...]]) ->
         row = "(" + ", ".join(["?"] * len(chunk[0])) + ")"
         query = "INSERT INTO " + into + " VALUES " + ", ".join([row] * len(chunk))  # noqa: S608 -- fixed columns, placeholders
         conn.execute(query, [v for r in chunk for v in r])
-
-
-def _untrimmed_after(
-    untrimmed: dict[str, int], work: list[tuple[Batch, str, int]], outcomes: list[Exception | None]
-) -> dict[str, int]:
-    """The untrimmed results per room once the appends that succeeded are written."""
-    after = dict(untrimmed)
-    for (batch, _, _), outcome in zip(work, outcomes, strict=True):
-        if outcome is None and batch.acks:
-            after[batch.room] = after.get(batch.room, 0) + len(batch.acks)
-    return after
 
 
 def _apply_windows(results: dict[str, dict[int, int]], floors: dict[str, int], keep: int) -> None:
