@@ -61,6 +61,12 @@ CROSSBAR_UNUSED = (
     # Crossbar's edge personality (router links' types, the XBR market maker, realm
     # databases): a standalone router imports it when a realm starts.
     "crossbar.edge",
+    # Tor endpoints (Crossbar's endpoint factory), the web archive service's HTTP client,
+    # and the code formatter of ``xbr._schema``'s code generation: none of them is in
+    # Kasagi's config.
+    "txtorcon",
+    "treq",
+    "yapf",
 )
 
 #: ``hasattr`` probes of Crossbar's package ``__init__``, answered without loading while it
@@ -118,15 +124,18 @@ _FROM_SUBMODULE: dict[str, dict[str, str]] = {
 
 #: Packages whose submodules can be imported (deferred in turn) while the package itself is
 #: still deferred: Crossbar imports ``xbr._schema``, ``xbr._secmod``, ``eth_abi.abi``,
-#: ``eth_abi.grammar`` and ``cfxdb.cookiestore`` directly. Importing a submodule of any other
+#: ``eth_abi.grammar``, ``cfxdb.cookiestore`` and ``yapf.yapflib.yapf_api`` directly. Importing a submodule of any other
 #: deferred package loads the package first (its ``__path__`` is only there once it runs), so
 #: its submodules are imported the plain way.
-_SUBMODULES_DEFERRED = frozenset({"xbr", "eth_abi", "eth_keys", "cfxdb", "crossbar.edge"})
+_SUBMODULES_DEFERRED = frozenset({"xbr", "eth_abi", "eth_keys", "cfxdb", "crossbar.edge", "yapf"})
 
 #: Submodules that run without their package's ``__init__`` (they import nothing it sets up).
+#: The controller loads ``xbr._secmod`` for the node's keys (an Ed25519 and an Ethereum key,
+#: :meth:`crossbar.node.node.Node.load_keys`): without xbr's ``__init__``, which imports
+#: ``web3`` and ``numpy`` for the XBR market stack, that is about 29 MB less.
 #: Any other deferred submodule that loads first loads its deferred packages, in order, as
 #: a plain import would have.
-_SELF_CONTAINED = frozenset({"xbr._schema", "eth_abi.grammar", "eth_abi.exceptions"})
+_SELF_CONTAINED = frozenset({"xbr._schema", "xbr._secmod", "xbr._mnemonic", "eth_abi.grammar", "eth_abi.exceptions"})
 
 #: Names imported from a deferred module (``from xbr import parse_certificate_chain``) by
 #: Crossbar modules every node imports, for features Kasagi's config does not use (cryptosign
@@ -143,6 +152,8 @@ _ON_USE: dict[str, frozenset[str]] = {
     # ``Session`` is also an annotation Python evaluates when the method is defined.
     "cfxdb.realmstore": frozenset({"Publication", "RealmStore", "Session"}),
     "eth_keys.backends": frozenset({"NativeECCBackend"}),
+    # ``xbr._schema`` formats the code it generates with it
+    "yapf.yapflib.yapf_api": frozenset({"FormatCode"}),
 }
 
 #: Crossbar's compatibility aliases, added when the library loads (only where its probes

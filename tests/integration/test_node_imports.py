@@ -16,12 +16,18 @@ from kasagi.testing.node import NodeProcess
 pytestmark = pytest.mark.node
 
 
-def _router_maps(node: NodeProcess) -> str:
+def _maps(node: NodeProcess, title: str) -> str:
+    """The memory map of the node's process whose command line holds ``title``."""
     assert node.proc is not None
-    for child in psutil.Process(node.proc.pid).children(recursive=True):
-        if "router" in " ".join(child.cmdline()):
-            return Path(f"/proc/{child.pid}/maps").read_text()
-    raise AssertionError("no router worker among the node's processes")
+    root = psutil.Process(node.proc.pid)
+    for proc in (root, *root.children(recursive=True)):
+        if title in " ".join(proc.cmdline()):
+            return Path(f"/proc/{proc.pid}/maps").read_text()
+    raise AssertionError(f"no {title} among the node's processes")
+
+
+def _router_maps(node: NodeProcess) -> str:
+    return _maps(node, "router")
 
 
 def _start(tmp_path: Path, lean_imports: bool) -> NodeProcess:
@@ -45,7 +51,20 @@ def test_router_worker_leaves_crossbars_unused_packages_unloaded(tmp_path: Path)
         line = next(ln for ln in node.log_path.read_text().splitlines() if "router imports:" in ln)
         loaded = set(re.findall(r"; ([\w.]+) \(", line))
         assert loaded <= {"eth_abi", "xbr"}, line
-        assert not loaded & {"numpy", "web3", "cfxdb", "crossbar.edge", "docker", "eth_account"}, line
+        unused = {"numpy", "web3", "cfxdb", "crossbar.edge", "docker", "eth_account", "txtorcon", "treq", "yapf"}
+        assert not loaded & unused, line
+    finally:
+        node.stop()
+
+
+def test_controller_makes_the_node_key_without_the_xbr_market_stack(tmp_path: Path):
+    """The controller makes and loads the node's keys (an Ethereum key among them) with
+    ``xbr._secmod`` alone: numpy, which xbr's package imports for its market stack, is not
+    mapped into it, and the node still serves."""
+    node = _start(tmp_path, lean_imports=True)
+    try:
+        assert any(node.options.data_dir.rglob("key.priv"))
+        assert "numpy" not in _maps(node, "crossbar-controller")
     finally:
         node.stop()
 
