@@ -124,17 +124,16 @@ _FROM_SUBMODULE: dict[str, dict[str, str]] = {
 
 #: Packages whose submodules can be imported (deferred in turn) while the package itself is
 #: still deferred: Crossbar imports ``xbr._schema``, ``xbr._secmod``, ``eth_abi.abi``,
-#: ``eth_abi.grammar``, ``cfxdb.cookiestore`` and ``yapf.yapflib.yapf_api`` directly. Importing a submodule of any other
-#: deferred package loads the package first (its ``__path__`` is only there once it runs), so
-#: its submodules are imported the plain way.
+#: ``eth_abi.grammar``, ``cfxdb.cookiestore`` and ``yapf.yapflib.yapf_api`` directly.
+#: Importing a submodule of any other deferred package loads the package first (its
+#: ``__path__`` is only there once it runs), so its submodules are imported the plain way.
 _SUBMODULES_DEFERRED = frozenset({"xbr", "eth_abi", "eth_keys", "cfxdb", "crossbar.edge", "yapf"})
 
 #: Submodules that run without their package's ``__init__`` (they import nothing it sets up).
-#: The controller loads ``xbr._secmod`` for the node's keys (an Ed25519 and an Ethereum key,
-#: :meth:`crossbar.node.node.Node.load_keys`): without xbr's ``__init__``, which imports
-#: ``web3`` and ``numpy`` for the XBR market stack, that is about 29 MB less.
 #: Any other deferred submodule that loads first loads its deferred packages, in order, as
-#: a plain import would have.
+#: a plain import would have. The controller loads ``xbr._secmod`` for the node's keys (an
+#: Ed25519 and an Ethereum key, Crossbar's ``Node.load_keys``): without xbr's ``__init__``,
+#: which imports ``web3`` and ``numpy`` for the XBR market stack, that is about 29 MB less.
 _SELF_CONTAINED = frozenset({"xbr._schema", "xbr._secmod", "xbr._mnemonic", "eth_abi.grammar", "eth_abi.exceptions"})
 
 #: Names imported from a deferred module (``from xbr import parse_certificate_chain``) by

@@ -17,17 +17,18 @@ pytestmark = pytest.mark.node
 
 
 def _maps(node: NodeProcess, title: str) -> str:
-    """The memory map of the node's process whose command line holds ``title``."""
+    """The memory map of the node's process titled ``title`` (its first command-line word;
+    a substring match could also hit a command line holding the test's temporary path)."""
     assert node.proc is not None
     root = psutil.Process(node.proc.pid)
     for proc in (root, *root.children(recursive=True)):
-        if title in " ".join(proc.cmdline()):
+        if proc.cmdline()[:1] == [title]:
             return Path(f"/proc/{proc.pid}/maps").read_text()
     raise AssertionError(f"no {title} among the node's processes")
 
 
 def _router_maps(node: NodeProcess) -> str:
-    return _maps(node, "router")
+    return _maps(node, "kasagi router")
 
 
 def _start(tmp_path: Path, lean_imports: bool) -> NodeProcess:
