@@ -141,8 +141,10 @@ class RouterTuning(ApplicationSession):
       thread runs a statement, gives the interpreter up while SQLite works, and must get it
       back for the next one: behind a busy reactor thread each such wait is up to the
       interval, so a group commit of 100 rooms took tens of milliseconds longer;
-    - ``lean_connections``: a client connection no longer keeps its upgrade's HTTP request,
-      and router sessions share one logger per class (:mod:`router.lean_connections`);
+    - ``lean_connections``: a client connection no longer keeps its upgrade's HTTP request
+      or its opening handshake, reads its WebSocket options from its class, makes its send
+      queue only when it queues, and shares a logger and equal role features with other
+      sessions (:mod:`router.lean_connections`);
     - ``early_refusal``: clients' ``act`` calls are refused by the router session that read
       them, before routing, while the room service of this process is backlogged
       (:mod:`router.early_refusal`);
@@ -171,12 +173,17 @@ class RouterTuning(ApplicationSession):
             self.log.info("router tuning: {n} debug log-argument helpers replaced", n=len(replaced))
         if extra.get("lean_connections"):
             from autobahn.twisted.resource import WebSocketResource
+            from autobahn.wamp.message import Hello
+            from crossbar.router.protocol import WampWebSocketServerFactory, WampWebSocketServerProtocol
             from crossbar.router.session import RouterSession as Session
 
-            from .lean_connections import release_handshake, share_session_loggers
+            from . import lean_connections as lean
 
-            release_handshake(WebSocketResource)
-            share_session_loggers(Session)
+            lean.release_handshake(WebSocketResource)
+            lean.share_session_loggers(Session)
+            lean.share_protocol_options(WampWebSocketServerFactory)
+            lean.release_opening_handshake(WampWebSocketServerProtocol)
+            lean.share_hello_roles(Hello)
             self.log.info("router tuning: lean connections")
         if extra.get("early_refusal"):
             from crossbar.router.session import RouterSession
