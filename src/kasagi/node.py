@@ -115,7 +115,8 @@ class NodeOptions:
     component: str = "router"
     #: ``--room-type package.module:ClassName`` specs (beyond built-ins and entry points).
     room_types: tuple[str, ...] = ()
-    #: The directory put first on ``sys.path`` to load ``room_types`` (the app's checkout).
+    #: The directory added to ``sys.path`` (after the node's own packages) to load
+    #: ``room_types`` (the app's checkout).
     app_dir: str | None = None
     #: The room service's class (``module.Class``); None: the template's RoomService. The
     #: benchmark's raw baseline (``components.raw_baseline.RawBaseline``) is chosen here; an

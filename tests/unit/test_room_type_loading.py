@@ -61,6 +61,19 @@ def test_a_room_type_spec_loads_from_the_app_directory(app: Path) -> None:
     assert types["counter"].__name__ == "Counter"
 
 
+def test_an_app_package_named_like_the_nodes_own_does_not_replace_it(app: Path) -> None:
+    """The app directory is searched after the node's packages: an app's own ``router`` package leaves the node's
+    ``router`` (its tuning and authenticators) in place, and the app's room types still load."""
+    from importlib.machinery import PathFinder
+
+    ours = PathFinder.find_spec("router", sys.path)
+    (app / "router").mkdir()
+    (app / "router" / "__init__.py").write_text("")
+    assert "counter" in load(app, "myapp_rooms:Counter")
+    found = PathFinder.find_spec("router", sys.path)
+    assert ours is not None and found is not None and found.origin == ours.origin
+
+
 def test_a_module_that_fails_to_import_is_named(app: Path) -> None:
     """An import failure stops start-up with one line naming the spec and the error."""
     with pytest.raises(RoomTypeError) as info:

@@ -3,7 +3,9 @@ installed packages (entry-point group ``kasagi.room_types``, ``name = "package.m
 and those named on the command line (``kasagi up --room-type package.module:ClassName``).
 
 For ``--room-type`` the application directory (the directory ``kasagi up`` was started in) is
-put first on ``sys.path``, so a checkout's own modules load. Every problem a developer can
+added to the end of ``sys.path``, so a checkout's own modules load, and a package of the node
+itself (``router``, ``components``) or an installed one is never replaced by an app's of the
+same name. Every problem a developer can
 act on stops start-up with :class:`RoomTypeError`, one line naming the culprit: a module that
 fails to import, a name that is not a :class:`~kasagi.rooms.RoomType` subclass, two types with
 one name, a type name that is not a valid room-type id.
@@ -67,9 +69,13 @@ def load_room_types(
     use_entry_points: bool = True,
     builtins: Mapping[str, type[RoomType]] = BUILTIN_TYPES,
 ) -> dict[str, type[RoomType]]:
-    """Every room type to serve, by name: the built-ins, the entry points, then ``specs``."""
+    """Every room type to serve, by name: the built-ins, the entry points, then ``specs``.
+
+    ``app_dir`` (where ``kasagi up`` ran) is searched for ``specs`` after the node's own
+    packages: an app package named like one of them (``router``, ``components``) cannot take
+    its place in the node's processes."""
     if specs and app_dir and app_dir not in sys.path:
-        sys.path.insert(0, app_dir)
+        sys.path.append(app_dir)
     named: list[tuple[str, type[RoomType]]] = [("built-in", cls) for cls in builtins.values()]
     found: Iterable[tuple[str, str]] = _entry_point_specs() if use_entry_points else ()
     named += [(origin, load_room_type(value, origin)) for origin, value in found]
