@@ -5,10 +5,10 @@ and those named on the command line (``kasagi up --room-type package.module:Clas
 For ``--room-type`` the application directory (the directory ``kasagi up`` was started in) is
 added to the end of ``sys.path``, so a checkout's own modules load, and a package of the node
 itself (``router``, ``components``) or an installed one is never replaced by an app's of the
-same name. Every problem a developer can
-act on stops start-up with :class:`RoomTypeError`, one line naming the culprit: a module that
-fails to import, a name that is not a :class:`~kasagi.rooms.RoomType` subclass, two types with
-one name, a type name that is not a valid room-type id.
+same name. Every problem a developer can act on stops start-up with :class:`RoomTypeError`,
+one line naming the culprit: a module that fails to import, a name that is not a
+:class:`~kasagi.rooms.RoomType` subclass, two types with one name, a type name that is not a
+valid room-type id.
 """
 
 from __future__ import annotations

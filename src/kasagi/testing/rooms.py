@@ -244,10 +244,9 @@ def running_node(
     as ``kasagi up --room-type`` loads them, besides the built-ins and entry points) on a free
     port; its ``url`` is the clients' WebSocket URL. The store is ``memory`` unless given
     (``sqlite`` keeps rooms in ``data_dir`` across a restart); without ``data_dir`` a
-    temporary directory is used and removed. ``app_dir`` is added to the node's
-    ``sys.path`` (the directory holding the room types' package, if not installed), after
-    the node's own and installed packages. The node
-    is stopped (SIGTERM, then kill -9) when the block ends."""
+    temporary directory is used and removed. ``app_dir`` is added to the node's ``sys.path``
+    (the directory holding the room types' package, if not installed), after the node's own
+    and installed packages. The node is stopped (SIGTERM, then kill -9) when the block ends."""
     from kasagi.node import NodeOptions
     from kasagi.testing import free_port
     from kasagi.testing.node import NodeProcess
