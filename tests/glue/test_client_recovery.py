@@ -184,3 +184,74 @@ class RetryAfterTests(SynchronousTestCase):
         client.clock.advance(0.2)
         self.successResultOf(done)
         self.assertEqual(client.verbs()[2:], ["join", "act"])
+
+
+class _SlowRoomClient(_ScriptedClient):
+    """A scripted client whose acts are answered only when the test says so."""
+
+    def __init__(self, max_unanswered: int) -> None:
+        super().__init__([])
+        self.options = ClientOptions(max_unanswered=max_unanswered)
+        self.answers: list[Deferred[Any]] = []
+
+    def call(self, uri: str, *args: Any) -> Deferred[Any]:
+        if not uri.endswith(".act"):
+            return super().call(uri, *args)
+        self.calls.append((uri, args))
+        answer: Deferred[Any] = Deferred()
+        self.answers.append(answer)
+        return answer
+
+
+class WindowTests(SynchronousTestCase):
+    """A room keeps at most ``max_unanswered`` acts sent and unanswered; the next ones wait."""
+
+    def test_the_next_acts_wait_in_order_and_go_as_answers_come(self) -> None:
+        """With two unanswered, a third and fourth act are not sent until an answer comes; then
+        they go in the order they were made, and every one lands."""
+        client = _SlowRoomClient(max_unanswered=2)
+        room = RoomHandle(client, "r1", "arena", {})  # type: ignore[arg-type]
+        done = [room.act("set", {"n": n}) for n in (1, 2, 3, 4)]
+        client.clock.advance(0.01)
+        self.assertEqual([args[1]["n"] for args in client.acts()], [1, 2])
+        client.answers[0].callback({"seq": 1, "cseq": client.acts()[0][2]})
+        self.assertEqual([args[1]["n"] for args in client.acts()], [1, 2, 3])
+        client.answers[1].errback(ApplicationError(wire.ErrorURI.REJECTED, "no", retryable=False))
+        self.assertEqual([args[1]["n"] for args in client.acts()], [1, 2, 3, 4], "a refusal passes the turn on")
+        for answer, args in zip(client.answers[2:], client.acts()[2:], strict=True):
+            answer.callback({"seq": 2, "cseq": args[2]})
+        self.successResultOf(done[0])
+        self.failureResultOf(done[1], ApplicationError)
+        self.assertEqual([self.successResultOf(d)["seq"] for d in done[2:]], [2, 2])
+        self.assertEqual(room.stats["held"], 0)
+
+    def test_an_act_whose_deadline_ends_while_it_waits_fails_unsent(self) -> None:
+        """A move worth nothing after 0.25 s, made while the window is full, fails after 0.25 s
+        with rate_limited (details held, field window) and is never sent; the window is intact."""
+        client = _SlowRoomClient(max_unanswered=1)
+        room = RoomHandle(client, "r1", "arena", {})  # type: ignore[arg-type]
+        first = room.act("set", {"n": 1})
+        stale = room.act("move", {"dx": 1}, deadline=0.25)
+        client.clock.advance(0.2)
+        self.assertNoResult(stale)
+        client.clock.advance(0.1)
+        refused = self.failureResultOf(stale, ApplicationError).value
+        self.assertEqual(refused.error, wire.ErrorURI.RATE_LIMITED)
+        self.assertEqual((refused.kwargs["held"], refused.kwargs["field"]), (True, "window"))
+        self.assertEqual((len(client.acts()), room.stats["held"]), (1, 1))
+        patient = room.act("set", {"n": 3})
+        client.answers[0].callback({"seq": 1, "cseq": client.acts()[0][2]})
+        self.successResultOf(first)
+        self.assertEqual([args[1].get("n") for args in client.acts()], [1, 3])
+        self.assertNoResult(patient)
+        # Left while an act waits: it fails at once, unsent, and no timer is left behind.
+        waiting = room.act("set", {"n": 4})
+        room._stop()
+        self.failureResultOf(waiting)
+        self.assertEqual(len(client.acts()), 2)
+        self.assertEqual(client.clock.getDelayedCalls(), [])
+
+    def test_max_unanswered_must_be_a_positive_integer(self) -> None:
+        for bad in (0, -1, 1.5, True):
+            with self.assertRaises(ValueError):
+                ClientOptions(max_unanswered=bad)  # type: ignore[arg-type]

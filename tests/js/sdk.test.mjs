@@ -335,6 +335,65 @@ test('while a room is held, a short-deadline act fails at once unsent and a pati
   client.close();
 });
 
+test('at most maxUnanswered acts are unanswered at once: the next wait, in order, and go as answers come', async () => {
+  const client = makeClient({ maxUnanswered: 2 });
+  await client.start();
+  const room = await client.join('r1', { type: 'doc' });
+  const answers = [];
+  server.onAct = (call) => new Promise((resolve) => answers.push(() => resolve({ seq: 9, cseq: call.args[2] })));
+  const acts = [1, 2, 3, 4].map((n) => room.act('set', { path: ['n'], value: n }));
+  await flush();
+  assert.deepEqual(server.acts.map((a) => a[1].value), [1, 2], 'two sent, two waiting on the client');
+  answers.shift()();
+  await flush();
+  assert.deepEqual(server.acts.map((a) => a[1].value), [1, 2, 3], 'an answer lets the next one go');
+  answers.shift()();
+  answers.shift()();
+  await flush();
+  assert.deepEqual(server.acts.map((a) => a[1].value), [1, 2, 3, 4]);
+  answers.shift()();
+  const results = await Promise.all(acts);
+  assert.equal(new Set(results.map((r) => r.cseq)).size, 4);
+  assert.equal(room.stats.held, 0);
+  client.close();
+});
+
+test('an act whose deadline ends while the window is full fails unsent with rate_limited, and a refusal frees its turn', async () => {
+  const client = makeClient({ maxUnanswered: 1 });
+  await client.start();
+  const room = await client.join('r1', { type: 'doc' });
+  let answer = null;
+  server.onAct = (call) => new Promise((resolve, reject) => {
+    answer = { ok: () => resolve({ seq: 9, cseq: call.args[2] }), refuse: () => reject(wampError(ErrorURI.REJECTED, 'no', { field: 'n' })) };
+  });
+  const first = room.act('set', { path: ['n'], value: 1 });
+  const refusedFirst = assert.rejects(first, (err) => err.error === ErrorURI.REJECTED);
+  const stale = room.act('move', { dx: 1 }, { deadline: 250 }).catch((e) => e);
+  const patient = room.act('set', { path: ['n'], value: 3 });
+  await flush();
+  await clock.advance(300);
+  const held = await stale;
+  assert.equal(held.error, ErrorURI.RATE_LIMITED);
+  assert.deepEqual([held.details.held, held.details.field, held.retryable], [true, 'window', true]);
+  assert.equal(room.stats.held, 1);
+  assert.equal(server.acts.length, 1, 'the stale act was never sent');
+  answer.refuse();
+  await refusedFirst;
+  await flush();
+  assert.deepEqual(server.acts.map((a) => a[1].value ?? a[1].dx), [1, 3], 'the refusal passed the turn on');
+  answer.ok();
+  assert.equal((await patient).seq, 9);
+  // Acts still waiting when the client closes fail at once, and leave no timer behind.
+  answer = null;
+  room.act('set', { path: ['n'], value: 4 }).catch(() => {});
+  const waiting = room.act('set', { path: ['n'], value: 5 });
+  await flush();
+  client.close();
+  await assert.rejects(waiting, (err) => err.error === ErrorURI.CLOSED);
+  assert.equal(clock.pending, 0, 'no timer left');
+  assert.throws(() => makeClient({ maxUnanswered: 0 }), (err) => err.error === ErrorURI.INVALID_ARGUMENT && err.details.field === 'maxUnanswered');
+});
+
 test('catching up refused with rate_limited waits retry_after before it joins again', async () => {
   const { client, room } = await joined();
   const joinsBefore = server.joins.length;

@@ -54,9 +54,9 @@ class _Conn:
         self.calls.append((topic, args))
 
 
-def _bot(input_path: str = "act") -> tuple[Bot, _Conn, Tally]:
+def _bot(input_path: str = "act", window: int = 0) -> tuple[Bot, _Conn, Tally]:
     tally = Tally(start_ms=0, end_ms=float("inf"))
-    bot = Bot(Clock(), tally, room="r", authid="me", seed=1, input_path=input_path)
+    bot = Bot(Clock(), tally, room="r", authid="me", seed=1, input_path=input_path, window=window)
     conn = _Conn()
     bot.attach(conn)  # type: ignore[arg-type]
     bot.join()
@@ -116,6 +116,21 @@ def test_moves_due_during_the_hold_are_held_and_not_sent() -> None:
     assert bot.move_due(bot.hold_until_ms + 1.0) is not None
     assert _moves_sent(conn) == sent + 1
     assert tally.held == 2
+
+
+def test_moves_due_while_the_window_is_full_are_held_until_an_answer_comes() -> None:
+    """With a window of 2, a third move due while two are unanswered is held, not sent; an
+    answer (a refusal included) frees its place for the next move due."""
+    bot, conn, tally = _bot(window=2)
+    assert bot.move_due(100.0) is not None
+    assert bot.move_due(150.0) is not None
+    assert bot.move_due(200.0) is None
+    assert (_moves_sent(conn), tally.held) == (2, 1)
+    conn.acts[0].callback({"seq": 4, "cseq": 0})
+    assert bot.move_due(250.0) is not None
+    conn.acts[1].errback(Failure(WampError("kasagi.error.rejected", ["no"], {})))
+    assert bot.move_due(300.0) is not None
+    assert (_moves_sent(conn), tally.held) == (4, 1)
 
 
 def test_a_fast_path_refusal_holds_from_its_receipt_for_its_retry_after() -> None:
@@ -189,3 +204,18 @@ def test_throttled_and_held_reach_the_step_result_and_the_report() -> None:
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[names.index("refused moves/s (retry_after)")] == "0"
     assert cells[names.index("held moves/s")] == "0"
+
+
+def test_the_bench_clients_window_is_the_sdks_default() -> None:
+    """``kasagi bench`` measures clients as shipped: its default window of unanswered moves is
+    the Python SDK's ``max_unanswered`` and the JS SDK's ``maxUnanswered``."""
+    import re
+    from pathlib import Path
+
+    from kasagi.bench._runner import DEFAULT_WINDOW
+    from kasagi.client import ClientOptions
+
+    js = (Path(__file__).parents[2] / "web" / "sdk" / "client.js").read_text()
+    found = re.search(r"^\s*maxUnanswered: (\d+),", js, re.M)
+    assert found is not None
+    assert DEFAULT_WINDOW == ClientOptions().max_unanswered == int(found.group(1))

@@ -52,6 +52,11 @@ export interface ClientOptions {
   maxRetryDelay?: number;
   /** join calls one repair may take before it backs off (default 8). */
   maxSyncRounds?: number;
+  /**
+   * Acts a room keeps sent and unanswered at once (default 4); later ones wait on the client,
+   * in order, within their deadline. It bounds what a client queues at a busy server.
+   */
+  maxUnanswered?: number;
   log?: Log;
   timers?: Timers;
   now?: () => number;
@@ -70,6 +75,7 @@ export declare const DEFAULTS: Readonly<{
   initialRetryDelay: number;
   maxRetryDelay: number;
   maxSyncRounds: number;
+  maxUnanswered: number;
 }>;
 
 export type ConnectionStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';

@@ -19,6 +19,7 @@ export const DEFAULTS = Object.freeze({
   initialRetryDelay: 200, // ms: first reconnect delay, doubling ...
   maxRetryDelay: 5000, // ms: ... up to this (then jitter: 50-100 % of it)
   maxSyncRounds: 8, // join calls one repair may take before it backs off
+  maxUnanswered: 4, // acts a room keeps sent and unanswered at once; later ones wait their turn
 });
 
 const defaultTimers = { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (t) => clearTimeout(t) };
@@ -102,6 +103,9 @@ export class Client extends Emitter {
   constructor(options = {}) {
     const opts = { ...DEFAULTS, ...options };
     super(opts.log ?? console);
+    if (!(Number.isSafeInteger(opts.maxUnanswered) && opts.maxUnanswered >= 1)) {
+      throw new KasagiError(ErrorURI.INVALID_ARGUMENT, 'maxUnanswered must be an integer >= 1', { field: 'maxUnanswered', expected: 'an integer >= 1', got: String(opts.maxUnanswered) });
+    }
     this.options = opts;
     this.url = opts.url;
     this.authid = opts.authid;

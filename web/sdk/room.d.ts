@@ -66,6 +66,9 @@ export declare class Room<State extends JSONMap = JSONMap> extends Emitter<RoomE
    * Send an action; resolves once it is durable. Retries with the same cseq until `deadline`
    * (ms, default the client's actDeadline); a rate_limited refusal's retry_after holds the
    * room, and an act whose deadline ends within the hold fails at once with rate_limited.
+   * At most the client's maxUnanswered acts of a room are sent and unanswered at once; the
+   * next ones wait, in order, and one whose deadline ends while it waits fails unsent with
+   * rate_limited (details.held: true, details.field: 'window').
    */
   act(action: string, args?: JSONMap, options?: { cseq?: number; deadline?: number }): Promise<ActResult>;
   /** Client clock (ms) until which the room service asked for no action (0: none). */

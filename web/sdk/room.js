@@ -40,6 +40,10 @@ export class Room extends Emitter {
     // Client clock (ms) until which the room service asked for no action (retry_after of a
     // kasagi.error.rate_limited): acts wait for it, or fail at once if it ends past their deadline.
     this.holdUntil = 0;
+    // Acts sent and not yet answered (at most the client's maxUnanswered), and the acts
+    // waiting, in order, for one of them to be answered.
+    this._unanswered = 0;
+    this._waiting = [];
     this.stats = { events: 0, dropped: 0, buffered: 0, resyncs: 0, snapshots: 0, catchups: 0, badEvents: 0, held: 0 };
   }
 
@@ -226,6 +230,10 @@ export class Room extends Emitter {
    * act and the room's next ones wait that long before they are sent, and any of them whose
    * deadline ends first fails at once with kasagi.error.rate_limited (details.retry_after:
    * seconds still to wait). A game whose moves are stale after 250 ms passes deadline: 250.
+   * At most the client's maxUnanswered acts are sent and unanswered at once: the next ones
+   * wait, in order, and one whose deadline ends while it waits fails unsent with
+   * kasagi.error.rate_limited (details.held: true, details.field: 'window'). This bounds what
+   * a client queues at a busy server: its answers, refusals included, come back in time.
    */
   act(action, args = {}, { cseq, deadline: within } = {}) {
     if (this.ended) {
@@ -247,6 +255,48 @@ export class Room extends Emitter {
     const instance = this.instance;
     const opts = this.client.options;
     const deadline = this.client.now() + (within ?? opts.actDeadline);
+    return this._turn(deadline).then((sending) => {
+      if (!sending) {
+        this.stats.held += 1;
+        throw windowError(this.id, opts.maxUnanswered);
+      }
+      const answered = this._send(action, args, seq, instance, deadline);
+      const next = () => this._answered();
+      answered.then(next, next);
+      return answered;
+    });
+  }
+
+  /** Resolves true once an act may be sent (fewer than maxUnanswered are), false if its
+   * deadline comes first; acts take their turn in the order they were made. */
+  _turn(deadline) {
+    if (this._unanswered < this.client.options.maxUnanswered && this._waiting.length === 0) {
+      this._unanswered += 1;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const waiter = { resolve, timer: null };
+      waiter.timer = this.client.timers.setTimeout(() => {
+        this._waiting.splice(this._waiting.indexOf(waiter), 1);
+        resolve(false);
+      }, Math.max(0, deadline - this.client.now()));
+      this._waiting.push(waiter);
+    });
+  }
+
+  /** An act was answered (or gave up): its turn passes to the next waiting act. */
+  _answered() {
+    const next = this._waiting.shift();
+    if (next === undefined) {
+      this._unanswered -= 1;
+      return;
+    }
+    this.client.timers.clearTimeout(next.timer);
+    next.resolve(true);
+  }
+
+  _send(action, args, seq, instance, deadline) {
+    const opts = this.client.options;
     return new Promise((resolve, reject) => {
       let attempt = 0;
       let held = null; // the refusal that holds the room, if this act waits for it
@@ -324,6 +374,12 @@ export class Room extends Emitter {
 
   _stop() {
     this._stopped = true;
+    // Acts waiting for their turn go now, to fail at once with kasagi.client.closed.
+    for (const waiter of this._waiting.splice(0)) {
+      this.client.timers.clearTimeout(waiter.timer);
+      this._unanswered += 1;
+      waiter.resolve(true);
+    }
     if (this._repairTimer !== null) this.client.timers.clearTimeout(this._repairTimer);
     this._repairTimer = null;
   }
@@ -338,6 +394,17 @@ function newInstance(client) {
 function retryAfterMs(err) {
   const after = err && err.details ? err.details.retry_after : undefined;
   return Number.isFinite(after) && after > 0 ? after * 1000 : 0;
+}
+
+/** An act refused without being sent: its deadline ended while `limit` acts were unanswered. */
+function windowError(roomId, limit) {
+  return new KasagiError(ErrorURI.RATE_LIMITED, `room ${roomId}: ${limit} actions were still unanswered when this one's deadline ended`, {
+    field: 'window',
+    expected: `fewer than ${limit} unanswered actions`,
+    got: `${limit} unanswered`,
+    retryable: true,
+    held: true,
+  });
 }
 
 /** An act refused without being sent: the room is held past the act's deadline. */

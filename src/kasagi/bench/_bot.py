@@ -14,7 +14,8 @@ A move refused with ``kasagi.error.rate_limited`` (admission control past the se
 valid or not: admission refuses before parsing) is a clear refusal, not a violation: it is counted
 as *throttled*, forgotten by the checks above, and the bot then sends nothing to its room for the
 refusal's ``retry_after`` seconds, as a client that honours it would; each move due meanwhile is
-counted as *held* and skipped.
+counted as *held* and skipped. A bot also keeps at most ``window`` moves unanswered, as the
+SDKs do (a client option there): a move due while that many wait for their answer is held too.
 
 Violations are counted per client in :attr:`Bot.violations` (the list in ``docs/benchmarks.md``).
 """
@@ -115,6 +116,7 @@ class Bot:
         seed: int,
         input_path: str = "act",
         validating: bool = True,
+        window: int = 0,
     ) -> None:
         self.reactor = reactor
         self.tally = tally
@@ -123,6 +125,9 @@ class Bot:
         self.rng = random.Random(seed)
         self.input_path = input_path
         self.validating = validating
+        #: At most this many moves unanswered at once (0: no bound), as the SDKs keep them.
+        self.window = window
+        self._unanswered = 0  # act calls sent and not yet answered
         self.conn: LeanWamp | None = None
         self.topic = f"kasagi.room.{room}"
         self._act_uri = f"kasagi.room.{room}.act"
@@ -368,6 +373,7 @@ class Bot:
             self.hold_until_ms = until
 
     def _act_result(self, result: Any, valid: bool) -> None:
+        self._unanswered -= 1
         if not valid and self.validating:
             self._violation("invalid_accepted")
             return
@@ -377,6 +383,7 @@ class Bot:
             self.tally.messages_in += 1
 
     def _act_failed(self, failure: Failure, cseq: int) -> None:
+        self._unanswered -= 1
         if isinstance(failure.value, WampError):
             self._refused(cseq, failure.value.error, failure.value.kwargs, time.time() * 1000.0)
         else:
@@ -416,8 +423,10 @@ class Bot:
 
     def move_due(self, now_ms: float) -> SentMove | None:
         """A move falls due at ``now_ms`` (wall clock ms): send it, unless a ``rate_limited``
-        refusal holds the bot, which skips it (counted as held; the schedule carries on)."""
-        if now_ms < self.hold_until_ms:
+        refusal holds the bot or ``window`` moves are unanswered, either of which skips it
+        (counted as held; the schedule carries on)."""
+        waiting = len(self._fast_pending) if self.input_path == "publish" else self._unanswered
+        if now_ms < self.hold_until_ms or 0 < self.window <= waiting:
             if self.tally.start_ms <= now_ms < self.tally.end_ms:
                 self.tally.held += 1
             return None
@@ -447,6 +456,7 @@ class Bot:
             self._fast_pending[cseq] = valid
             self.conn.publish(self._input_uri, args)
         else:
+            self._unanswered += 1
             d = self.conn.call(self._act_uri, args)
             d.addCallbacks(self._act_result, self._act_failed, callbackArgs=(valid,), errbackArgs=(cseq,))
         return sent

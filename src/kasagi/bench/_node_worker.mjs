@@ -11,6 +11,9 @@
 // A move refused with kasagi.error.rate_limited (admission control, valid or not) is a clear
 // refusal: counted as throttled, forgotten by the checks, and the bot sends nothing for its
 // retry_after seconds (1 s without a usable one); each move due meanwhile is counted as held.
+// A bot keeps at most spec.window moves unanswered (0: no bound), as the SDKs do: a move due
+// while that many wait for their answer is not sent (counted as held), as a game sends its
+// latest input only once the server has caught up.
 import { createInterface } from 'node:readline';
 
 const REJECTED = 'kasagi.error.rejected';
@@ -100,6 +103,8 @@ class Bot {
     Object.assign(this, { expected: null, sent: [], invalid: new Map(), fastPending: new Map() });
     Object.assign(this, { cseq: Math.floor(now() * 1000), lastT: 0, moves: 0, timer: null, violations: {} });
     this.holdUntilMs = 0;
+    this.window = spec.window || 0;
+    this.unanswered = 0; // act calls sent and not yet answered
     this.stats = { gaps_repaired: 0 };
     this.session = null;
     this.connection = null;
@@ -322,8 +327,10 @@ class Bot {
   }
 
   moveDue(nowMs) {
-    // While a rate_limited refusal holds the bot, a due move is skipped (and counted held).
-    if (nowMs < this.holdUntilMs) {
+    // While a rate_limited refusal holds the bot, or its window of unanswered moves is full,
+    // a due move is skipped (and counted held).
+    const waiting = this.inputPath === 'publish' ? this.fastPending.size : this.unanswered;
+    if (nowMs < this.holdUntilMs || (this.window > 0 && waiting >= this.window)) {
       if (this.tally.inWindow(nowMs)) this.tally.held += 1;
       return;
     }
@@ -349,8 +356,10 @@ class Bot {
       this.session.publish(`kasagi.input.${this.room}`, args);
       return;
     }
+    this.unanswered += 1;
     this.session.call(`kasagi.room.${this.room}.act`, args).then(
       () => {
+        this.unanswered -= 1;
         if (!move.valid && this.validating) return void this.violation('invalid_accepted');
         const at = now();
         if (this.tally.inWindow(at)) {
@@ -359,7 +368,10 @@ class Bot {
         }
         return undefined;
       },
-      (e) => this.refused(cseq, e && e.error ? e.error : 'transport', e && e.kwargs, now()),
+      (e) => {
+        this.unanswered -= 1;
+        this.refused(cseq, e && e.error ? e.error : 'transport', e && e.kwargs, now());
+      },
     );
   }
 

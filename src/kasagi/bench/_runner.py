@@ -25,7 +25,12 @@ from kasagi.bench._worker import worker_main
 from kasagi.bench._workload import LoadPoint, Phases
 from kasagi.testing.node import NodeProcess
 
-__all__ = ["BenchConfig", "Progress", "run_point"]
+__all__ = ["DEFAULT_WINDOW", "BenchConfig", "Progress", "run_point"]
+
+
+#: Moves a bot keeps unanswered at most: the SDKs' default (``maxUnanswered`` in the JS SDK,
+#: ``ClientOptions.max_unanswered`` in Python), since the generator is a client as shipped.
+DEFAULT_WINDOW = 4
 
 
 @dataclass
@@ -46,6 +51,8 @@ class BenchConfig:
     server_cpus: str | None = "0"
     generator_cpus: set[int] | None = field(default_factory=lambda: {1})
     join_concurrency: int = 16
+    #: Moves a bot keeps unanswered at most (the SDKs' default window); 0: no bound.
+    window: int = DEFAULT_WINDOW
     join_timeout: float = 240.0
     seed: int = 1
     #: Ramp: stop after this many failing steps in a row (the result is the last passing
@@ -218,6 +225,7 @@ def _worker_specs(
             "validating": not variant.raw,
             "bots": share,
             "cpus": config.generator_cpus,
+            "window": 0 if variant.raw else config.window,
             "join_concurrency": max(1, config.join_concurrency // max(1, config.workers)),
             "join_timeout": config.join_timeout,
         }

@@ -73,6 +73,7 @@ class _Generator:
                 seed=seed,
                 input_path=spec["input_path"],
                 validating=spec["validating"],
+                window=spec.get("window", 0),
             )
             for room, authid, seed in spec["bots"]
         ]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kasagi.bench._runner import Progress
+from kasagi.bench._runner import DEFAULT_WINDOW, Progress
 
 __all__ = ["add_arguments", "main", "parse_variant", "run_from_args"]
 
@@ -102,6 +102,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the load generator: Autobahn JS clients in Node, as browsers run them (default), or a lean Python one",
     )
     p.add_argument("--workers", type=int, default=2, help="generator processes (all on the generator core)")
+    p.add_argument(
+        "--window",
+        type=int,
+        default=DEFAULT_WINDOW,
+        help=f"moves a client keeps unanswered at most, as the SDKs do (default {DEFAULT_WINDOW}; 0: no bound)",
+    )
     p.add_argument("--warmup", type=float, default=None)
     p.add_argument("--measure", type=float, default=None)
     p.add_argument("--drain", type=float, default=None)
@@ -287,6 +293,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         phases=phases,
         ramp_phases=ramp_phases,
         workers=args.workers,
+        window=args.window,
         serializer=args.serializer,
         generator=args.generator,
         url=args.url,

@@ -16,6 +16,9 @@ class ClientOptions:
     call_timeout: float = 5.0
     #: ``act`` keeps retrying (same cseq) across reconnects for this long in all.
     act_deadline: float = 20.0
+    #: Acts a room keeps sent and unanswered at once; later ones wait on the client, in
+    #: order, within their deadline (which bounds what a client queues at a busy server).
+    max_unanswered: int = 4
     #: Wait this long for a connection before failing a call with ConnectionLost.
     connect_timeout: float = 10.0
     #: Give up one TCP connection attempt after this long (a silent network can hold a SYN
@@ -37,3 +40,7 @@ class ClientOptions:
     #: last event every few seconds when quiet (the head beacon), so such silence means a
     #: lost subscription or a room owner that restarted and forgot this session. 0 = off.
     quiet_rejoin: float = 20.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_unanswered, bool) or not isinstance(self.max_unanswered, int) or self.max_unanswered < 1:
+            raise ValueError(f"max_unanswered must be an integer >= 1, not {self.max_unanswered!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,10 @@ class RoomHandle:
         #: ``retry_after`` of a ``kasagi.error.rate_limited``): acts wait for it, or fail at
         #: once when it ends past their deadline; fast inputs fail at once.
         self.hold_until = 0.0
+        #: Acts sent and not yet answered (at most ``max_unanswered``), and the acts waiting,
+        #: in order, for one of them to be answered (each: its turn, and its deadline's timer).
+        self._unanswered = 0
+        self._waiting: deque[tuple[Deferred[bool], IDelayedCall]] = deque()
         self.stats = dict.fromkeys(
             (
                 "events",
@@ -301,6 +306,47 @@ class RoomHandle:
             held=True,
         )
 
+    def _window_error(self) -> ServerError:
+        limit = self.client.options.max_unanswered
+        return ServerError(
+            wire.ErrorURI.RATE_LIMITED,
+            f"room {self.room}: {limit} actions were still unanswered when this one's deadline ended",
+            field="window",
+            expected=f"fewer than {limit} unanswered actions",
+            got=f"{limit} unanswered",
+            retryable=True,
+            held=True,
+        )
+
+    def _turn(self, ends: float) -> Deferred[bool]:
+        """Fires True once an act may be sent (fewer than ``max_unanswered`` are unanswered),
+        False if its deadline (``ends``, client clock) comes first; acts take turns in order."""
+        if self._unanswered < self.client.options.max_unanswered and not self._waiting:
+            self._unanswered += 1
+            ready: Deferred[bool] = Deferred()
+            ready.callback(True)
+            return ready
+        turn: Deferred[bool] = Deferred()
+
+        def too_late() -> None:
+            self._waiting.remove(entry)
+            turn.callback(False)
+
+        clock = self.client.clock
+        entry = (turn, clock.callLater(max(0.0, ends - clock.seconds()), too_late))
+        self._waiting.append(entry)
+        return turn
+
+    def _answered(self, outcome: Any) -> Any:
+        """An act was answered or gave up: its turn passes to the next waiting act."""
+        if self._waiting:
+            turn, timer = self._waiting.popleft()
+            timer.cancel()
+            turn.callback(True)
+        else:
+            self._unanswered -= 1
+        return outcome
+
     def act(
         self,
         action: str,
@@ -317,7 +363,10 @@ class RoomHandle:
         waits until the room is joined on the current session. A ``kasagi.error.rate_limited``
         with ``retry_after`` holds the room: this act and the room's next ones wait that long
         before they are sent, and one whose deadline ends first fails at once with
-        ``rate_limited`` (``details["retry_after"]``: the seconds still to wait)."""
+        ``rate_limited`` (``details["retry_after"]``: the seconds still to wait).
+        At most the client's ``max_unanswered`` acts are sent and unanswered at once: the next
+        ones wait, in order, and one whose deadline ends while it waits fails unsent with
+        ``rate_limited`` (``details["held"]`` true, ``details["field"]`` ``"window"``)."""
         if deadline is not None and not (isinstance(deadline, int | float) and deadline > 0):
             raise ValueError(f"deadline must be a number of seconds > 0, not {deadline!r}")
         if cseq is None:
@@ -325,7 +374,24 @@ class RoomHandle:
         instance = self.instance
         clock, options = self.client.clock, self.client.options
         ends = clock.seconds() + (deadline if deadline is not None else options.act_deadline)
+
+        def take_turn(sending: bool) -> Deferred[dict[str, Any]]:
+            if not sending:
+                self.stats["held"] += 1
+                raise self._window_error()
+            return self._send_act(action, args or {}, cseq, instance, ends).addBoth(self._answered)
+
+        return self._turn(ends).addCallback(take_turn)
+
+    def _send_act(
+        self, action: str, args: dict[str, Any], cseq: int, instance: int, ends: float
+    ) -> Deferred[dict[str, Any]]:
+        """Send one act now, retried as :meth:`act` says until ``ends`` (client clock)."""
+        clock, options = self.client.clock, self.client.options
         result: Deferred[dict[str, Any]] = Deferred()
+        if self._stopped:
+            result.errback(Failure(ConnectionLost(f"room {self.room} left")))
+            return result
         attempt = [0]
         held: list[Failure] = []
         uri = wire.room_procedure(self.room, "act")
@@ -333,11 +399,11 @@ class RoomHandle:
         def send() -> None:
             attempt[0] += 1
             if self._joined_on is not None and self._joined_on is self.client.session:
-                d = self.client.call(uri, action, args or {}, cseq, instance)
+                d = self.client.call(uri, action, args, cseq, instance)
             else:
                 remaining = max(0.1, ends - clock.seconds())
                 d = within(self._sync(), remaining, clock, "rejoin")
-                d.addCallback(lambda _: self.client.call(uri, action, args or {}, cseq, instance))
+                d.addCallback(lambda _: self.client.call(uri, action, args, cseq, instance))
             d.addCallbacks(result.callback, retry)
 
         def send_when_free() -> None:
@@ -447,6 +513,12 @@ class RoomHandle:
 
     def _stop(self) -> None:
         self._stopped = True
+        # Acts waiting for their turn go now, to fail at once.
+        while self._waiting:
+            turn, timer = self._waiting.popleft()
+            timer.cancel()
+            self._unanswered += 1
+            turn.callback(True)
         if self._watchdog is not None and self._watchdog.active():
             self._watchdog.cancel()
         self._watchdog = None
