@@ -103,6 +103,7 @@ class Bot {
     Object.assign(this, { expected: null, sent: [], invalid: new Map(), fastPending: new Map() });
     Object.assign(this, { cseq: Math.floor(now() * 1000), lastT: 0, moves: 0, timer: null, violations: {} });
     this.holdUntilMs = 0;
+    this.owned = []; // own player updates waiting for their check (ownLater)
     this.window = spec.window || 0;
     this.unanswered = 0; // act calls sent and not yet answered
     this.stats = { gaps_repaired: 0 };
@@ -158,6 +159,8 @@ class Bot {
       this.epoch = reply.epoch;
       this.seq = reply.seq;
       const player = (reply.state.players || {})[this.authid];
+      // A join's reply is a call result, settled after what was read before it: check now.
+      this.ownQueued();
       if (player) this.own(player);
     } else {
       for (const event of reply.events || []) if (event.seq === this.seq + 1) this.apply(event, received);
@@ -230,10 +233,23 @@ class Bot {
         this.tally.deliveries += 1;
         this.tally.record(Math.max(1, received - t));
       }
-      if (path[1] === this.authid) this.own(value);
+      if (path[1] === this.authid) this.ownLater(value);
     }
     const mine = event.acks && event.acks[this.authid];
     if (mine) for (const cseq of mine) this.acked(cseq, received);
+  }
+
+  // The bot's own player is checked once the messages read with it are handled. Autobahn JS
+  // settles a call's promise on process.nextTick, after every frame of the same socket read:
+  // an event read together with an earlier move's refusal would otherwise be checked before
+  // the refusal is known, and the refused move expected in it.
+  ownLater(value) {
+    this.owned.push(value);
+    if (this.owned.length === 1) setImmediate(() => this.ownQueued());
+  }
+
+  ownQueued() {
+    for (const value of this.owned.splice(0)) this.own(value);
   }
 
   own(value) {
@@ -381,6 +397,7 @@ class Bot {
   }
 
   settle(sentBeforeMs) {
+    this.ownQueued();
     if (this.repairing || this.buffer.size) this.violation('unrepaired_gap');
     if (this.validating) {
       const lost = this.sent.filter((s) => s.valid && s.t < sentBeforeMs).length;
