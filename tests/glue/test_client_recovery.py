@@ -251,6 +251,24 @@ class WindowTests(SynchronousTestCase):
         self.assertEqual(len(client.acts()), 2)
         self.assertEqual(client.clock.getDelayedCalls(), [])
 
+    def test_a_fast_input_past_the_window_fails_at_once_unpublished(self) -> None:
+        """With two fast inputs waiting for their acknowledgement, a third fails at once with
+        rate_limited (field window), unpublished; an acknowledgement makes room again."""
+        client = _SlowRoomClient(max_unanswered=2)
+        room = RoomHandle(client, "r1", "arena", {})  # type: ignore[arg-type]
+        published: list[Any] = []
+        client.session.publish = lambda topic, *args: published.append(args)  # type: ignore[attr-defined]
+        first = room.send("move", {"dx": 1}, cseq=5)
+        room.send("move", {"dx": 1}, cseq=6).addErrback(lambda _: None)
+        third = self.failureResultOf(room.send("move", {"dx": 1}, cseq=7), ApplicationError).value
+        self.assertEqual((third.error, third.kwargs["field"]), (wire.ErrorURI.RATE_LIMITED, "window"))
+        self.assertEqual((len(published), room.stats["held"]), (2, 1))
+        room._on_reply({"cseq": 5, "seq": 3})
+        self.assertEqual(self.successResultOf(first)["seq"], 3)
+        room.send("move", {"dx": 1}, cseq=8).addErrback(lambda _: None)
+        self.assertEqual(len(published), 3)
+        client.clock.advance(10)
+
     def test_max_unanswered_must_be_a_positive_integer(self) -> None:
         for bad in (0, -1, 1.5, True):
             with self.assertRaises(ValueError):

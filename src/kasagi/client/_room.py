@@ -446,15 +446,15 @@ class RoomHandle:
         ``{"seq", "cseq"}`` when an event acknowledges it, fails with the owner's
         :class:`~kasagi.client.ServerError` if it is refused, or with :class:`CallTimeout` if neither arrives
         within ``timeout`` (then sending it again with the same ``cseq`` is safe). While the
-        room is held (a refusal's ``retry_after``), it fails at once with ``rate_limited``,
-        unsent."""
+        room is held (a refusal's ``retry_after``), or while ``max_unanswered`` inputs wait for
+        their answer, it fails at once with ``rate_limited``, unsent."""
         if cseq is None:
             cseq = self.next_cseq()
         wait = self.hold_until - self.client.clock.seconds()
-        if wait > 0:
+        if wait > 0 or len(self._inputs) >= self.client.options.max_unanswered:
             self.stats["held"] += 1
             refused: Deferred[dict[str, Any]] = Deferred()
-            refused.errback(Failure(self._held_error(wait)))
+            refused.errback(Failure(self._held_error(wait) if wait > 0 else self._window_error()))
             return refused
         instance = self.instance
         pending: Deferred[dict[str, Any]] = Deferred()
