@@ -8,12 +8,9 @@ room service would give: no authorization, no routing, no invocation of the room
 That is several times cheaper than a refusal by the room service, so the backlog drains
 while clients wait out their ``retry_after``.
 
-It applies where the process has an :class:`~kasagi.service.admission.Admission` (found with
-:func:`kasagi.service.admission.running`): the room service's, where it runs inside the
-router worker (a single node), or else the router's own, which measures only this router's
-reactor lag (``router_overload_lag`` of ``router/tuning.py``: several routers, or the room
-service in a worker of its own, where a backlog builds in the router and the room workers'
-admission cannot see it).
+It applies where the room service runs inside the router worker (a single node; its
+:class:`~kasagi.service.admission.Admission` is found with
+:func:`kasagi.service.admission.running`); elsewhere nothing is refused here.
 """
 
 from __future__ import annotations

@@ -148,11 +148,6 @@ class RouterTuning(ApplicationSession):
     - ``early_refusal``: clients' ``act`` calls are refused by the router session that read
       them, before routing, while the room service of this process is backlogged
       (:mod:`router.early_refusal`);
-    - ``router_overload_lag``: where no room service runs in this process (several routers,
-      or the room service in a worker of its own), the router measures its own reactor lag
-      with that ``overload_lag`` (seconds; 0: off) and, with ``early_refusal``, refuses
-      clients' acts the same way while it is backlogged: a client's act then waits in this
-      router, which the room workers' own admission cannot see;
     - ``max_outgoing_message_size``: the largest message the router's WebSocket connections
       send (:func:`router.outgoing.allow_outgoing`), apart from the incoming limit of the
       transport's ``max_message_size``.
@@ -197,17 +192,6 @@ class RouterTuning(ApplicationSession):
 
             install_early_refusal(RouterSession)
             self.log.info("router tuning: backlogged acts refused before routing")
-            lag = float(extra.get("router_overload_lag") or 0)
-            if lag > 0:
-                from kasagi.core.admission import BACKLOG_FACTOR, AdmissionLimits
-                from kasagi.service.admission import Admission
-
-                self._admission = Admission(reactor, AdmissionLimits(overload_lag=lag))
-                self._admission.start()
-                self.log.info(
-                    "router tuning: this router's own lag refuses acts from {ms:.0f} ms",
-                    ms=BACKLOG_FACTOR * lag * 1000,
-                )
         if extra.get("direct_writes"):
             from crossbar.router.protocol import WampWebSocketServerProtocol
 

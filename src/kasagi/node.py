@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kasagi.core.admission import AdmissionLimits
 from kasagi.wire import Limits
 
 __all__ = [
@@ -292,10 +291,6 @@ def _set_tuning(tuning: dict[str, Any], options: NodeOptions) -> None:
     tuning["extra"]["direct_writes"] = options.direct_writes
     tuning["extra"]["switch_interval"] = options.switch_interval
     tuning["extra"]["early_refusal"] = options.early_refusal
-    # A router worker without the room service measures its own lag for early refusal.
-    hosts_rooms = options.role == "all" and options.component == "router" and options.routers <= 1
-    lag = float(options.service.get("overload_lag", AdmissionLimits.overload_lag))
-    tuning["extra"]["router_overload_lag"] = 0.0 if hosts_rooms else lag
     tuning["extra"]["lean_connections"] = options.lean_connections
     tuning["extra"]["gc_freeze"] = options.gc_freeze
     tuning["extra"]["gc_report_every"] = options.gc_report_every

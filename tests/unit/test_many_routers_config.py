@@ -44,22 +44,6 @@ def test_routers_share_the_public_port_and_have_their_own_sockets(tmp_path: Path
     assert probe_sockets(NodeOptions(data_dir=tmp_path, routers=3)) == [tmp_path / f"router{k}.sock" for k in (1, 2, 3)]
 
 
-def test_routers_without_the_room_service_measure_their_own_lag_for_early_refusal(tmp_path: Path) -> None:
-    """A router worker that hosts no room service (several routers, or the room service in
-    its own worker) gets the node's overload_lag to refuse backlogged acts by its own lag;
-    the single node's router, whose room service measures the same reactor, gets none."""
-
-    def lags(options: NodeOptions) -> list[float]:
-        config = build_config(options)
-        return [_by_id(r["components"], "tuning")["extra"]["router_overload_lag"] for r in _workers(config, "router")]
-
-    assert lags(NodeOptions(data_dir=tmp_path)) == [0.0]
-    assert lags(NodeOptions(data_dir=tmp_path, routers=2)) == [0.04, 0.04]
-    assert lags(NodeOptions(data_dir=tmp_path, routers=2, service={"overload_lag": 0.1})) == [0.1, 0.1]
-    assert lags(NodeOptions(data_dir=tmp_path, routers=2, service={"overload_lag": 0})) == [0.0, 0.0]
-    assert lags(NodeOptions(data_dir=tmp_path, component="process")) == [0.04]
-
-
 def test_room_workers_join_every_router_with_leases_beside_the_store(tmp_path: Path) -> None:
     """Each room-service worker joins every router's backend socket, with the node's settings and SQLite leases."""
     options = NodeOptions(data_dir=tmp_path, routers=2, room_workers=3, service={"tick": 0.05}, metrics_port=9400)

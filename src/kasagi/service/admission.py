@@ -32,7 +32,7 @@ def running() -> Admission | None:
 
 
 _WHY = {
-    "backlog": "the node is far behind; retry later",
+    "backlog": "the room service is far behind; retry later",
     "lag": "the room service is overloaded; retry later",
     "delay": "the room service's actions wait too long for their commit; retry later",
     "in_flight": "the room service has too many actions waiting for their commit; retry later",
