@@ -269,6 +269,19 @@ class WindowTests(SynchronousTestCase):
         self.assertEqual(len(published), 3)
         client.clock.advance(10)
 
+    def test_thousands_of_waiting_acts_all_fail_at_once_when_the_room_is_left(self) -> None:
+        """However many acts wait for their turn, leaving the room fails every one of them at
+        once, unsent, and the window is whole again."""
+        client = _SlowRoomClient(max_unanswered=1)
+        room = RoomHandle(client, "r1", "arena", {})  # type: ignore[arg-type]
+        room.act("set", {"n": 0}).addErrback(lambda _: None)
+        waiting = [room.act("set", {"n": n}) for n in range(1, 3001)]
+        room._stop()
+        for d in waiting:
+            self.failureResultOf(d)
+        self.assertEqual((len(client.acts()), room._unanswered), (1, 1))
+        self.assertEqual(client.clock.getDelayedCalls(), [])
+
     def test_max_unanswered_must_be_a_positive_integer(self) -> None:
         for bad in (0, -1, 1.5, True):
             with self.assertRaises(ValueError):

@@ -513,9 +513,10 @@ class RoomHandle:
 
     def _stop(self) -> None:
         self._stopped = True
-        # Acts waiting for their turn go now, to fail at once.
-        while self._waiting:
-            turn, timer = self._waiting.popleft()
+        # Acts waiting for their turn go now, to fail at once (taken off the queue first, so
+        # that each one's answer frees only its own place).
+        waiting, self._waiting = self._waiting, deque()
+        for turn, timer in waiting:
             timer.cancel()
             self._unanswered += 1
             turn.callback(True)
