@@ -398,7 +398,7 @@ function retryAfterMs(err) {
 
 /** An act refused without being sent: its deadline ended while `limit` acts were unanswered. */
 function windowError(roomId, limit) {
-  return new KasagiError(ErrorURI.RATE_LIMITED, `room ${roomId}: ${limit} actions were still unanswered when this one's deadline ended`, {
+  return new KasagiError(ErrorURI.RATE_LIMITED, `room ${roomId}: ${limit} actions of this room are unanswered; this one was not sent before its deadline`, {
     field: 'window',
     expected: `fewer than ${limit} unanswered actions`,
     got: `${limit} unanswered`,

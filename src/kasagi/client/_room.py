@@ -307,10 +307,11 @@ class RoomHandle:
         )
 
     def _window_error(self) -> ServerError:
+        """The refusal of an act or fast input the window kept from being sent."""
         limit = self.client.options.max_unanswered
         return ServerError(
             wire.ErrorURI.RATE_LIMITED,
-            f"room {self.room}: {limit} actions were still unanswered when this one's deadline ended",
+            f"room {self.room}: {limit} actions of this room are unanswered; this one was not sent",
             field="window",
             expected=f"fewer than {limit} unanswered actions",
             got=f"{limit} unanswered",
