@@ -23,14 +23,15 @@ from kasagi.bench._results import RunResult, StepResult, merge_step, ramp_step_p
 from kasagi.bench._server import ProcessMeter, Variant, start_node
 from kasagi.bench._worker import worker_main
 from kasagi.bench._workload import LoadPoint, Phases
+from kasagi.client._options import ClientOptions
 from kasagi.testing.node import NodeProcess
 
 __all__ = ["DEFAULT_WINDOW", "BenchConfig", "Progress", "run_point"]
 
 
-#: Moves a bot keeps unanswered at most: the SDKs' default (``maxUnanswered`` in the JS SDK,
-#: ``ClientOptions.max_unanswered`` in Python), since the generator is a client as shipped.
-DEFAULT_WINDOW = 4
+#: Moves a bot keeps unanswered at most: the SDKs' default (``ClientOptions.max_unanswered``,
+#: and ``maxUnanswered`` in the JS SDK), since the generator is a client as shipped.
+DEFAULT_WINDOW = ClientOptions.max_unanswered
 
 
 @dataclass

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from autobahn.wamp.exception import ApplicationError
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -324,9 +324,7 @@ class RoomHandle:
         False if its deadline (``ends``, client clock) comes first; acts take turns in order."""
         if self._unanswered < self.client.options.max_unanswered and not self._waiting:
             self._unanswered += 1
-            ready: Deferred[bool] = Deferred()
-            ready.callback(True)
-            return ready
+            return succeed(True)
         turn: Deferred[bool] = Deferred()
 
         def too_late() -> None:
