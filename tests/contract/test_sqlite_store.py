@@ -249,3 +249,54 @@ def test_a_schema_1_store_is_upgraded_with_its_events_measured(tmp_path: Path):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
         assert conn.execute("SELECT bytes FROM events").fetchall() == [(len(event.encode("utf-8")),)]
     conn.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_room_of_many_producers_is_cut_once_per_window_of_theirs(tmp_path: Path):
+    """In a room of ten members acting in turn the writer cuts the windows once each member
+    has a window's worth of new results (not once per window of all ten together), one
+    member acting alone still keeps at most two windows in the file, and the room reloads
+    with exactly each member's window."""
+    from kasagi.store.interface import StoreLimits
+
+    path = tmp_path / "rooms.sqlite3"
+    keep, members = 8, [f"m{i}" for i in range(10)]
+    store = yield SqliteRoomStore.open(path, reactor, limits=StoreLimits(results_per_member=keep))
+    try:
+        yield store.create("r", "doc", {}, EPOCH, {"members": {}})
+        acks = [members[i % 10] for i in range(400)] + ["m0"] * 100
+        for seq, member in enumerate(acks, start=1):  # one append per transaction
+            yield store.append(Batch("r", EPOCH, seq, [["set", ["x"], seq]], None, ((member, seq),)))
+        # 400 in turn: 40 results each, cut at most once per 8 of each; then 100 of m0 alone.
+        assert store.stats["transactions"] == 500
+        assert store.stats["trims"] <= 400 // (keep * 10) + 100 // keep + 1
+        with sqlite3.connect(path) as conn:
+            rows = dict(conn.execute("SELECT member, count(*) FROM results WHERE seq > 0 GROUP BY member").fetchall())
+        assert set(rows) == set(members) and max(rows.values()) <= 2 * keep
+        loaded = yield store.load("r")
+        expect = {m: [c for c, who in enumerate(acks, start=1) if who == m] for m in members}
+        assert {m: list(w) for m, w in loaded.results.items()} == {m: cs[-keep:] for m, cs in expect.items()}
+        assert loaded.floors == {m: cs[-keep - 1] for m, cs in expect.items()}
+    finally:
+        yield store.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_untrimmed_count_is_bounded_in_producers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A room whose producers come and go (a new key each) is cut once the writer counts too
+    many of them, so what it counts stays bounded, and the room reloads unchanged."""
+    import kasagi.store.sqlite as sqlite_store
+    from kasagi.store.interface import StoreLimits
+
+    monkeypatch.setattr(sqlite_store, "_MAX_COUNTED_PRODUCERS", 4)
+    store = yield SqliteRoomStore.open(tmp_path / "rooms.sqlite3", reactor, limits=StoreLimits(results_per_member=2))
+    try:
+        yield store.create("r", "doc", {}, EPOCH, {"members": {}})
+        for seq in range(1, 41):  # 20 producers, two results each
+            yield store.append(Batch("r", EPOCH, seq, [["set", ["x"], seq]], None, ((f"p{(seq - 1) // 2}", seq),)))
+            assert len(store._untrimmed.get("r", {})) <= 4
+        loaded = yield store.load("r")
+        assert loaded.results == {f"p{i}": {2 * i + 1: 2 * i + 1, 2 * i + 2: 2 * i + 2} for i in range(20)}
+        assert loaded.floors == {}
+    finally:
+        yield store.close()

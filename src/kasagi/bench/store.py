@@ -10,9 +10,10 @@ Three measurements, printed as Markdown tables (figures only; nothing is asserte
 2. **reload time of a room with 100k events of history**: ``load`` + rebuild (what opening a
    room after a restart does), with a snapshot 500 events before the head (the default
    cadence) and with no snapshot at all (all 100k events replayed); median of repeats.
-3. **the store alone**: append latency with 10 rooms writing at once, one batch in flight per
-   room (the room service's pattern), and this disk's fsync time -- the part of (1) that is
-   the store's, without router, network or clients.
+3. **the store alone**: append latency and the process's CPU time per append with 10 rooms
+   writing at once, one batch in flight per room (the room service's pattern), and this
+   disk's fsync time -- the part of (1) that is the store's, without router, network or
+   clients.
 
 This is the store's own tool; the full workload benchmark lives elsewhere.
 """
@@ -315,8 +316,8 @@ async def measure_append(store: str, args: argparse.Namespace, tmp: Path, reacto
             await s.create(room, "arena", {}, epoch, {"members": {}, "players": {}})
 
         async def one_room(room: str) -> None:
-            for seq in range(1, args.appends + 1):
-                acks = tuple((f"m{k}", seq * 10 + k) for k in range(2))
+            for seq in range(1, args.appends + 1):  # two acks a batch, of the room's members in turn
+                acks = tuple((f"m{(seq * 2 + k) % args.producers}", seq * 10 + k) for k in range(2))
                 t0 = time.perf_counter()
                 await s.append(Batch(room, epoch, seq, _event_ops(seq), None, acks))
                 hist.record_value(max(1, int((time.perf_counter() - t0) * 1e6)))
@@ -325,17 +326,18 @@ async def measure_append(store: str, args: argparse.Namespace, tmp: Path, reacto
         if busy is not None:
             busy.clock = reactor
             busy.start(BUSY_EVERY)
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         try:
             await defer.gatherResults([defer.ensureDeferred(one_room(r)) for r in rooms])
         finally:
             if busy is not None:
                 busy.stop()
-        elapsed = time.monotonic() - started
+        elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
         return {
             "store": store,
             "busy": args.busy,
             "appends/s": args.rooms * args.appends / elapsed,
+            "cpu_us": cpu / (args.rooms * args.appends) * 1e6,
             "p50": hist.get_value_at_percentile(50) / 1000,
             "p99": hist.get_value_at_percentile(99) / 1000,
             "max": hist.get_max_value() / 1000,
@@ -409,7 +411,8 @@ async def _run(reactor: Any, args: argparse.Namespace, tmp: Path) -> None:
         fsync = _fsync_ms(tmp)
         print(
             f"\n## the store alone: {args.rooms} rooms appending at once, one batch in flight per room, "
-            f"{args.appends} batches each, reactor thread {args.busy:.0%} busy "
+            f"{args.appends} batches each, two acks a batch of {args.producers} members in turn, "
+            f"reactor thread {args.busy:.0%} busy "
             f"(fsync of this disk: {fsync:.2f} ms median)\n"
         )
         print(
@@ -418,6 +421,7 @@ async def _run(reactor: Any, args: argparse.Namespace, tmp: Path) -> None:
                 [
                     ("store", "store", ""),
                     ("appends/s", "appends/s", ".0f"),
+                    ("CPU us/append", "cpu_us", ".0f"),
                     ("p50 ms", "p50", ".2f"),
                     ("p99 ms", "p99", ".2f"),
                     ("max ms", "max", ".1f"),
@@ -466,6 +470,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     parser.add_argument("--appends", type=int, default=500, help="batches per room in the store-alone run")
     parser.add_argument(
+        "--producers", type=int, default=2, help="members per room whose acks the store-alone run's batches carry"
+    )
+    parser.add_argument(
         "--busy",
         type=float,
         default=0.0,
@@ -474,6 +481,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not 0.0 <= args.busy <= 0.95:
         parser.error("--busy takes a fraction from 0 to 0.95")
+    if args.producers < 1:
+        parser.error("--producers takes a whole number of at least 1")
     args.server_cpus = args.server_cpus or None
     task.react(lambda reactor: defer.ensureDeferred(run(reactor, args)))
 

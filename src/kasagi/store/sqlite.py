@@ -13,9 +13,11 @@ node's data directory, zero set-up.
   room) sends the transaction back, to be written again append by append, each in its own
   savepoint, so that it fails alone.
 - **Result windows trimmed lazily.** A room's exactly-once windows are cut back to
-  ``results_per_member`` per producer once it has appended that many results since the last
-  cut (a few rooms per transaction, and before ``set_epoch``); ``load`` applies the window to
-  what it reads, so a room reloads exactly as if every append had trimmed.
+  ``results_per_member`` per producer once one of its producers has appended that many
+  results since the last cut (a few rooms per transaction, and before ``set_epoch``), so the
+  file holds at most two windows of each producer and a room of many members is cut once per
+  window of theirs, not once per window of all of theirs together; ``load`` applies the
+  window to what it reads, so a room reloads exactly as if every append had trimmed.
 - **Durable per commit.** ``journal_mode=WAL`` with ``synchronous=FULL``: each transaction
   fsyncs the WAL before its appends are answered, so an acknowledged action survives the
   crash of the process *and* of the machine (power loss), on a disk that honours fsync.
@@ -101,14 +103,17 @@ _TABLES = frozenset({"rooms", "events", "results"})
 #: Rows (or rooms) per statement when appends are written together (at most 5 parameters a
 #: row; SQLite takes 32,766 per statement).
 _ROWS_PER_STATEMENT = 500
-#: A transaction trims at most this many rooms that are due (those with the most untrimmed
-#: results first), so that cutting windows is spread over the transactions ...
+#: A transaction trims at most this many rooms that are due (a producer with a window's
+#: worth of untrimmed results; those with the most first), so that cutting windows is spread
+#: over the transactions ...
 _TRIMS_PER_TRANSACTION = 8
-#: ... except a room with this many windows' worth of untrimmed results: it is always cut.
+#: ... except a room with a producer this many windows past: it is always cut.
 _TRIM_ALWAYS = 4
 #: Rooms whose untrimmed results the writer counts; past that, each transaction also trims
 #: and forgets up to ``_TRIMS_PER_TRANSACTION`` of those with the fewest (memory stays bounded).
 _MAX_UNTRIMMED_ROOMS = 4096
+#: Producers counted per room; a room with more is due (its cut forgets them all).
+_MAX_COUNTED_PRODUCERS = 256
 # The statements of appends written together; ``_sql`` puts one placeholder per room where
 # ``{marks}`` stands (one pair per room where ``{pairs}`` does). Each returns no row or one.
 _HEADS = "SELECT json_group_array(json_array(room, epoch, seq)) FROM rooms WHERE room IN ({marks})"
@@ -153,12 +158,14 @@ class SqliteRoomStore:
         self._reader: sqlite3.Connection | None = None
         self._queue: list[tuple[Batch, str, int, Deferred[None]]] = []
         self._writing = False
-        #: Room -> results appended since its windows were last trimmed (writer thread only).
-        self._untrimmed: dict[str, int] = {}
+        #: Room -> producer -> results appended since the room's windows were last trimmed
+        #: (writer thread only).
+        self._untrimmed: dict[str, dict[str, int]] = {}
         self._shutdown_trigger: Any = None
         self.closed = False
-        #: Write transactions and the appends they carried (group commit at work).
-        self.stats = {"transactions": 0, "appends": 0}
+        #: Write transactions, the appends they carried (group commit at work) and the rooms
+        #: whose result windows they cut.
+        self.stats = {"transactions": 0, "appends": 0, "trims": 0}
 
     @classmethod
     def open(
@@ -415,10 +422,13 @@ class SqliteRoomStore:
             except (sqlite3.Error, ValueError):  # ValueError: text SQLite cannot take
                 outcomes = None  # written one by one below, so that the append at fault fails alone
             else:  # committed: the counts follow
-                for room, n in added.items():
-                    self._untrimmed[room] = self._untrimmed.get(room, 0) + n
+                for room, by_producer in added.items():
+                    counts = self._untrimmed.setdefault(room, {})
+                    for producer, n in by_producer.items():
+                        counts[producer] = counts.get(producer, 0) + n
                 for room in trimmed:
                     self._untrimmed.pop(room, None)
+                self.stats["trims"] += len(trimmed)
         if outcomes is None:
             with _Transaction(conn):
                 outcomes = [self._append_alone(conn, batch, event, t_ms) for batch, event, t_ms in work]
@@ -433,10 +443,11 @@ class SqliteRoomStore:
     # wait on the reactor, row by row.
     def _append_together(
         self, conn: sqlite3.Connection, work: list[tuple[Batch, str, int]]
-    ) -> tuple[list[Exception | None], dict[str, int], list[str]]:
+    ) -> tuple[list[Exception | None], dict[str, dict[str, int]], list[str]]:
         """Check every batch against its room's head, then write the events, heads and results
         of those that pass in one statement each; trim the result windows that are due.
-        Returns each batch's outcome, the results added per room and the rooms trimmed."""
+        Returns each batch's outcome, the results added per room and producer, and the rooms
+        trimmed."""
         heads: dict[str, tuple[int, int]] = {}
         for rooms in _chunks(sorted({batch.room for batch, _, _ in work}), _ROWS_PER_STATEMENT):
             row = conn.execute(_sql(_HEADS, len(rooms)), rooms).fetchone()
@@ -446,7 +457,7 @@ class SqliteRoomStore:
         events: list[tuple[Any, ...]] = []
         results: list[tuple[Any, ...]] = []
         moved: dict[str, int] = {}
-        added: dict[str, int] = {}
+        added: dict[str, dict[str, int]] = {}
         for batch, event, t_ms in work:
             head = heads.get(batch.room)
             if head is None:
@@ -459,7 +470,9 @@ class SqliteRoomStore:
                 heads[batch.room] = (head[0], batch.seq)
                 moved[batch.room] = batch.seq
                 if batch.acks:
-                    added[batch.room] = added.get(batch.room, 0) + len(batch.acks)
+                    by_producer = added.setdefault(batch.room, {})
+                    for producer, _ in batch.acks:
+                        by_producer[producer] = by_producer.get(producer, 0) + 1
                 events.append((batch.room, batch.seq, t_ms, event, len(event.encode("utf-8"))))
                 results.extend((batch.room, producer, cseq, batch.seq) for producer, cseq in batch.acks)
                 outcomes.append(None)
@@ -467,16 +480,31 @@ class SqliteRoomStore:
         for chunk in _chunks(list(moved.items()), _ROWS_PER_STATEMENT):
             conn.execute(_sql(_MOVE_HEADS, len(chunk)), [value for pair in chunk for value in pair])
         _insert(conn, "results (room, member, cseq, seq)", results)
-        keep, untrimmed = self.limits.results_per_member, self._untrimmed
-        count = {room: untrimmed.get(room, 0) + n for room, n in added.items()}
-        due = sorted((room for room, n in count.items() if n >= keep), key=lambda room: -count[room])
-        trim = {*due[:_TRIMS_PER_TRANSACTION], *(room for room in due if count[room] >= _TRIM_ALWAYS * keep)}
-        if len(untrimmed.keys() | count.keys()) > _MAX_UNTRIMMED_ROOMS:
-            every = {**untrimmed, **count}
-            trim.update(heapq.nsmallest(_TRIMS_PER_TRANSACTION, every, key=every.__getitem__))
-        trimmed = sorted(trim)
+        trimmed = sorted(self._due(added))
         self._trim(conn, trimmed)
         return outcomes, added, trimmed
+
+    def _due(self, added: dict[str, dict[str, int]]) -> set[str]:
+        """The rooms to trim in this transaction, counting the results it adds: those with a
+        producer a window past (at most a few, the furthest first, but always those far past),
+        and while too many rooms are counted, some of those with the fewest."""
+        keep, untrimmed = self.limits.results_per_member, self._untrimmed
+        most: dict[str, int] = {}  # room -> its producer's most untrimmed results
+        for room, by_producer in added.items():
+            counts = untrimmed.get(room, {})
+            producers = counts.keys() | by_producer.keys()
+            if len(producers) > _MAX_COUNTED_PRODUCERS:
+                most[room] = _TRIM_ALWAYS * keep
+            else:
+                most[room] = max(counts.get(p, 0) + by_producer.get(p, 0) for p in producers)
+        due = sorted((room for room, n in most.items() if n >= keep), key=lambda room: -most[room])
+        trim = {*due[:_TRIMS_PER_TRANSACTION], *(room for room in due if most[room] >= _TRIM_ALWAYS * keep)}
+        if len(untrimmed.keys() | added.keys()) > _MAX_UNTRIMMED_ROOMS:
+            total = {room: sum(counts.values()) for room, counts in untrimmed.items()}
+            for room, by_producer in added.items():
+                total[room] = total.get(room, 0) + sum(by_producer.values())
+            trim.update(heapq.nsmallest(_TRIMS_PER_TRANSACTION, total, key=total.__getitem__))
+        return trim
 
     def _trim(self, conn: sqlite3.Connection, rooms: list[str]) -> None:
         """Cut each producer of ``rooms`` to its window of the highest cseqs: the floor rises
