@@ -128,6 +128,8 @@ class RouterTuning(ApplicationSession):
       debug level);
     - ``direct_writes``: the router's WebSocket connections send at once when nothing is
       buffered (:mod:`router.direct_writes`; TLS connections keep Twisted's write);
+    - ``shared_frames``: a message's WebSocket frame is built once and written to every
+      client it goes to (:mod:`router.shared_frames`);
     - ``gc_freeze``: :func:`freeze_startup_objects` once the router is up, and again
       ``gc_freeze_after`` seconds later (default 5), when the other components have
       imported their libraries and opened their stores;
@@ -199,6 +201,13 @@ class RouterTuning(ApplicationSession):
 
             install(WampWebSocketServerProtocol)
             self.log.info("router tuning: direct writes on WebSocket connections")
+        if extra.get("shared_frames"):
+            from crossbar.router.protocol import WampWebSocketServerProtocol
+
+            from .shared_frames import install as install_shared_frames
+
+            install_shared_frames(WampWebSocketServerProtocol)
+            self.log.info("router tuning: one WebSocket frame per message for all its clients")
         if extra.get("gc_freeze"):
             self._freeze()
             reactor.callLater(float(extra.get("gc_freeze_after", 5.0)), self._freeze)

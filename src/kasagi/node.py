@@ -141,6 +141,9 @@ class NodeOptions:
     #: Send on the router's WebSocket connections at once when nothing is buffered, instead
     #: of through the reactor's next write pass (``router/direct_writes.py``).
     direct_writes: bool = True
+    #: Build a message's WebSocket frame once and write it to every client it goes to, instead
+    #: of once per client (``router/shared_frames.py``).
+    shared_frames: bool = True
     #: Seconds a thread may hold the interpreter while another waits for it, in the router
     #: worker (``router/tuning.py``: the store's writer thread behind a busy reactor); 0:
     #: Python's default (5 ms).
@@ -289,6 +292,7 @@ def _set_rooms(rooms: dict[str, Any], options: NodeOptions, data_dir: Path) -> N
 def _set_tuning(tuning: dict[str, Any], options: NodeOptions) -> None:
     tuning["extra"]["skip_debug_log_args"] = options.skip_debug_log_args and options.loglevel != "debug"
     tuning["extra"]["direct_writes"] = options.direct_writes
+    tuning["extra"]["shared_frames"] = options.shared_frames
     tuning["extra"]["switch_interval"] = options.switch_interval
     tuning["extra"]["early_refusal"] = options.early_refusal
     tuning["extra"]["lean_connections"] = options.lean_connections

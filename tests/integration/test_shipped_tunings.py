@@ -22,6 +22,7 @@ SHIPPED = (
     "router tuning: lean connections",
     "router tuning: backlogged acts refused before routing",
     "router tuning: direct writes on WebSocket connections",
+    "router tuning: one WebSocket frame per message for all its clients",
     "debug log-argument helpers replaced",
 )
 

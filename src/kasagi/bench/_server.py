@@ -38,6 +38,8 @@ class Variant:
     loglevel: str = "info"
     skip_debug_log_args: bool = True
     direct_writes: bool = True
+    #: A message's WebSocket frame built once for all its clients (``router/shared_frames.py``).
+    shared_frames: bool = NodeOptions.shared_frames
     python_optimize: bool = False
     gc_freeze: bool = True
     gc_refreeze_every: float = 0.0
@@ -68,6 +70,7 @@ class Variant:
             loglevel=self.loglevel,
             skip_debug_log_args=self.skip_debug_log_args,
             direct_writes=self.direct_writes,
+            shared_frames=self.shared_frames,
             python_optimize=self.python_optimize,
             gc_freeze=self.gc_freeze,
             gc_refreeze_every=self.gc_refreeze_every,

@@ -28,6 +28,7 @@ _VARIANT_KEYS = {
     "gcfreeze",
     "refreeze",
     "directwrite",
+    "frames",
     "routers",
     "workers",
     "switch",
@@ -158,12 +159,13 @@ def parse_variant(spec: str) -> Any:
             kwargs["input_path"] = value
         elif key == "serializer":
             kwargs["backend_serializer"] = value
-        elif key in ("raw", "skiplog", "optimize", "gcfreeze", "directwrite"):
+        elif key in ("raw", "skiplog", "optimize", "gcfreeze", "directwrite", "frames"):
             flags = {
                 "skiplog": "skip_debug_log_args",
                 "optimize": "python_optimize",
                 "gcfreeze": "gc_freeze",
                 "directwrite": "direct_writes",
+                "frames": "shared_frames",
             }
             field = flags.get(key, key)
             kwargs[field] = value.lower() in ("1", "true", "yes", "")
