@@ -130,6 +130,8 @@ class RouterTuning(ApplicationSession):
       buffered (:mod:`router.direct_writes`; TLS connections keep Twisted's write);
     - ``shared_frames``: a message's WebSocket frame is built once and written to every
       client it goes to (:mod:`router.shared_frames`);
+    - ``quick_unmasking``: clients' small frames are unmasked with one integer XOR
+      (:mod:`router.unmasking`);
     - ``gc_freeze``: :func:`freeze_startup_objects` once the router is up, and again
       ``gc_freeze_after`` seconds later (default 5), when the other components have
       imported their libraries and opened their stores;
@@ -208,6 +210,11 @@ class RouterTuning(ApplicationSession):
 
             install_shared_frames(WampWebSocketServerProtocol)
             self.log.info("router tuning: one WebSocket frame per message for all its clients")
+        if extra.get("quick_unmasking"):
+            from .unmasking import install as install_unmasking
+
+            install_unmasking()
+            self.log.info("router tuning: small client frames unmasked with one integer XOR")
         if extra.get("gc_freeze"):
             self._freeze()
             reactor.callLater(float(extra.get("gc_freeze_after", 5.0)), self._freeze)

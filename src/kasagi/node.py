@@ -144,6 +144,9 @@ class NodeOptions:
     #: Build a message's WebSocket frame once and write it to every client it goes to, instead
     #: of once per client (``router/shared_frames.py``).
     shared_frames: bool = True
+    #: Unmask clients' small WebSocket frames with one integer XOR instead of a native masker
+    #: built per frame (``router/unmasking.py``).
+    quick_unmasking: bool = True
     #: Seconds a thread may hold the interpreter while another waits for it, in the router
     #: worker (``router/tuning.py``: the store's writer thread behind a busy reactor); 0:
     #: Python's default (5 ms).
@@ -293,6 +296,7 @@ def _set_tuning(tuning: dict[str, Any], options: NodeOptions) -> None:
     tuning["extra"]["skip_debug_log_args"] = options.skip_debug_log_args and options.loglevel != "debug"
     tuning["extra"]["direct_writes"] = options.direct_writes
     tuning["extra"]["shared_frames"] = options.shared_frames
+    tuning["extra"]["quick_unmasking"] = options.quick_unmasking
     tuning["extra"]["switch_interval"] = options.switch_interval
     tuning["extra"]["early_refusal"] = options.early_refusal
     tuning["extra"]["lean_connections"] = options.lean_connections

@@ -23,6 +23,7 @@ SHIPPED = (
     "router tuning: backlogged acts refused before routing",
     "router tuning: direct writes on WebSocket connections",
     "router tuning: one WebSocket frame per message for all its clients",
+    "router tuning: small client frames unmasked with one integer XOR",
     "debug log-argument helpers replaced",
 )
 

@@ -40,6 +40,8 @@ class Variant:
     direct_writes: bool = True
     #: A message's WebSocket frame built once for all its clients (``router/shared_frames.py``).
     shared_frames: bool = NodeOptions.shared_frames
+    #: Clients' small frames unmasked with one integer XOR (``router/unmasking.py``).
+    quick_unmasking: bool = NodeOptions.quick_unmasking
     python_optimize: bool = False
     gc_freeze: bool = True
     gc_refreeze_every: float = 0.0
@@ -71,6 +73,7 @@ class Variant:
             skip_debug_log_args=self.skip_debug_log_args,
             direct_writes=self.direct_writes,
             shared_frames=self.shared_frames,
+            quick_unmasking=self.quick_unmasking,
             python_optimize=self.python_optimize,
             gc_freeze=self.gc_freeze,
             gc_refreeze_every=self.gc_refreeze_every,

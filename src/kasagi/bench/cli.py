@@ -29,6 +29,7 @@ _VARIANT_KEYS = {
     "refreeze",
     "directwrite",
     "frames",
+    "unmask",
     "routers",
     "workers",
     "switch",
@@ -159,13 +160,14 @@ def parse_variant(spec: str) -> Any:
             kwargs["input_path"] = value
         elif key == "serializer":
             kwargs["backend_serializer"] = value
-        elif key in ("raw", "skiplog", "optimize", "gcfreeze", "directwrite", "frames"):
+        elif key in ("raw", "skiplog", "optimize", "gcfreeze", "directwrite", "frames", "unmask"):
             flags = {
                 "skiplog": "skip_debug_log_args",
                 "optimize": "python_optimize",
                 "gcfreeze": "gc_freeze",
                 "directwrite": "direct_writes",
                 "frames": "shared_frames",
+                "unmask": "quick_unmasking",
             }
             field = flags.get(key, key)
             kwargs[field] = value.lower() in ("1", "true", "yes", "")
