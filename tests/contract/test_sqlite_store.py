@@ -300,3 +300,31 @@ def test_the_untrimmed_count_is_bounded_in_producers(tmp_path: Path, monkeypatch
         assert loaded.floors == {}
     finally:
         yield store.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_untrimmed_count_is_bounded_across_rooms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """However many rooms and producers append, the producers the writer counts stay under
+    its bound across all rooms (it cuts the rooms counting the most), and the rooms reload
+    unchanged."""
+    from twisted.internet import defer
+
+    import kasagi.store.sqlite as sqlite_store
+    from kasagi.store.interface import StoreLimits
+
+    monkeypatch.setattr(sqlite_store, "_MAX_COUNTED_PAIRS", 6)
+    store = yield SqliteRoomStore.open(tmp_path / "rooms.sqlite3", reactor, limits=StoreLimits(results_per_member=2))
+    try:
+        rooms = [f"w{i}" for i in range(5)]
+        yield defer.gatherResults([store.create(r, "doc", {}, EPOCH, {"members": {}}) for r in rooms])
+        for seq in range(1, 7):  # each room: producers p1..p3, each acting twice
+            for room in rooms:
+                producer = f"p{(seq - 1) % 3 + 1}"
+                yield store.append(Batch(room, EPOCH, seq, [["set", ["x"], seq]], None, ((producer, seq),)))
+                counted = sum(len(counts) for counts in store._untrimmed.values())
+                assert counted == store._counted <= 6
+        loaded = yield defer.gatherResults([store.load(r) for r in rooms])
+        expect = {f"p{i}": {i: i, i + 3: i + 3} for i in (1, 2, 3)}
+        assert all(s.results == expect and s.floors == {} for s in loaded)
+    finally:
+        yield store.close()

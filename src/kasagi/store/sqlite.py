@@ -112,8 +112,11 @@ _TRIM_ALWAYS = 4
 #: Rooms whose untrimmed results the writer counts; past that, each transaction also trims
 #: and forgets up to ``_TRIMS_PER_TRANSACTION`` of those with the fewest (memory stays bounded).
 _MAX_UNTRIMMED_ROOMS = 4096
-#: Producers counted per room; a room with more is due (its cut forgets them all).
+#: Producers counted per room; a room with more is due (its cut forgets them all) ...
 _MAX_COUNTED_PRODUCERS = 256
+#: ... and in all rooms together; past that, each transaction also trims and forgets up to
+#: ``_TRIMS_PER_TRANSACTION`` of the rooms counting the most.
+_MAX_COUNTED_PAIRS = 16_384
 # The statements of appends written together; ``_sql`` puts one placeholder per room where
 # ``{marks}`` stands (one pair per room where ``{pairs}`` does). Each returns no row or one.
 _HEADS = "SELECT json_group_array(json_array(room, epoch, seq)) FROM rooms WHERE room IN ({marks})"
@@ -161,6 +164,7 @@ class SqliteRoomStore:
         #: Room -> producer -> results appended since the room's windows were last trimmed
         #: (writer thread only).
         self._untrimmed: dict[str, dict[str, int]] = {}
+        self._counted = 0  # (room, producer) pairs in it
         self._shutdown_trigger: Any = None
         self.closed = False
         #: Write transactions, the appends they carried (group commit at work) and the rooms
@@ -424,10 +428,11 @@ class SqliteRoomStore:
             else:  # committed: the counts follow
                 for room, by_producer in added.items():
                     counts = self._untrimmed.setdefault(room, {})
+                    self._counted += len(by_producer.keys() - counts.keys())
                     for producer, n in by_producer.items():
                         counts[producer] = counts.get(producer, 0) + n
                 for room in trimmed:
-                    self._untrimmed.pop(room, None)
+                    self._forget(room)
                 self.stats["trims"] += len(trimmed)
         if outcomes is None:
             with _Transaction(conn):
@@ -487,12 +492,15 @@ class SqliteRoomStore:
     def _due(self, added: dict[str, dict[str, int]]) -> set[str]:
         """The rooms to trim in this transaction, counting the results it adds: those with a
         producer a window past (at most a few, the furthest first, but always those far past),
-        and while too many rooms are counted, some of those with the fewest."""
+        while too many rooms are counted some of those with the fewest results, and while too
+        many producers are, some of the rooms counting the most."""
         keep, untrimmed = self.limits.results_per_member, self._untrimmed
         most: dict[str, int] = {}  # room -> its producer's most untrimmed results
+        counted = self._counted
         for room, by_producer in added.items():
             counts = untrimmed.get(room, {})
             producers = counts.keys() | by_producer.keys()
+            counted += len(producers) - len(counts)
             if len(producers) > _MAX_COUNTED_PRODUCERS:
                 most[room] = _TRIM_ALWAYS * keep
             else:
@@ -504,7 +512,16 @@ class SqliteRoomStore:
             for room, by_producer in added.items():
                 total[room] = total.get(room, 0) + sum(by_producer.values())
             trim.update(heapq.nsmallest(_TRIMS_PER_TRANSACTION, total, key=total.__getitem__))
+        if counted > _MAX_COUNTED_PAIRS:
+            width = {room: len(counts) for room, counts in untrimmed.items()}
+            for room, by_producer in added.items():
+                width[room] = len(untrimmed.get(room, {}).keys() | by_producer.keys())
+            trim.update(heapq.nlargest(_TRIMS_PER_TRANSACTION, width, key=width.__getitem__))
         return trim
+
+    def _forget(self, room: str) -> None:
+        """The room's windows were cut: nothing of it is untrimmed."""
+        self._counted -= len(self._untrimmed.pop(room, {}))
 
     def _trim(self, conn: sqlite3.Connection, rooms: list[str]) -> None:
         """Cut each producer of ``rooms`` to its window of the highest cseqs: the floor rises
@@ -614,7 +631,7 @@ class SqliteRoomStore:
             conn.execute("DELETE FROM events WHERE room = ?", (room,))
             self._trim(conn, [room])  # the floors of the results cut first, then those past seq go
             conn.execute("DELETE FROM results WHERE room = ? AND seq > ?", (room, seq))
-        self._untrimmed.pop(room, None)
+        self._forget(room)
 
     def _conn(self) -> sqlite3.Connection:
         if self._writer is None:
