@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
@@ -219,3 +220,15 @@ def test_the_bench_clients_window_is_the_sdks_default() -> None:
     found = re.search(r"^\s*maxUnanswered: (\d+),", js, re.M)
     assert found is not None
     assert DEFAULT_WINDOW == ClientOptions().max_unanswered == int(found.group(1))
+
+
+def test_a_window_that_is_not_a_whole_number_of_moves_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """``kasagi bench --window`` takes 0 (no bound) or more; anything else stops the command
+    with a message naming the option, before anything runs."""
+    from kasagi.bench.cli import main
+
+    for bad in ("-1", "two", "1.5"):
+        with pytest.raises(SystemExit) as stop:
+            main(["--window", bad])
+        assert stop.value.code == 2
+        assert "--window" in capsys.readouterr().err

@@ -106,7 +106,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=2, help="generator processes (all on the generator core)")
     p.add_argument(
         "--window",
-        type=int,
+        type=_window,
         default=DEFAULT_WINDOW,
         help=f"moves a client keeps unanswered at most, as the SDKs do (default {DEFAULT_WINDOW}; 0: no bound)",
     )
@@ -132,6 +132,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="bench-results", help="directory for results.json and bench.png")
     p.add_argument("--plot", default=None, help="where to write the PNG (default: OUT/bench.png)")
     p.add_argument("--json", default=None, help="where to write the JSON (default: OUT/results.json)")
+
+
+def _window(text: str) -> int:
+    """``--window``: a whole number of moves, 0 for no bound."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"takes a whole number of moves, 0 for no bound (got {text!r})")
+    return value
 
 
 def parse_variant(spec: str) -> Any:
