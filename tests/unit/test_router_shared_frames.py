@@ -121,6 +121,9 @@ def test_a_message_is_framed_once_for_all_its_clients_of_one_serializer():
         "closing",
         "frames logged",
         "timings",
+        "trace logging",
+        "statistics reset by callback",
+        "no session",
     ],
 )
 def test_anything_else_asked_of_a_send_takes_the_long_way(change: str):
@@ -146,6 +149,12 @@ def test_anything_else_asked_of_a_send_takes_the_long_way(change: str):
         client.state = 2
     elif change == "frames logged":
         client.logFrames = True
+    elif change == "trace logging":
+        client.log.trace = lambda *args, **kwargs: None
+    elif change == "statistics reset by callback":
+        client._serializer._autoreset_callback = lambda stats: None
+    elif change == "no session":
+        client._session = None
     else:
         client.trackedTimings = object()
     msg = event(size)
