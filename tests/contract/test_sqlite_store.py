@@ -111,6 +111,52 @@ def test_appends_arriving_together_share_one_transaction(tmp_path: Path):
 
 
 @pytest_twisted.inlineCallbacks
+def test_appends_made_in_one_reactor_pass_share_one_transaction_though_the_writer_was_idle(tmp_path: Path):
+    """Rooms committing in the same pass of the reactor (busy rooms on the commit grid) with
+    the writer idle: the first append does not start a transaction of its own, all of them
+    are written in one, and all land."""
+    from twisted.internet import defer, task
+
+    store = yield SqliteRoomStore.open(tmp_path / "rooms.sqlite3", reactor)
+    try:
+        rooms = [f"p{i}" for i in range(10)]
+        yield defer.gatherResults([store.create(r, "doc", {}, EPOCH, {"members": {}}) for r in rooms])
+        yield task.deferLater(reactor, 0, lambda: None)  # the writer is idle now
+        before = dict(store.stats)
+
+        def one_pass() -> list[defer.Deferred[None]]:
+            return [store.append(Batch(r, EPOCH, 1, [["set", ["x"], 1]], None, ((r, 1),))) for r in rooms]
+
+        appended = yield task.deferLater(reactor, 0, one_pass)
+        yield defer.gatherResults(appended)
+        assert store.stats["appends"] - before["appends"] == 10
+        assert store.stats["transactions"] - before["transactions"] == 1
+        for r in rooms:
+            stored = yield store.load(r)
+            assert stored is not None and stored.seq == 1
+    finally:
+        yield store.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_an_append_made_just_before_the_store_closes_is_written(tmp_path: Path):
+    """An append queued in the same pass as the store's close is written before the close,
+    as it was before appends waited for the end of the pass: it lands and is there on reopen."""
+    path = tmp_path / "rooms.sqlite3"
+    store = yield SqliteRoomStore.open(path, reactor)
+    yield store.create("last", "doc", {}, EPOCH, {"members": {}})
+    appended = store.append(Batch("last", EPOCH, 1, [["set", ["x"], 1]], None, (("m", 1),)))
+    yield store.close()
+    yield appended
+    store = yield SqliteRoomStore.open(path, reactor)
+    try:
+        stored = yield store.load("last")
+        assert stored is not None and stored.seq == 1
+    finally:
+        yield store.close()
+
+
+@pytest_twisted.inlineCallbacks
 def test_a_batch_sqlite_cannot_take_fails_alone(tmp_path: Path):
     """A batch with text SQLite cannot store (a lone surrogate, which the room service refuses
     at the boundary anyway) fails by itself; the batches sharing its transaction land."""

@@ -61,7 +61,7 @@ class AdmissionTests(SynchronousTestCase):
 
     def test_a_lagging_reactor_stretches_the_tick_before_refusing(self):
         """At 30 ms of lag the tick is longer than 20 ms and acts are still accepted; the act is acknowledged after the
-        stretched tick."""
+        stretched tick (counted in whole 20 ms steps of the commit grid), not one 20 ms tick after the last commit."""
         _late_turns(self.clock, 0.03, 40)
         tick = self.admission.tick()
         self.assertGreater(tick, 0.06)
@@ -70,9 +70,9 @@ class AdmissionTests(SynchronousTestCase):
         self.clock.advance(0)
         self.assertEqual(self.successResultOf(first)["cseq"], 1)
         d = _act(self.runner, 2)
-        self.clock.advance(tick - 0.005)
+        self.clock.advance(0.04)  # on the 20 ms grid a tick over 60 ms commits 40 ms or more after the last commit
         self.assertNoResult(d)
-        self.clock.advance(0.01)
+        self.clock.advance(tick - 0.04 + 0.005)
         self.assertEqual(self.successResultOf(d)["cseq"], 2)
 
     def test_sustained_overload_refuses_some_acts_with_retry_after_and_changes_nothing(self):

@@ -6,7 +6,7 @@ import argparse
 import json
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ _VARIANT_KEYS = {
     "overload_delay",
     "overload_lag",
     "max_tick",
+    "align",
 }
 
 
@@ -145,6 +146,22 @@ def _window(text: str) -> int:
     return value
 
 
+def _flag(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes", "")
+
+
+#: Variant keys that set a room service setting: key -> (setting, parser).
+_SERVICE_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "overload_delay": ("overload_delay", float),
+    "overload_lag": ("overload_lag", float),
+    "max_tick": ("max_tick", float),
+    "tick": ("tick", float),
+    "hash_every": ("hash_every", int),
+    "store": ("store", str),
+    "align": ("aligned_commits", _flag),
+}
+
+
 def parse_variant(spec: str) -> Any:
     """``name:key=value,...`` -> a :class:`~kasagi.bench.Variant`."""
     from kasagi.bench import Variant
@@ -159,10 +176,9 @@ def parse_variant(spec: str) -> Any:
             kwargs["switch_interval"] = float(value)
         elif key in ("early", "lean"):
             kwargs["early_refusal" if key == "early" else "lean_connections"] = value not in ("0", "false", "off", "no")
-        elif key in ("overload_delay", "overload_lag", "max_tick"):
-            kwargs["service"][key] = float(value)
-        elif key in ("tick", "hash_every", "store"):
-            kwargs["service"][key] = value if key == "store" else float(value) if key == "tick" else int(value)
+        elif key in _SERVICE_KEYS:
+            setting, parse = _SERVICE_KEYS[key]
+            kwargs["service"][setting] = parse(value)
         elif key == "refreeze":
             kwargs["gc_refreeze_every"] = float(value)
         elif key in ("routers", "workers"):
@@ -181,7 +197,7 @@ def parse_variant(spec: str) -> Any:
                 "unmask": "quick_unmasking",
             }
             field = flags.get(key, key)
-            kwargs[field] = value.lower() in ("1", "true", "yes", "")
+            kwargs[field] = _flag(value)
         else:
             kwargs[key] = value
     return Variant(name or "variant", **kwargs)

@@ -43,6 +43,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kasagi.core.commands import ActCommand, JoinCommand
+from kasagi.core.commit_schedule import commit_delay
 from kasagi.core.errors import RateLimited, Unavailable
 from kasagi.core.lifecycle import Phase, RoomLifecycle, Signal
 from kasagi.core.ratelimit import RateLimiter
@@ -432,7 +433,8 @@ class RoomRunner:
         now = self._clock.seconds()
         backoff = self._retry_at - now if self._life.failures else 0.0
         tick = self._settings.tick if self._admission is None else self._admission.tick()
-        delay = max(0.0, self._last_commit + tick - now, backoff)
+        grid = self._settings.tick if self._settings.aligned_commits else 0.0
+        delay = commit_delay(now, self._last_commit, tick, backoff=backoff, grid=grid)
         self._commit_timer = self._clock.callLater(delay, self._commit)
 
     def _commit(self) -> None:

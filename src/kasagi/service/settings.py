@@ -21,6 +21,9 @@ class ServiceSettings:
 
     #: Seconds between commits of a busy room; 0 commits at the end of each reactor turn.
     tick: float = 0.02
+    #: Busy rooms commit on one grid of ticks shared by the process, so that the store writes
+    #: their appends in one transaction (``kasagi.core.commit_schedule``).
+    aligned_commits: bool = True
     #: The longest a busy process stretches the commit tick to, seconds (``tick``: never).
     max_tick: float = 0.05
     #: Reactor lag (seconds) at which the tick is at ``max_tick`` and actions begin to be

@@ -5,8 +5,10 @@ node's data directory, zero set-up.
   (``load``, ``events_since``) on one reader thread with another: WAL lets a reader work
   while a write commits, so reloading a big room never delays other rooms' commits. JSON is
   decoded on those threads (an event is encoded once, when its append is queued).
-- **Group commit across rooms.** Appends that arrive while a write transaction runs are
-  queued and written together in the next one: one fsync for all of them, and a fixed
+- **Group commit across rooms.** Appends made in one pass of the reactor (rooms committing
+  on the same point of the commit grid, ``kasagi.core.commit_schedule``) and those that
+  arrive while a write transaction runs are queued and written together in the next
+  transaction, which starts once the pass is over: one fsync for all of them, and a fixed
   handful of statements (one read of the rooms' heads, one insert of all events, one update
   of the heads, one insert of all results), however many appends it carries. An append whose
   fence fails (stale epoch, seq conflict) fails alone; one that SQLite refuses (a damaged
@@ -153,6 +155,8 @@ class SqliteRoomStore:
         self.path = path
         self.limits = limits
         self._reactor = reactor
+        #: The call that starts the next write once the appends of this reactor pass are queued.
+        self._gathering: Any = None
         self._now_ms = now_ms
         self._busy_timeout = busy_timeout
         self._writer_pool = ThreadPool(1, 1, name="kasagi-sqlite-writer")
@@ -384,8 +388,15 @@ class SqliteRoomStore:
             d.errback(StoreError("the store is closed"))
             return d
         self._queue.append((batch, dumps(batch.event), self._now_ms(), d))
-        self._write_queued()
+        if not self._writing and self._gathering is None:
+            # Start writing once this pass of the reactor is over: the appends of rooms that
+            # commit in the same pass (on the commit grid) go in one transaction.
+            self._gathering = self._reactor.callLater(0, self._gathered)
         return d
+
+    def _gathered(self) -> None:
+        self._gathering = None
+        self._write_queued()
 
     def _write_queued(self) -> None:
         if self._writing or not self._queue:
@@ -641,6 +652,10 @@ class SqliteRoomStore:
     # -- life ------------------------------------------------------------------------------------
     def close(self) -> Deferred[None]:
         """Finish queued writes, close both connections and stop the threads."""
+        if self._gathering is not None:  # appends of this pass: written before the close
+            self._gathering.cancel()
+            self._gathering = None
+            self._write_queued()
         self.closed = True
 
         def close_writer() -> None:
