@@ -181,7 +181,11 @@ def _overload_gauges(admission: Any) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "kasagi_overload_shed_ratio", "Fraction of arriving actions refused for overload.", value=control.shed
     )
-    yield GaugeMetricFamily("kasagi_commit_tick_seconds", "A busy room's commit tick now.", value=control.tick())
+    yield GaugeMetricFamily(
+        "kasagi_commit_tick_seconds",
+        "A busy room's commit tick now (on the commit grid: whole base ticks, rounded down).",
+        value=control.tick(),
+    )
     refused = CounterMetricFamily(
         "kasagi_overload_refused", "Actions refused by admission control, by reason.", labels=["reason"]
     )
