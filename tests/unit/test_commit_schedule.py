@@ -89,3 +89,15 @@ def test_a_store_backoff_is_kept_whole_and_not_aligned():
 def test_tick_zero_commits_at_once():
     assert commit_delay(10.001, 10.0, 0.0, grid=TICK) == 0.0
     assert commit_delay(10.001, 10.0, 0.0) == 0.0
+
+
+def test_the_grid_setting_reads_yes_and_no_from_a_config_and_refuses_anything_else():
+    """``aligned_commits`` from a config mapping: booleans and their usual spellings, so that
+    "false" turns the grid off; anything else is refused naming the setting."""
+    from kasagi.service.settings import ServiceSettings
+
+    assert ServiceSettings.from_mapping({"aligned_commits": False}).aligned_commits is False
+    assert ServiceSettings.from_mapping({"aligned_commits": "false"}).aligned_commits is False
+    assert ServiceSettings.from_mapping({"aligned_commits": "1"}).aligned_commits is True
+    with pytest.raises(ValueError, match="aligned_commits"):
+        ServiceSettings.from_mapping({"aligned_commits": "sometimes"})

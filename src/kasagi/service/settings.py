@@ -153,7 +153,10 @@ class ServiceSettings:
         values: dict[str, Any] = {}
         for name, value in raw.items():
             default: Any = known[name].default
-            values[name] = type(default)(value) if not isinstance(default, str) else str(value)
+            if isinstance(default, bool):
+                values[name] = _flag(name, value)
+            else:
+                values[name] = type(default)(value) if not isinstance(default, str) else str(value)
         return cls(**values)
 
     def room_config(self) -> RoomConfig:
@@ -194,3 +197,15 @@ class ServiceSettings:
 
     def value_limits(self) -> ValueLimits:
         return ValueLimits(self.max_depth, self.max_nodes, self.max_string)
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A yes/no setting from a config value (``bool("false")`` would be True)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"room service setting {name} must be true or false, not {value!r}")
