@@ -58,7 +58,7 @@ test-fast: venv
 	$(PY) -m pytest tests/unit tests/glue $(PYTEST_ARGS)
 
 test-overload: venv
-	$(PY) -m pytest -m overload --run-heavy tests/overload $(PYTEST_ARGS)
+	$(PY) -m pytest -m overload tests/overload $(PYTEST_ARGS)
 
 test-heavy: venv
 	$(PY) -m pytest -m heavy --run-heavy $(PYTEST_ARGS)
