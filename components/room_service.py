@@ -28,6 +28,7 @@ from kasagi.service.registry import RoomRegistry, wall_ms
 from kasagi.service.room_types import load_room_types
 from kasagi.service.settings import ServiceSettings
 from kasagi.wamp.admin import NODE_PROCESS, RoomAdmin
+from kasagi.wamp.local_calls import LocalCalls
 from kasagi.wamp.procedures import RoomProcedures
 from kasagi.wamp.session import ScreenedSession
 
@@ -87,7 +88,12 @@ class RoomService(ScreenedSession):
         self.admission = Admission(reactor, limits) if limits is not None else None
         if self.admission is not None:
             self.admission.start()
-        self.procedures = RoomProcedures(clock=reactor, settings=settings, refused=parts.refused, lobby=lobby)
+        # The router of this worker may call the rooms' acts directly (router/local_calls.py);
+        # in a worker of its own nothing reads the table.
+        self.local_calls = LocalCalls().host()
+        self.procedures = RoomProcedures(
+            clock=reactor, settings=settings, refused=parts.refused, lobby=lobby, local_calls=self.local_calls
+        )
         # The monitor's view of the rooms, in front of the metrics.
         watch = RoomWatch(parts.observer, now=reactor.seconds)
         self.registry = RoomRegistry(
@@ -133,6 +139,9 @@ class RoomService(ScreenedSession):
         admission = getattr(self, "admission", None)
         if admission is not None:
             admission.stop()
+        local_calls = getattr(self, "local_calls", None)
+        if local_calls is not None:
+            local_calls.unhost()
         registry = getattr(self, "registry", None)
         if registry is not None:
             registry.stop()

@@ -149,6 +149,9 @@ class RouterTuning(ApplicationSession):
       or its opening handshake, reads its WebSocket options from its class, makes its send
       queue only when it queues, and shares a logger and equal role features with other
       sessions (:mod:`router.lean_connections`);
+    - ``local_calls``: clients' ``act`` calls are answered by the router session that read
+      them, calling the room service of this process directly instead of through the dealer
+      (:mod:`router.local_calls`, :mod:`kasagi.wamp.local_calls`);
     - ``early_refusal``: clients' ``act`` calls are refused by the router session that read
       them, before routing, while the room service of this process is backlogged
       (:mod:`router.early_refusal`);
@@ -189,13 +192,7 @@ class RouterTuning(ApplicationSession):
             lean.release_opening_handshake(WampWebSocketServerProtocol)
             lean.share_hello_roles(Hello)
             self.log.info("router tuning: lean connections")
-        if extra.get("early_refusal"):
-            from crossbar.router.session import RouterSession
-
-            from .early_refusal import install as install_early_refusal
-
-            install_early_refusal(RouterSession)
-            self.log.info("router tuning: backlogged acts refused before routing")
+        self._install_session_layers(extra)
         if extra.get("direct_writes"):
             from crossbar.router.protocol import WampWebSocketServerProtocol
 
@@ -229,6 +226,21 @@ class RouterTuning(ApplicationSession):
             self._report = LoopingCall(self._report_gc)
             self._report.clock = reactor
             self._report.start(every, now=False).addErrback(lambda f: self.log.failure("gc report failed", f))
+
+    def _install_session_layers(self, extra: dict[str, Any]) -> None:
+        """What the router sessions do before routing a message (the last installed first)."""
+        from crossbar.router.session import RouterSession
+
+        if extra.get("local_calls"):
+            from .local_calls import install as install_local_calls
+
+            install_local_calls(RouterSession)  # before early refusal: its refusals come first
+            self.log.info("router tuning: clients' acts called in this process, past the dealer")
+        if extra.get("early_refusal"):
+            from .early_refusal import install as install_early_refusal
+
+            install_early_refusal(RouterSession)
+            self.log.info("router tuning: backlogged acts refused before routing")
 
     def _log_imports(self) -> None:
         """Say which of the packages the node defers (:mod:`kasagi.lazy_imports`) this

@@ -154,6 +154,10 @@ class NodeOptions:
     #: Refuse clients' ``act`` calls in the router, before routing, while the room service of
     #: the router worker is backlogged (``router/early_refusal.py``).
     early_refusal: bool = True
+    #: Answer clients' ``act`` calls in the router session that read them, calling the room
+    #: service of the router worker directly instead of through Crossbar's dealer
+    #: (``router/local_calls.py``).
+    local_calls: bool = True
     #: Client connections keep less in the router worker (``router/lean_connections.py``).
     lean_connections: bool = True
     #: Run the node's Python with ``-O`` (PYTHONOPTIMIZE=1): skips the ~450 ``assert``
@@ -299,6 +303,7 @@ def _set_tuning(tuning: dict[str, Any], options: NodeOptions) -> None:
     tuning["extra"]["quick_unmasking"] = options.quick_unmasking
     tuning["extra"]["switch_interval"] = options.switch_interval
     tuning["extra"]["early_refusal"] = options.early_refusal
+    tuning["extra"]["local_calls"] = options.local_calls
     tuning["extra"]["lean_connections"] = options.lean_connections
     tuning["extra"]["gc_freeze"] = options.gc_freeze
     tuning["extra"]["gc_report_every"] = options.gc_report_every

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.node
 SHIPPED = (
     "router tuning: lean connections",
     "router tuning: backlogged acts refused before routing",
+    "router tuning: clients' acts called in this process, past the dealer",
     "router tuning: direct writes on WebSocket connections",
     "router tuning: one WebSocket frame per message for all its clients",
     "router tuning: small client frames unmasked with one integer XOR",

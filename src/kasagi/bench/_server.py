@@ -49,6 +49,8 @@ class Variant:
     switch_interval: float = NodeOptions.switch_interval
     #: Acts refused by the router before routing while the room service is backlogged.
     early_refusal: bool = NodeOptions.early_refusal
+    #: Clients' acts called in the router's process, past the dealer (``router/local_calls.py``).
+    local_calls: bool = NodeOptions.local_calls
     #: Client connections keep less in the router worker (``router/lean_connections.py``).
     lean_connections: bool = NodeOptions.lean_connections
     #: How the clients send moves: ``act`` (RPC) or ``publish`` (fast input path).
@@ -79,6 +81,7 @@ class Variant:
             gc_refreeze_every=self.gc_refreeze_every,
             switch_interval=self.switch_interval,
             early_refusal=self.early_refusal,
+            local_calls=self.local_calls,
             lean_connections=self.lean_connections,
             gc_report_every=10.0,
             routers=self.routers,

@@ -30,6 +30,7 @@ _VARIANT_KEYS = {
     "directwrite",
     "frames",
     "unmask",
+    "local",
     "routers",
     "workers",
     "switch",
@@ -187,8 +188,9 @@ def parse_variant(spec: str) -> Any:
             kwargs["input_path"] = value
         elif key == "serializer":
             kwargs["backend_serializer"] = value
-        elif key in ("raw", "skiplog", "optimize", "gcfreeze", "directwrite", "frames", "unmask"):
+        elif key in ("raw", "skiplog", "optimize", "gcfreeze", "directwrite", "frames", "unmask", "local"):
             flags = {
+                "local": "local_calls",
                 "skiplog": "skip_debug_log_args",
                 "optimize": "python_optimize",
                 "gcfreeze": "gc_freeze",

@@ -33,6 +33,7 @@ __all__ = [
     "caller_admin",
     "caller_member",
     "caller_session",
+    "keyword_refusal",
     "screen_invocation",
     "to_application_error",
     "wamp_errors",
@@ -119,15 +120,20 @@ def screen_invocation(msg: Any) -> message.Error | None:
         return None
     if msg.forward_for:
         return _forged_caller(msg)
-    for key in msg.kwargs or {}:
+    error = keyword_refusal(msg.kwargs or {})
+    return None if error is None else _error(msg, error)
+
+
+def keyword_refusal(kwargs: Any) -> InvalidArgument | None:
+    """The refusal of a call whose keywords no procedure takes (not strings, or reserved), or None."""
+    for key in kwargs:
         if not isinstance(key, str) or key in RESERVED_KEYWORDS:
-            error = InvalidArgument(
+            return InvalidArgument(
                 "a keyword argument no procedure takes",
                 field=str(key)[:64],
                 expected="string keyword names other than " + ", ".join(sorted(RESERVED_KEYWORDS)),
                 got=describe(key),
             )
-            return _error(msg, error)
     return None
 
 

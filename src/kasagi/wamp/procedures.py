@@ -19,6 +19,11 @@ With an admin surface (:attr:`RoomProcedures.admin`, :mod:`kasagi.wamp.admin`), 
 ``kasagi.admin.<process>.*`` procedures are registered on every link too, and every join is
 reported to its watch.
 
+With a table of local calls (:class:`~kasagi.wamp.local_calls.LocalCalls`, the single node's
+room service inside the router worker), each room's ``act`` is also put in that table once it
+is registered on the link named ``""``, so that the router session reading a client's call of
+it calls it directly; it leaves the table when the room is unregistered or the link is lost.
+
 A private room's events are published to its members only (``eligible_authid``), in addition
 to the router's client authorizer refusing other members' subscriptions. In a room with
 private state (``docs/protocol.md``, Private state) an event may come in several forms: the
@@ -55,12 +60,17 @@ if TYPE_CHECKING:
     from kasagi.core.roomtypes import RoomType
     from kasagi.lobby.service import Lobby
     from kasagi.wamp.admin import RoomAdmin
+    from kasagi.wamp.local_calls import LocalCalls
 
 __all__ = ["WAMP_DEADLINE", "RoomProcedures", "RoomSource"]
 
 #: Seconds a registration or subscription with the router may take (an Autobahn request in
 #: flight when the transport drops never completes by itself).
 WAMP_DEADLINE = 10.0
+
+#: The link whose router runs in this process (a single node's): its rooms' ``act`` may be
+#: called directly through the local calls table.
+LOCAL_LINK = ""
 
 #: The procedures every room has (``kasagi.room.<room>.<verb>``).
 ROOM_PROCEDURES = ("join", "act", "leave")
@@ -96,7 +106,8 @@ class RoomSource(Protocol):
 class _Link:
     """One session to one router, and what this process registered on it."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, name: str, session: Any) -> None:
+        self.name = name
         self.session = session
         #: URI -> registration (one that completed after its deadline counts too).
         self.registered: dict[str, Any] = {}
@@ -122,8 +133,11 @@ class RoomProcedures:
         refused: Callable[[str], None] | None = None,
         shared_inputs: bool = False,
         lobby: Lobby | None = None,
+        local_calls: LocalCalls | None = None,
     ) -> None:
         self._clock = clock
+        #: Procedures the router of :data:`LOCAL_LINK` may call directly (None: none).
+        self._local_calls = local_calls
         #: Listings and matchmaking (None: no lobby procedures).
         self.lobby = lobby
         if lobby is not None:
@@ -161,7 +175,7 @@ class RoomProcedures:
     def attach(self, name: str, session: Any):  # type: ignore[no-untyped-def]
         """A session to a router joined: register everything on it."""
         self.sessions[name] = session
-        link = self._links[name] = _Link(session)
+        link = self._links[name] = _Link(name, session)
         shared = RegisterOptions(invoke="roundrobin", details_arg="details")
         yield self._register(link, wamp_errors(self._counted(self._open)), wire.LOBBY_OPEN, shared)
         yield self._register(link, wamp_errors(self._access), wire.ROOM_ACCESS, shared)
@@ -192,7 +206,10 @@ class RoomProcedures:
         """The session to a router is gone: so are its clients, for this process."""
         if self.sessions.pop(name, None) is None:
             return
-        self._links.pop(name, None)
+        link = self._links.pop(name, None)
+        if link is not None:
+            for room in link.rooms:
+                self._local_withdraw(name, room)
         self.stats["router_losses"] += 1
         self.rooms.sessions_closed(_session_id(name, ""))
         self.log.warn("lost router {router}", router=name or "(this node)")
@@ -284,6 +301,8 @@ class RoomProcedures:
             for verb in ROOM_PROCEDURES:
                 bound = wamp_errors(self._counted(_on_room(handlers[verb], name, room)))
                 yield self._register(link, bound, wire.room_procedure(room, verb), options)
+                if verb == "act" and name == LOCAL_LINK and self._local_calls is not None and room in link.rooms:
+                    self._local_calls.add(wire.room_procedure(room, verb), bound)
         except Exception as exc:  # noqa: BLE001 -- the fallback serves it; registered again on a rejoin
             self.log.warn(
                 "room {room}: register on {router} failed: {why}", room=room, router=name or "(this node)", why=exc
@@ -294,7 +313,12 @@ class RoomProcedures:
 
     def _unregister_room(self, link: _Link, room: str) -> list[Deferred[Any]]:
         link.rooms.discard(room)
+        self._local_withdraw(link.name, room)
         return [_unregister(link.registered.pop(wire.room_procedure(room, verb), None)) for verb in ROOM_PROCEDURES]
+
+    def _local_withdraw(self, name: str, room: str) -> None:
+        if name == LOCAL_LINK and self._local_calls is not None:
+            self._local_calls.remove(wire.room_procedure(room, "act"))
 
     def _counted(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return counting_refusals(fn, self._refused)
