@@ -70,6 +70,14 @@ class LocalCallTableTests(SynchronousTestCase):
         self.successResultOf(self.registry.open(OpenCommand(room, "arena", {})))
         self.clock.advance(0)
 
+    def _act(self, request: int, session: int, member: str) -> Any:
+        """Call r1's act through the table as ``member`` and return the answer once committed."""
+        call = message.Call(request, wire.room_procedure("r1", "act"), args=["move", {"dx": 1, "dy": 0}, 1])
+        answer = self.table.call(call, session, member, wire.CLIENT_ROLE)
+        assert answer is not None
+        self.clock.advance(1)
+        return self.successResultOf(answer)
+
     def test_a_rooms_act_is_in_the_table_while_it_is_registered_on_this_processs_router(self) -> None:
         session = _RouterSession()
         self.successResultOf(self.procedures.attach("", session))
@@ -100,20 +108,12 @@ class LocalCallTableTests(SynchronousTestCase):
         self.registry.runner("r1").join("alice", "7001", JoinCommand(None))
         self.clock.advance(0)
         before = self.registry.runner("r1").room.committed["players"]["alice"]["x"]
-        call = message.Call(5, wire.room_procedure("r1", "act"), args=["move", {"dx": 1, "dy": 0}, 1])
-        answer = self.table.call(call, 7001, "alice", wire.CLIENT_ROLE)
-        assert answer is not None
-        self.clock.advance(1)
-        reply = self.successResultOf(answer)
+        reply = self._act(5, 7001, "alice")
         self.assertIsInstance(reply, message.Result)
         self.assertEqual(reply.request, 5)
         self.assertEqual(reply.args[0]["cseq"], 1)
         self.assertEqual(self.registry.runner("r1").room.committed["players"]["alice"]["x"], before + 1)
         # A member that has not joined is refused by the room, as through the dealer.
-        stranger = message.Call(6, wire.room_procedure("r1", "act"), args=["move", {"dx": 1, "dy": 0}, 1])
-        answer = self.table.call(stranger, 7002, "mallory", wire.CLIENT_ROLE)
-        assert answer is not None
-        self.clock.advance(1)
-        refused = self.successResultOf(answer)
+        refused = self._act(6, 7002, "mallory")
         self.assertIsInstance(refused, message.Error)
         self.assertEqual(refused.error, "kasagi.error.not_member")

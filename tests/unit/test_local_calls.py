@@ -161,14 +161,21 @@ class _Session:
         self.routed.append(msg)
 
 
-def test_an_installed_router_session_answers_the_act_itself_and_routes_the_rest():
+def _installed(pending: Deferred[Any]) -> tuple[type[_Session], LocalCalls]:
+    """A session class with the hook installed, over a table whose act answers with ``pending``."""
+
     class Session(_Session):
         pass
 
-    pending: Deferred[Any] = Deferred()
     table = LocalCalls()
     table.add(ACT, lambda *a, details, **k: pending)
     assert install(Session, lambda: table) is True
+    return Session, table
+
+
+def test_an_installed_router_session_answers_the_act_itself_and_routes_the_rest():
+    pending: Deferred[Any] = Deferred()
+    Session, table = _installed(pending)
     assert install(Session, lambda: table) is False  # twice: still one layer
     session = Session()
     session.onMessage(message.Call(21, ACT, args=["move", {}, 1]))
@@ -181,13 +188,8 @@ def test_an_installed_router_session_answers_the_act_itself_and_routes_the_rest(
 
 
 def test_an_answer_after_the_session_closed_is_dropped():
-    class Session(_Session):
-        pass
-
     pending: Deferred[Any] = Deferred()
-    table = LocalCalls()
-    table.add(ACT, lambda *a, details, **k: pending)
-    install(Session, lambda: table)
+    Session, _ = _installed(pending)
     session = Session()
     transport = session._transport
     session.onMessage(message.Call(31, ACT, args=["move", {}, 1]))
