@@ -22,6 +22,9 @@ ERROR the dealer would have sent. What stays the same:
 - **the answer**: ``[result]`` as the RESULT's arguments; a refusal's URI, arguments and
   keywords as the ERROR's.
 
+A single node's room service is the only session that registers its rooms' procedures, so the
+procedure called here is the one the dealer would invoke.
+
 Calls with options the table does not implement (progressive results, a router-side
 timeout, end-to-end encrypted payloads, ``forward_for``), calls of sessions of other roles
 and calls of procedures not in the table go through the dealer as before.
